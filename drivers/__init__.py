@@ -1,0 +1,1 @@
+"""Real hardware: Modbus meters, GPIO, kernel PWM, ADCs, Modbus EVSE boards."""

@@ -1,0 +1,1 @@
+"""Hardware abstraction: the contracts drivers and the simulator implement."""

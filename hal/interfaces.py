@@ -1,0 +1,120 @@
+"""What the controller needs from hardware: small, dumb, synchronous contracts.
+
+Rules kept here:
+- No IEC or OCPP logic below this line. A driver reports levels and executes commands;
+  the controller decides (EVerest's board-support idea).
+- Every method is synchronous and bounded in time. ``Pilot``, ``Contactor``,
+  ``ResidualCurrentMonitor``, ``ConnectorLock``, ``CableSense`` and
+  ``TemperatureSensor`` are called from the real-time thread only and must return
+  within a few milliseconds. ``Meter.read`` and ``TokenReader.poll`` are called from a
+  worker thread and may block up to their configured timeout; they never touch the
+  real-time thread's devices except through a lock the driver owns.
+- Errors are ``hal.errors.HardwareError`` subclasses, never bare exceptions.
+- ``close()`` must leave the output in its safe state (contactor open, PWM at X1 or
+  off) and must not raise.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from hal.types import Indication, MeterReading, PilotCommand, PilotReading, SelfTestResult
+
+
+@runtime_checkable
+class Pilot(Protocol):
+    """The control-pilot line: a PWM generator and the level sensing behind it."""
+
+    def command(self, cmd: PilotCommand) -> None:
+        """Drive the CP line: X1 (+12 V), X2 (1 kHz PWM at ``duty_percent``) or F (-12 V)."""
+
+    def read(self) -> PilotReading:
+        """Sample the line: state from the positive level, and the negative level."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Contactor(Protocol):
+    """The power contactor (or relay) that switches the EV's supply."""
+
+    def set_closed(self, closed: bool) -> None:
+        """Command the coil. Must take effect at once; no debouncing, no delay."""
+
+    def feedback(self) -> bool | None:
+        """Mirror contact: True = main contacts closed; None = no feedback wired."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """An energy meter (Modbus, S0, or built into an EVSE board)."""
+
+    def read(self) -> MeterReading:
+        """One snapshot. Raises ``MeterError`` when the meter does not answer sensibly."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ResidualCurrentMonitor(Protocol):
+    """RCD / RCM (6 mA DC detection) with a trip output and a self-test input."""
+
+    def tripped(self) -> bool: ...
+
+    def self_test(self) -> SelfTestResult:
+        """Inject a test current and report whether the device tripped and reset."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectorLock(Protocol):
+    """Motor or solenoid lock of a socket outlet, with optional position feedback."""
+
+    def set_locked(self, locked: bool) -> None: ...
+
+    def locked(self) -> bool | None:
+        """Position feedback; None = no feedback wired (assume the command held)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class CableSense(Protocol):
+    """Proximity-pilot (PP) sensing of a socket outlet."""
+
+    def ampacity_a(self) -> float | None:
+        """Cable current rating from the PP resistor; None = no cable plugged.
+
+        Raises ``CableError`` when the resistor is outside every valid band.
+        """
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TemperatureSensor(Protocol):
+    def celsius(self) -> float: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TokenReader(Protocol):
+    """RFID reader, PIN pad or start button."""
+
+    def poll(self) -> str | None:
+        """Return the next presented id tag, or None if nothing was presented."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class StatusIndicator(Protocol):
+    """LEDs or a display that tell the driver what the connector is doing."""
+
+    def show(self, indication: Indication) -> None: ...
+
+    def close(self) -> None: ...
