@@ -60,8 +60,16 @@ class ConnectorHardware:
     def devices(self) -> list[object]:
         return [
             d
-            for d in (self.pilot, self.contactor, self.meter, self.rcd, self.lock, self.cable,
-                      self.temperature, self.indicator)
+            for d in (
+                self.pilot,
+                self.contactor,
+                self.meter,
+                self.rcd,
+                self.lock,
+                self.cable,
+                self.temperature,
+                self.indicator,
+            )
             if d is not None
         ]
 

@@ -1,0 +1,96 @@
+"""The station's SQLite database: one file, one connection, one writer thread.
+
+Rules kept here:
+- WAL journal with ``synchronous=FULL``: a commit that returned is on disk, so a power
+  cut (kill -9) after it loses nothing; one before it leaves the previous state.
+- Every access runs on the database's own thread, inside one transaction per call
+  (``with conn``): asyncio code ``await db.run(fn)`` and never blocks on an fsync, and
+  the real-time thread never touches the database at all.
+- Each module owns its tables and creates them with ``db.migrate(name, ddl)``; schema
+  changes are new migrations, never edits of old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Database:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evsed-db")
+        self._conn: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._executor.submit(self._open).result()
+        self.migrate(
+            "0000_migrations",
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+        self._thread = threading.current_thread()
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("database is closed")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one transaction on the database thread."""
+        return await asyncio.wrap_future(self._executor.submit(self._transaction, fn))
+
+    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """The same, blocking: for startup, shutdown and tests."""
+        if threading.current_thread() is self._thread:
+            return self._transaction(fn)
+        return self._executor.submit(self._transaction, fn).result()
+
+    def migrate(self, name: str, ddl: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            if name != "0000_migrations":
+                row = conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone()
+                if row:
+                    return
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if name != "0000_migrations":
+                conn.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (name,))
+
+        self.run_sync(apply)
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        try:
+            self._executor.submit(shut).result()
+        finally:
+            self._executor.shutdown(wait=True)

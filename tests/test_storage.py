@@ -1,0 +1,90 @@
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from controller.storage import Database
+
+
+def test_wal_and_full_sync(tmp_path):
+    db = Database(tmp_path / "s.db")
+    mode = db.run_sync(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
+    sync = db.run_sync(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+    db.close()
+    assert mode == "wal"
+    assert sync == 2  # FULL
+
+
+def test_migration_runs_once(tmp_path):
+    db = Database(tmp_path / "s.db")
+    db.migrate("0001_t", "CREATE TABLE t (x INTEGER)")
+    db.run_sync(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+    db.close()
+    db = Database(tmp_path / "s.db")
+    db.migrate("0001_t", "CREATE TABLE t (x INTEGER)")  # would fail if re-applied
+    assert db.run_sync(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 1
+    db.close()
+
+
+async def test_failed_call_rolls_back_and_db_stays_usable(tmp_path):
+    db = Database(tmp_path / "s.db")
+    db.migrate("0001_t", "CREATE TABLE t (x INTEGER UNIQUE)")
+
+    def insert_twice(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t VALUES (1)")
+        c.execute("INSERT INTO t VALUES (1)")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.run(insert_twice)
+    assert await db.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 0
+    await db.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+    assert await db.run(lambda c: c.execute("SELECT x FROM t").fetchone()[0]) == 2
+    db.close()
+
+
+async def test_run_does_not_block_the_event_loop(tmp_path):
+    db = Database(tmp_path / "s.db")
+    started = asyncio.Event()
+    release = __import__("threading").Event()
+
+    def slow(c: sqlite3.Connection) -> int:
+        started_loop.call_soon_threadsafe(started.set)
+        release.wait(5)
+        return 7
+
+    started_loop = asyncio.get_running_loop()
+    task = asyncio.create_task(db.run(slow))
+    await started.wait()
+    # the loop is free while the database thread is busy
+    await asyncio.sleep(0)
+    assert not task.done()
+    release.set()
+    assert await task == 7
+    db.close()
+
+
+def test_committed_rows_survive_kill_9(tmp_path):
+    path = tmp_path / "s.db"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from controller.storage import Database
+        db = Database({str(path)!r})
+        db.migrate("0001_t", "CREATE TABLE t (x INTEGER)")
+        for i in range(50):
+            db.run_sync(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,)))
+        print("committed", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == -9
+    assert "committed" in proc.stdout
+    db = Database(path)
+    assert db.run_sync(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
+    db.close()
