@@ -1,0 +1,53 @@
+"""Smart charging: charging profiles, their validation, the installed set and the composite schedule.
+
+Rules kept here: everything in this package is pure and version-neutral (OCPP 1.6 and 2.0.1 front
+ends translate messages into these calls); time is always passed in as aware UTC datetimes.
+"""
+
+from controller.smart_charging.composite import (
+    MIN_CHARGING_AMPS,
+    CompositePeriod,
+    CompositeSchedule,
+    Limit,
+    composite_schedule,
+    limit_at,
+    share_station_limit,
+    station_limit_at,
+)
+from controller.smart_charging.installed import InstalledProfiles
+from controller.smart_charging.profiles import (
+    ChargingProfile,
+    ChargingSchedule,
+    InstalledProfile,
+    Kind,
+    ProfileFormatError,
+    Purpose,
+    RateUnit,
+    Recurrency,
+    SchedulePeriod,
+    profile_from_dict,
+    profile_to_dict,
+)
+
+__all__ = [
+    "MIN_CHARGING_AMPS",
+    "ChargingProfile",
+    "ChargingSchedule",
+    "CompositePeriod",
+    "CompositeSchedule",
+    "InstalledProfile",
+    "InstalledProfiles",
+    "Kind",
+    "Limit",
+    "ProfileFormatError",
+    "Purpose",
+    "RateUnit",
+    "Recurrency",
+    "SchedulePeriod",
+    "composite_schedule",
+    "limit_at",
+    "profile_from_dict",
+    "profile_to_dict",
+    "share_station_limit",
+    "station_limit_at",
+]

@@ -1,0 +1,404 @@
+"""The composite schedule: what limit applies to a connector at each instant, and until when.
+
+Rules kept here (OCPP 1.6 sections 3.13.1-3.13.3, 5.16, errata 3.34/3.43/3.44; 2.0.1 K01, K08, 3.5):
+- Pure: profiles, ``now`` and the transaction facts go in; nothing is read from a clock.
+- A profile covers an instant when the instant is in [validFrom, validTo) and inside one
+  occurrence of its schedule: Absolute starts at startSchedule; Recurring repeats from
+  startSchedule every day or week, each occurrence cut at the recurrence length (remainder
+  periods are not executed); Relative starts at the transaction start, or at ``now`` when no
+  transaction is running (as if charging started now, K08.FR.06). A schedule with a duration
+  stops covering at its end; without one the last period continues. Periods starting at or after
+  the duration never run (K01.FR.11).
+- Within a purpose the covering profile with the highest stackLevel wins at each instant; where it
+  does not cover, lower ones show through (errata 3.43).
+- A covering TxProfile of the running transaction overrides TxDefaultProfile. A TxProfile naming
+  another transaction, or any TxProfile when no transaction runs, never applies.
+- A connector's own TxDefaultProfile replaces the connector-0 one with the same stackLevel for that
+  connector (1.6 section 3.13.1, 2.0.1 K01.FR.14/15).
+- A connector's limit is the minimum over: ChargePointMax/ChargingStationMax (connector 0), the
+  transaction limit (Tx or TxDefault), and ExternalConstraints on connector 0 and on the connector.
+  Connector 0 reports the station-wide schedule: StationMax, TxDefault on 0, ExternalConstraints on 0.
+- Everything is compared in amperes per phase: A limits are per phase; a W limit is total power
+  and becomes W / (voltage * numberPhases) with that period's numberPhases (3 when absent). The
+  composite's numberPhases is the smallest of the winning periods'. Reported W are
+  A * voltage * numberPhases. Per errata 3.34 the amperes are not recalculated for fewer phases.
+- Reported schedule limits are rounded down to 0.1 (OCPP allows one decimal) so rounding never
+  raises a limit; periods are ascending whole seconds and adjacent equal periods are merged.
+- ``limit=None`` means no profile limits that time: hardware and configuration decide.
+- Installed data that validation would have refused (unsorted periods, an Absolute schedule
+  without startSchedule) is read leniently rather than crashing the real-time reader.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from controller.smart_charging.profiles import (
+    RECURRENCE_SECONDS,
+    ChargingProfile,
+    InstalledProfile,
+    Kind,
+    Purpose,
+    RateUnit,
+)
+
+DEFAULT_PHASES = 3
+# IEC 61851-1: the pilot cannot offer less than 6 A; a lower limit means pause.
+MIN_CHARGING_AMPS = 6.0
+# _groups selector for the station-wide cap alone.
+STATION_WIDE = -1
+# limit_at looks this far ahead for the next change; past it the caller simply asks again.
+LOOKAHEAD = timedelta(days=8)
+
+# Ranks inside the transaction group: a TxProfile beats any TxDefaultProfile.
+TIER = {Purpose.TX: 1, Purpose.TX_DEFAULT: 0, Purpose.STATION_MAX: 0, Purpose.EXTERNAL_CONSTRAINTS: 0}
+
+
+@dataclass(frozen=True, slots=True)
+class CompositePeriod:
+    start_period: int  # seconds from the schedule start
+    limit: float | None  # in the schedule's unit; None: no profile limits this period
+    number_phases: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    connector_id: int
+    schedule_start: datetime
+    duration_s: int
+    unit: RateUnit
+    periods: tuple[CompositePeriod, ...]
+    min_charging_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """What the pilot enforces now: amperes per phase (None: no profile limit) until ``valid_until``."""
+
+    amps: float | None
+    phases: int
+    valid_until: datetime | None  # next instant the composite changes; None: never
+
+
+@dataclass(frozen=True, slots=True)
+class _Timeline:
+    """One applicable profile laid on the time axis (epoch seconds), limits in A per phase."""
+
+    rank: tuple[int, int]
+    valid_from: float
+    valid_to: float
+    anchor: float
+    recurrence: float  # 0: not recurring
+    span: float  # covered length of each occurrence
+    starts: tuple[float, ...]
+    amps: tuple[float, ...]
+    phases: tuple[int, ...]
+    min_rate_amps: float | None
+
+    def value_at(self, t: float) -> tuple[float, int] | None:
+        if not self.valid_from <= t < self.valid_to or t < self.anchor:
+            return None
+        offset = t - self.anchor
+        if self.recurrence:
+            offset %= self.recurrence
+        if offset >= self.span:
+            return None
+        index = bisect_right(self.starts, offset) - 1
+        return self.amps[index], self.phases[index]
+
+    def next_edge(self, t: float) -> float:
+        """The first instant after ``t`` at which this timeline may change value."""
+        edges = [self.valid_from, self.valid_to, self.anchor]
+        if t >= self.anchor:
+            base = self.anchor
+            if self.recurrence:
+                base += (t - self.anchor) // self.recurrence * self.recurrence
+                edges.append(base + self.recurrence)
+            index = bisect_right(self.starts, t - base)
+            if index < len(self.starts):
+                edges.append(base + self.starts[index])
+            edges.append(base + self.span)
+        return min((edge for edge in edges if edge > t), default=math.inf)
+
+
+def _amps(limit: float, unit: RateUnit, phases: int, voltage_v: float) -> float:
+    return max(limit, 0.0) if unit is RateUnit.A else max(limit, 0.0) / (voltage_v * phases)
+
+
+def _timeline(profile: ChargingProfile, relative_anchor: float, voltage_v: float, default_phases: int) -> _Timeline:
+    schedule = profile.schedule
+    recurrence = (
+        float(RECURRENCE_SECONDS[profile.recurrency])
+        if profile.kind is Kind.RECURRING and profile.recurrency is not None
+        else 0.0
+    )
+    span = min(
+        math.inf if schedule.duration is None else float(schedule.duration),
+        recurrence or math.inf,
+    )
+    periods = sorted((p for p in schedule.periods if p.start_period < span), key=lambda p: p.start_period)
+    phases = tuple(min(max(p.number_phases or default_phases, 1), 3) for p in periods)
+    anchored = profile.kind is not Kind.RELATIVE and schedule.start_schedule is not None
+    return _Timeline(
+        rank=(TIER[profile.purpose], profile.stack_level),
+        valid_from=profile.valid_from.timestamp() if profile.valid_from else -math.inf,
+        valid_to=profile.valid_to.timestamp() if profile.valid_to else math.inf,
+        anchor=schedule.start_schedule.timestamp() if anchored and schedule.start_schedule else relative_anchor,
+        recurrence=recurrence,
+        span=span,
+        starts=tuple(float(p.start_period) for p in periods),
+        amps=tuple(_amps(p.limit, schedule.unit, n, voltage_v) for p, n in zip(periods, phases, strict=True)),
+        phases=phases,
+        min_rate_amps=None
+        if schedule.min_charging_rate is None or not phases
+        else _amps(schedule.min_charging_rate, schedule.unit, phases[0], voltage_v),
+    )
+
+
+def _groups(
+    profiles: Iterable[InstalledProfile], connector_id: int, tx_id: int | str | None, tx_running: bool
+) -> list[list[ChargingProfile]]:
+    """The profiles that can limit ``connector_id``, one list per minimum-taking group.
+
+    ``STATION_WIDE`` selects the station-wide cap only (StationMax and ExternalConstraints on 0).
+    """
+    entries = list(profiles)
+
+    def on(connector: int, purpose: Purpose) -> list[ChargingProfile]:
+        return [e.profile for e in entries if e.connector_id == connector and e.profile.purpose is purpose]
+
+    station = [on(0, Purpose.STATION_MAX), on(0, Purpose.EXTERNAL_CONSTRAINTS)]
+    if connector_id == STATION_WIDE:
+        return station
+    if connector_id == 0:
+        return [*station, on(0, Purpose.TX_DEFAULT)]
+    own_defaults = on(connector_id, Purpose.TX_DEFAULT)
+    own_levels = {profile.stack_level for profile in own_defaults}
+    shared_defaults = [p for p in on(0, Purpose.TX_DEFAULT) if p.stack_level not in own_levels]
+    tx_profiles = [
+        p
+        for p in on(connector_id, Purpose.TX)
+        if tx_running and (p.transaction_id is None or p.transaction_id == tx_id)
+    ]
+    return [
+        *station,
+        on(connector_id, Purpose.EXTERNAL_CONSTRAINTS),
+        tx_profiles + own_defaults + shared_defaults,
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stack:
+    """The timelines of every group, each group sorted from the highest rank down."""
+
+    groups: tuple[tuple[_Timeline, ...], ...]
+    default_phases: int
+
+    @classmethod
+    def build(
+        cls,
+        profiles: Iterable[InstalledProfile],
+        connector_id: int,
+        *,
+        now: datetime,
+        tx_start: datetime | None,
+        tx_id: int | str | None,
+        voltage_v: float,
+        default_phases: int,
+    ) -> _Stack:
+        tx_running = tx_start is not None or tx_id is not None
+        relative_anchor = (tx_start or now).timestamp()
+        groups = []
+        for group in _groups(profiles, connector_id, tx_id, tx_running):
+            timelines = [_timeline(p, relative_anchor, voltage_v, default_phases) for p in group if p.schedule.periods]
+            if timelines:
+                groups.append(tuple(sorted(timelines, key=lambda timeline: timeline.rank, reverse=True)))
+        return cls(tuple(groups), default_phases)
+
+    def winners(self, t: float) -> list[tuple[_Timeline, float, int]]:
+        found = []
+        for group in self.groups:
+            for timeline in group:
+                value = timeline.value_at(t)
+                if value is not None:
+                    found.append((timeline, *value))
+                    break
+        return found
+
+    def value_at(self, t: float) -> tuple[float | None, int]:
+        found = self.winners(t)
+        if not found:
+            return None, self.default_phases
+        return min(amps for _, amps, _ in found), min(phases for _, _, phases in found)
+
+    def next_edge(self, t: float) -> float:
+        return min((timeline.next_edge(t) for group in self.groups for timeline in group), default=math.inf)
+
+
+def _reported(amps: float | None, phases: int, unit: RateUnit, voltage_v: float) -> float | None:
+    if amps is None:
+        return None
+    value = amps if unit is RateUnit.A else amps * voltage_v * phases
+    # Round down to OCPP's one decimal; the epsilon absorbs float noise such as 10999.999999998.
+    return math.floor(value * 10 + 1e-6) / 10
+
+
+def _lower(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def composite_schedule(
+    profiles: Iterable[InstalledProfile],
+    connector_id: int,
+    start: datetime,
+    duration_s: int,
+    unit: RateUnit,
+    *,
+    now: datetime,
+    tx_start: datetime | None = None,
+    tx_id: int | str | None = None,
+    voltage_v: float = 230.0,
+    default_phases: int = DEFAULT_PHASES,
+) -> CompositeSchedule:
+    """GetCompositeSchedule: the limits for ``connector_id`` from ``start`` for ``duration_s`` seconds."""
+    stack = _Stack.build(
+        profiles,
+        connector_id,
+        now=now,
+        tx_start=tx_start,
+        tx_id=tx_id,
+        voltage_v=voltage_v,
+        default_phases=default_phases,
+    )
+    origin = start.timestamp()
+    end = origin + duration_s
+    periods: list[CompositePeriod] = []
+    t = origin
+    while t < end:
+        amps, phases = stack.value_at(t)
+        period = CompositePeriod(math.floor(t - origin), _reported(amps, phases, unit, voltage_v), phases)
+        if periods and periods[-1].start_period == period.start_period:
+            # Several changes within one whole second: the lower limit holds from that second on.
+            previous = periods.pop()
+            period = CompositePeriod(
+                period.start_period, _lower(previous.limit, period.limit), min(previous.number_phases, phases)
+            )
+        if not periods or (periods[-1].limit, periods[-1].number_phases) != (period.limit, period.number_phases):
+            periods.append(period)
+        t = stack.next_edge(t)
+    min_rate = next(
+        (timeline.min_rate_amps for timeline, _, _ in stack.winners(origin) if timeline.min_rate_amps is not None),
+        None,
+    )
+    return CompositeSchedule(
+        connector_id=connector_id,
+        schedule_start=start.astimezone(UTC),
+        duration_s=duration_s,
+        unit=unit,
+        periods=tuple(periods),
+        min_charging_rate=_reported(min_rate, periods[0].number_phases, unit, voltage_v) if periods else None,
+    )
+
+
+def _limit(stack: _Stack, now: datetime, phases: int) -> Limit:
+    t = now.timestamp()
+    horizon = t + LOOKAHEAD.total_seconds()
+    current = stack.value_at(t)
+    edge = stack.next_edge(t)
+    # Edges where nothing changes (a daily repeat of the same limit) are skipped; past the
+    # lookahead the caller is told to ask again then, which is always safe.
+    while edge < horizon and stack.value_at(edge) == current:
+        edge = stack.next_edge(edge)
+    amps, composite_phases = current
+    return Limit(
+        amps=amps,
+        phases=min(composite_phases, phases),
+        valid_until=None if edge == math.inf else datetime.fromtimestamp(min(edge, horizon), UTC),
+    )
+
+
+def limit_at(
+    profiles: Iterable[InstalledProfile],
+    connector_id: int,
+    now: datetime,
+    *,
+    tx_start: datetime | None = None,
+    tx_id: int | str | None = None,
+    voltage_v: float = 230.0,
+    phases: int = DEFAULT_PHASES,
+) -> Limit:
+    """The limit the pilot of ``connector_id`` should enforce at ``now``, and until when it holds.
+
+    ``phases`` is what the connector can use (station, cable, EV); it caps the reported phases.
+    Amperes below 6 mean pause; they are reported as computed.
+    """
+    stack = _Stack.build(
+        profiles,
+        connector_id,
+        now=now,
+        tx_start=tx_start,
+        tx_id=tx_id,
+        voltage_v=voltage_v,
+        default_phases=DEFAULT_PHASES,
+    )
+    return _limit(stack, now, phases)
+
+
+def station_limit_at(
+    profiles: Iterable[InstalledProfile],
+    now: datetime,
+    *,
+    voltage_v: float = 230.0,
+    phases: int = DEFAULT_PHASES,
+) -> Limit:
+    """The cap on the sum over all connectors (ChargePointMax / ChargingStationMax and
+    ExternalConstraints on connector 0), to hand to ``share_station_limit``."""
+    stack = _Stack.build(
+        profiles, STATION_WIDE, now=now, tx_start=None, tx_id=None, voltage_v=voltage_v, default_phases=DEFAULT_PHASES
+    )
+    return _limit(stack, now, phases)
+
+
+def _water_fill(cap: float, demands: dict[int, float]) -> dict[int, float]:
+    """Max-min fair shares: small demands are met in full, the rest split what is left equally."""
+    shares: dict[int, float] = {}
+    left = cap
+    order = sorted(demands, key=lambda connector: (demands[connector], connector))
+    for position, connector in enumerate(order):
+        shares[connector] = float(min(demands[connector], left / (len(order) - position)))
+        left -= shares[connector]
+    return shares
+
+
+def share_station_limit(station_amps: float | None, demands: dict[int, float]) -> dict[int, float]:
+    """Split the station cap (A per phase, summed over connectors) among charging connectors.
+
+    ``demands`` maps each charging connector to what it could take now (its own limit_at,
+    hardware and EV). The rule:
+    - no cap: every connector gets its demand;
+    - a demand below 6 A cannot be offered on the pilot: that connector pauses (0) and takes
+      nothing from the others;
+    - the rest share max-min fairly (water filling) so the sum never exceeds the cap;
+    - a share below 6 A is never handed out, because the pilot cannot offer it and rounding it up
+      to 6 A would push the sum over the cap. Instead the highest-numbered connector among those
+      short of 6 A pauses and the cap is shared again among the others. Rotating who pauses over
+      time is left to the caller.
+    Per-phase amperes are summed as if every connector drew on every phase, which over-counts
+    single-phase connectors and so stays on the safe side.
+    """
+    if station_amps is None:
+        return dict(demands)
+    shares = dict.fromkeys(demands, 0.0)
+    active = {c: d for c, d in demands.items() if d >= MIN_CHARGING_AMPS}
+    while active:
+        fair = _water_fill(max(station_amps, 0.0), active)
+        short = [connector for connector, share in fair.items() if share < MIN_CHARGING_AMPS]
+        if not short:
+            shares.update(fair)
+            break
+        del active[max(short)]
+    return shares
