@@ -1,0 +1,354 @@
+"""The station's OCPP-J websocket to the CSMS: connect, answer CALLs, send CALLs, reconnect.
+
+Rules kept here:
+- One outgoing CALL at a time (OCPP-J 4.1.1): ``call()`` holds a lock until the CALLRESULT,
+  the CALLERROR, the timeout (loop clock, monotonic) or the loss of the connection. Incoming
+  CALLs are answered meanwhile: the receive loop never waits for a handler or a CALL.
+- Incoming CALLs are handled one at a time, in arrival order, by a per-connection worker.
+  Unknown action -> NotImplemented, known but without a handler -> NotSupported (rpc.py
+  decides), a handler that raises -> InternalError. Nothing a handler or a frame does ends the
+  connection task.
+- A handler must not await ``call()`` (the CSMS waits for our answer first); it returns its
+  response and may pass ``after``: work run once the response is on the wire, in a task the
+  link keeps and whose exceptions are logged. ``spawn()`` is the same for anything else.
+- Reconnect with exponential backoff, jitter and a cap (``backoff_delay``, pure). Websocket
+  pings every ``ping_interval`` s (0 = off) with a pong timeout, so a half-open TCP connection
+  is noticed and dropped.
+- ``state`` and ``last_error`` are observable for the local API; ``connected`` is an Event.
+  ``disconnect()`` stays down until ``connect()``.
+- ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
+  BootNotification first; ``frame_log`` sees every frame in and out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import ssl as ssl_module
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from controller.ocpp.rpc import Call, CallError, CallResult, PayloadInvalid, Reject, Rpc
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
+FollowUp = Callable[[], Awaitable[None]]
+
+
+class LinkState(enum.StrEnum):
+    DISCONNECTED = "disconnected"  # by request (or not started)
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    WAITING = "waiting"  # backing off before the next attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's response plus follow-up work to run once the response has been sent."""
+
+    payload: Payload
+    after: FollowUp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    direction: str  # "in" / "out"
+    text: str
+    at: float  # wall clock, for humans reading the log
+
+
+class CallFailed(Exception):
+    """An outgoing CALL got no usable CALLRESULT."""
+
+
+class NotConnected(CallFailed):
+    pass
+
+
+class ConnectionLost(CallFailed):
+    """The connection dropped while we waited for the response: it may or may not have arrived."""
+
+
+class CallTimeout(CallFailed, TimeoutError):
+    pass
+
+
+class ResponseInvalid(CallFailed):
+    """The CALLRESULT violates the schema (or was a broken frame)."""
+
+
+class CallErrorReceived(CallFailed):
+    def __init__(self, code: str, description: str, details: Payload):
+        super().__init__(f"{code}: {description}")
+        self.code, self.description, self.details = code, description, details
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
+    """Seconds to wait before connection attempt ``attempt`` (0 = first retry); ``rand`` in [0, 1)
+    spreads stations that lost the CSMS together over the upper half of the window."""
+    window = min(cap, base * 2.0**attempt)
+    return window * (0.5 + rand / 2)
+
+
+class Link:
+    def __init__(
+        self,
+        url: str,
+        charge_point_id: str,
+        rpc: Rpc,
+        *,
+        call_timeout: float = 30.0,
+        ping_interval: float = 60.0,
+        ping_timeout: float = 30.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        additional_headers: Callable[[], Mapping[str, str]] | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        compression: str | None = None,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+        frame_log: Callable[[Frame], None] | None = None,
+    ):
+        self.url = url.rstrip("/") + "/" + charge_point_id
+        self.rpc = rpc
+        self.call_timeout = call_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        # A callable so the security profile can change credentials between connections.
+        self.additional_headers = additional_headers
+        self.ssl = ssl
+        self.compression = compression
+        self.on_connected = on_connected
+        self.frame_log = frame_log
+        self.state = LinkState.DISCONNECTED
+        self.last_error = ""
+        self.connected = asyncio.Event()
+        self._handlers: dict[str, Handler] = {}
+        self._wanted = asyncio.Event()
+        self._kick = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._call_lock = asyncio.Lock()
+        self._pending: tuple[str, str, asyncio.Future[Payload]] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    # ---- registration -------------------------------------------------------------------
+
+    def handle(self, action: str, handler: Handler) -> None:
+        """Answer incoming ``action`` CALLs with ``handler``; the action becomes supported."""
+        if action not in self.rpc.actions:
+            raise ValueError(f"{action} is not an OCPP {self.rpc.dialect.version} action")
+        self._handlers[action] = handler
+
+    @property
+    def supported(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the connection task (connecting at once)."""
+        self._wanted.set()
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="ocpp-link")
+
+    def connect(self) -> None:
+        """Come back online; a pending backoff wait is cut short."""
+        self._wanted.set()
+        self._kick.set()
+
+    async def disconnect(self) -> None:
+        """Close the connection and stay offline until ``connect()``."""
+        self._wanted.clear()
+        self._kick.set()
+        if self._ws is None:
+            self.state = LinkState.DISCONNECTED
+        else:
+            await self._ws.close()
+
+    async def close(self) -> None:
+        await self.disconnect()
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` in a task the link keeps a reference to; its exception is logged."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            if not self._wanted.is_set():
+                self.state = LinkState.DISCONNECTED
+                await self._wanted.wait()
+            self.state = LinkState.CONNECTING
+            try:
+                async with self._open() as ws:
+                    if ws.subprotocol != self.rpc.dialect.subprotocol:
+                        raise ConnectionError(f"CSMS did not accept subprotocol {self.rpc.dialect.subprotocol}")
+                    attempt = 0
+                    await self._serve(ws)
+                    self.last_error = "closed by CSMS" if self._wanted.is_set() else ""
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException, ConnectionError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("OCPP connection to %s failed: %s", self.url, self.last_error)
+            if not self._wanted.is_set():
+                continue
+            self.state = LinkState.WAITING
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, random.random())
+            attempt += 1
+            log.info("reconnecting in %.1f s", delay)
+            self._kick.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._kick.wait()
+
+    def _open(self) -> connect:
+        ping = self.ping_interval or None
+        return connect(
+            self.url,
+            subprotocols=[self.rpc.dialect.subprotocol],  # type: ignore[list-item]
+            additional_headers=dict(self.additional_headers()) if self.additional_headers else None,
+            ssl=self.ssl,
+            compression=self.compression,
+            ping_interval=ping,
+            ping_timeout=self.ping_timeout if ping else None,
+            # Room to read an oversized frame so it can be answered rather than the socket torn down.
+            max_size=self.rpc.max_frame_bytes * 4,
+            proxy=None,
+        )
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        inbox: asyncio.Queue[Call] = asyncio.Queue()
+        worker = asyncio.create_task(self._answer_calls(ws, inbox), name="ocpp-incoming")
+        self._ws = ws
+        self.state = LinkState.CONNECTED
+        self.last_error = ""
+        self.connected.set()
+        log.info("OCPP connected to %s", self.url)
+        greeting = self.spawn(self.on_connected(), "ocpp-on-connected") if self.on_connected else None
+        try:
+            async for text in ws:
+                self._log("in", text if isinstance(text, str) else text.decode("utf-8", "replace"))
+                await self._dispatch(ws, text, inbox)
+        finally:
+            self._ws = None
+            self.connected.clear()
+            worker.cancel()
+            if greeting is not None:
+                greeting.cancel()
+            if self._pending is not None and not self._pending[2].done():
+                self._pending[2].set_exception(ConnectionLost("connection closed while waiting for the response"))
+            await asyncio.gather(worker, return_exceptions=True)
+
+    # ---- incoming -----------------------------------------------------------------------
+
+    async def _dispatch(self, ws: ClientConnection, text: str | bytes, inbox: asyncio.Queue[Call]) -> None:
+        message = self.rpc.parse(text, self._handlers)
+        if isinstance(message, Call):
+            inbox.put_nowait(message)
+            return
+        if isinstance(message, Reject):
+            log.warning("bad frame from CSMS (%s): %s", message.code, message.description)
+            if message.reply is not None:
+                await self._send(ws, message.reply)
+                return
+        pending = self._pending
+        if pending is None or pending[0] != message.unique_id or pending[2].done():
+            log.warning("response %s matches no outstanding CALL; ignored", message.unique_id)
+            return
+        _, action, future = pending
+        if isinstance(message, CallResult):
+            violation = self.rpc.validate(action, message.payload, response=True)
+            if violation is None:
+                future.set_result(message.payload)
+            else:
+                future.set_exception(ResponseInvalid(f"{action} response: {violation.description}"))
+        elif isinstance(message, CallError):
+            future.set_exception(CallErrorReceived(message.code, message.description, message.details))
+        else:
+            future.set_exception(ResponseInvalid(f"{action} response: {message.description}"))
+
+    async def _answer_calls(self, ws: ClientConnection, inbox: asyncio.Queue[Call]) -> None:
+        while True:
+            call = await inbox.get()
+            after: FollowUp | None = None
+            try:
+                answer = await self._handlers[call.action](call.payload)
+                if isinstance(answer, Reply):
+                    answer, after = answer.payload, answer.after
+                frame = self.rpc.result(call.unique_id, call.action, answer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("handler for %s failed", call.action)
+                after = None
+                reason = "invalid response" if isinstance(exc, PayloadInvalid) else type(exc).__name__
+                frame = self.rpc.error(call.unique_id, "InternalError", f"{call.action}: {reason}")
+            try:
+                await self._send(ws, frame)
+            except websockets.exceptions.ConnectionClosed:
+                return
+            if after is not None:
+                self.spawn(after(), f"ocpp-after-{call.action}")
+
+    # ---- outgoing -----------------------------------------------------------------------
+
+    async def call(
+        self,
+        action: str,
+        payload: Payload,
+        timeout: float | None = None,  # noqa: ASYNC109 - the CALL's response timeout is part of the API
+        unique_id: str | None = None,
+    ) -> Payload:
+        """Send a CALL and return the CALLRESULT payload. Raises CallErrorReceived, CallTimeout,
+        ConnectionLost, NotConnected, ResponseInvalid (all CallFailed) or PayloadInvalid."""
+        async with self._call_lock:
+            ws = self._ws
+            if ws is None:
+                raise NotConnected(f"not connected ({self.state})")
+            unique_id, frame = self.rpc.call(action, payload, unique_id)
+            future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
+            self._pending = (unique_id, action, future)
+            try:
+                try:
+                    await self._send(ws, frame)
+                except websockets.exceptions.ConnectionClosed as exc:
+                    raise ConnectionLost(str(exc)) from exc
+                async with asyncio.timeout(self.call_timeout if timeout is None else timeout):
+                    return await future
+            except TimeoutError as exc:
+                raise CallTimeout(f"no response to {action} {unique_id}") from exc
+            finally:
+                self._pending = None
+
+    async def _send(self, ws: ClientConnection, text: str) -> None:
+        self._log("out", text)
+        await ws.send(text)
+
+    def _log(self, direction: str, text: str) -> None:
+        if self.frame_log is not None:
+            self.frame_log(Frame(direction, text, time.time()))
