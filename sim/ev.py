@@ -83,7 +83,7 @@ class EvParams:
         _check_number("battery_kwh", self.battery_kwh, 0.0, 1000.0, lo_open=True)
         _check_number("max_current_a", self.max_current_a, 0.0, MAX_EV_CURRENT_A, lo_open=True)
         _check_number("reaction_s", self.reaction_s, 0.0, MAX_REACTION_S)
-        if self.phases not in (1, 3) or isinstance(self.phases, bool):
+        if isinstance(self.phases, bool) or not isinstance(self.phases, int) or self.phases not in (1, 3):
             raise ValueError(f"phases = {self.phases!r}: expected 1 or 3")
         if not isinstance(self.needs_ventilation, bool):
             raise ValueError(f"needs_ventilation = {self.needs_ventilation!r}: expected true or false")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hal.types import CpState, PilotCommand
+from hal.types import CpState, PilotCommand, PilotMode
 from sim.ev import Ev, EvParams, Supply, draw_target_a, offered_current_a
 
 ON_3P = Supply(closed=True, phases=3, voltage_v=230.0)
@@ -165,6 +167,7 @@ def test_overdraw_from_flag_or_supply_fault() -> None:
         ({"battery_kwh": 0.0, "max_current_a": 16.0}, 0.5, "battery_kwh"),
         ({"battery_kwh": 50.0, "max_current_a": -1.0}, 0.5, "max_current_a"),
         ({"battery_kwh": 50.0, "max_current_a": 16.0, "phases": 2}, 0.5, "phases"),
+        ({"battery_kwh": 50.0, "max_current_a": 16.0, "phases": 3.0}, 0.5, "phases"),
         ({"battery_kwh": 50.0, "max_current_a": 16.0, "reaction_s": 11.0}, 0.5, "reaction_s"),
         ({"battery_kwh": "big", "max_current_a": 16.0}, 0.5, "battery_kwh"),
         ({"battery_kwh": float("nan"), "max_current_a": 16.0}, 0.5, "battery_kwh"),
@@ -183,3 +186,37 @@ def test_snapshot_is_plain_data() -> None:
     assert snap["cp_state"] == "C"
     assert snap["current_a"] == [30.0, 0.0, 0.0]
     assert snap["perceived_offer_a"] == 30.0
+
+
+commands = st.one_of(
+    st.just(PilotCommand.x1()),
+    st.just(PilotCommand.state_f()),
+    st.floats(0.0, 100.0).map(PilotCommand.pwm),
+)
+steps = st.tuples(st.floats(0.0, 600.0), commands, st.booleans(), st.sampled_from([None, "pause", "resume"]))
+
+
+@given(
+    soc=st.floats(0.0, 1.0),
+    battery_kwh=st.floats(1.0, 100.0),
+    reaction_s=st.floats(0.0, 5.0),
+    script=st.lists(steps, max_size=30),
+)
+def test_energy_balances_soc_whatever_the_script(
+    soc: float, battery_kwh: float, reaction_s: float, script: list[tuple[float, PilotCommand, bool, str | None]]
+) -> None:
+    ev, _ = make_ev(soc=soc, battery_kwh=battery_kwh, reaction_s=reaction_s)
+    total = 0.0
+    for dt, cmd, closed, action in script:
+        drawn = ev.advance(ev.t + dt, Supply(closed, 3, 230.0))
+        assert drawn >= 0.0
+        total += drawn
+        assert 0.0 <= ev.soc <= 1.0
+        assert ev.soc < 1.0 or ev.cp_state is CpState.B  # a full EV never asks for power
+        ev.see_pilot(cmd)
+        if action is not None:
+            ev.pause(action == "pause")
+        if ev.cp_state is CpState.C:
+            assert ev.perceived.mode is PilotMode.X2 and not ev.paused
+    assert ev.soc == pytest.approx(min(1.0, soc + total / (battery_kwh * 1000.0)), abs=1e-9)
+    assert ev.energy_wh == pytest.approx(total)
