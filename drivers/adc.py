@@ -255,9 +255,9 @@ class AdcPoller:
         for probe in self._probes:
             try:
                 value = probe.measure()
-            except (HardwareError, OSError) as exc:
+            except Exception as exc:  # a sampling thread must outlive any one bad conversion
                 if not probe.failing:
-                    log.error("%s: %s failed: %s", self._name, probe.name, exc)
+                    log.error("%s: %s failed: %r", self._name, probe.name, exc)
                 probe.failing = True
                 continue
             if probe.failing:

@@ -278,3 +278,42 @@ def wait_until(predicate: Any, timeout: float = 2.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.001)
+
+
+# -- the analog CP circuit ---------------------------------------------------------
+@dataclass
+class CpCircuit:
+    """The +-12 V CP line between a sysfs PWM and an ADC input, with an EV model.
+
+    ``ev_v`` is the positive level the EV's resistors pull the line to (12 = none,
+    9 = B, 6 = C, 3 = D). Without an EV diode the EV's resistors load the negative
+    half as well. ``adc_v`` is what the sense divider shows the ADC; each call steps
+    the phase so a burst of conversions sweeps the 1 kHz period.
+    """
+
+    pwm: FakePwmSysfs
+    chip: int = 0
+    channel: int = 0
+    divider: float = 8.0
+    offset_v: float = 1.65
+    ev_v: float = 12.0
+    diode: bool = True
+    shorted: bool = False
+    _phase: float = 0.0
+
+    _duty: float = 1.0
+
+    def line_v(self) -> float:
+        duty_ns = self.pwm.file(self.chip, self.channel, "duty_cycle")
+        if duty_ns:  # an empty read is the driver's write caught mid-way (sysfs writes are atomic)
+            self._duty = int(duty_ns) / int(self.pwm.file(self.chip, self.channel, "period"))
+        duty = self._duty
+        self._phase = (self._phase + 0.0371) % 1.0
+        if self.shorted:
+            return 0.0
+        if self._phase < duty:
+            return self.ev_v
+        return -12.0 if self.diode or self.ev_v == 12.0 else -self.ev_v
+
+    def adc_v(self, channel: int = 0) -> float:
+        return self.line_v() / self.divider + self.offset_v
