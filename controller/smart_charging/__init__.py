@@ -28,6 +28,7 @@ from controller.smart_charging.profiles import (
     profile_from_dict,
     profile_to_dict,
 )
+from controller.smart_charging.validation import ProfileStatus, StationContext, Verdict, validate
 
 __all__ = [
     "MIN_CHARGING_AMPS",
@@ -40,14 +41,18 @@ __all__ = [
     "Kind",
     "Limit",
     "ProfileFormatError",
+    "ProfileStatus",
     "Purpose",
     "RateUnit",
     "Recurrency",
     "SchedulePeriod",
+    "StationContext",
+    "Verdict",
     "composite_schedule",
     "limit_at",
     "profile_from_dict",
     "profile_to_dict",
     "share_station_limit",
     "station_limit_at",
+    "validate",
 ]
