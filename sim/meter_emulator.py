@@ -291,3 +291,63 @@ class NullModem:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EmulatedBus:
+    """Emulated meters on one bus over ``"tcp"`` (loopback) or ``"rtu"`` (a ``NullModem``).
+
+    ``keys`` are the ``[connector.meter]`` transport keys that reach the bus; ``cut``
+    takes the link away (TCP: the server stops; RTU: the cable is pulled) and
+    ``restore`` brings it back at the same address.
+    """
+
+    def __init__(
+        self,
+        meters: Sequence[EmulatedMeter],
+        transport: str = "tcp",
+        baudrate: int = 9600,
+        parity: str = "N",
+        stopbits: int = 1,
+    ):
+        self.transport = transport
+        self.meters = list(meters)
+        self.emulator = ModbusEmulator(meters)
+        self.modem: NullModem | None = None
+        self.keys: dict[str, Any]
+        try:
+            if transport == "tcp":
+                self.port = self.emulator.start_tcp()
+                self.keys = {"host": "127.0.0.1", "port": self.port}
+            elif transport == "rtu":
+                self.modem = NullModem()
+                self.emulator.start_rtu(self.modem.emulator_path, baudrate, parity, stopbits)
+                self.keys = {"serial": self.modem.device_path, "baudrate": baudrate, "parity": parity}
+                self.keys["stopbits"] = stopbits
+            else:
+                raise ValueError(f"transport {transport!r}: expected 'tcp' or 'rtu'")
+        except BaseException:
+            self.close()
+            raise
+
+    def cut(self) -> None:
+        if self.modem is not None:
+            self.modem.connected = False
+        else:
+            self.emulator.stop()
+
+    def restore(self) -> None:
+        if self.modem is not None:
+            self.modem.connected = True
+        else:
+            self.emulator.start_tcp(port=self.port)
+
+    def close(self) -> None:
+        self.emulator.close()
+        if self.modem is not None:
+            self.modem.close()
+
+    def __enter__(self) -> EmulatedBus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
