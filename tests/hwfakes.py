@@ -76,6 +76,8 @@ class FakeGpiod:
         self.history: list[tuple[int, bool]] = []  # (line, level) of every output write
         self.claimed: set[tuple[str, int]] = set()
         self.settings: dict[tuple[str, int], _LineSettings] = {}
+        # output line -> what the outside world does when it changes (a relay's mirror contact)
+        self.wiring: dict[int, Any] = {}
 
     def request_lines(self, path: str, consumer: str, config: dict[int, _LineSettings]) -> _Request:
         if path not in self.chips:
@@ -92,6 +94,8 @@ class FakeGpiod:
     def set_level(self, path: str, line: int, level: bool) -> None:
         self.levels[(path, line)] = level
         self.history.append((line, level))
+        if line in self.wiring:
+            self.wiring[line](level)
 
     def level(self, path: str, line: int) -> bool:
         return self.levels.get((path, line), False)
