@@ -6,8 +6,8 @@ Rules kept here:
   CALLs are answered meanwhile: the receive loop never waits for a handler or a CALL.
 - Incoming CALLs are handled one at a time, in arrival order, by a per-connection worker.
   Unknown action -> NotImplemented, known but without a handler -> NotSupported (rpc.py
-  decides), a handler that raises -> InternalError. Nothing a handler or a frame does ends the
-  connection task.
+  decides), a handler that raises ``Refuse`` -> that code, anything else -> InternalError.
+  Nothing a handler or a frame does ends the connection task.
 - A handler must not await ``call()`` (the CSMS waits for our answer first); it returns its
   response and may pass ``after``: work run once the response is on the wire, in a task the
   link keeps and whose exceptions are logged. ``spawn()`` is the same for anything else.
@@ -65,6 +65,14 @@ class Frame:
     direction: str  # "in" / "out"
     text: str
     at: float  # wall clock, for humans reading the log
+
+
+class Refuse(Exception):
+    """Raised by a handler to answer with a CALLERROR of ``code`` (one of the version's codes)."""
+
+    def __init__(self, code: str, description: str = ""):
+        super().__init__(f"{code}: {description}")
+        self.code, self.description = code, description
 
 
 class CallFailed(Exception):
@@ -303,6 +311,9 @@ class Link:
                 frame = self.rpc.result(call.unique_id, call.action, answer)
             except asyncio.CancelledError:
                 raise
+            except Refuse as exc:
+                after = None
+                frame = self.rpc.error(call.unique_id, exc.code, exc.description)
             except Exception as exc:
                 log.exception("handler for %s failed", call.action)
                 after = None
