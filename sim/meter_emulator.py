@@ -15,7 +15,10 @@ Rules kept here:
 - ``NullModem`` is an RS-485 cable between two pseudo-terminals: both ends have a
   path pyserial opens. Bytes cross only while both ends use the same line settings
   (a meter at another baud rate hears noise and stays silent) and while
-  ``connected`` is true (pull the cable).
+  ``connected`` is true (pull the cable). Linux ptys cannot carry parity: the kernel
+  clears PARENB on a pty and then rejects pyserial's next reconfiguration that asks
+  for it (EINVAL), so RTU over a ``NullModem`` runs with parity ``N``; baud rate and
+  stop bits are honoured and compared.
 """
 
 from __future__ import annotations
