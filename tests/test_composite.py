@@ -256,6 +256,9 @@ def test_tx_profile_overrides_tx_default_even_when_higher() -> None:
     # Another transaction, or none: the TxProfile does not apply.
     assert periods_of(installed, 1, start, 2 * HOUR, tx_id=43, tx_start=start) == [(0, 16, 3), (HOUR, 25, 3)]
     assert periods_of(installed, 1, start, 2 * HOUR) == [(0, 16, 3), (HOUR, 25, 3)]
+    # A TxProfile on stack level 0 beats a TxDefaultProfile on a higher one.
+    above = install((0, {**TX_DEFAULT, "stackLevel": 3}), (1, {**tx, "stackLevel": 0}))
+    assert periods_of(above, 1, start, 2 * HOUR, tx_id=42, tx_start=start) == [(0, 20, 3), (HOUR, 25, 3)]
 
 
 def test_connector_tx_default_replaces_connector_zero_one_of_same_stack_level() -> None:
@@ -265,6 +268,12 @@ def test_connector_tx_default_replaces_connector_zero_one_of_same_stack_level() 
     start = at("2024-05-01T00:00")
     assert periods_of(installed, 1, start, 2 * HOUR) == [(0, 20, 3)]
     assert periods_of(installed, 2, start, 2 * HOUR) == [(0, 16, 3), (HOUR, 25, 3)]
+    # Replaced, not layered: where the connector's own profile ends, connector 0's does not return.
+    short = install((0, TX_DEFAULT), (1, {**own, "chargingSchedule": {**own["chargingSchedule"], "duration": 1800}}))
+    assert periods_of(short, 1, start, 2 * HOUR) == [(0, 20, 3), (1800, None, 3)]
+    # Outside its validity the connector's own profile does not exist, so connector 0's applies.
+    later = install((0, TX_DEFAULT), (1, {**own, "validFrom": "2024-05-01T01:30:00Z"}))
+    assert periods_of(later, 1, start, 2 * HOUR) == [(0, 16, 3), (HOUR, 25, 3), (int(1.5 * HOUR), 20, 3)]
     # A connector-0 TxDefault on a higher stack level still prevails where it covers.
     assert periods_of(installed.add(0, profile_from_dict(above)), 1, start, 2 * HOUR) == [(0, 6, 3), (HOUR, 20, 3)]
 

@@ -14,7 +14,8 @@ Rules kept here (OCPP 1.6 sections 3.13.1-3.13.3, 5.16, errata 3.34/3.43/3.44; 2
 - A covering TxProfile of the running transaction overrides TxDefaultProfile. A TxProfile naming
   another transaction, or any TxProfile when no transaction runs, never applies.
 - A connector's own TxDefaultProfile replaces the connector-0 one with the same stackLevel for that
-  connector (1.6 section 3.13.1, 2.0.1 K01.FR.14/15).
+  connector (1.6 section 3.13.1, 2.0.1 K01.FR.14/15) while it is valid (validFrom/validTo): past its
+  duration the connector-0 one does not show through, outside its validity it does.
 - A connector's limit is the minimum over: ChargePointMax/ChargingStationMax (connector 0), the
   transaction limit (Tx or TxDefault), and ExternalConstraints on connector 0 and on the connector.
   Connector 0 reports the station-wide schedule: StationMax, TxDefault on 0, ExternalConstraints on 0.
@@ -88,7 +89,8 @@ class Limit:
 class _Timeline:
     """One applicable profile laid on the time axis (epoch seconds), limits in A per phase."""
 
-    rank: tuple[int, int]
+    rank: tuple[int, int, int]  # (tier, stackLevel, 1 for a connector's own TxDefault)
+    replaceable: bool  # a connector-0 TxDefault seen from a connector
     valid_from: float
     valid_to: float
     anchor: float
@@ -129,7 +131,8 @@ def _amps(limit: float, unit: RateUnit, phases: int, voltage_v: float) -> float:
     return max(limit, 0.0) if unit is RateUnit.A else max(limit, 0.0) / (voltage_v * phases)
 
 
-def _timeline(profile: ChargingProfile, relative_anchor: float, voltage_v: float, default_phases: int) -> _Timeline:
+def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default_phases: int) -> _Timeline:
+    profile = placed.profile
     schedule = profile.schedule
     recurrence = (
         float(RECURRENCE_SECONDS[profile.recurrency])
@@ -144,7 +147,8 @@ def _timeline(profile: ChargingProfile, relative_anchor: float, voltage_v: float
     phases = tuple(min(max(p.number_phases or default_phases, 1), 3) for p in periods)
     anchored = profile.kind is not Kind.RELATIVE and schedule.start_schedule is not None
     return _Timeline(
-        rank=(TIER[profile.purpose], profile.stack_level),
+        rank=(TIER[profile.purpose], profile.stack_level, int(placed.replaces)),
+        replaceable=placed.replaceable,
         valid_from=profile.valid_from.timestamp() if profile.valid_from else -math.inf,
         valid_to=profile.valid_to.timestamp() if profile.valid_to else math.inf,
         anchor=schedule.start_schedule.timestamp() if anchored and schedule.start_schedule else relative_anchor,
@@ -159,35 +163,43 @@ def _timeline(profile: ChargingProfile, relative_anchor: float, voltage_v: float
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A profile as one connector sees it."""
+
+    profile: ChargingProfile
+    replaces: bool = False  # the connector's own TxDefault
+    replaceable: bool = False  # connector 0's TxDefault, replaced by an own one of the same stackLevel
+
+
 def _groups(
     profiles: Iterable[InstalledProfile], connector_id: int, tx_id: int | str | None, tx_running: bool
-) -> list[list[ChargingProfile]]:
+) -> list[list[_Placed]]:
     """The profiles that can limit ``connector_id``, one list per minimum-taking group.
 
     ``STATION_WIDE`` selects the station-wide cap only (StationMax and ExternalConstraints on 0).
     """
     entries = list(profiles)
 
-    def on(connector: int, purpose: Purpose) -> list[ChargingProfile]:
-        return [e.profile for e in entries if e.connector_id == connector and e.profile.purpose is purpose]
+    def on(connector: int, purpose: Purpose, **role: bool) -> list[_Placed]:
+        return [
+            _Placed(e.profile, **role) for e in entries if e.connector_id == connector and e.profile.purpose is purpose
+        ]
 
     station = [on(0, Purpose.STATION_MAX), on(0, Purpose.EXTERNAL_CONSTRAINTS)]
     if connector_id == STATION_WIDE:
         return station
     if connector_id == 0:
         return [*station, on(0, Purpose.TX_DEFAULT)]
-    own_defaults = on(connector_id, Purpose.TX_DEFAULT)
-    own_levels = {profile.stack_level for profile in own_defaults}
-    shared_defaults = [p for p in on(0, Purpose.TX_DEFAULT) if p.stack_level not in own_levels]
     tx_profiles = [
-        p
-        for p in on(connector_id, Purpose.TX)
-        if tx_running and (p.transaction_id is None or p.transaction_id == tx_id)
+        placed
+        for placed in on(connector_id, Purpose.TX)
+        if tx_running and placed.profile.transaction_id in (None, tx_id)
     ]
     return [
         *station,
         on(connector_id, Purpose.EXTERNAL_CONSTRAINTS),
-        tx_profiles + own_defaults + shared_defaults,
+        tx_profiles + on(connector_id, Purpose.TX_DEFAULT, replaces=True) + on(0, Purpose.TX_DEFAULT, replaceable=True),
     ]
 
 
@@ -214,7 +226,11 @@ class _Stack:
         relative_anchor = (tx_start or now).timestamp()
         groups = []
         for group in _groups(profiles, connector_id, tx_id, tx_running):
-            timelines = [_timeline(p, relative_anchor, voltage_v, default_phases) for p in group if p.schedule.periods]
+            timelines = [
+                _timeline(placed, relative_anchor, voltage_v, default_phases)
+                for placed in group
+                if placed.profile.schedule.periods
+            ]
             if timelines:
                 groups.append(tuple(sorted(timelines, key=lambda timeline: timeline.rank, reverse=True)))
         return cls(tuple(groups), default_phases)
@@ -222,11 +238,19 @@ class _Stack:
     def winners(self, t: float) -> list[tuple[_Timeline, float, int]]:
         found = []
         for group in self.groups:
+            # Stack levels on which the connector's own valid TxDefault replaces connector 0's; the
+            # own ones sort first within a level, so the set is filled before it is consulted.
+            replaced: set[int] = set()
             for timeline in group:
+                stack_level = timeline.rank[1]
+                if timeline.replaceable and stack_level in replaced:
+                    continue
                 value = timeline.value_at(t)
                 if value is not None:
                     found.append((timeline, *value))
                     break
+                if timeline.rank[2] and timeline.valid_from <= t < timeline.valid_to:
+                    replaced.add(stack_level)
         return found
 
     def value_at(self, t: float) -> tuple[float | None, int]:
