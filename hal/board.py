@@ -129,6 +129,8 @@ BoardBuilder = Callable[[ConfigSection, Sequence[ConnectorSlot]], Board]
 # name -> "module:function". Adding a board is one line here plus its module.
 BOARD_TYPES: dict[str, str] = {
     "sim": "sim.board:build_board",
+    "gpio": "drivers.gpio_board:build_board",
+    "evse-din": "drivers.evse_din:build_board",
 }
 
 

@@ -1,0 +1,104 @@
+"""``[board] type = "gpio"``: a Pi (or any Linux SBC) with GPIO, kernel PWM, an ADC and Modbus meters.
+
+Rules kept here:
+- ``[board]`` keys: ``gpio`` (backend name, drivers.gpio), ``chip`` (gpiod chip path),
+  ``pwm_sysfs`` (the sysfs PWM class directory), ``adc_interval_s`` (poll period of
+  every ADC thread). Each ``[[connector]]`` needs ``pilot``, ``contactor`` and
+  ``meter`` tables; ``rcd``, ``lock``, ``cable`` and ``leds`` are optional.
+- One ADC chip -> one poller thread, whoever uses its channels (pilot, PP). Two
+  tables naming the same chip with different settings is a config error.
+- Shared resources (ADC pollers, Modbus buses, the GPIO backend) close after every
+  device, pollers first so no thread touches a closed chip. A build that fails half-way
+  closes what it already built, so the outputs are left safe.
+- Threads start only once the whole board is built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from drivers.adc import AdcPoller, AdcSpec, open_adc
+from drivers.devices import build_cable, build_contactor, build_leds, build_lock, build_rcd
+from drivers.gpio import GPIO_BACKENDS, GpioBackend, open_backend
+from drivers.meters import build_meter
+from drivers.modbus_bus import BusPool
+from drivers.pilot import build_pilot
+from drivers.pwm import SYSFS_PWM
+from hal.board import Board, ConnectorHardware, ConnectorSlot
+from hal.config import ConfigError, ConfigSection
+
+log = logging.getLogger(__name__)
+
+
+class AdcPollers:
+    """The board's ADC chips, each opened once, keyed by where it sits."""
+
+    def __init__(self, interval_s: float):
+        self._interval_s = interval_s
+        self._pollers: dict[tuple[str, int, int], tuple[AdcSpec, AdcPoller]] = {}
+
+    def __call__(self, spec: AdcSpec) -> AdcPoller:
+        where = (spec.kind, spec.bus, spec.address)
+        if where in self._pollers:
+            known, poller = self._pollers[where]
+            if known != spec:
+                raise ConfigError(
+                    f"ADC {spec.kind} on bus {spec.bus} at {spec.address:#x} is configured twice with different "
+                    f"settings ({known} vs {spec}): one chip has one configuration"
+                )
+            return poller
+        poller = AdcPoller(open_adc(spec), f"{spec.kind}-{spec.bus}-{spec.address:#x}", self._interval_s)
+        self._pollers[where] = (spec, poller)
+        return poller
+
+    def start(self) -> None:
+        for _, poller in self._pollers.values():
+            poller.start()
+
+    def close(self) -> None:
+        for _, poller in self._pollers.values():
+            poller.close()
+
+
+def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board:
+    backend = open_backend(
+        section.get_str("gpio", "gpiod", choices=sorted(GPIO_BACKENDS)),
+        section.get_str("chip", "/dev/gpiochip0", min_length=1),
+    )
+    pwm_root = Path(section.get_str("pwm_sysfs", str(SYSFS_PWM), min_length=1))
+    pollers = AdcPollers(section.get_float("adc_interval_s", 0.005, minval=0.001, maxval=1.0))
+    pool = BusPool()
+    board = Board("gpio", [])
+    for closer in (pollers.close, pool.close, backend.close):
+        board.on_close(closer)
+    try:
+        for slot in slots:
+            board.connectors.append(build_connector(slot, backend, pollers, pwm_root, pool))
+    except BaseException:
+        board.close()
+        raise
+    pollers.start()
+    return board
+
+
+def build_connector(
+    slot: ConnectorSlot, backend: GpioBackend, pollers: AdcPollers, pwm_root: Path, pool: BusPool
+) -> ConnectorHardware:
+    s = slot.section
+    hw = ConnectorHardware(
+        slot.id,
+        contactor=build_contactor(s.section("contactor", required=True), backend),
+        pilot=build_pilot(s.section("pilot", required=True), pollers, pwm_root),
+        meter=build_meter(s.section("meter", required=True), pool),
+    )
+    if s.has_section("rcd"):
+        hw.rcd = build_rcd(s.section("rcd"), backend)
+    if s.has_section("lock"):
+        hw.lock = build_lock(s.section("lock"), backend)
+    if s.has_section("cable"):
+        hw.cable = build_cable(s.section("cable"), pollers, slot.phases)
+    if s.has_section("leds"):
+        hw.indicator = build_leds(s.section("leds"), backend)
+    return hw
