@@ -139,6 +139,7 @@ class Link:
         self.on_connected = on_connected
         self.frame_log = frame_log
         self.state = LinkState.DISCONNECTED
+        self._state_changed = asyncio.Event()
         self.last_error = ""
         self.connected = asyncio.Event()
         self._handlers: dict[str, Handler] = {}
@@ -149,6 +150,17 @@ class Link:
         self._pending: tuple[str, str, asyncio.Future[Payload]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
+
+    def _set_state(self, state: LinkState) -> None:
+        self.state = state
+        # Wake everyone waiting on the old event; later waiters get a fresh one.
+        self._state_changed.set()
+        self._state_changed = asyncio.Event()
+
+    async def wait_state(self, state: LinkState) -> None:
+        """Return once the link is in ``state`` (bound it with asyncio.timeout)."""
+        while self.state != state:
+            await self._state_changed.wait()
 
     # ---- registration -------------------------------------------------------------------
 
@@ -180,7 +192,7 @@ class Link:
         self._wanted.clear()
         self._kick.set()
         if self._ws is None:
-            self.state = LinkState.DISCONNECTED
+            self._set_state(LinkState.DISCONNECTED)
         else:
             await self._ws.close()
 
@@ -208,9 +220,9 @@ class Link:
         attempt = 0
         while True:
             if not self._wanted.is_set():
-                self.state = LinkState.DISCONNECTED
+                self._set_state(LinkState.DISCONNECTED)
                 await self._wanted.wait()
-            self.state = LinkState.CONNECTING
+            self._set_state(LinkState.CONNECTING)
             try:
                 async with self._open() as ws:
                     if ws.subprotocol != self.rpc.dialect.subprotocol:
@@ -225,7 +237,7 @@ class Link:
                 log.warning("OCPP connection to %s failed: %s", self.url, self.last_error)
             if not self._wanted.is_set():
                 continue
-            self.state = LinkState.WAITING
+            self._set_state(LinkState.WAITING)
             delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, random.random())
             attempt += 1
             log.info("reconnecting in %.1f s", delay)
@@ -253,7 +265,7 @@ class Link:
         inbox: asyncio.Queue[Call] = asyncio.Queue()
         worker = asyncio.create_task(self._answer_calls(ws, inbox), name="ocpp-incoming")
         self._ws = ws
-        self.state = LinkState.CONNECTED
+        self._set_state(LinkState.CONNECTED)
         self.last_error = ""
         self.connected.set()
         log.info("OCPP connected to %s", self.url)
