@@ -130,10 +130,16 @@ class Journal:
         self.retry_interval = retry_interval
         self.on_confirmed = on_confirmed
         self._work = asyncio.Event()
+        self._empty = asyncio.Event()  # set by the delivery task when it found nothing to send
 
     def notify(self) -> None:
         """Something was queued with ``enqueue_in``: wake the delivery task."""
+        self._empty.clear()
         self._work.set()
+
+    async def wait_empty(self) -> None:
+        """Return once the delivery task found the journal empty (e.g. before a reset)."""
+        await self._empty.wait()
 
     async def enqueue(
         self,
@@ -175,6 +181,7 @@ class Journal:
             self._work.clear()  # before looking, so an enqueue during the look is not missed
             entry = await self.db.run(_head)
             if entry is None:
+                self._empty.set()
                 await self._work.wait()
                 continue
             await link.connected.wait()

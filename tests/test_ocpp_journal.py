@@ -1,0 +1,253 @@
+"""The transaction-message journal: real SQLite files, the bench CSMS on a real websocket,
+and a station process killed with SIGKILL at random points."""
+
+import asyncio
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller.ocpp.journal import Journal, enqueue_in
+from controller.ocpp.link import Link
+from controller.ocpp.rpc import Rpc
+from controller.storage import Database
+from sim.csms import Csms
+
+REPO = Path(__file__).resolve().parents[1]
+TS = "2025-01-01T00:00:00Z"
+
+
+def start(k: int) -> dict:
+    return {"connectorId": 1, "idTag": "TAG1", "meterStart": k, "timestamp": TS}
+
+
+def meter(k: int) -> dict:
+    return {
+        "connectorId": 1,
+        "transactionId": 0,
+        "meterValue": [{"timestamp": TS, "sampledValue": [{"value": str(k)}]}],
+    }
+
+
+def stop(k: int) -> dict:
+    return {"transactionId": 0, "meterStop": k, "timestamp": TS}
+
+
+@pytest.fixture
+async def csms():
+    server = Csms()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def station(csms, tmp_path):
+    db = Database(tmp_path / "evsed.db")
+    link = Link(f"ws://127.0.0.1:{csms.port}", "CP1", Rpc("1.6"), backoff_base=0.01, backoff_cap=0.05)
+    journal = Journal(db, attempts=3, retry_interval=0)
+    yield db, link, journal
+    await link.close()
+    db.close()
+
+
+async def drained(journal: Journal) -> None:
+    async with asyncio.timeout(10):
+        await journal.wait_empty()
+
+
+async def test_enqueue_commits_with_the_callers_change_or_not_at_all(station):
+    db, _, journal = station
+    db.migrate("t_sessions", "CREATE TABLE sessions (id INTEGER)")
+    await journal.enqueue("StartTransaction", start(1), tx_key="s1",
+                          also=lambda conn: conn.execute("INSERT INTO sessions VALUES (1)"))  # fmt: skip
+
+    def broken(conn):
+        conn.execute("INSERT INTO sessions VALUES (2)")
+        raise RuntimeError("core failed")
+
+    with pytest.raises(RuntimeError):
+        await journal.enqueue("StartTransaction", start(2), tx_key="s2", also=broken)
+    assert [e.payload["meterStart"] for e in await journal.pending()] == [1]
+    assert db.run_sync(lambda c: c.execute("SELECT count(*) FROM sessions").fetchone()[0]) == 1
+    # ... and inside someone else's transaction:
+    await db.run(lambda conn: enqueue_in(conn, "MeterValues", meter(3), tx_key="s1"))
+    journal.notify()
+    assert [e.action for e in await journal.pending()] == ["StartTransaction", "MeterValues"]
+
+
+async def test_delivers_in_order_and_fills_in_the_confirmed_transaction_id(station, csms):
+    _, link, journal = station
+    csms.transaction_ids = iter(range(4711, 5000))
+    for action, payload in (("StartTransaction", start(1)), ("MeterValues", meter(2)), ("StopTransaction", stop(3))):
+        await journal.enqueue(action, payload, tx_key="local-1")
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    assert [f[2] for f in csms.calls_received("MeterValues") + csms.calls_received("StopTransaction")] == [
+        "MeterValues",
+        "StopTransaction",
+    ]
+    assert csms.calls_received("MeterValues")[0][3]["transactionId"] == 4711
+    assert csms.calls_received("StopTransaction")[0][3]["transactionId"] == 4711
+    assert await journal.pending() == []
+    assert await journal.transaction_id("local-1") is None  # forgotten once the Stop was confirmed
+
+
+async def test_failed_start_is_retried_then_dropped_and_later_messages_use_minus_one(station, csms):
+    _, link, journal = station
+    csms.fail_next["StartTransaction"] = 3
+    await journal.enqueue("StartTransaction", start(1), tx_key="t")
+    await journal.enqueue("MeterValues", meter(2), tx_key="t")
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    starts = csms.calls_received("StartTransaction")
+    assert len(starts) == 3  # TransactionMessageAttempts transmissions, then dropped
+    assert len({s[1] for s in starts}) == 3  # after a CALLERROR each retry is a new message id
+    assert csms.calls_received("MeterValues")[0][3]["transactionId"] == -1
+    assert await journal.transaction_id("t") == -1
+
+
+async def test_one_callerror_then_success_keeps_the_message(station, csms):
+    _, link, journal = station
+    csms.fail_next["StopTransaction"] = 1
+    await journal.enqueue("StopTransaction", stop(9), tx_key="never-started")
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    stops = csms.calls_received("StopTransaction")
+    assert len(stops) == 2 and stops[1][3]["transactionId"] == -1
+
+
+async def test_waits_for_the_ready_gate(station, csms):
+    _, link, journal = station
+    ready = asyncio.Event()
+    await journal.enqueue("MeterValues", meter(1))
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link, ready))
+    try:
+        async with asyncio.timeout(5):
+            await link.connected.wait()
+            await link.call("Heartbeat", {})  # a full round trip: the journal had its chance
+        assert "MeterValues" not in csms.received
+        ready.set()
+        await drained(journal)
+    finally:
+        delivery.cancel()
+
+
+CHILD = r"""
+import asyncio, sys
+from controller.ocpp.journal import Journal
+from controller.ocpp.link import Link
+from controller.ocpp.rpc import Rpc
+from controller.storage import Database
+
+TS = "2025-01-01T00:00:00Z"
+
+def message(k):
+    tx = f"tx{k // 5}"
+    if k % 5 == 0:
+        return "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": k, "timestamp": TS}, tx
+    if k % 5 == 4:
+        return "StopTransaction", {"transactionId": 0, "meterStop": k, "timestamp": TS}, tx
+    value = {"timestamp": TS, "sampledValue": [{"value": str(k)}]}
+    return "MeterValues", {"connectorId": 1, "transactionId": 0, "meterValue": [value]}, tx
+
+async def main(path, port, total):
+    db = Database(path)
+    db.migrate("kill_test_progress", "CREATE TABLE progress (k INTEGER NOT NULL)")
+    journal = Journal(db, attempts=3, retry_interval=0)
+    link = Link(f"ws://127.0.0.1:{port}", "KILL", Rpc("1.6"), backoff_base=0.01, backoff_cap=0.05)
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    done = db.run_sync(lambda c: c.execute("SELECT count(*) FROM progress").fetchone()[0])
+    for k in range(done, total):
+        action, payload, tx = message(k)
+        progress = lambda c, k=k: c.execute("INSERT INTO progress VALUES (?)", [k])
+        await journal.enqueue(action, payload, tx, also=progress)
+    await journal.wait_empty()
+    delivery.cancel()
+    await link.close()
+    db.close()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
+def sequence_number(frame: list) -> int:
+    payload = frame[3]
+    if frame[2] == "StartTransaction":
+        return payload["meterStart"]
+    if frame[2] == "StopTransaction":
+        return payload["meterStop"]
+    return int(payload["meterValue"][0]["sampledValue"][0]["value"])
+
+
+async def test_kill_9_at_random_points_loses_nothing_and_duplicates_are_recognisable(csms, tmp_path):
+    seed = random.randrange(1 << 30)
+    print(f"kill test seed {seed}")
+    rng = random.Random(seed)
+    total, kills = 60, 6
+    db_path = str(tmp_path / "station.db")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def received() -> int:
+        return sum(csms.received.values())
+
+    def answered() -> int:
+        return sum(1 for f in csms.log if f.direction == "out")
+
+    for _ in range(kills):
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, db_path, str(csms.port), str(total),
+                                                     cwd=REPO, env=env)  # fmt: skip
+        # Kill just after the CSMS saw a CALL, or just after it answered one (the window
+        # between the CALLRESULT arriving and the delete being committed).
+        counter = rng.choice([received, answered])
+        target = counter() + rng.randint(1, 8)
+        async with asyncio.timeout(20):
+            await csms.wait_for(lambda c, t=target, n=counter: n() >= t)
+        if rng.random() < 0.5:
+            await asyncio.sleep(rng.random() * 0.02)  # not synchronisation: a random kill point
+        child.kill()
+        await child.wait()
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, db_path, str(csms.port), str(total),
+                                                 cwd=REPO, env=env)  # fmt: skip
+    async with asyncio.timeout(30):
+        assert await child.wait() == 0
+
+    calls = [json.loads(f.text) for f in csms.log if f.direction == "in"]
+    calls = [c for c in calls if c[0] == 2 and c[2] in ("StartTransaction", "MeterValues", "StopTransaction")]
+    numbers = [sequence_number(c) for c in calls]
+    assert sorted(set(numbers)) == list(range(total)), "a message was lost"
+    collapsed = [n for i, n in enumerate(numbers) if i == 0 or numbers[i - 1] != n]
+    assert collapsed == list(range(total)), "out of order"
+    duplicates = len(numbers) - total
+    assert duplicates <= kills
+    by_number: dict[int, set[str]] = {}
+    for c in calls:
+        by_number.setdefault(sequence_number(c), set()).add(c[1])
+    assert all(len(ids) == 1 for ids in by_number.values()), "a resend used a new message id"
+    # Every MeterValues/Stop carries the transactionId the CSMS gave (last) for its Start.
+    answers = {json.loads(f.text)[1]: json.loads(f.text) for f in csms.log if f.direction == "out"}
+    given: dict[int, int] = {}
+    for c in calls:
+        if c[2] == "StartTransaction" and c[1] in answers and answers[c[1]][0] == 3:
+            given[sequence_number(c) // 5] = answers[c[1]][2]["transactionId"]
+    for c in calls:
+        if c[2] != "StartTransaction":
+            assert c[3]["transactionId"] == given[sequence_number(c) // 5]
+    print(f"kills={kills} duplicates={duplicates} frames={len(calls)}")
