@@ -12,7 +12,7 @@ from hwfakes import FakeAds1115Bus, FakeGpiod, FakePwmSysfs, wait_until
 
 from hal.board import ConnectorSlot, build_board
 from hal.config import ConfigError, ConfigSection
-from hal.types import CpState
+from hal.types import CpState, PilotCommand
 
 EXAMPLE = Path(__file__).parent.parent / "systemd" / "examples" / "pi-sdm630-ads1115.toml"
 
@@ -89,3 +89,32 @@ def test_missing_pilot_table_is_named(hardware):
     board_section, slots, _ = sections(table)
     with pytest.raises(ConfigError, match=r"connector\[0\]\.pilot\] is required"):
         build_board(board_section, slots)
+
+
+def test_tcp_meter_example_with_rpi_gpio_and_mcp3202(tmp_path, monkeypatch):
+    from hwfakes import CpCircuit, FakeRpiGpio, FakeSpiDev
+
+    gpio, spi = FakeRpiGpio(), FakeSpiDev("mcp3202")
+    monkeypatch.setitem(sys.modules, "RPi", SimpleNamespace(GPIO=gpio))
+    monkeypatch.setitem(sys.modules, "RPi.GPIO", gpio)
+    monkeypatch.setitem(sys.modules, "spidev", SimpleNamespace(SpiDev=lambda: spi))
+    pwm = FakePwmSysfs(tmp_path / "pwm")
+    table = tomllib.loads((EXAMPLE.parent / "modbus-tcp-meter.toml").read_text())
+    table["board"]["pwm_sysfs"] = str(pwm.root)
+    circuit = CpCircuit(pwm, ev_v=9.0)
+    spi.source = circuit.adc_v
+    board_section, slots, connectors = sections(table)
+    board = build_board(board_section, slots)
+    try:
+        board_section.check_unused()
+        connectors[0].check_unused()
+        hw = board.connector(1)
+        hw.pilot.command(PilotCommand.pwm(25.0))
+        wait_until(lambda: hw.pilot.read().negative_v is not None)
+        assert hw.pilot.read().state is CpState.B and spi.opened == (0, 0)
+        hw.contactor.set_closed(True)
+        assert gpio.levels[17] == gpio.HIGH
+    finally:
+        board.close()
+        pwm.close()
+    assert gpio.levels[17] == gpio.LOW and 17 in gpio.cleaned
