@@ -119,7 +119,7 @@ class ConfigSection:
             raise ConfigError(f"{self.source}: [{self.name}.{key}] is required")
         if not isinstance(table, dict):
             raise self.error(key, table, "expected a table")
-        child = ConfigSection(self.source, f"{self.name}.{key}", table, self._effective.setdefault(key, {}))
+        child = ConfigSection(self.source, self._child_name(key), table, self._effective.setdefault(key, {}))
         self._children.append(child)
         return child
 
@@ -133,10 +133,13 @@ class ConfigSection:
         effective_list = self._effective.setdefault(key, [])
         for i, table in enumerate(tables):
             effective_list.append({})
-            child = ConfigSection(self.source, f"{self.name}.{key}[{i}]", table, effective_list[i])
+            child = ConfigSection(self.source, f"{self._child_name(key)}[{i}]", table, effective_list[i])
             out.append(child)
         self._children.extend(out)
         return out
+
+    def _child_name(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
 
     def check_unused(self) -> None:
         """Reject keys nobody asked for, in this section and every sub-section read."""

@@ -1,0 +1,248 @@
+"""The local HTTP JSON API (aiohttp): status for everyone, bench controls on the simulator.
+
+Rules kept here:
+- Listens on ``[api] listen`` (loopback by default): it has no authentication, so it is
+  for the box itself, a service technician's tunnel, or the bench.
+- ``/api/sim/*`` exist only on a simulated board; elsewhere they answer 404.
+- Bad requests get 400 with a message naming what was wrong; nothing a client sends
+  can raise out of a handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from controller import __version__
+from controller.realtime import ConnectorSnapshot
+from hal.types import PilotMode
+
+if TYPE_CHECKING:
+    from controller.daemon import Daemon
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    pass
+
+
+def iec_state(snap: ConnectorSnapshot) -> str:
+    """ "A1", "B2", "C2", "F"...: the CP state with X1/X2 as IEC 61851 writes it."""
+    if snap.pilot.mode is PilotMode.F:
+        return "F"
+    return snap.cp.value + ("2" if snap.pilot.mode is PilotMode.X2 else "1")
+
+
+def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
+    station = daemon.station
+    evse = station.evses[connector]
+    snap = evse.snapshot
+    meter = evse.meter
+    session = evse.session
+    out: dict[str, Any] = {
+        "connector": connector,
+        "status": evse.status.value if evse.status else None,
+        "error": evse.fault.value if evse.fault else None,
+        "operative": evse.operative,
+    }
+    if snap is not None:
+        out.update(
+            iec_state=iec_state(snap),
+            cp=snap.cp.value,
+            pilot=snap.pilot.mode.value,
+            duty_percent=round(snap.pilot.duty_percent, 2) if snap.pilot.mode is PilotMode.X2 else None,
+            offered_a=round(snap.offered_a, 2),
+            limit_a=round(snap.limit_a, 2),
+            limit_stale=snap.limit_stale,
+            contactor=snap.contactor,
+            contactor_feedback=snap.contactor_feedback,
+            locked=snap.locked,
+            cable_a=snap.cable_a,
+            temperature_c=snap.temperature_c,
+            faults=sorted(f.value for f in snap.faults),
+        )
+    out["meter"] = (
+        None
+        if meter is None
+        else {
+            "energy_wh": round(meter.energy_import_wh, 1),
+            "power_w": round(meter.power_w, 1),
+            "current_a": [round(a, 2) for a in meter.current_a],
+            "voltage_v": [round(v, 1) for v in meter.voltage_v],
+            "frequency_hz": meter.frequency_hz,
+            "age_s": round(time.monotonic() - meter.at, 2) if meter.at else None,
+            "serial_number": meter.serial_number,
+        }
+    )
+    out["session"] = (
+        None
+        if session is None
+        else {
+            "id": session.id,
+            "id_tag": session.id_tag,
+            "started_at": session.started_at,
+            "meter_start_wh": session.meter_start_wh,
+            "energy_wh": round(
+                (meter.energy_import_wh if meter else session.last_meter_wh) - session.meter_start_wh, 1
+            ),
+        }
+    )
+    sim = daemon.board.simulation
+    if sim is not None:
+        out["ev"] = sim.snapshot(connector)
+    return out
+
+
+class LocalApi:
+    def __init__(self, daemon: Daemon):
+        self.daemon = daemon
+        self.app = web.Application(middlewares=[self._errors])
+        self.app.add_routes(
+            [
+                web.get("/api/status", self.status),
+                web.get("/api/sessions", self.sessions),
+                web.post("/api/sim/plug-in", self.sim_plug_in),
+                web.post("/api/sim/unplug", self.sim_unplug),
+                web.post("/api/sim/swipe", self.sim_swipe),
+                web.post("/api/sim/ev", self.sim_ev),
+                web.post("/api/sim/fault", self.sim_fault),
+            ]
+        )
+        self.extra_status: list[Callable[[], dict[str, Any]]] = []  # protocol front ends add theirs
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # an API bug must not take the daemon down
+            log.exception("API %s %s failed", request.method, request.path)
+            return web.json_response({"error": f"internal error: {exc}"}, status=500)
+
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("local API on http://%s:%s/api/status", host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- status -----------------------------------------------------------------
+    async def status(self, request: web.Request) -> web.Response:
+        d = self.daemon
+        body: dict[str, Any] = {
+            "version": __version__,
+            "board": d.board.kind,
+            "realtime_healthy": d.rt.healthy(),
+            "time": {"now": d.clock.now().isoformat(), "source": d.clock.source, "offset_s": d.clock.offset_s},
+            "connectors": [connector_status_json(d, cid) for cid in d.station.evses],
+            "faults_seen": d.station.faults_seen[-20:],
+        }
+        for extra in self.extra_status:
+            body.update(extra())
+        return web.json_response(body)
+
+    async def sessions(self, request: web.Request) -> web.Response:
+        limit = _int(request.query.get("limit", "50"), "limit", 1, 1000)
+        rows = self.daemon.ledger.history(limit)
+        return web.json_response([{**r.__dict__, "energy_wh": round(r.energy_wh, 1)} for r in rows])
+
+    # -- simulator --------------------------------------------------------------
+    def _sim(self) -> Any:
+        sim = self.daemon.board.simulation
+        if sim is None:
+            raise web.HTTPNotFound(text=json.dumps({"error": "not a simulated board"}), content_type="application/json")
+        return sim
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        return body
+
+    def _connector(self, body: dict[str, Any]) -> int:
+        cid = body.get("connector", 1)
+        if not isinstance(cid, int) or cid not in self.daemon.station.evses:
+            raise BadRequest(f"connector must be one of {sorted(self.daemon.station.evses)}, not {cid!r}")
+        return cid
+
+    async def _sim_call(self, fn: Callable[[], None]) -> web.Response:
+        try:
+            fn()
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        return web.json_response({"ok": True})
+
+    async def sim_plug_in(self, request: web.Request) -> web.Response:
+        sim, body = self._sim(), await self._body(request)
+        cid = self._connector(body)
+        args = {
+            "max_current_a": _num(body, "max_current_a", 32.0, 1.0, 80.0),
+            "phases": int(_num(body, "phases", 3, 1, 3)),
+            "battery_kwh": _num(body, "battery_kwh", 60.0, 1.0, 200.0),
+            "soc": _num(body, "soc", 0.2, 0.0, 1.0),
+        }
+        return await self._sim_call(lambda: sim.plug_in(cid, **args))
+
+    async def sim_unplug(self, request: web.Request) -> web.Response:
+        sim, body = self._sim(), await self._body(request)
+        cid = self._connector(body)
+        return await self._sim_call(lambda: sim.unplug(cid))
+
+    async def sim_swipe(self, request: web.Request) -> web.Response:
+        sim, body = self._sim(), await self._body(request)
+        tag = body.get("id_tag")
+        if not isinstance(tag, str) or not tag:
+            raise BadRequest("id_tag must be a non-empty string")
+        return await self._sim_call(lambda: sim.swipe(tag))
+
+    async def sim_ev(self, request: web.Request) -> web.Response:
+        sim, body = self._sim(), await self._body(request)
+        cid = self._connector(body)
+        action = body.get("action")
+        if not isinstance(action, str):
+            raise BadRequest('action must be a string: "pause" or "resume"')
+        return await self._sim_call(lambda: sim.ev_action(cid, action))
+
+    async def sim_fault(self, request: web.Request) -> web.Response:
+        sim, body = self._sim(), await self._body(request)
+        cid = self._connector(body)
+        kind, active = body.get("kind"), body.get("active", True)
+        if not isinstance(kind, str):
+            raise BadRequest("kind must be a string")
+        if not isinstance(active, bool):
+            raise BadRequest("active must be true or false")
+        return await self._sim_call(lambda: sim.set_fault(cid, kind, active))
+
+
+def _num(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise BadRequest(f"{key} must be a number from {lo:g} to {hi:g}, not {value!r}")
+    return float(value)
+
+
+def _int(text: str, key: str, lo: int, hi: int) -> int:
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise BadRequest(f"{key} must be an integer from {lo} to {hi}, not {text!r}")
+    return int(text)

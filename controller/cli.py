@@ -1,0 +1,200 @@
+"""``evsed``: run the daemon, check a configuration, run the bench, talk to a running daemon.
+
+Rules kept here:
+- Exit codes: 0 success, 1 the thing checked is wrong (bad config, failed self-test,
+  API error), 2 usage errors (argparse's own).
+- Config errors print one line naming the file, section, key, value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from controller import __version__
+from controller.config import DEFAULT_PATH, effective_toml, load, load_board
+from hal.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="evsed", description="AC wallbox controller")
+    parser.add_argument("--version", action="version", version=f"evsed {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the daemon")
+    p.add_argument("--config", default=DEFAULT_PATH)
+
+    p = sub.add_parser("check", help="validate a configuration and print the effective one")
+    p.add_argument("--config", default=DEFAULT_PATH)
+    p.add_argument("--hardware", action="store_true", help="also run the guided hardware self-test")
+
+    p = sub.add_parser("sim", help="the bench demo: the daemon on a simulated board with a scripted EV")
+    from sim.demo import SCENARIOS
+
+    p.add_argument("--scenario", default="basic", choices=sorted(SCENARIOS))
+    p.add_argument("--headless", action="store_true", help="no live view")
+    p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    p.add_argument("--config", help="bench configuration (default: the bundled one for the scenario)")
+    p.add_argument("--api-port", type=int, default=0, help="local API port (0 = any free port)")
+
+    p = sub.add_parser("ctl", help="talk to a running daemon's local API")
+    p.add_argument("--api", default="http://127.0.0.1:8080")
+    p.add_argument("--json", action="store_true")
+    ctl = p.add_subparsers(dest="ctl", required=True)
+    ctl.add_parser("status")
+    c = ctl.add_parser("plug-in")
+    c.add_argument("--connector", type=int, default=1)
+    c.add_argument("--max-current", type=float, default=32.0)
+    c.add_argument("--phases", type=int, default=3)
+    c.add_argument("--battery-kwh", type=float, default=60.0)
+    c.add_argument("--soc", type=float, default=0.2)
+    c = ctl.add_parser("unplug")
+    c.add_argument("--connector", type=int, default=1)
+    c = ctl.add_parser("swipe")
+    c.add_argument("id_tag")
+    c = ctl.add_parser("ev")
+    c.add_argument("action", choices=["pause", "resume", "stay_in_c", "overdraw", "behave"])
+    c.add_argument("--connector", type=int, default=1)
+    c = ctl.add_parser("fault")
+    c.add_argument("kind")
+    c.add_argument("state", choices=["on", "off"])
+    c.add_argument("--connector", type=int, default=1)
+
+    p = sub.add_parser("probe", help="find devices on a bus (evsed probe meter --help)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"evsed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from controller.daemon import Daemon
+    from controller.systemd import log_handler
+
+    config = load(args.config)
+    logging.basicConfig(level=config.log.level.upper(), handlers=[log_handler()], force=True)
+    board = load_board(config)
+
+    async def go() -> None:
+        await Daemon(config, board).run_until_stopped()
+
+    asyncio.run(go())
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    board = load_board(config)
+    try:
+        print(f"# {args.config}: OK ({board.kind} board, {len(board.connectors)} connector(s))")
+        print(effective_toml(config), end="")
+        if args.hardware:
+            from drivers.hardware_check import hardware_check_main
+
+            return hardware_check_main(board, sys.stdout)
+    finally:
+        board.close()
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from sim.demo import run_demo
+
+    return run_demo(
+        args.scenario, headless=args.headless, as_json=args.json, config_path=args.config, api_port=args.api_port
+    )
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from drivers.probe import probe_main
+
+    return probe_main(args.args)
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    base = args.api.rstrip("/")
+    if args.ctl == "status":
+        result = _http("GET", base + "/api/status")
+        if result is None:
+            return 1
+        print(json.dumps(result, indent=2) if args.json else format_status(result))
+        return 0
+    requests: dict[str, tuple[str, dict[str, Any]]] = {
+        "plug-in": (
+            "/api/sim/plug-in",
+            lambda a: {
+                "connector": a.connector,
+                "max_current_a": a.max_current,
+                "phases": a.phases,
+                "battery_kwh": a.battery_kwh,
+                "soc": a.soc,
+            },
+        ),
+        "unplug": ("/api/sim/unplug", lambda a: {"connector": a.connector}),
+        "swipe": ("/api/sim/swipe", lambda a: {"id_tag": a.id_tag}),
+        "ev": ("/api/sim/ev", lambda a: {"connector": a.connector, "action": a.action}),
+        "fault": ("/api/sim/fault", lambda a: {"connector": a.connector, "kind": a.kind, "active": a.state == "on"}),
+    }  # type: ignore[dict-item]
+    path, body = requests[args.ctl]
+    result = _http("POST", base + path, body(args))  # type: ignore[operator]
+    if result is None:
+        return 1
+    print(json.dumps(result) if args.json else "ok")
+    return 0
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            message = exc.reason
+        print(f"evsed ctl: {method} {url}: {exc.code} {message}", file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"evsed ctl: cannot reach {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+    return None
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = [
+        f"evsed {status['version']} on a {status['board']} board, real-time loop "
+        f"{'healthy' if status['realtime_healthy'] else 'NOT HEALTHY'}"
+    ]
+    for extra in ("ocpp",):
+        if extra in status:
+            lines.append(f"ocpp: {status[extra]}")
+    for c in status["connectors"]:
+        meter = c.get("meter") or {}
+        session = c.get("session")
+        lines.append(
+            f"connector {c['connector']}: {c['status']:<13} {c.get('iec_state', '?'):<3} "
+            f"offered {c.get('offered_a', 0):5.1f} A  drawn {max(meter.get('current_a') or [0]):5.1f} A  "
+            f"{meter.get('power_w', 0) / 1000:6.2f} kW  {meter.get('energy_wh', 0) / 1000:9.3f} kWh"
+            + (f"  contactor {'closed' if c.get('contactor') else 'open'}")
+            + (f"  faults: {', '.join(c['faults'])}" if c.get("faults") else "")
+            + (f"  session {session['id']} {session['id_tag']} {session['energy_wh']:.0f} Wh" if session else "")
+        )
+    return "\n".join(lines)
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "sim": cmd_sim, "ctl": cmd_ctl, "probe": cmd_probe}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The daemon's configuration: one TOML file, one frozen dataclass per section.
+
+Rules kept here:
+- Each section is read by one ``from_section`` with bounds; unknown sections and keys
+  are errors (``ConfigSection.check_unused``), so a typo never silently falls back.
+- Board-specific keys (``[board]``, hardware sub-tables of ``[[connector]]``) are read
+  by the board's builder in hal/drivers/sim; ``load_board`` builds it and then checks
+  for unused keys, so ``evsed check`` sees every mistake in one pass.
+- The state directory defaults to systemd's ``$STATE_DIRECTORY`` when set.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hal.board import Board, ConnectorSlot, build_board
+from hal.config import ConfigError, ConfigSection, format_toml
+
+DEFAULT_PATH = "/etc/evsed/evsed.toml"
+SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp")
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    charge_point_id: str = "evsed"
+    vendor: str = "evsed"
+    model: str = "evsed-ac"
+    serial_number: str | None = None
+    nominal_voltage_v: float = 230.0
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> StationConfig:
+        return StationConfig(
+            charge_point_id=s.get_str("charge_point_id", "evsed", min_length=1, max_length=48),
+            vendor=s.get_str("vendor", "evsed", min_length=1, max_length=20),
+            model=s.get_str("model", "evsed-ac", min_length=1, max_length=20),
+            serial_number=s.get_str("serial_number", None, max_length=25),
+            nominal_voltage_v=s.get_float("nominal_voltage_v", 230.0, minval=100.0, maxval=480.0),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    id: int
+    phases: int = 3
+    max_current_a: float = 16.0
+    ventilation: bool = False
+
+    @staticmethod
+    def from_section(s: ConfigSection, expected_id: int) -> ConnectorConfig:
+        cid = s.get_int("id", expected_id, minval=1, maxval=32)
+        if cid != expected_id:
+            raise s.error("id", cid, f"connectors must be numbered 1, 2, ... in order; expected {expected_id}")
+        return ConnectorConfig(
+            id=cid,
+            phases=s.get_int("phases", 3, minval=1, maxval=3),
+            max_current_a=s.get_float("max_current_a", 16.0, minval=6.0, maxval=80.0),
+            ventilation=s.get_bool("ventilation", False),
+        )
+
+
+@dataclass(frozen=True)
+class ChargingConfig:
+    authorize: str = "any"  # "any" = free vend, "local" = tokens below, "ocpp" = the backend decides
+    tokens: tuple[str, ...] = ()
+    safe_current_a: float = 6.0
+    limit_ttl_s: float = 5.0
+    connection_timeout_s: float = 120.0
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> ChargingConfig:
+        authorize = s.get_str("authorize", "any", choices=("any", "local", "ocpp"))
+        tokens = tuple(s.get_list("tokens", []))
+        for tag in tokens:
+            if not 1 <= len(tag) <= 20:
+                raise s.error("tokens", tag, "id tags are 1..20 characters (OCPP IdToken)")
+        if authorize == "local" and not tokens:
+            raise s.error("tokens", [], 'authorize = "local" needs at least one token')
+        return ChargingConfig(
+            authorize=authorize,
+            tokens=tokens,
+            safe_current_a=s.get_float("safe_current_a", 6.0, minval=0.0, maxval=80.0),
+            limit_ttl_s=s.get_float("limit_ttl_s", 5.0, minval=1.0, maxval=60.0),
+            connection_timeout_s=s.get_float("connection_timeout_s", 120.0, minval=5.0, maxval=3600.0),
+        )
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    period_ms: float = 5.0
+    meter_interval_s: float = 1.0
+    meter_timeout_s: float = 10.0
+    max_temperature_c: float = 80.0
+    realtime_priority: int = 0
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> LoopConfig:
+        return LoopConfig(
+            period_ms=s.get_float("period_ms", 5.0, minval=1.0, maxval=50.0),
+            meter_interval_s=s.get_float("meter_interval_s", 1.0, minval=0.1, maxval=60.0),
+            meter_timeout_s=s.get_float("meter_timeout_s", 10.0, minval=1.0, maxval=300.0),
+            max_temperature_c=s.get_float("max_temperature_c", 80.0, minval=40.0, maxval=120.0),
+            realtime_priority=s.get_int("realtime_priority", 0, minval=0, maxval=99),
+        )
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    state_dir: Path = Path("/var/lib/evsed")
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "evsed.db"
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> StorageConfig:
+        default = os.environ.get("STATE_DIRECTORY", "/var/lib/evsed").split(":")[0]
+        return StorageConfig(state_dir=Path(s.get_str("state_dir", default, min_length=1)))
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    enabled: bool = True
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> ApiConfig:
+        listen = s.get_str("listen", "127.0.0.1:8080")
+        host, sep, port = listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise s.error("listen", listen, 'expected "host:port", e.g. "127.0.0.1:8080" (port 0 = any free port)')
+        return ApiConfig(host=host.strip("[]"), port=int(port), enabled=s.get_bool("enabled", True))
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> LogConfig:
+        return LogConfig(level=s.get_str("level", "info", choices=("debug", "info", "warning", "error")))
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    station: StationConfig
+    connectors: tuple[ConnectorConfig, ...]
+    charging: ChargingConfig
+    loop: LoopConfig
+    storage: StorageConfig
+    api: ApiConfig
+    log: LogConfig
+    sections: dict[str, ConfigSection] = field(repr=False, compare=False)
+    effective: dict[str, Any] = field(repr=False, compare=False)
+
+    def connector(self, connector_id: int) -> ConnectorConfig:
+        return self.connectors[connector_id - 1]
+
+
+def parse(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    for name in raw:
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+    effective: dict[str, Any] = {}
+    root = ConfigSection(source, "", raw, effective)
+
+    sec = root.section
+    connectors_raw = root.sections("connector")
+    if not connectors_raw:
+        raise ConfigError(f"{source}: at least one [[connector]] is required")
+    connectors = tuple(ConnectorConfig.from_section(s, i + 1) for i, s in enumerate(connectors_raw))
+    config = Config(
+        source=source,
+        station=StationConfig.from_section(sec("station")),
+        connectors=connectors,
+        charging=ChargingConfig.from_section(sec("charging")),
+        loop=LoopConfig.from_section(sec("loop")),
+        storage=StorageConfig.from_section(sec("storage")),
+        api=ApiConfig.from_section(sec("api")),
+        log=LogConfig.from_section(sec("log")),
+        sections={"root": root, "board": sec("board"), "ocpp": sec("ocpp")},
+        effective=effective,
+    )
+    config.sections["connector"] = connectors_raw  # type: ignore[assignment]
+    return config
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the configuration: {exc.strerror}") from exc
+    return parse(text, str(p))
+
+
+def load_board(config: Config) -> Board:
+    """Build the board the ``[board]`` section names, then reject every unread key."""
+    slots = [
+        ConnectorSlot(id=c.id, phases=c.phases, max_current_a=c.max_current_a, section=s)
+        for c, s in zip(config.connectors, config.sections["connector"], strict=True)  # type: ignore[call-overload]
+    ]
+    board = build_board(config.sections["board"], slots)
+    try:
+        check_unused(config)
+    except ConfigError:
+        board.close()
+        raise
+    return board
+
+
+def check_unused(config: Config) -> None:
+    config.sections["root"].check_unused()
+
+
+def effective_toml(config: Config) -> str:
+    return format_toml(config.effective)

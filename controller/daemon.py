@@ -1,0 +1,160 @@
+"""The daemon: builds the station from configuration and runs it until told to stop.
+
+Rules kept here:
+- Start order: database, crash recovery (sessions left open are closed with PowerLoss
+  and the meter register), real-time loop, meter polling, station, API, then READY=1.
+- Stop order (SIGTERM/SIGINT or ``request_stop``): sessions end (reason Reboot), the
+  real-time loop stops with every contactor open, the last meter values are written,
+  the database closes, the board closes. A failing step never skips the next.
+- The systemd watchdog is fed only while the real-time loop is healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller import __version__
+from controller.clock import WallClock
+from controller.config import Config
+from controller.metering import MeterPoller
+from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
+from controller.sessions import SessionLedger, StopReason
+from controller.station import Station
+from controller.storage import Database
+from controller.systemd import notify, watchdog_interval_s
+from hal.board import Board
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Daemon:
+    config: Config
+    board: Board
+    db: Database = field(init=False)
+    ledger: SessionLedger = field(init=False)
+    rt: RealtimeLoop = field(init=False)
+    station: Station = field(init=False)
+    poller: MeterPoller = field(init=False)
+    clock: WallClock = field(default_factory=WallClock)
+    api: Any = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        sys.setswitchinterval(0.001)  # bound how long any thread holds the GIL: the loop thread waits less
+        self.db = Database(cfg.storage.database)
+        self.ledger = SessionLedger(self.db)
+        meters = {c.id: c.meter for c in self.board.connectors}
+        self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
+        for session in self.ledger.recover(self._register_at_start, self.clock.now()):
+            log.warning(
+                "connector %s: session %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
+                session.connector,
+                session.id,
+                session.meter_stop_wh or 0.0,
+            )
+        self.rt = RealtimeLoop(
+            [
+                (hw, ConnectorLimits(cfg.connector(hw.id).max_current_a, cfg.connector(hw.id).ventilation))
+                for hw in self.board.connectors
+            ],
+            LoopSettings(
+                period_s=cfg.loop.period_ms / 1000,
+                safe_current_a=cfg.charging.safe_current_a,
+                meter_timeout_s=cfg.loop.meter_timeout_s,
+                max_temperature_c=cfg.loop.max_temperature_c,
+                realtime_priority=cfg.loop.realtime_priority,
+            ),
+            on_change=lambda snap: loop.call_soon_threadsafe(self.station.on_snapshot, snap),
+        )
+        self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock)
+        self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
+        self.station.read_meter = self.poller.read
+        for evse in self.station.evses.values():
+            self.station.refresh_limit(evse.id)
+        self.rt.start()
+        self._spawn(self.poller.run(), "meter poller")
+        self._spawn(self.station.run(), "station")
+        if cfg.api.enabled:
+            from controller.api import LocalApi
+
+            self.api = LocalApi(self)
+            await self.api.start(cfg.api.host, cfg.api.port)
+        self._spawn(self._watchdog(), "watchdog")
+        notify("READY=1", f"STATUS=evsed {__version__}: {len(self.board.connectors)} connector(s) ready")
+        log.info("evsed %s ready on a %s board", __version__, self.board.kind)
+        self.ready.set()
+
+    def _register_at_start(self, connector: int) -> float | None:
+        reading = self.poller.read_blocking(connector)
+        return reading.energy_import_wh if reading is not None else None
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.critical("%s stopped unexpectedly", task.get_name(), exc_info=task.exception())
+            self.request_stop()
+
+    async def _watchdog(self) -> None:
+        interval = watchdog_interval_s()
+        while True:
+            healthy = self.rt.healthy()
+            if interval is not None and healthy:
+                notify("WATCHDOG=1")
+            elif interval is not None:
+                log.error("real-time loop unhealthy: not feeding the watchdog")
+            await asyncio.sleep(interval or 1.0)
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    async def stop(self, reason: StopReason = StopReason.REBOOT) -> None:
+        notify("STOPPING=1", "STATUS=stopping")
+        steps = [
+            ("end sessions", lambda: self.station.stop_all(reason)),
+            ("stop api", lambda: self.api.stop() if self.api else _nothing()),
+        ]
+        for name, step in steps:
+            try:
+                await asyncio.wait_for(step(), timeout=5.0)
+            except Exception:
+                log.exception("shutdown: %s failed", name)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for name, fn in (("real-time loop", self.rt.stop), ("meters", self.poller.close), ("database", self.db.close)):
+            try:
+                fn()
+            except Exception:
+                log.exception("shutdown: %s failed", name)
+        self.board.close()
+        log.info("evsed stopped")
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        await self.stopping.wait()
+        await self.stop()
+
+
+async def _nothing() -> None:
+    return None

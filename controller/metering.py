@@ -1,0 +1,91 @@
+"""Meter polling: every meter read runs on a worker thread, never on the loop threads.
+
+Rules kept here:
+- One worker thread per meter; a read that hangs past its deadline is abandoned (the
+  thread may finish later) and counts as a failure: no second read is started on that
+  meter until the first returned, so a dead bus cannot pile up threads.
+- Every result goes to the real-time loop (over-current supervision, meter-offline
+  detection by age) and to the station (energy, sessions, MeterValues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from hal.errors import HardwareError
+from hal.interfaces import Meter
+from hal.types import MeterReading
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[int, MeterReading | None], None]
+
+
+class MeterPoller:
+    def __init__(self, meters: dict[int, Meter], sinks: list[Sink], interval_s: float, deadline_s: float = 5.0):
+        self.meters = meters
+        self.sinks = sinks
+        self.interval_s = interval_s
+        self.deadline_s = deadline_s
+        self.failures: dict[int, int] = dict.fromkeys(meters, 0)
+        self._executor = ThreadPoolExecutor(max_workers=max(1, len(meters)), thread_name_prefix="evsed-meter")
+        self._inflight: dict[int, Future[MeterReading]] = {}
+        self._wake = asyncio.Event()
+
+    def read_now(self) -> None:
+        """Poll at once (e.g. for a triggered MeterValues) instead of at the next interval."""
+        self._wake.set()
+
+    def read_blocking(self, connector: int) -> MeterReading | None:
+        """One direct read for startup recovery, before the loops run."""
+        try:
+            return self.meters[connector].read()
+        except HardwareError as exc:
+            log.warning("connector %s: meter unreadable at startup: %s", connector, exc)
+            return None
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.gather(*(self._poll(cid) for cid in self.meters))
+            delay = self.interval_s - (time.monotonic() - started)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay))
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def read(self, connector: int) -> MeterReading | None:
+        """A fresh reading now (for a session's start and stop values), shared with the poll."""
+        return await self._poll(connector)
+
+    async def _poll(self, connector: int) -> MeterReading | None:
+        future = self._inflight.get(connector)
+        if future is None or future.done():
+            future = self._executor.submit(self.meters[connector].read)
+            self._inflight[connector] = future
+        reading: MeterReading | None = None
+        try:
+            reading = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.deadline_s)
+            if self.failures[connector]:
+                log.info("connector %s: meter answers again", connector)
+            self.failures[connector] = 0
+        except TimeoutError:
+            self._failed(connector, f"no answer within {self.deadline_s:.1f} s")
+        except HardwareError as exc:
+            self._failed(connector, str(exc))
+        for sink in self.sinks:
+            sink(connector, reading)
+        return reading
+
+    def _failed(self, connector: int, why: str) -> None:
+        self.failures[connector] += 1
+        if self.failures[connector] == 1:
+            log.warning("connector %s: meter read failed: %s", connector, why)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

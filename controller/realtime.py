@@ -1,0 +1,308 @@
+"""The real-time loop: pilot sampling, the IEC machine, contactor and PWM, in one thread.
+
+Rules kept here:
+- The loop runs in its own thread at a fixed period and never waits for asyncio, the
+  network, SQLite or a Modbus meter. What it needs from them arrives as immutable
+  values swapped in by reference (atomic under the GIL): per connector a
+  ``ConnectorControl`` (charge allowed + ``Limit(amps, phases, valid_until)``) and the
+  latest meter reading. A limit past ``valid_until`` is stale and replaced by the
+  configured safe current, so a stalled controller can never keep a high current on.
+- Opening the contactor is applied before the pilot changes, closing after: power is
+  cut first and connected last.
+- A device that raises is a fault of that device, never the end of the loop.
+- ``healthy()`` is true only while ticks keep coming on time; the daemon feeds the
+  systemd watchdog from it. ``stop()`` leaves every contactor open and every pilot X1.
+- ``time.monotonic()`` everywhere: wall-clock jumps (NTP) cannot stretch a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from controller import iec61851
+from controller.faults import Fault
+from hal.board import ConnectorHardware
+from hal.errors import CableError, HardwareError
+from hal.types import CpState, MeterReading, PilotCommand, PilotMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    amps: float
+    phases: int
+    valid_until: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
+class ConnectorControl:
+    charge_allowed: bool = False
+    limit: Limit = Limit(0.0, 3, float("-inf"))
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    period_s: float = 0.005
+    safe_current_a: float = 6.0  # used while the limit is stale; < 6 A pauses
+    meter_timeout_s: float = 10.0  # no good reading for this long: METER_OFFLINE
+    max_temperature_c: float = 80.0
+    realtime_priority: int = 0  # SCHED_FIFO priority for the thread, 0 = normal
+
+
+@dataclass(frozen=True)
+class ConnectorLimits:
+    """Per-connector facts from configuration the loop needs every tick."""
+
+    max_current_a: float
+    ventilation: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectorSnapshot:
+    connector: int
+    at: float
+    cp: CpState
+    pilot: PilotCommand
+    contactor: bool
+    contactor_feedback: bool | None
+    locked: bool
+    offered_a: float
+    limit_a: float
+    limit_stale: bool
+    cable_a: float | None
+    temperature_c: float | None
+    faults: frozenset[Fault]
+
+    def material(self) -> tuple[object, ...]:
+        """The fields whose change the charging core must hear about."""
+        return (self.cp, self.pilot, self.contactor, self.locked, self.faults, self.limit_stale)
+
+
+@dataclass
+class _Channel:
+    hw: ConnectorHardware
+    limits: ConnectorLimits
+    state: iec61851.IecState = field(default_factory=iec61851.IecState)
+    control: ConnectorControl = ConnectorControl()
+    meter: MeterReading | None = None
+    meter_ok_at: float = 0.0
+    applied_pilot: PilotCommand | None = None
+    applied_contactor: bool | None = None
+    applied_lock: bool | None = None
+    pilot_at: float = float("-inf")
+    snapshot: ConnectorSnapshot | None = None
+
+
+class RealtimeLoop:
+    def __init__(
+        self,
+        connectors: Sequence[tuple[ConnectorHardware, ConnectorLimits]],
+        settings: LoopSettings = LoopSettings(),
+        on_change: Callable[[ConnectorSnapshot], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self._clock = clock
+        self._on_change = on_change
+        now = clock()
+        self._channels = {hw.id: _Channel(hw, limits, meter_ok_at=now) for hw, limits in connectors}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_tick = now
+        self._error: BaseException | None = None
+        self.tick_intervals: deque[float] = deque(maxlen=20_000)  # seconds between tick starts
+        self.tick_costs: deque[float] = deque(maxlen=20_000)  # seconds spent inside a tick
+        self._warned: set[str] = set()
+
+    # -- inputs from the asyncio side ------------------------------------------
+    def set_control(self, connector: int, control: ConnectorControl) -> None:
+        self._channels[connector].control = control
+
+    def post_meter(self, connector: int, reading: MeterReading | None) -> None:
+        """A meter reading (or None after a failed read) from the meter poller."""
+        ch = self._channels[connector]
+        if reading is not None:
+            ch.meter = reading
+            ch.meter_ok_at = self._clock()
+
+    # -- outputs ----------------------------------------------------------------
+    def snapshot(self, connector: int) -> ConnectorSnapshot | None:
+        return self._channels[connector].snapshot
+
+    def healthy(self) -> bool:
+        alive = self._thread is not None and self._thread.is_alive() and self._error is None
+        return alive and self._clock() - self._last_tick < max(0.5, 20 * self.settings.period_s)
+
+    # -- lifecycle --------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="evsed-realtime", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for ch in self._channels.values():
+            self._safe(ch)
+
+    def _safe(self, ch: _Channel) -> None:
+        for action in (lambda: ch.hw.contactor.set_closed(False), lambda: ch.hw.pilot.command(PilotCommand.x1())):
+            try:
+                action()
+            except Exception:  # shutdown must reach every output
+                log.exception("connector %s: could not make the output safe", ch.hw.id)
+
+    def _run(self) -> None:
+        if self.settings.realtime_priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.settings.realtime_priority))
+            except (PermissionError, OSError, AttributeError) as exc:
+                log.warning("real-time priority not available (%s); running at normal priority", exc)
+        period = self.settings.period_s
+        next_at = self._clock()
+        try:
+            while not self._stop.is_set():
+                start = self._clock()
+                self.tick_intervals.append(start - self._last_tick)
+                self._last_tick = start
+                for ch in self._channels.values():
+                    self._tick(ch, start)
+                end = self._clock()
+                self.tick_costs.append(end - start)
+                next_at = max(next_at + period, end)
+                self._stop.wait(next_at - end)
+        except BaseException as exc:  # the loop must not die silently: unhealthy -> watchdog
+            self._error = exc
+            log.critical("real-time loop crashed", exc_info=True)
+            for ch in self._channels.values():
+                self._safe(ch)
+
+    # -- one connector, one tick ------------------------------------------------
+    def _tick(self, ch: _Channel, now: float) -> None:
+        hw, settings = ch.hw, self.settings
+        conditions: set[Fault] = set()
+        try:
+            reading = hw.pilot.read()
+            cp, negative = reading.state, reading.negative_v
+            if reading.at < ch.pilot_at:  # sampled before our last command: levels mean the old mode
+                negative = None
+                if cp is CpState.F:
+                    cp = ch.state.ev
+        except HardwareError as exc:
+            self._warn_once(f"pilot{hw.id}", "connector %s: pilot unreadable: %s", hw.id, exc)
+            cp, negative = CpState.E, None
+
+        feedback = self._read(hw.id, "contactor feedback", hw.contactor.feedback, None)
+        if hw.rcd is not None and self._read(hw.id, "rcd", hw.rcd.tripped, True):
+            conditions.add(Fault.RCD)
+        temperature = None
+        if hw.temperature is not None:
+            temperature = self._read(hw.id, "temperature", hw.temperature.celsius, None)
+            if temperature is None or temperature > settings.max_temperature_c:
+                conditions.add(Fault.OVERTEMP)
+        cable_a = None
+        if hw.cable is not None:
+            try:
+                cable_a = hw.cable.ampacity_a()
+            except (CableError, HardwareError):
+                conditions.add(Fault.CABLE)
+        lock_feedback = self._read(hw.id, "lock", hw.lock.locked, None) if hw.lock is not None else None
+
+        current = None
+        if now - ch.meter_ok_at > settings.meter_timeout_s:
+            conditions.add(Fault.METER_OFFLINE)
+        elif ch.meter is not None and ch.meter.current_a:
+            current = max(ch.meter.current_a)
+
+        control = ch.control
+        stale = control.limit.valid_until < now
+        limit_a = settings.safe_current_a if stale else control.limit.amps
+        limit_a = min(limit_a, ch.limits.max_current_a)
+        if cable_a is not None:
+            limit_a = min(limit_a, cable_a)
+
+        inputs = iec61851.Inputs(
+            now=now,
+            cp=cp,
+            negative_v=negative,
+            charge_allowed=control.charge_allowed,
+            limit_a=limit_a,
+            current_a=current,
+            contactor_feedback=feedback,
+            lock_feedback=lock_feedback,
+            has_lock=hw.lock is not None,
+            ventilation=ch.limits.ventilation,
+            conditions=frozenset(conditions),
+        )
+        ch.state, out = iec61851.step(ch.state, inputs)
+        self._apply(ch, out, now)
+
+        snap = ConnectorSnapshot(
+            connector=hw.id,
+            at=now,
+            cp=ch.state.ev if out.pilot.mode is PilotMode.F else cp,
+            pilot=out.pilot,
+            contactor=out.contactor,
+            contactor_feedback=feedback,
+            locked=out.lock,
+            offered_a=out.offered_a,
+            limit_a=limit_a,
+            limit_stale=stale,
+            cable_a=cable_a,
+            temperature_c=temperature,
+            faults=out.faults,
+        )
+        previous = ch.snapshot
+        ch.snapshot = snap
+        if self._on_change is not None and (previous is None or previous.material() != snap.material()):
+            try:
+                self._on_change(snap)
+            except Exception:
+                log.exception("on_change listener failed")
+
+    def _apply(self, ch: _Channel, out: iec61851.Outputs, now: float) -> None:
+        hw = ch.hw
+        if out.contactor != ch.applied_contactor and not out.contactor:
+            self._command(ch, "contactor", lambda: hw.contactor.set_closed(False), out.contactor)
+        if out.pilot != ch.applied_pilot:
+            try:
+                hw.pilot.command(out.pilot)
+                ch.applied_pilot = out.pilot
+                ch.pilot_at = now
+            except HardwareError as exc:
+                self._warn_once(f"pwm{hw.id}", "connector %s: pilot command failed: %s", hw.id, exc)
+        if out.contactor != ch.applied_contactor and out.contactor:
+            self._command(ch, "contactor", lambda: hw.contactor.set_closed(True), out.contactor)
+        if hw.lock is not None and out.lock != ch.applied_lock:
+            self._command(ch, "lock", lambda: hw.lock.set_locked(out.lock), out.lock)  # type: ignore[union-attr]
+
+    def _command(self, ch: _Channel, what: str, action: Callable[[], None], value: bool) -> None:
+        try:
+            action()
+        except HardwareError as exc:
+            self._warn_once(f"{what}{ch.hw.id}", "connector %s: %s command failed: %s", ch.hw.id, what, exc)
+            return
+        if what == "contactor":
+            ch.applied_contactor = value
+        else:
+            ch.applied_lock = value
+
+    def _read(self, connector: int, what: str, fn: Callable[[], object], on_error: object) -> object:
+        try:
+            return fn()
+        except HardwareError as exc:
+            self._warn_once(f"{what}{connector}", "connector %s: %s unreadable: %s", connector, what, exc)
+            return on_error
+
+    def _warn_once(self, key: str, msg: str, *args: object) -> None:
+        # One line per device: a dead sensor must not flood the journal at 200 Hz.
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(msg, *args)

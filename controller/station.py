@@ -1,0 +1,358 @@
+"""The charging station: sessions, authorization, availability and limits per connector.
+
+Rules kept here:
+- This is the asyncio half of the charging core. It never touches the contactor or
+  the pilot: it tells the real-time loop whether a connector may charge and up to
+  which current (``ConnectorControl``), and learns what happened from its snapshots.
+- Protocol-neutral: OCPP front ends call ``present_token``, ``start_session``,
+  ``stop_session``, ``set_operative`` and listen to ``StationEvent``s; they may replace
+  the ``authorizer`` and add ``limit_sources`` (smart charging).
+- Session changes on one connector are serialised by a lock; every task the station
+  starts is kept and its failure logged, never lost.
+- A session survives the meter, the backend and the network: only the EV leaving, a
+  token, a command, or a fault that ends sessions (controller/faults.py) stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from controller.authorization import FREE_VEND_ID_TAG, Authorizer, ConfiguredAuthorizer
+from controller.clock import WallClock
+from controller.config import Config, ConnectorConfig
+from controller.faults import FAULT_POLICY, Fault
+from controller.realtime import ConnectorControl, ConnectorSnapshot, Limit, RealtimeLoop
+from controller.sessions import Session, SessionLedger, StopReason
+from controller.status import ConnectorStatus, StatusFacts, connector_status
+from hal.board import Board
+from hal.types import CpState, Indication, MeterReading
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 30.0  # how often a running session's meter value is made durable
+INDICATION = {
+    ConnectorStatus.AVAILABLE: Indication.AVAILABLE,
+    ConnectorStatus.PREPARING: Indication.PREPARING,
+    ConnectorStatus.CHARGING: Indication.CHARGING,
+    ConnectorStatus.SUSPENDED_EV: Indication.SUSPENDED,
+    ConnectorStatus.SUSPENDED_EVSE: Indication.SUSPENDED,
+    ConnectorStatus.FINISHING: Indication.FINISHING,
+    ConnectorStatus.RESERVED: Indication.RESERVED,
+    ConnectorStatus.UNAVAILABLE: Indication.UNAVAILABLE,
+    ConnectorStatus.FAULTED: Indication.FAULTED,
+}
+
+# A limit source answers for a connector at a monotonic instant: None = no opinion.
+LimitSource = Callable[[int, float], Limit | None]
+
+
+@dataclass(frozen=True)
+class StationEvent:
+    kind: str  # "status" | "session_started" | "session_stopped" | "fault"
+    connector: int
+    status: ConnectorStatus | None = None
+    fault: Fault | None = None
+    session: Session | None = None
+
+
+@dataclass(frozen=True)
+class PendingToken:
+    id_tag: str
+    parent_id_tag: str | None
+    deadline: float  # monotonic
+    connector: int | None  # None: the first connector plugged in
+
+
+@dataclass
+class Evse:
+    config: ConnectorConfig
+    snapshot: ConnectorSnapshot | None = None
+    meter: MeterReading | None = None
+    session: Session | None = None
+    finishing: bool = False
+    plugged_at: float | None = None
+    plug_timed_out: bool = False
+    operative: bool = True
+    operative_after_session: bool | None = None  # a ChangeAvailability that was Scheduled
+    status: ConnectorStatus | None = None
+    fault: Fault | None = None
+    last_progress: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def id(self) -> int:
+        return self.config.id
+
+
+class Station:
+    def __init__(
+        self,
+        config: Config,
+        board: Board,
+        ledger: SessionLedger,
+        rt: RealtimeLoop,
+        clock: WallClock | None = None,
+        authorizer: Authorizer | None = None,
+    ):
+        self.config = config
+        self.board = board
+        self.ledger = ledger
+        self.rt = rt
+        self.clock = clock or WallClock()
+        self.authorizer: Authorizer = authorizer or ConfiguredAuthorizer(
+            config.charging.authorize, config.charging.tokens
+        )
+        self.evses = {c.id: Evse(c) for c in config.connectors}
+        self.listeners: list[Callable[[StationEvent], None]] = []
+        self.limit_sources: list[LimitSource] = []
+        self.pending: PendingToken | None = None
+        # Set by the daemon to the meter poller: a fresh register value for start and stop.
+        self.read_meter: Callable[[int], Awaitable[MeterReading | None]] | None = None
+        self.faults_seen: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- tasks ------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def run(self) -> None:
+        """Background duties: limit refresh and timeouts every second, the token reader at 10 Hz."""
+        for evse in self.evses.values():
+            self._update_status(evse)
+        await asyncio.gather(self._duties(), self._read_tokens())
+
+    async def _duties(self) -> None:
+        while True:
+            now = time.monotonic()
+            for evse in self.evses.values():
+                self.refresh_limit(evse.id, now)
+                self._check_timeouts(evse, now)
+            if self.pending is not None and now > self.pending.deadline:
+                log.info("token %s: no EV plugged in within the connection timeout", self.pending.id_tag)
+                self.pending = None
+                for evse in self.evses.values():
+                    self._update_status(evse)
+            await asyncio.sleep(min(1.0, self.config.charging.limit_ttl_s / 3))
+
+    async def _read_tokens(self) -> None:
+        reader = self.board.token_reader
+        if reader is None:
+            return
+        while True:
+            tag = await asyncio.to_thread(reader.poll)
+            if tag:
+                self.spawn(self.present_token(tag), f"token {tag}")
+            else:
+                await asyncio.sleep(0.1)
+
+    def _check_timeouts(self, evse: Evse, now: float) -> None:
+        if (
+            evse.session is None
+            and not evse.finishing
+            and evse.plugged_at is not None
+            and not evse.plug_timed_out
+            and now - evse.plugged_at > self.config.charging.connection_timeout_s
+        ):
+            evse.plug_timed_out = True
+            log.info("connector %s: plugged in but not authorized within the connection timeout", evse.id)
+            self._update_status(evse)
+
+    # -- limits -----------------------------------------------------------------
+    def refresh_limit(self, connector: int, now: float | None = None) -> None:
+        evse = self.evses[connector]
+        now = time.monotonic() if now is None else now
+        ttl_end = now + self.config.charging.limit_ttl_s
+        limit = Limit(evse.config.max_current_a, evse.config.phases, ttl_end)
+        for source in self.limit_sources:
+            other = source(connector, now)
+            if other is not None and other.amps < limit.amps:
+                limit = Limit(other.amps, other.phases, min(ttl_end, other.valid_until))
+            elif other is not None:
+                limit = Limit(limit.amps, limit.phases, min(limit.valid_until, other.valid_until))
+        allowed = evse.session is not None and evse.operative
+        self.rt.set_control(connector, ConnectorControl(charge_allowed=allowed, limit=limit))
+
+    # -- hardware events (on the asyncio thread) --------------------------------
+    def on_snapshot(self, snap: ConnectorSnapshot) -> None:
+        evse = self.evses[snap.connector]
+        previous = evse.snapshot
+        evse.snapshot = snap
+        was_plugged = previous is not None and previous.cp is not CpState.A
+        plugged = snap.cp is not CpState.A
+        if plugged and not was_plugged:
+            evse.plugged_at = time.monotonic()
+            evse.plug_timed_out = False
+            self.spawn(self._on_plug(evse), f"plug {evse.id}")
+        elif was_plugged and not plugged:
+            evse.plugged_at = None
+            evse.finishing = False
+            if evse.session is not None:
+                self.spawn(self.stop_session(evse.id, StopReason.EV_DISCONNECTED), f"unplug {evse.id}")
+        new_faults = snap.faults - (previous.faults if previous else frozenset())
+        for fault in new_faults:
+            self._record_fault(evse, fault)
+            if FAULT_POLICY[fault].ends_session and evse.session is not None:
+                self.spawn(self.stop_session(evse.id, StopReason.OTHER), f"fault {evse.id}")
+        self._update_status(evse)
+
+    def on_meter(self, connector: int, reading: MeterReading | None) -> None:
+        evse = self.evses[connector]
+        if reading is None:
+            return
+        evse.meter = reading
+        session = evse.session
+        now = time.monotonic()
+        if session is not None and now - evse.last_progress >= PROGRESS_EVERY_S:
+            evse.last_progress = now
+            self.spawn(self._progress(evse, session, reading), f"progress {connector}")
+        elif session is not None and reading.current_a:
+            evse.session = _with_max_current(session, max(reading.current_a))
+
+    async def _progress(self, evse: Evse, session: Session, reading: MeterReading) -> None:
+        current = max(reading.current_a) if reading.current_a else 0.0
+        updated = await self.ledger.progress(session, reading.energy_import_wh, current)
+        if evse.session is not None and evse.session.id == updated.id:
+            evse.session = updated
+
+    def _record_fault(self, evse: Evse, fault: Fault) -> None:
+        log.warning("connector %s: fault %s", evse.id, fault.value)
+        self.faults_seen.append({"connector": evse.id, "kind": fault.value, "at": self.clock.now().isoformat()})
+        del self.faults_seen[:-100]
+        for listener in self.listeners:
+            listener(StationEvent("fault", evse.id, fault=fault))
+
+    async def _on_plug(self, evse: Evse) -> None:
+        if evse.session is not None or not evse.operative:
+            return
+        pending = self.pending
+        if pending is not None and pending.connector in (None, evse.id) and time.monotonic() <= pending.deadline:
+            self.pending = None
+            await self._start(evse, pending.id_tag, pending.parent_id_tag)
+        elif self.authorizer.free_vend:
+            await self._start(evse, FREE_VEND_ID_TAG, None)
+
+    # -- commands ---------------------------------------------------------------
+    async def present_token(self, id_tag: str, connector: int | None = None) -> str:
+        """A token at the station: stop the session it owns, or authorize and start."""
+        for evse in self.evses.values():
+            s = evse.session
+            if s is not None and (s.id_tag == id_tag or (s.parent_id_tag and s.parent_id_tag == id_tag)):
+                await self.stop_session(evse.id, StopReason.LOCAL)
+                return "stopped"
+        result = await self.authorizer.authorize(id_tag)
+        if not result.accepted:
+            log.info("token %s rejected: %s", id_tag, result.status)
+            return "rejected"
+        return await self.start_session(connector, id_tag, result.parent_id_tag)
+
+    async def start_session(self, connector: int | None, id_tag: str, parent_id_tag: str | None = None) -> str:
+        """Start on a plugged connector at once, else wait for a plug-in (ConnectionTimeOut)."""
+        candidates = [self.evses[connector]] if connector is not None else list(self.evses.values())
+        for evse in candidates:
+            idle = evse.session is None and not evse.finishing and evse.operative
+            if idle and evse.snapshot is not None and evse.snapshot.cp is not CpState.A:
+                await self._start(evse, id_tag, parent_id_tag)
+                return "started"
+        if not any(e.session is None and e.operative for e in candidates):
+            return "rejected"
+        deadline = time.monotonic() + self.config.charging.connection_timeout_s
+        self.pending = PendingToken(id_tag, parent_id_tag, deadline, connector)
+        for evse in self.evses.values():
+            self._update_status(evse)
+        return "waiting"
+
+    async def _start(self, evse: Evse, id_tag: str, parent_id_tag: str | None) -> None:
+        async with evse.lock:
+            if evse.session is not None:
+                return
+            await self._fresh_meter(evse)
+            meter_wh = evse.meter.energy_import_wh if evse.meter is not None else 0.0
+            if evse.meter is None:
+                log.warning("connector %s: starting without a meter reading; meter start 0 Wh", evse.id)
+            session = await self.ledger.start(evse.id, id_tag, meter_wh, self.clock.now(), parent_id_tag)
+            evse.session = session
+            evse.last_progress = time.monotonic()
+            log.info("connector %s: session %s started for %s", evse.id, session.id, id_tag)
+            self.refresh_limit(evse.id)
+            self._update_status(evse)
+            for listener in self.listeners:
+                listener(StationEvent("session_started", evse.id, session=session))
+
+    async def _fresh_meter(self, evse: Evse) -> None:
+        if self.read_meter is not None:
+            await self.read_meter(evse.id)  # lands in evse.meter through on_meter; silence keeps the last
+
+    async def stop_session(self, connector: int, reason: StopReason) -> bool:
+        evse = self.evses[connector]
+        async with evse.lock:
+            session = evse.session
+            if session is None:
+                return False
+            evse.session = None  # charging stops now: the loop sees charge_allowed = False
+            self.refresh_limit(connector)
+            await self._fresh_meter(evse)
+            meter_wh = evse.meter.energy_import_wh if evse.meter is not None else session.last_meter_wh
+            stopped = await self.ledger.stop(session, reason, max(meter_wh, session.meter_start_wh), self.clock.now())
+            evse.finishing = evse.snapshot is not None and evse.snapshot.cp is not CpState.A
+            log.info("connector %s: session %s stopped (%s), %.0f Wh", connector, stopped.id, reason, stopped.energy_wh)
+            if evse.operative_after_session is not None:
+                evse.operative, evse.operative_after_session = evse.operative_after_session, None
+            self._update_status(evse)
+            for listener in self.listeners:
+                listener(StationEvent("session_stopped", connector, session=stopped))
+            return True
+
+    async def stop_all(self, reason: StopReason) -> None:
+        await asyncio.gather(*(self.stop_session(cid, reason) for cid in self.evses))
+
+    def set_operative(self, connector: int, operative: bool) -> str:
+        """ChangeAvailability: "Accepted", or "Scheduled" when a session must end first."""
+        targets = list(self.evses.values()) if connector == 0 else [self.evses[connector]]
+        scheduled = False
+        for evse in targets:
+            if evse.session is not None and not operative:
+                evse.operative_after_session = operative
+                scheduled = True
+            else:
+                evse.operative, evse.operative_after_session = operative, None
+                self.refresh_limit(evse.id)
+            self._update_status(evse)
+        return "Scheduled" if scheduled else "Accepted"
+
+    # -- status -----------------------------------------------------------------
+    def _update_status(self, evse: Evse) -> None:
+        pending = self.pending
+        facts = StatusFacts(
+            snapshot=evse.snapshot,
+            in_session=evse.session is not None,
+            finishing=evse.finishing,
+            waiting_token=pending is not None and pending.connector in (None, evse.id) and evse.session is None,
+            plug_timed_out=evse.plug_timed_out,
+            operative=evse.operative,
+        )
+        status, fault = connector_status(facts)
+        if (status, fault) == (evse.status, evse.fault):
+            return
+        evse.status, evse.fault = status, fault
+        indicator = self.board.connector(evse.id).indicator
+        if indicator is not None:
+            indicator.show(INDICATION[status])
+        for listener in self.listeners:
+            listener(StationEvent("status", evse.id, status=status, fault=fault))
+
+
+def _with_max_current(session: Session, amps: float) -> Session:
+    return session if amps <= session.max_current_a else replace(session, max_current_a=amps)

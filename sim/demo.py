@@ -1,0 +1,257 @@
+"""``evsed sim``: the real daemon on the simulated board, driven by a scripted EV.
+
+Rules kept here:
+- Scenarios are data: a list of ``Step``s per name. A step acts on the simulated world
+  (through the same ``Simulation`` calls the local API makes) and may wait for a
+  connector status, which it learns from the station's events, not by sleeping.
+- The daemon runs exactly as ``evsed run`` would, in a fresh temporary state
+  directory, with its local API on a free port (or ``--api-port``) so ``evsed ctl``
+  works against the bench while it runs.
+- A run ends with a summary; ``--headless --json`` prints only one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from controller.config import ApiConfig, Config, StorageConfig, load, load_board, parse
+from controller.station import StationEvent
+
+log = logging.getLogger("evsed.sim")
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # plug_in | unplug | swipe | ev | fault | hold
+    connector: int = 1
+    args: dict[str, Any] = field(default_factory=dict)
+    until: str | None = None  # connector status to wait for after the action
+    seconds: float = 0.0  # hold time
+
+
+EV = {"max_current_a": 32.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
+
+SCENARIOS: dict[str, tuple[str, list[Step]]] = {
+    "basic": (
+        "bench.toml",
+        [
+            Step("plug_in", 1, EV, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Charging"),
+            Step("hold", seconds=12.0),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Finishing"),
+            Step("unplug", 1, until="Available"),
+        ],
+    ),
+    "two-connectors": (
+        "bench-2.toml",
+        [
+            Step("plug_in", 1, EV, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Charging"),
+            Step("plug_in", 2, {**EV, "phases": 1, "max_current_a": 16.0}, until="Preparing"),
+            Step("swipe", 2, {"id_tag": "DEMO-TAG-2"}, until="Charging"),
+            Step("hold", seconds=10.0),
+            Step("ev", 2, {"action": "pause"}, until="SuspendedEV"),
+            Step("hold", seconds=2.0),
+            Step("ev", 2, {"action": "resume"}, until="Charging"),
+            Step("hold", seconds=3.0),
+            Step("unplug", 1, until="Available"),
+            Step("unplug", 2, until="Available"),
+        ],
+    ),
+    "faults": (
+        "bench.toml",
+        [
+            Step("plug_in", 1, EV, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Charging"),
+            Step("hold", seconds=3.0),
+            # The meter goes silent: charging is suspended, the session survives and resumes.
+            Step("fault", 1, {"kind": "meter_offline", "active": True}, until="Faulted"),
+            Step("fault", 1, {"kind": "meter_offline", "active": False}, until="Charging"),
+            Step("fault", 1, {"kind": "overtemp", "active": True}, until="Faulted"),
+            Step("fault", 1, {"kind": "overtemp", "active": False}, until="Charging"),
+            Step("hold", seconds=2.0),
+            # A residual-current trip ends the session; the fault is latched until the EV leaves.
+            Step("fault", 1, {"kind": "rcd", "active": True}, until="Faulted"),
+            Step("fault", 1, {"kind": "rcd", "active": False}),
+            Step("unplug", 1, until="Available"),
+            # An EV without its pilot diode never gets power.
+            Step("fault", 1, {"kind": "diode", "active": True}),
+            Step("plug_in", 1, EV, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-2"}, until="Faulted"),
+            Step("unplug", 1, until="Available"),
+            Step("fault", 1, {"kind": "diode", "active": False}),
+        ],
+    ),
+}
+
+WAIT_S = 30.0
+
+
+def bench_config(scenario: str, config_path: str | None, state_dir: Path, api_port: int) -> Config:
+    if config_path is not None:
+        config = load(config_path)
+    else:
+        name = SCENARIOS[scenario][0]
+        text = resources.files("sim").joinpath("configs", name).read_text(encoding="utf-8")
+        config = parse(text, f"sim/configs/{name}")
+    return dataclasses.replace(
+        config, storage=StorageConfig(state_dir=state_dir), api=ApiConfig("127.0.0.1", api_port, True)
+    )
+
+
+class Bench:
+    def __init__(self, daemon: Any):
+        self.daemon = daemon
+        self.changed = asyncio.Event()
+        daemon.station.listeners.append(self._on_event)
+
+    def _on_event(self, event: StationEvent) -> None:
+        self.changed.set()
+
+    def status(self, connector: int) -> str | None:
+        s = self.daemon.station.evses[connector].status
+        return s.value if s else None
+
+    async def wait_status(self, connector: int, status: str, within: float = WAIT_S) -> None:
+        deadline = time.monotonic() + within
+        while self.status(connector) != status:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"connector {connector} stayed {self.status(connector)}, expected {status}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+    async def run_step(self, step: Step) -> None:
+        sim = self.daemon.board.simulation
+        if step.action == "plug_in":
+            sim.plug_in(step.connector, **step.args)
+        elif step.action == "unplug":
+            sim.unplug(step.connector)
+        elif step.action == "swipe":
+            sim.swipe(step.args["id_tag"])
+        elif step.action == "ev":
+            sim.ev_action(step.connector, step.args["action"])
+        elif step.action == "fault":
+            sim.set_fault(step.connector, step.args["kind"], step.args["active"])
+        elif step.action == "hold":
+            await asyncio.sleep(step.seconds)  # the scenario's own pace: charging for a while
+        else:
+            raise ValueError(f"unknown step action {step.action!r}")
+        if step.until is not None:
+            await self.wait_status(step.connector, step.until)
+
+
+def live_line(daemon: Any) -> str:
+    from controller.api import connector_status_json
+
+    parts = []
+    for cid in daemon.station.evses:
+        c = connector_status_json(daemon, cid)
+        meter = c["meter"] or {}
+        drawn = max(meter.get("current_a") or [0.0])
+        parts.append(
+            f"#{cid} {c['status'] or '?':<13} {c.get('iec_state', '?'):<2} "
+            f"offered {c.get('offered_a', 0):4.1f} A drawn {drawn:4.1f} A "
+            f"{meter.get('power_w', 0) / 1000:5.2f} kW "
+            f"{(c['session'] or {}).get('energy_wh', 0):6.1f} Wh"
+        )
+    return " | ".join(parts)
+
+
+async def _run(scenario: str, config: Config, headless: bool) -> dict[str, Any]:
+    from controller.daemon import Daemon
+
+    board = load_board(config)
+    daemon = Daemon(config, board)
+    await daemon.start()
+    bench = Bench(daemon)
+    started = time.monotonic()
+    error = None
+    view: asyncio.Task[None] | None = None
+    if not headless:
+        print(f"evsed sim: scenario {scenario!r}, API http://127.0.0.1:{daemon.api.port}/api/status")
+
+        async def show() -> None:
+            while True:
+                line = live_line(daemon)
+                print(
+                    f"\r{line}\033[K" if sys.stdout.isatty() else line,
+                    end="" if sys.stdout.isatty() else "\n",
+                    flush=True,
+                )
+                await asyncio.sleep(0.5 if sys.stdout.isatty() else 2.0)
+
+        view = asyncio.create_task(show())
+    try:
+        for step in SCENARIOS[scenario][1]:
+            await bench.run_step(step)
+    except (TimeoutError, ValueError) as exc:
+        error = str(exc)
+    finally:
+        if view is not None:
+            view.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await view
+            print()
+        run_sessions = daemon.ledger.history(100)
+        faults = list(daemon.station.faults_seen)
+        await daemon.stop()
+    sessions = [
+        {
+            "connector": s.connector,
+            "id_tag": s.id_tag,
+            "energy_wh": round(s.energy_wh, 1),
+            "max_current_a": round(s.max_current_a, 1),
+            "stop_reason": s.stop_reason.value if s.stop_reason else None,
+            "meter_start_wh": round(s.meter_start_wh, 1),
+            "meter_stop_wh": round(s.meter_stop_wh, 1) if s.meter_stop_wh is not None else None,
+            "started_at": s.started_at,
+            "stopped_at": s.stopped_at,
+        }
+        for s in reversed(run_sessions)
+    ]
+    return {
+        "scenario": scenario,
+        "ok": error is None,
+        "error": error,
+        "seconds": round(time.monotonic() - started, 1),
+        "sessions": sessions,
+        "faults": faults,
+    }
+
+
+def run_demo(scenario: str, *, headless: bool, as_json: bool, config_path: str | None = None, api_port: int = 0) -> int:
+    logging.basicConfig(
+        level=logging.WARNING if headless or as_json else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    with tempfile.TemporaryDirectory(prefix="evsed-sim-") as state_dir:
+        config = bench_config(scenario, config_path, Path(state_dir), api_port)
+        summary = asyncio.run(_run(scenario, config, headless or as_json))
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"scenario {scenario}: {'done' if summary['ok'] else 'FAILED: ' + str(summary['error'])} "
+            f"in {summary['seconds']} s"
+        )
+        for s in summary["sessions"]:
+            print(
+                f"  connector {s['connector']}: {s['id_tag']:<12} {s['energy_wh']:8.1f} Wh  "
+                f"max {s['max_current_a']:4.1f} A  stopped: {s['stop_reason']}"
+            )
+        for f in summary["faults"]:
+            print(f"  fault on connector {f['connector']}: {f['kind']} at {f['at']}")
+    return 0 if summary["ok"] else 1
