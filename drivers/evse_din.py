@@ -27,7 +27,10 @@ Rules kept here:
 - The board closes its relay by itself when the EV asks for power under PWM. So the
   contactor command is enforced through the enable bit: while the contactor is
   commanded open and the EV is in C or D, charging is switched off. Opening therefore
-  takes up to one poll period plus one transaction (documented latency).
+  takes up to one poll period plus one transaction (documented latency), and when an
+  EV enters C before the controller allows power, the board may close its relay for
+  that long before the veto lands: with this board the close decision is the board's,
+  the controller can only withdraw it.
 - The board has no Modbus watchdog: if this daemon dies, it keeps charging at the last
   current. ``close()`` switches it off before the thread ends.
 """
