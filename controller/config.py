@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.ocpp.setup import OcppConfig
 from hal.board import Board, ConnectorSlot, build_board
 from hal.config import ConfigError, ConfigSection, format_toml
 
@@ -158,6 +159,7 @@ class Config:
     log: LogConfig
     sections: dict[str, ConfigSection] = field(repr=False, compare=False)
     effective: dict[str, Any] = field(repr=False, compare=False)
+    ocpp: OcppConfig = field(default_factory=OcppConfig)
 
     def connector(self, connector_id: int) -> ConnectorConfig:
         return self.connectors[connector_id - 1]
@@ -179,6 +181,7 @@ def parse(text: str, source: str = "<config>") -> Config:
     if not connectors_raw:
         raise ConfigError(f"{source}: at least one [[connector]] is required")
     connectors = tuple(ConnectorConfig.from_section(s, i + 1) for i, s in enumerate(connectors_raw))
+    ocpp_section = sec("ocpp")
     config = Config(
         source=source,
         station=StationConfig.from_section(sec("station")),
@@ -188,7 +191,8 @@ def parse(text: str, source: str = "<config>") -> Config:
         storage=StorageConfig.from_section(sec("storage")),
         api=ApiConfig.from_section(sec("api")),
         log=LogConfig.from_section(sec("log")),
-        sections={"root": root, "board": sec("board"), "ocpp": sec("ocpp")},
+        sections={"root": root, "board": sec("board"), "ocpp": ocpp_section},
+        ocpp=OcppConfig.from_section(ocpp_section),
         effective=effective,
     )
     config.sections["connector"] = connectors_raw  # type: ignore[assignment]
@@ -224,4 +228,5 @@ def check_unused(config: Config) -> None:
 
 
 def effective_toml(config: Config) -> str:
-    return format_toml(config.effective)
+    ordered = {name: config.effective[name] for name in SECTIONS if config.effective.get(name)}
+    return format_toml(ordered)
