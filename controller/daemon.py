@@ -44,6 +44,8 @@ class Daemon:
     poller: MeterPoller = field(init=False)
     clock: WallClock = field(default_factory=WallClock)
     api: Any = None
+    ocpp: Any = None  # the OCPP front end when [ocpp] has a url
+    restart_requested: str | None = None  # "Soft" / "Hard" after an OCPP Reset
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -56,6 +58,10 @@ class Daemon:
         self.ledger = SessionLedger(self.db)
         meters = {c.id: c.meter for c in self.board.connectors}
         self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
+        from controller.ocpp.setup import build_frontend
+
+        # Before recovery: the front end's ledger hook queues the PowerLoss StopTransactions.
+        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, on_reset=self._reset)
         for session in self.ledger.recover(self._register_at_start, self.clock.now()):
             log.warning(
                 "connector %s: session %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
@@ -78,6 +84,10 @@ class Daemon:
             on_change=lambda snap: loop.call_soon_threadsafe(self.station.on_snapshot, snap),
         )
         self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock)
+        if self.ocpp is not None:
+            self.ocpp.attach(self.station)
+            if cfg.charging.authorize == "ocpp":
+                self.station.authorizer = self.ocpp
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read
         for evse in self.station.evses.values():
@@ -89,7 +99,11 @@ class Daemon:
             from controller.api import LocalApi
 
             self.api = LocalApi(self)
+            if self.ocpp is not None:
+                self.api.extra_status.append(self.ocpp.status_json)
             await self.api.start(cfg.api.host, cfg.api.port)
+        if self.ocpp is not None:
+            self.ocpp.start()
         self._spawn(self._watchdog(), "watchdog")
         notify("READY=1", f"STATUS=evsed {__version__}: {len(self.board.connectors)} connector(s) ready")
         log.info("evsed %s ready on a %s board", __version__, self.board.kind)
@@ -122,11 +136,17 @@ class Daemon:
     def request_stop(self) -> None:
         self.stopping.set()
 
+    def _reset(self, kind: str) -> None:
+        """OCPP Reset: the front end already ended the sessions; stop, then the CLI restarts us."""
+        self.restart_requested = kind
+        self.request_stop()
+
     async def stop(self, reason: StopReason = StopReason.REBOOT) -> None:
         notify("STOPPING=1", "STATUS=stopping")
         steps = [
             ("end sessions", lambda: self.station.stop_all(reason)),
             ("stop api", lambda: self.api.stop() if self.api else _nothing()),
+            ("stop ocpp", lambda: self.ocpp.stop() if self.ocpp else _nothing()),
         ]
         for name, step in steps:
             try:

@@ -1,0 +1,115 @@
+"""The ``[ocpp]`` section and the OCPP front end built from it for the daemon.
+
+Rules kept here:
+- ``[ocpp]`` without ``url`` means no backend: nothing is built and nothing connects.
+- ``version`` chooses the front end; "1.6" is built here (OCPP-J 1.6 over ``Link``).
+- ``charge_point_id`` overrides ``[station] charge_point_id``; BootNotification's vendor, model
+  and serial number come from ``[station]``, the firmware version from ``[ocpp]`` (default the
+  evsed version).
+- ``[ocpp.keys]`` sets configuration-key defaults (e.g. ``HeartbeatInterval = 60``); values the
+  CSMS changed later and stored win over them. An unknown key is a startup error naming it.
+- The front end's hook is registered on the ledger before crash recovery runs, so the
+  StopTransaction (PowerLoss) of a session a crash left open is queued with the session's
+  closing, in the same SQLite transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from controller import __version__
+from hal.config import ConfigError, ConfigSection
+
+if TYPE_CHECKING:
+    from controller.clock import WallClock
+    from controller.config import Config
+    from controller.ocpp.v16.frontend import ChargePoint
+    from controller.sessions import SessionLedger
+    from controller.storage import Database
+
+VERSIONS = ("1.6",)
+
+
+@dataclass(frozen=True)
+class OcppConfig:
+    url: str | None = None
+    version: str = "1.6"
+    charge_point_id: str | None = None
+    firmware_version: str = __version__
+    call_timeout_s: float = 30.0
+    reconnect_cap_s: float = 300.0
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_section(s: ConfigSection) -> OcppConfig:
+        from controller.ocpp.v16.keys import BY_NAME
+
+        url = s.get_str("url", None, min_length=1)
+        if url is not None and not url.startswith(("ws://", "wss://")):
+            raise s.error("url", url, 'expected a websocket URL, "ws://..." or "wss://..."')
+        keys_section = s.section("keys")
+        keys: dict[str, str] = {}
+        for name, key in BY_NAME.items():
+            if not keys_section.has(name):
+                continue
+            if key.kind == "bool":
+                keys[name] = "true" if keys_section.get_bool(name) else "false"
+            elif key.kind == "int":
+                keys[name] = str(keys_section.get_int(name, minval=key.minimum, maxval=key.maximum))
+            else:
+                keys[name] = keys_section.get_str(name)
+        return OcppConfig(
+            url=url,
+            version=s.get_str("version", "1.6", choices=VERSIONS),
+            charge_point_id=s.get_str("charge_point_id", None, min_length=1, max_length=48),
+            firmware_version=s.get_str("firmware_version", __version__, min_length=1, max_length=50),
+            call_timeout_s=s.get_float("call_timeout_s", 30.0, minval=1.0, maxval=600.0),
+            reconnect_cap_s=s.get_float("reconnect_cap_s", 300.0, minval=0.1, maxval=3600.0),
+            keys=keys,
+        )
+
+
+def build_frontend(
+    config: Config,
+    db: Database,
+    ledger: SessionLedger,
+    clock: WallClock,
+    on_reset: Callable[[str], None] | None = None,
+) -> ChargePoint | None:
+    """The 1.6 charge point for ``config`` (None without an [ocpp] url); its hook is on the ledger."""
+    from controller.ocpp.journal import Journal
+    from controller.ocpp.link import Link
+    from controller.ocpp.rpc import Rpc
+    from controller.ocpp.v16.configuration import Configuration
+    from controller.ocpp.v16.frontend import ChargePoint, Identity
+    from controller.ocpp.v16.metering import supported_measurands
+
+    ocpp: OcppConfig | None = getattr(config, "ocpp", None)
+    if ocpp is None or ocpp.url is None:
+        return None
+    overrides = {"NumberOfConnectors": str(len(config.connectors)), **ocpp.keys}
+    try:
+        keys = Configuration(db, {"Core", "RemoteTrigger"}, measurands=supported_measurands(), overrides=overrides)
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: [ocpp.keys]: {exc}") from exc
+    ping = keys["WebSocketPingInterval"] if "WebSocketPingInterval" in keys.keys else 60
+    link = Link(
+        ocpp.url,
+        ocpp.charge_point_id or config.station.charge_point_id,
+        Rpc("1.6"),
+        call_timeout=ocpp.call_timeout_s,
+        ping_interval=float(ping),  # type: ignore[arg-type]
+        backoff_cap=ocpp.reconnect_cap_s,
+    )
+    journal = Journal(db)
+    identity = Identity(
+        vendor=config.station.vendor,
+        model=config.station.model,
+        serial_number=config.station.serial_number,
+        firmware_version=ocpp.firmware_version,
+    )
+    charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset)
+    ledger.hooks.append(charge_point.transactions.hook)
+    return charge_point

@@ -1,0 +1,176 @@
+"""The OCPP 1.6J front end end to end: the real daemon on the simulated board, a real websocket
+to the bench CSMS on loopback, a real SQLite file in tmp_path."""
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from controller.config import load_board, parse
+from controller.daemon import Daemon
+from sim.csms import Csms, CsmsConfig
+
+CONFIG = """
+[station]
+charge_point_id = "CP-TEST"
+vendor = "evsed"
+model = "bench"
+serial_number = "SN-1"
+
+[board]
+type = "sim"
+voltage_v = 230.0
+ev_reaction_s = 0.2
+
+{connectors}
+
+[charging]
+authorize = "ocpp"
+connection_timeout_s = 30.0
+
+[loop]
+meter_interval_s = 0.2
+meter_timeout_s = 2.0
+
+[storage]
+state_dir = "{state_dir}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[ocpp]
+url = "ws://127.0.0.1:{port}"
+reconnect_cap_s = 0.2
+
+[ocpp.keys]
+MeterValueSampleInterval = 1
+StopTxnSampledData = "Energy.Active.Import.Register"
+MeterValuesSampledData = "{measurands}"
+"""
+MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,Current.Offered,Frequency"
+CONNECTOR = "[[connector]]\nid = {id}\nphases = 3\nmax_current_a = 32.0\n"
+EV = {"max_current_a": 16.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
+WITHIN = 15.0
+
+
+async def until(predicate: Callable[[], bool], within: float = WITHIN) -> None:
+    """Poll with a deadline for state that has no event of its own (the daemon's internals)."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def csms():
+    server = Csms(CsmsConfig(heartbeat_interval=300))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class Bench:
+    def __init__(self, csms: Csms, tmp_path, connectors: int = 1):
+        self.csms, self.tmp_path, self.connectors = csms, tmp_path, connectors
+        self.daemon: Daemon | None = None
+
+    async def start(self) -> Daemon:
+        text = CONFIG.format(
+            state_dir=self.tmp_path,
+            port=self.csms.port,
+            measurands=MEASURANDS,
+            connectors="\n".join(CONNECTOR.format(id=i + 1) for i in range(self.connectors)),
+        )
+        config = parse(text, "test")
+        self.daemon = Daemon(config, load_board(config))
+        await self.daemon.start()
+        return self.daemon
+
+    async def stop(self) -> None:
+        if self.daemon is not None:
+            await self.daemon.stop()
+            self.daemon = None
+
+    async def wait(self, predicate: Callable[[Csms], bool]) -> None:
+        async with asyncio.timeout(WITHIN):
+            await self.csms.wait_for(predicate)
+
+    def payloads(self, action: str) -> list[dict]:
+        return [f[3] for f in self.csms.calls_received(action)]
+
+    async def call(self, action: str, payload: dict) -> dict:
+        async with asyncio.timeout(WITHIN):
+            return await self.csms.call("CP-TEST", action, payload)
+
+    def status_of(self, connector: int) -> str | None:
+        sent = [p for p in self.payloads("StatusNotification") if p["connectorId"] == connector]
+        return sent[-1]["status"] if sent else None
+
+    async def wait_status(self, connector: int, status: str) -> None:
+        await self.wait(lambda _c: self.status_of(connector) == status)
+
+
+@pytest.fixture
+async def bench(csms, tmp_path):
+    b = Bench(csms, tmp_path)
+    yield b
+    await b.stop()
+
+
+async def test_boot_statuses_and_a_whole_transaction(bench):
+    daemon = await bench.start()
+    sim = daemon.board.simulation
+    await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
+    boot = bench.payloads("BootNotification")[0]
+    assert boot == {
+        "chargePointVendor": "evsed",
+        "chargePointModel": "bench",
+        "chargePointSerialNumber": "SN-1",
+        "firmwareVersion": boot["firmwareVersion"],
+        **({"meterSerialNumber": boot["meterSerialNumber"]} if "meterSerialNumber" in boot else {}),
+    }
+    first = bench.csms.calls_received("BootNotification")[0]
+    frames = [json.loads(m["text"]) for m in bench.csms.messages() if m["direction"] == "in"]
+    assert frames[0] == first, "BootNotification is the first CALL"
+    statuses = bench.payloads("StatusNotification")
+    assert {(s["connectorId"], s["status"], s["errorCode"]) for s in statuses[:2]} == {
+        (0, "Available", "NoError"),
+        (1, "Available", "NoError"),
+    }
+    assert daemon.clock.source == "csms"
+
+    sim.plug_in(1, **EV)
+    await bench.wait_status(1, "Preparing")
+    sim.swipe("TAG1")
+    await bench.wait_status(1, "Charging")
+    assert bench.payloads("Authorize") == [{"idTag": "TAG1"}]
+    start = bench.payloads("StartTransaction")[0]
+    assert start["connectorId"] == 1 and start["idTag"] == "TAG1" and isinstance(start["meterStart"], int)
+
+    await bench.wait(lambda c: c.received["MeterValues"] >= 2)
+    mv = bench.payloads("MeterValues")[-1]
+    assert mv["connectorId"] == 1 and mv["transactionId"] == 1
+    samples = mv["meterValue"][0]["sampledValue"]
+    by = {(s["measurand"], s.get("phase")): s for s in samples}
+    assert by[("Energy.Active.Import.Register", None)]["unit"] == "Wh"
+    assert by[("Power.Active.Import", None)]["unit"] == "W"
+    assert {p for (m, p) in by if m == "Current.Import"} == {"L1", "L2", "L3"}
+    assert {p for (m, p) in by if m == "Voltage"} == {"L1-N", "L2-N", "L3-N"}
+    assert ("Current.Offered", None) in by and ("Frequency", None) in by
+    assert "unit" not in by[("Frequency", None)]
+    assert all(s["context"] == "Sample.Periodic" and s["location"] == "Outlet" for s in samples)
+
+    sim.swipe("TAG1")
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    stop = bench.payloads("StopTransaction")[0]
+    assert stop["transactionId"] == 1 and stop["reason"] == "Local" and stop["meterStop"] >= start["meterStart"]
+    contexts = [v["sampledValue"][0]["context"] for v in stop["transactionData"]]
+    assert contexts[0] == "Transaction.Begin" and contexts[-1] == "Transaction.End"
+    assert all(v["sampledValue"][0]["measurand"] == "Energy.Active.Import.Register" for v in stop["transactionData"])
+    await bench.wait_status(1, "Finishing")
+    sim.unplug(1)
+    await bench.wait_status(1, "Available")
+    assert bench.csms.callerrors == 0
