@@ -1,0 +1,304 @@
+"""Shared fixtures for the integration tests: a real daemon on the simulated board.
+
+- ``start_daemon(toml)`` builds a ``controller.daemon.Daemon`` from a TOML string exactly as
+  ``evsed run`` does (``parse`` + ``load_board``), with its SQLite file in ``tmp_path`` and
+  its local API on a free loopback port, starts it and returns a ``Running`` handle; every
+  daemon still running at the end of the test is stopped.
+- ``eventually(pred)`` polls a condition every 20 ms until it holds or a timeout passes:
+  the only way these tests wait (never a bare sleep).
+- ``evsed_process(config_path)`` runs ``evsed run`` in a real subprocess, for the CLI,
+  SIGTERM and kill -9 tests.
+
+Simulated EVs follow the pilot after ``ev_reaction_s``; the configs here use 0.2 s and a
+fast meter so a whole plug-in/charge/stop sequence takes well under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EVSED = str(Path(sys.executable).with_name("evsed"))
+
+# One connector, free vend, fast EV and meter. Tests append/replace sections as needed.
+BOARD = """
+[board]
+type = "sim"
+ev_reaction_s = 0.2
+"""
+LOOP = """
+[loop]
+period_ms = 5.0
+meter_interval_s = 0.2
+meter_timeout_s = 1.0
+"""
+ONE_CONNECTOR = """
+[[connector]]
+id = 1
+phases = 3
+max_current_a = 32.0
+"""
+FREE_VEND = BOARD + ONE_CONNECTOR + LOOP + '\n[charging]\nauthorize = "any"\n'
+LOCAL_TOKENS = BOARD + ONE_CONNECTOR + LOOP + '\n[charging]\nauthorize = "local"\ntokens = ["TAG-A", "TAG-B"]\n'
+# bench-2.toml's hardware: a tethered 32 A connector and a 16 A socket with a 20 A cable and a lock.
+TWO_CONNECTORS = (
+    BOARD
+    + ONE_CONNECTOR
+    + """
+[[connector]]
+id = 2
+phases = 3
+max_current_a = 16.0
+[connector.sim]
+cable_ampacity_a = 20
+lock = true
+"""
+    + LOOP
+)
+
+EV = {"max_current_a": 32.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
+
+
+async def eventually(pred: Callable[[], Any], within: float = 10.0, what: str | None = None) -> Any:
+    """Poll ``pred`` (sync or async) every 20 ms; return its first truthy value or fail."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while True:
+        last = pred()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what or pred}; last value {last!r}")
+        await asyncio.sleep(0.02)
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str | None = None) -> Any:
+    """The blocking twin of ``eventually`` for subprocess tests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or pred}; last value {last!r}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Running:
+    """A started daemon plus what the tests need around it."""
+
+    daemon: Any
+    http: aiohttp.ClientSession
+    events: list[Any] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def sim(self) -> Any:
+        return self.daemon.board.simulation
+
+    @property
+    def station(self) -> Any:
+        return self.daemon.station
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.daemon.api.port}"
+
+    def status(self, connector: int = 1) -> str | None:
+        s = self.station.evses[connector].status
+        return s.value if s is not None else None
+
+    def statuses(self, connector: int = 1) -> list[str]:
+        """Every status the station announced for ``connector``, in order."""
+        return [e.status.value for e in self.events if e.kind == "status" and e.connector == connector]
+
+    def session(self, connector: int = 1) -> Any:
+        return self.station.evses[connector].session
+
+    async def wait_status(self, status: str, connector: int = 1, within: float = 10.0) -> None:
+        await eventually(lambda: self.status(connector) == status, within, f"connector {connector} {status}")
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(self.url + path) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def post(self, path: str, body: Any = None, data: bytes | str | None = None) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": body}
+        async with self.http.post(self.url + path, **kwargs) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def connector_json(self, connector: int = 1) -> dict[str, Any]:
+        code, body = await self.get("/api/status")
+        assert code == 200, body
+        return body["connectors"][connector - 1]
+
+    def sessions_in_db(self) -> list[dict[str, Any]]:
+        return read_sessions(self.daemon.config.storage.database)
+
+    async def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            await self.daemon.stop()
+
+
+def read_sessions(db_path: Path) -> list[dict[str, Any]]:
+    """The sessions table straight from the SQLite file, with a connection of our own."""
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM sessions ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def with_runtime_sections(toml: str, state_dir: Path, listen: str = "127.0.0.1:0") -> str:
+    return toml + f'\n[storage]\nstate_dir = "{state_dir}"\n\n[api]\nlisten = "{listen}"\n'
+
+
+@pytest.fixture
+async def start_daemon(tmp_path: Path) -> Any:
+    """``await start_daemon(toml, simulated=True)`` -> a started ``Running``; stopped at teardown."""
+    from controller.config import load_board, parse
+    from controller.daemon import Daemon
+
+    running: list[Running] = []
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def start(toml: str, simulated: bool = True, name: str = "daemon") -> Running:
+        state_dir = tmp_path / f"{name}-{len(running)}"
+        config = parse(with_runtime_sections(toml, state_dir), f"{name}.toml")
+        board = load_board(config)
+        if not simulated:
+            board.simulation = None  # the HAL devices stay; the bench controls go away
+        daemon = Daemon(config, board)
+        run = Running(daemon, http)
+        await daemon.start()
+        daemon.station.listeners.append(run.events.append)
+        running.append(run)
+        return run
+
+    try:
+        yield start
+    finally:
+        for run in running:
+            with contextlib.suppress(Exception):
+                await run.stop()
+        await http.close()
+
+
+@pytest.fixture
+def eventually_fn() -> Callable[..., Awaitable[Any]]:
+    return eventually
+
+
+# -- subprocesses ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EVSED, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env or os.environ.copy()
+    )
+
+
+@dataclass
+class EvsedProcess:
+    proc: subprocess.Popen[str]
+    port: int
+    state_dir: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
+        return http_json(method, self.url + path, body, timeout)
+
+    def connector(self, cid: int = 1) -> dict[str, Any]:
+        code, body = self.api("GET", "/api/status")
+        assert code == 200, body
+        return body["connectors"][cid - 1]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"evsed run exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                return self.api("GET", "/api/status", timeout=0.5)[0] == 200
+            except (OSError, urllib.error.URLError):
+                return False
+
+        wait_until(up, timeout, "the daemon's API")
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
+    """``evsed_process(toml, state_dir=None, port=None)``: ``evsed run`` in a subprocess, API up."""
+    procs: list[EvsedProcess] = []
+
+    def start(toml: str, state_dir: Path | None = None, port: int | None = None) -> EvsedProcess:
+        state_dir = state_dir or tmp_path / "state"
+        port = port or free_port()
+        cfg = tmp_path / f"evsed-{len(procs)}.toml"
+        cfg.write_text(with_runtime_sections(toml, state_dir, f"127.0.0.1:{port}"))
+        log_path = tmp_path / f"evsed-{len(procs)}.log"
+        with open(log_path, "w") as log_file:
+            proc = subprocess.Popen(
+                [EVSED, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO
+            )
+        p = EvsedProcess(proc, port, state_dir, log_path)
+        procs.append(p)
+        p.wait_ready()
+        return p
+
+    yield start
+    for p in procs:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
