@@ -113,6 +113,8 @@ class LocalApi:
                 web.post("/api/sim/swipe", self.sim_swipe),
                 web.post("/api/sim/ev", self.sim_ev),
                 web.post("/api/sim/fault", self.sim_fault),
+                web.post("/api/ocpp/disconnect", self.ocpp_disconnect),
+                web.post("/api/ocpp/connect", self.ocpp_connect),
             ]
         )
         self.extra_status: list[Callable[[], dict[str, Any]]] = []  # protocol front ends add theirs
@@ -163,6 +165,21 @@ class LocalApi:
         limit = _int(request.query.get("limit", "50"), "limit", 1, 1000)
         rows = self.daemon.ledger.history(limit)
         return web.json_response([{**r.__dict__, "energy_wh": round(r.energy_wh, 1)} for r in rows])
+
+    # -- OCPP link --------------------------------------------------------------
+    def _ocpp(self) -> Any:
+        if self.daemon.ocpp is None:
+            body = json.dumps({"error": "no [ocpp] url configured"})
+            raise web.HTTPNotFound(text=body, content_type="application/json")
+        return self.daemon.ocpp
+
+    async def ocpp_disconnect(self, request: web.Request) -> web.Response:
+        await self._ocpp().link.disconnect()
+        return web.json_response({"ok": True})
+
+    async def ocpp_connect(self, request: web.Request) -> web.Response:
+        self._ocpp().link.connect()
+        return web.json_response({"ok": True})
 
     # -- simulator --------------------------------------------------------------
     def _sim(self) -> Any:

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
     p.add_argument("--config", help="bench configuration (default: the bundled one for the scenario)")
     p.add_argument("--api-port", type=int, default=0, help="local API port (0 = any free port)")
+    p.add_argument("--csms", help="an external CSMS websocket URL (default: the bench CSMS on a free port)")
 
     p = sub.add_parser("ctl", help="talk to a running daemon's local API")
     p.add_argument("--api", default="http://127.0.0.1:8080")
@@ -113,7 +114,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from sim.demo import run_demo
 
     return run_demo(
-        args.scenario, headless=args.headless, as_json=args.json, config_path=args.config, api_port=args.api_port
+        args.scenario,
+        headless=args.headless,
+        as_json=args.json,
+        config_path=args.config,
+        api_port=args.api_port,
+        csms_url=args.csms,
     )
 
 

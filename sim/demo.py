@@ -8,6 +8,8 @@ Rules kept here:
   directory, with its local API on a free port (or ``--api-port``) so ``evsed ctl``
   works against the bench while it runs.
 - A run ends with a summary; ``--headless --json`` prints only one JSON object.
+- The daemon talks OCPP 1.6J to the bench CSMS, started on a free port (its counts are the
+  summary's "ocpp"), or to ``--csms URL``; the bench CSMS knows the bench's tokens.
 """
 
 from __future__ import annotations
@@ -170,9 +172,15 @@ def live_line(daemon: Any) -> str:
     return " | ".join(parts)
 
 
-async def _run(scenario: str, config: Config, headless: bool) -> dict[str, Any]:
+async def _run(scenario: str, config: Config, headless: bool, csms_url: str | None = None) -> dict[str, Any]:
     from controller.daemon import Daemon
+    from sim.csms import Csms, CsmsConfig
 
+    csms = None
+    if csms_url is None:  # the bench CSMS on a free port, knowing the bench's tokens
+        csms = Csms(CsmsConfig(id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}))
+        csms_url = f"ws://127.0.0.1:{await csms.start()}"
+    config = dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=csms_url))
     board = load_board(config)
     daemon = Daemon(config, board)
     await daemon.start()
@@ -208,6 +216,8 @@ async def _run(scenario: str, config: Config, headless: bool) -> dict[str, Any]:
         run_sessions = daemon.ledger.history(100)
         faults = list(daemon.station.faults_seen)
         await daemon.stop()
+        if csms is not None:
+            await csms.stop()
     sessions = [
         {
             "connector": s.connector,
@@ -229,17 +239,26 @@ async def _run(scenario: str, config: Config, headless: bool) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 1),
         "sessions": sessions,
         "faults": faults,
+        "ocpp": csms.summary() if csms is not None else None,
     }
 
 
-def run_demo(scenario: str, *, headless: bool, as_json: bool, config_path: str | None = None, api_port: int = 0) -> int:
+def run_demo(
+    scenario: str,
+    *,
+    headless: bool,
+    as_json: bool,
+    config_path: str | None = None,
+    api_port: int = 0,
+    csms_url: str | None = None,
+) -> int:
     logging.basicConfig(
         level=logging.WARNING if headless or as_json else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     with tempfile.TemporaryDirectory(prefix="evsed-sim-") as state_dir:
         config = bench_config(scenario, config_path, Path(state_dir), api_port)
-        summary = asyncio.run(_run(scenario, config, headless or as_json))
+        summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url))
     if as_json:
         print(json.dumps(summary))
     else:
