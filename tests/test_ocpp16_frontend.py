@@ -174,3 +174,141 @@ async def test_boot_statuses_and_a_whole_transaction(bench):
     sim.unplug(1)
     await bench.wait_status(1, "Available")
     assert bench.csms.callerrors == 0
+
+
+@pytest.mark.parametrize("first", ["Pending", "Rejected"])
+async def test_nothing_but_boot_until_accepted_then_retry_after_interval(bench, first):
+    bench.csms.config.boot_status = first
+    bench.csms.config.heartbeat_interval = 1
+    await bench.start()
+    await bench.wait(lambda c: c.received["BootNotification"] >= 2)
+    assert set(bench.csms.received) == {"BootNotification"}, "no other CALL before Accepted"
+    times = [m["at"] for m in bench.csms.messages() if m["direction"] == "in" and "BootNotification" in m["text"]]
+    assert times[1] - times[0] >= 0.9, "the next BootNotification waits for the interval"
+    if first == "Pending":  # the CSMS may configure the station meanwhile
+        assert (await bench.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "5"})) == {
+            "status": "Accepted"
+        }
+    bench.csms.config.boot_status = "Accepted"
+    await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
+    await bench.wait(lambda c: c.received["Heartbeat"] >= 1)  # the boot's interval is the heartbeat's
+    assert bench.daemon.ocpp.keys["HeartbeatInterval"] == 1
+
+
+async def test_heartbeat_interval_from_change_configuration_and_clock_from_csms(bench):
+    daemon = await bench.start()
+    await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
+    assert bench.csms.received["Heartbeat"] == 0
+    assert (await bench.call("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "1"}))["status"] == "Accepted"
+    await bench.wait(lambda c: c.received["Heartbeat"] >= 2)
+    assert daemon.clock.source == "csms" and abs(daemon.clock.offset_s) < 5
+
+
+async def test_remote_start_authorizes_then_remote_stop(bench):
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    assert (await bench.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 7})) == {"status": "Rejected"}
+    daemon.board.simulation.plug_in(1, **EV)
+    await bench.wait_status(1, "Preparing")
+    assert (await bench.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})) == {"status": "Accepted"}
+    await bench.wait(lambda c: c.received["StartTransaction"] >= 1)
+    assert bench.payloads("Authorize") == [{"idTag": "TAG1"}]  # AuthorizeRemoteTxRequests = true
+    await bench.wait_status(1, "Charging")
+    busy = await bench.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    assert busy == {"status": "Rejected"}
+    assert (await bench.call("RemoteStopTransaction", {"transactionId": 99})) == {"status": "Rejected"}
+    assert (await bench.call("RemoteStopTransaction", {"transactionId": 1})) == {"status": "Accepted"}
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    stop = bench.payloads("StopTransaction")[0]
+    assert stop["transactionId"] == 1 and stop["reason"] == "Remote"
+
+
+async def test_start_transaction_not_accepted_stops_with_deauthorized(bench):
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    assert (await bench.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"}))[
+        "status"
+    ] == "Accepted"
+    daemon.board.simulation.plug_in(1, **EV)
+    await bench.wait_status(1, "Preparing")
+    assert (await bench.call("RemoteStartTransaction", {"idTag": "STRANGER"}))["status"] == "Accepted"
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    assert bench.payloads("Authorize") == []
+    assert bench.payloads("StopTransaction")[0]["reason"] == "DeAuthorized"
+    await until(lambda: daemon.station.evses[1].session is None)
+
+
+async def test_change_availability_scheduled_and_persisted(bench):
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    bad = await bench.call("ChangeAvailability", {"connectorId": 5, "type": "Inoperative"})
+    assert bad == {"status": "Rejected"}
+    done = await bench.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+    assert done == {"status": "Accepted"}
+    await bench.wait_status(1, "Unavailable")
+    await bench.wait_status(0, "Unavailable")  # its only connector is out of service
+    await bench.stop()
+    bench.csms.log.clear()
+    daemon = await bench.start()
+    await bench.wait_status(1, "Unavailable")
+    assert not daemon.station.evses[1].operative
+    assert (await bench.call("ChangeAvailability", {"connectorId": 0, "type": "Operative"}))["status"] == "Accepted"
+    await bench.wait_status(1, "Available")
+    await bench.wait_status(0, "Available")
+    daemon.board.simulation.plug_in(1, **EV)
+    daemon.board.simulation.swipe("TAG1")
+    await bench.wait_status(1, "Charging")
+    scheduled = await bench.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+    assert scheduled == {"status": "Scheduled"}
+    daemon.board.simulation.swipe("TAG1")
+    await bench.wait_status(1, "Unavailable")
+
+
+async def test_soft_reset_stops_transactions_then_asks_the_daemon_to_restart(bench):
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    daemon.board.simulation.plug_in(1, **EV)
+    daemon.board.simulation.swipe("TAG1")
+    await bench.wait(lambda c: c.received["StartTransaction"] >= 1)
+    assert (await bench.call("Reset", {"type": "Soft"})) == {"status": "Accepted"}
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    assert bench.payloads("StopTransaction")[0]["reason"] == "SoftReset"
+    async with asyncio.timeout(WITHIN):
+        await daemon.stopping.wait()
+    assert daemon.restart_requested == "Soft"
+
+
+async def test_trigger_message_and_small_requests(bench):
+    daemon = await bench.start()
+    await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
+    before = bench.csms.received["StatusNotification"]
+    trigger = {"requestedMessage": "StatusNotification", "connectorId": 1}
+    assert (await bench.call("TriggerMessage", trigger)) == {"status": "Accepted"}
+    await bench.wait(lambda c: c.received["StatusNotification"] == before + 1)
+    assert bench.payloads("StatusNotification")[-1]["connectorId"] == 1
+    assert (await bench.call("TriggerMessage", {"requestedMessage": "StatusNotification"}))["status"] == "Accepted"
+    await bench.wait(lambda c: c.received["StatusNotification"] == before + 3)  # connector 0 and 1
+    for message, action in [
+        ("Heartbeat", "Heartbeat"),
+        ("BootNotification", "BootNotification"),
+        ("MeterValues", "MeterValues"),
+        ("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
+        ("FirmwareStatusNotification", "FirmwareStatusNotification"),
+    ]:
+        count = bench.csms.received[action]
+        assert (await bench.call("TriggerMessage", {"requestedMessage": message}))["status"] == "Accepted"
+        await bench.wait(lambda c, a=action, n=count: c.received[a] == n + 1)
+    assert bench.payloads("DiagnosticsStatusNotification")[-1] == {"status": "Idle"}
+    assert bench.payloads("FirmwareStatusNotification")[-1] == {"status": "Idle"}
+    mv = bench.payloads("MeterValues")[-1]
+    assert mv["connectorId"] == 1 and "transactionId" not in mv
+    assert {s["context"] for s in mv["meterValue"][0]["sampledValue"]} == {"Trigger"}
+    bad = await bench.call("TriggerMessage", {"requestedMessage": "Heartbeat", "connectorId": 4})
+    assert bad == {"status": "Rejected"}
+    assert (await bench.call("DataTransfer", {"vendorId": "acme"})) == {"status": "UnknownVendorId"}
+    assert (await bench.call("ClearCache", {})) == {"status": "Accepted"}
+    assert (await bench.call("GetLocalListVersion", {})) == {"listVersion": -1}
+    assert (await bench.call("UnlockConnector", {"connectorId": 3})) == {"status": "NotSupported"}
+    expected = "Unlocked" if daemon.board.connector(1).lock is not None else "NotSupported"
+    assert (await bench.call("UnlockConnector", {"connectorId": 1})) == {"status": expected}
+    assert bench.csms.callerrors == 0

@@ -113,6 +113,7 @@ class ChargePoint:
             "TriggerMessage": self.trigger_message,
             "DataTransfer": self.data_transfer,
             "ClearCache": self.clear_cache,
+            "GetLocalListVersion": self.local_list_version,
         }
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -513,6 +514,9 @@ class ChargePoint:
     async def data_transfer(self, payload: Payload) -> Payload:
         log.info("DataTransfer from vendor %s ignored", payload.get("vendorId"))
         return {"status": "UnknownVendorId"}
+
+    async def local_list_version(self, _payload: Payload) -> Payload:
+        return {"listVersion": -1}  # 5.10: -1 = no local authorization list (profile not wired yet)
 
     async def clear_cache(self, _payload: Payload) -> Payload:
         await self.db.run(lambda c: c.execute("DELETE FROM ocpp16_auth_cache"))
