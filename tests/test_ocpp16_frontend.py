@@ -3,8 +3,11 @@ to the bench CSMS on loopback, a real SQLite file in tmp_path."""
 
 import asyncio
 import json
+import sys
 import time
+from asyncio.subprocess import PIPE
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,7 @@ from controller.config import load_board, parse
 from controller.daemon import Daemon
 from sim.csms import Csms, CsmsConfig
 
+REPO = Path(__file__).resolve().parents[1]
 CONFIG = """
 [station]
 charge_point_id = "CP-TEST"
@@ -312,3 +316,49 @@ async def test_trigger_message_and_small_requests(bench):
     expected = "Unlocked" if daemon.board.connector(1).lock is not None else "NotSupported"
     assert (await bench.call("UnlockConnector", {"connectorId": 1})) == {"status": expected}
     assert bench.csms.callerrors == 0
+
+
+STATION_PROCESS = """
+import asyncio, sys
+from controller.config import load_board, parse
+from controller.daemon import Daemon
+
+async def main():
+    config = parse(sys.stdin.read(), "child")
+    daemon = Daemon(config, load_board(config))
+    await daemon.start()
+    daemon.board.simulation.plug_in(1, 16.0, 3, 60.0, 0.2)
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_transaction_open_at_a_kill_is_stopped_with_power_loss_after_restart(bench, tmp_path):
+    text = CONFIG.format(
+        state_dir=tmp_path, port=bench.csms.port, measurands=MEASURANDS, connectors=CONNECTOR.format(id=1)
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STATION_PROCESS, stdin=PIPE, stdout=PIPE, cwd=REPO
+    )
+    try:
+        child.stdin.write(text.encode())
+        child.stdin.close()
+        async with asyncio.timeout(WITHIN):
+            assert (await child.stdout.readline()).strip() == b"ready"
+        await bench.wait_status(1, "Preparing")
+        assert (await bench.call("RemoteStartTransaction", {"idTag": "TAG1"}))["status"] == "Accepted"
+        # A MeterValues carrying transactionId 1 proves the confirmed Start is committed.
+        await bench.wait(lambda _c: any(p.get("transactionId") == 1 for p in bench.payloads("MeterValues")))
+    finally:
+        child.kill()
+        await child.wait()
+    assert bench.csms.received["StopTransaction"] == 0
+    daemon = await bench.start()
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    stop = bench.payloads("StopTransaction")[0]
+    assert stop["transactionId"] == 1 and stop["reason"] == "PowerLoss"
+    assert stop["meterStop"] >= bench.payloads("StartTransaction")[0]["meterStart"]
+    assert bench.csms.received["StartTransaction"] == 1
+    assert daemon.ledger.open_sessions() == []
