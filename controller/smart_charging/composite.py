@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -259,8 +259,16 @@ class _Stack:
             return None, self.default_phases
         return min(amps for _, amps, _ in found), min(phases for _, _, phases in found)
 
-    def next_edge(self, t: float) -> float:
-        return min((timeline.next_edge(t) for group in self.groups for timeline in group), default=math.inf)
+    def edges_after(self, t: float) -> Iterator[float]:
+        """The instants after ``t`` at which the composite may change, ascending. Each timeline's
+        next edge is cached and recomputed only once passed: that is most of the sweep's cost."""
+        timelines = [timeline for group in self.groups for timeline in group]
+        pending = [timeline.next_edge(t) for timeline in timelines]
+        while (t := min(pending, default=math.inf)) < math.inf:
+            yield t
+            pending = [
+                timeline.next_edge(t) if edge <= t else edge for timeline, edge in zip(timelines, pending, strict=True)
+            ]
 
 
 def _reported(amps: float | None, phases: int, unit: RateUnit, voltage_v: float) -> float | None:
@@ -301,6 +309,7 @@ def composite_schedule(
     origin = start.timestamp()
     end = origin + duration_s
     periods: list[CompositePeriod] = []
+    edges = stack.edges_after(origin)
     t = origin
     while t < end:
         amps, phases = stack.value_at(t)
@@ -313,7 +322,7 @@ def composite_schedule(
             )
         if not periods or (periods[-1].limit, periods[-1].number_phases) != (period.limit, period.number_phases):
             periods.append(period)
-        t = stack.next_edge(t)
+        t = next(edges, math.inf)
     min_rate = next(
         (timeline.min_rate_amps for timeline, _, _ in stack.winners(origin) if timeline.min_rate_amps is not None),
         None,
@@ -332,11 +341,9 @@ def _limit(stack: _Stack, now: datetime, phases: int) -> Limit:
     t = now.timestamp()
     horizon = t + LOOKAHEAD.total_seconds()
     current = stack.value_at(t)
-    edge = stack.next_edge(t)
     # Edges where nothing changes (a daily repeat of the same limit) are skipped; past the
     # lookahead the caller is told to ask again then, which is always safe.
-    while edge < horizon and stack.value_at(edge) == current:
-        edge = stack.next_edge(edge)
+    edge = next((edge for edge in stack.edges_after(t) if edge >= horizon or stack.value_at(edge) != current), math.inf)
     amps, composite_phases = current
     return Limit(
         amps=amps,
