@@ -1,14 +1,20 @@
 """Composite schedule, limit_at and station sharing: the spec's worked examples and the edges."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from controller.smart_charging import (
+    ChargingProfile,
+    ChargingSchedule,
     InstalledProfiles,
+    Kind,
     Limit,
+    Purpose,
     RateUnit,
+    SchedulePeriod,
     composite_schedule,
     limit_at,
     profile_from_dict,
@@ -448,6 +454,41 @@ def test_min_charging_rate_is_reported() -> None:
     schedule = composite_schedule(install((0, data)), 1, start, HOUR, RateUnit.A, now=start)
     assert schedule.min_charging_rate == 6.1
     assert schedule.schedule_start == start and schedule.unit is RateUnit.A and schedule.duration_s == HOUR
+
+
+def test_to_dict_fills_unlimited_periods_and_merges() -> None:
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 16), (600, 32)], start="2024-05-01T00:10Z")))
+    start = at("2024-05-01T00:00")
+    schedule = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start)
+    assert schedule.to_dict(no_limit=32) == {
+        "connectorId": 1,
+        "scheduleStart": "2024-05-01T00:00:00Z",
+        "chargingSchedule": {
+            "duration": HOUR,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 32, "numberPhases": 3},
+                {"startPeriod": 600, "limit": 16, "numberPhases": 3},
+                {"startPeriod": 1200, "limit": 32, "numberPhases": 3},
+            ],
+        },
+    }
+
+
+def test_installed_data_that_validation_would_refuse_is_read_without_crashing() -> None:
+    odd = ChargingProfile(
+        id=1,
+        stack_level=0,
+        purpose=Purpose.TX_DEFAULT,
+        kind=Kind.ABSOLUTE,  # without startSchedule: read as relative to charging start
+        schedule=ChargingSchedule(
+            unit=RateUnit.A, periods=(SchedulePeriod(1200, 8, 7), SchedulePeriod(600, -5)), duration=1800
+        ),
+    )
+    empty = replace(odd, id=2, stack_level=1, schedule=replace(odd.schedule, periods=()))
+    start = at("2024-05-01T00:00")
+    installed = InstalledProfiles().add(0, odd).add(0, empty)
+    assert periods_of(installed, 1, start, HOUR) == [(0, None, 3), (600, 0, 3), (1200, 8, 3), (1800, None, 3)]
 
 
 # --- limit_at -----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from controller.smart_charging.profiles import (
     RECURRENCE_SECONDS,
@@ -45,6 +46,7 @@ from controller.smart_charging.profiles import (
     Kind,
     Purpose,
     RateUnit,
+    format_time,
 )
 
 DEFAULT_PHASES = 3
@@ -74,6 +76,34 @@ class CompositeSchedule:
     unit: RateUnit
     periods: tuple[CompositePeriod, ...]
     min_charging_rate: float | None = None
+
+    def to_dict(self, no_limit: float) -> dict[str, Any]:
+        """The fields of a 1.6 GetCompositeSchedule.conf besides status. OCPP cannot say
+        "unlimited", so such periods get ``no_limit`` (the station's own maximum, in ``unit``)."""
+        periods: list[dict[str, Any]] = []
+        for period in self.periods:
+            written = {
+                "startPeriod": period.start_period,
+                "limit": no_limit if period.limit is None else period.limit,
+                "numberPhases": period.number_phases,
+            }
+            if not periods or (periods[-1]["limit"], periods[-1]["numberPhases"]) != (
+                written["limit"],
+                written["numberPhases"],
+            ):
+                periods.append(written)
+        schedule: dict[str, Any] = {
+            "duration": self.duration_s,
+            "chargingRateUnit": self.unit.value,
+            "chargingSchedulePeriod": periods,
+        }
+        if self.min_charging_rate is not None:
+            schedule["minChargingRate"] = self.min_charging_rate
+        return {
+            "connectorId": self.connector_id,
+            "scheduleStart": format_time(self.schedule_start),
+            "chargingSchedule": schedule,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +140,8 @@ class _Timeline:
         if offset >= self.span:
             return None
         index = bisect_right(self.starts, offset) - 1
+        if index < 0:  # before a first period that does not start at 0 (never validated)
+            return None
         return self.amps[index], self.phases[index]
 
     def next_edge(self, t: float) -> float:
