@@ -182,6 +182,7 @@ async def start_daemon(tmp_path: Path) -> Any:
     """``await start_daemon(toml, simulated=True)`` -> a started ``Running``; stopped at teardown."""
     from controller.config import load_board, parse
     from controller.daemon import Daemon
+    from controller.station import StationEvent
 
     running: list[Running] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -195,6 +196,10 @@ async def start_daemon(tmp_path: Path) -> Any:
         daemon = Daemon(config, board)
         run = Running(daemon, http)
         await daemon.start()
+        evses = daemon.station.evses.values()
+        await eventually(lambda: all(e.snapshot is not None for e in evses), 5, "the first loop snapshots")
+        # Seed with the status at attach time, then every change the station announces.
+        run.events.extend(StationEvent("status", e.id, status=e.status) for e in evses)
         daemon.station.listeners.append(run.events.append)
         running.append(run)
         return run

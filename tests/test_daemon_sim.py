@@ -1,0 +1,387 @@
+"""The whole daemon on the simulated board: sessions, authorization, statuses, limits, faults, shutdown.
+
+Each test starts a real ``controller.daemon.Daemon`` (real-time loop thread, meter poller,
+SQLite file in tmp_path, local API on a free port) from a TOML string and plays the world
+through ``daemon.board.simulation``. Waits are on conditions (``eventually``), never sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from conftest import BOARD, EV, FREE_VEND, LOCAL_TOKENS, LOOP, ONE_CONNECTOR, TWO_CONNECTORS, eventually
+
+from controller.faults import FAULT_POLICY, Fault
+from controller.realtime import ConnectorControl, Limit
+from hal.types import PilotMode
+
+
+def energy(run, connector: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """The simulated meter's register, straight from the world."""
+    return float(run.sim.snapshot(connector)["energy_import_wh"])
+
+
+async def charging(run, connector: int = 1, **ev: object) -> None:  # type: ignore[no-untyped-def]
+    """Plug an EV in (free vend) and wait until power flows through the meter."""
+    start = energy(run, connector)
+    run.sim.plug_in(connector, **{**EV, **ev})
+    await run.wait_status("Charging", connector)
+    await eventually(lambda: energy(run, connector) > start + 0.5, what=f"energy on connector {connector}")
+
+
+# -- authorization and sessions -------------------------------------------------
+
+
+async def test_free_vend_starts_a_session_at_plug_in(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    assert run.status() == "Available"
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Charging")
+    session = run.session()
+    assert session.id_tag == "FreeVend"
+    assert session.meter_start_wh == 1000.0  # the simulated register of connector 1 before any energy
+    rows = run.sessions_in_db()
+    assert len(rows) == 1 and rows[0]["stopped_at"] is None and rows[0]["id_tag"] == "FreeVend"
+    started = [e for e in run.events if e.kind == "session_started"]
+    assert [e.session.id for e in started] == [session.id]
+    await eventually(lambda: energy(run) > 1001.0, what="energy flowing")
+    assert run.sim.snapshot(1)["contactor"] == {"commanded": True, "closed": True}
+
+
+async def test_local_unknown_token_is_rejected(start_daemon) -> None:
+    run = await start_daemon(LOCAL_TOKENS)
+    # Nothing plugged: an unknown token neither starts nor waits.
+    assert await run.station.present_token("STRANGER") == "rejected"
+    assert run.station.pending is None
+    assert run.status() == "Available"
+    # Plugged: an unknown swipe is ignored, the known one that follows it starts the session.
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Preparing")
+    run.sim.swipe("STRANGER")
+    run.sim.swipe("TAG-A")
+    await run.wait_status("Charging")
+    assert run.session().id_tag == "TAG-A"
+    assert [r["id_tag"] for r in run.sessions_in_db()] == ["TAG-A"]
+
+
+async def test_known_token_then_plug_in(start_daemon) -> None:
+    run = await start_daemon(LOCAL_TOKENS)
+    run.sim.swipe("TAG-A")
+    await run.wait_status("Preparing")  # a token waits for an EV
+    assert run.sim.snapshot(1)["plugged"] is False
+    assert run.session() is None and run.station.pending.id_tag == "TAG-A"
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Charging")
+    assert run.session().id_tag == "TAG-A"
+    assert run.station.pending is None
+
+
+async def test_plug_in_then_token_and_only_the_owner_stops_it(start_daemon) -> None:
+    run = await start_daemon(LOCAL_TOKENS)
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Preparing")
+    assert run.session() is None  # local authorization: no token, no session
+    run.sim.swipe("TAG-B")
+    await run.wait_status("Charging")
+    session = run.session()
+    assert session.id_tag == "TAG-B"
+    # Another valid token does not stop someone else's session (and finds no free connector).
+    assert await run.station.present_token("TAG-A") == "rejected"
+    assert run.session() == session and run.status() == "Charging"
+    run.sim.swipe("TAG-B")
+    await run.wait_status("Finishing")
+    [row] = run.sessions_in_db()
+    assert row["stop_reason"] == "Local"
+    assert row["meter_stop_wh"] > row["meter_start_wh"]
+    stopped = [e.session for e in run.events if e.kind == "session_stopped"]
+    assert [(s.id, s.stop_reason) for s in stopped] == [(session.id, "Local")]
+    run.sim.unplug(1)
+    await run.wait_status("Available")
+    assert len(run.sessions_in_db()) == 1
+
+
+async def test_unplug_stops_the_session_with_ev_disconnected(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    await charging(run)
+    run.sim.unplug(1)
+    await run.wait_status("Available")
+    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
+    assert row["stop_reason"] == "EVDisconnected"
+    assert row["meter_stop_wh"] > row["meter_start_wh"] + 0.5
+    assert run.session() is None
+    # The EV left while charging: Charging -> Available, nothing in between (no SuspendedEVSE:
+    # the EVSE suspended nothing, and a backend would be told it did).
+    statuses = run.statuses()
+    last_charging = len(statuses) - 1 - statuses[::-1].index("Charging")
+    assert statuses[last_charging:] == ["Charging", "Available"], f"announced {statuses}"
+
+
+async def test_status_sequence_of_a_session(start_daemon) -> None:
+    """Available -> Preparing -> SuspendedEV (PWM on, EV not yet drawing) -> Charging ->
+    SuspendedEV (EV pauses) -> Charging -> Finishing (token stop) -> Available (unplug).
+    No other status may be announced in between: each one is a StatusNotification."""
+    run = await start_daemon(LOCAL_TOKENS)
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Preparing")
+    run.sim.swipe("TAG-A")
+    await run.wait_status("Charging")
+    run.sim.ev_action(1, "pause")
+    await run.wait_status("SuspendedEV")
+    run.sim.ev_action(1, "resume")
+    await run.wait_status("Charging")
+    run.sim.swipe("TAG-A")
+    await run.wait_status("Finishing")
+    run.sim.unplug(1)
+    await run.wait_status("Available")
+    expected = [
+        "Available",
+        "Preparing",
+        "SuspendedEV",
+        "Charging",
+        "SuspendedEV",
+        "Charging",
+        "Finishing",
+        "Available",
+    ]
+    assert run.statuses() == expected, f"announced {run.statuses()}"
+
+
+# -- limits -----------------------------------------------------------------------
+
+
+async def test_stale_limit_falls_back_to_safe_current(start_daemon, monkeypatch) -> None:
+    toml = LOCAL_TOKENS.replace('authorize = "local"', 'authorize = "local"\nsafe_current_a = 10.0')
+    run = await start_daemon(toml)
+    rt = run.daemon.rt
+    # While the station refreshes it, the limit is fresh and is the connector's maximum.
+    snap = rt.snapshot(1)
+    assert (snap.limit_a, snap.limit_stale) == (32.0, False)
+
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Preparing")
+    monkeypatch.setattr(run.station, "refresh_limit", lambda *a, **k: None)  # the controller "stalls"
+    rt.set_control(1, ConnectorControl(charge_allowed=True, limit=Limit(32.0, 3, time.monotonic() - 1.0)))
+    await eventually(lambda: rt.snapshot(1).limit_stale, what="stale limit")
+    snap = rt.snapshot(1)
+    assert snap.limit_a == 10.0
+    await eventually(lambda: rt.snapshot(1).offered_a > 0, what="PWM on")
+    assert rt.snapshot(1).offered_a == pytest.approx(10.0)
+    pilot = run.sim.snapshot(1)["pilot"]
+    assert pilot["mode"] == "X2" and pilot["duty_percent"] == pytest.approx(10.0 / 0.6)
+    # The EV follows the safe current, not the 32 A the stale limit said.
+    await eventually(lambda: run.sim.snapshot(1)["current_a"] == [10.0, 10.0, 10.0], what="EV at 10 A")
+
+    rt.set_control(1, ConnectorControl(charge_allowed=True, limit=Limit(20.0, 3, time.monotonic() + 60.0)))
+    await eventually(lambda: not rt.snapshot(1).limit_stale, what="fresh limit")
+    assert rt.snapshot(1).limit_a == 20.0
+    rt.set_control(1, ConnectorControl(charge_allowed=True, limit=Limit(20.0, 3, time.monotonic() + 0.3)))
+    await eventually(lambda: rt.snapshot(1).limit_stale, what="limit expiring by itself")
+    assert rt.snapshot(1).limit_a == 10.0
+
+
+async def test_cable_and_connector_maximum_cap_the_offered_current(start_daemon) -> None:
+    toml = (
+        TWO_CONNECTORS
+        + """
+[[connector]]
+id = 3
+phases = 3
+max_current_a = 32.0
+[connector.sim]
+cable_ampacity_a = 13
+"""
+    )
+    run = await start_daemon(toml)
+    assert run.daemon.rt.snapshot(3).cable_a is None  # no cable in the socket yet
+    for cid in (1, 2, 3):
+        run.sim.plug_in(cid, **EV)  # every EV could take 32 A
+    for cid in (1, 2, 3):
+        await run.wait_status("Charging", cid)
+    offered = {cid: run.daemon.rt.snapshot(cid).offered_a for cid in (1, 2, 3)}
+    assert offered == {1: pytest.approx(32.0), 2: pytest.approx(16.0), 3: pytest.approx(13.0)}
+    assert run.daemon.rt.snapshot(2).cable_a == 20.0  # bench-2 connector 2: 20 A cable, 16 A max
+    assert run.daemon.rt.snapshot(3).cable_a == 13.0
+    for cid, amps in ((1, 32.0), (2, 16.0), (3, 13.0)):
+        assert run.sim.snapshot(cid)["pilot"]["duty_percent"] == pytest.approx(amps / 0.6)
+        await eventually(lambda c=cid, a=amps: run.sim.snapshot(c)["current_a"] == [a, a, a], what=f"{amps} A")
+
+
+async def test_connection_timeout_returns_to_available(start_daemon) -> None:
+    toml = LOCAL_TOKENS.replace('authorize = "local"', 'authorize = "local"\nconnection_timeout_s = 5.0')
+    plugged_only = await start_daemon(toml, name="plug")
+    token_only = await start_daemon(toml, name="token")
+
+    async def plug_without_token() -> None:
+        plugged_only.sim.plug_in(1, **EV)
+        await plugged_only.wait_status("Preparing")
+        t0 = time.monotonic()
+        await plugged_only.wait_status("Available", within=10)
+        assert time.monotonic() - t0 >= 4.8  # not before the 5 s timeout
+        assert plugged_only.sim.snapshot(1)["plugged"] is True and plugged_only.session() is None
+
+    async def token_without_plug() -> None:
+        token_only.sim.swipe("TAG-A")
+        await token_only.wait_status("Preparing")
+        t0 = time.monotonic()
+        await token_only.wait_status("Available", within=10)
+        assert time.monotonic() - t0 >= 4.8
+        assert token_only.station.pending is None
+        # The expired token must not start a session at the next plug-in; a fresh one does.
+        token_only.sim.plug_in(1, **EV)
+        await token_only.wait_status("Preparing")
+        token_only.sim.swipe("TAG-B")
+        await token_only.wait_status("Charging")
+        assert token_only.session().id_tag == "TAG-B"
+
+    await asyncio.gather(plug_without_token(), token_without_plug())
+
+
+# -- faults -------------------------------------------------------------------------
+
+
+async def test_meter_offline_suspends_and_the_session_survives(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    await charging(run)
+    session = run.session()
+    run.sim.set_fault(1, "meter_offline", True)
+    await run.wait_status("Faulted")
+    assert run.station.evses[1].fault is Fault.METER_OFFLINE
+    assert run.sim.snapshot(1)["contactor"]["commanded"] is False
+    assert run.session() == session  # suspended, not ended
+    [row] = run.sessions_in_db()
+    assert row["stopped_at"] is None
+    before = energy(run)
+
+    run.sim.set_fault(1, "meter_offline", False)
+    await run.wait_status("Charging")
+    assert run.session().id == session.id
+    await eventually(lambda: energy(run) > before + 0.5, what="energy after the meter came back")
+    run.sim.unplug(1)
+    await run.wait_status("Available")
+    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
+    assert (row["id"], row["stop_reason"]) == (session.id, "EVDisconnected")
+    assert row["meter_stop_wh"] > before
+
+
+async def test_rcd_trip_ends_the_session_and_stays_faulted_until_unplug(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    await charging(run)
+    run.sim.set_fault(1, "rcd", True)
+    await run.wait_status("Faulted")
+    assert run.station.evses[1].fault is Fault.RCD
+    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
+    assert row["stop_reason"] == "Other"
+    assert run.session() is None
+    (fault_at, kind, active), *_ = run.sim.fault_log(1)
+    assert (kind, active) == ("rcd", True)
+    opened = [t for t, closed in run.sim.contactor_log(1) if not closed and t >= fault_at]
+    assert opened and opened[0] - fault_at < 0.5, "the contactor must open at once on an RCD trip"
+
+    run.sim.set_fault(1, "rcd", False)
+    # The condition is gone: the pilot leaves F (X1, to watch for the unplug) ...
+    await eventually(lambda: run.sim.snapshot(1)["pilot"]["mode"] == "X1", what="pilot back to X1")
+    # ... but the trip is latched for this plug-in.
+    assert run.status() == "Faulted" and run.station.evses[1].fault is Fault.RCD
+    assert run.sim.snapshot(1)["contactor"]["commanded"] is False
+    run.sim.unplug(1)
+    await run.wait_status("Available")
+    assert run.station.evses[1].fault is None
+    assert len(run.sessions_in_db()) == 1
+
+
+async def test_welded_contactor_is_detected(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    await charging(run)
+    run.sim.set_fault(1, "contactor_weld", True)
+    run.sim.ev_action(1, "pause")  # the EV leaves C: the contactor is told to open, the contacts stay closed
+    await run.wait_status("Faulted")
+    evse = run.station.evses[1]
+    assert evse.fault is Fault.CONTACTOR_WELD
+    assert FAULT_POLICY[evse.fault].ocpp16_error == "PowerSwitchFailure"
+    assert run.sim.snapshot(1)["contactor"] == {"commanded": False, "closed": True}
+    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
+    assert row["stop_reason"] == "Other"
+    body = await run.connector_json(1)
+    assert body["status"] == "Faulted" and body["error"] == "contactor_weld"
+    # While the weld is there the pilot stays at F; once it is gone and the EV has left: Available.
+    assert run.sim.snapshot(1)["pilot"]["mode"] == "F"
+    run.sim.unplug(1)
+    run.sim.set_fault(1, "contactor_weld", False)
+    await run.wait_status("Available")
+    assert len(run.sessions_in_db()) == 1
+
+
+async def test_welded_contactor_is_detected_while_idle(start_daemon) -> None:
+    run = await start_daemon(FREE_VEND)
+    run.sim.set_fault(1, "contactor_weld", True)
+    await run.wait_status("Faulted")
+    assert run.station.evses[1].fault is Fault.CONTACTOR_WELD
+    assert run.sim.snapshot(1)["pilot"]["mode"] == "F"  # no EV will be offered power
+    run.sim.set_fault(1, "contactor_weld", False)
+    await run.wait_status("Available")
+    await charging(run)  # and the connector works again
+
+
+# -- two connectors -------------------------------------------------------------------
+
+
+async def test_two_connectors_charge_at_once_with_independent_sessions(start_daemon) -> None:
+    run = await start_daemon(TWO_CONNECTORS)
+    await asyncio.gather(charging(run, 1), charging(run, 2))
+    s1, s2 = run.session(1), run.session(2)
+    assert s1.id != s2.id
+    assert (s1.connector, s2.connector) == (1, 2)
+    assert (s1.meter_start_wh, s2.meter_start_wh) == (1000.0, 2000.0)  # each connector's own meter
+    assert run.status(1) == run.status(2) == "Charging"
+
+    run.sim.unplug(1)
+    await run.wait_status("Available", 1)
+    assert run.status(2) == "Charging" and run.session(2).id == s2.id
+    await eventually(lambda: run.sessions_in_db()[0]["stop_reason"] == "EVDisconnected", what="session 1 closed")
+    rows = {r["connector"]: r for r in run.sessions_in_db()}
+    assert rows[2]["stopped_at"] is None
+    e2 = energy(run, 2)
+    await eventually(lambda: energy(run, 2) > e2 + 0.2, what="connector 2 still charging")
+
+    run.sim.swipe("FreeVend")  # the id tag of a free-vend session stops it (like any owner's token)
+    await run.wait_status("Finishing", 2)
+    rows = {r["connector"]: r for r in run.sessions_in_db()}
+    assert (rows[1]["stop_reason"], rows[2]["stop_reason"]) == ("EVDisconnected", "Local")
+    assert rows[1]["meter_stop_wh"] < 2000.0 < rows[2]["meter_stop_wh"]
+
+
+# -- shutdown ---------------------------------------------------------------------------
+
+
+async def test_stop_opens_every_contactor_and_closes_sessions_with_reboot(start_daemon) -> None:
+    run = await start_daemon(TWO_CONNECTORS)
+    await asyncio.gather(charging(run, 1), charging(run, 2))
+    url = run.url
+    await run.stop()
+
+    for cid in (1, 2):
+        log = run.sim.contactor_log(cid)
+        assert True in [closed for _, closed in log]
+        assert log[-1][1] is False, f"connector {cid}: contactor left closed: {log}"
+        assert run.sim.pilot_log(cid)[-1][1].mode is PilotMode.X1
+        assert run.sim.snapshot(cid)["contactor"]["closed"] is False
+    assert run.sim.snapshot(2)["locked"] is False  # the socket lets the cable go
+    rows = run.sessions_in_db()
+    assert [r["stop_reason"] for r in rows] == ["Reboot", "Reboot"]
+    for r in rows:
+        assert r["stopped_at"] is not None
+        assert r["meter_stop_wh"] > r["meter_start_wh"]
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await run.http.get(url + "/api/status")
+
+
+async def test_single_phase_ev_on_a_three_phase_connector(start_daemon) -> None:
+    toml = BOARD + ONE_CONNECTOR + LOOP
+    run = await start_daemon(toml)
+    await charging(run, phases=1, max_current_a=16.0)
+    await eventually(lambda: run.station.evses[1].meter.current_a == (16.0, 0.0, 0.0), what="one phase at 16 A")
+    assert run.daemon.rt.snapshot(1).offered_a == pytest.approx(32.0)  # the EV takes less than offered
+    assert run.status() == "Charging"
