@@ -163,6 +163,15 @@ def _amps(limit: float, unit: RateUnit, phases: int, voltage_v: float) -> float:
     return max(limit, 0.0) if unit is RateUnit.A else max(limit, 0.0) / (voltage_v * phases)
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A profile as one connector sees it."""
+
+    profile: ChargingProfile
+    replaces: bool = False  # the connector's own TxDefault
+    replaceable: bool = False  # connector 0's TxDefault, replaced by an own one of the same stackLevel
+
+
 def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default_phases: int) -> _Timeline:
     profile = placed.profile
     schedule = profile.schedule
@@ -177,13 +186,13 @@ def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default
     )
     periods = sorted((p for p in schedule.periods if p.start_period < span), key=lambda p: p.start_period)
     phases = tuple(min(max(p.number_phases or default_phases, 1), 3) for p in periods)
-    anchored = profile.kind is not Kind.RELATIVE and schedule.start_schedule is not None
+    start = None if profile.kind is Kind.RELATIVE else schedule.start_schedule
     return _Timeline(
         rank=(TIER[profile.purpose], profile.stack_level, int(placed.replaces)),
         replaceable=placed.replaceable,
         valid_from=profile.valid_from.timestamp() if profile.valid_from else -math.inf,
         valid_to=profile.valid_to.timestamp() if profile.valid_to else math.inf,
-        anchor=schedule.start_schedule.timestamp() if anchored and schedule.start_schedule else relative_anchor,
+        anchor=relative_anchor if start is None else start.timestamp(),
         recurrence=recurrence,
         span=span,
         starts=tuple(float(p.start_period) for p in periods),
@@ -193,15 +202,6 @@ def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default
         if schedule.min_charging_rate is None or not phases
         else _amps(schedule.min_charging_rate, schedule.unit, phases[0], voltage_v),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Placed:
-    """A profile as one connector sees it."""
-
-    profile: ChargingProfile
-    replaces: bool = False  # the connector's own TxDefault
-    replaceable: bool = False  # connector 0's TxDefault, replaced by an own one of the same stackLevel
 
 
 def _groups(
