@@ -9,6 +9,7 @@ from asyncio.subprocess import PIPE
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from controller.config import load_board, parse
@@ -362,3 +363,41 @@ async def test_transaction_open_at_a_kill_is_stopped_with_power_loss_after_resta
     assert stop["meterStop"] >= bench.payloads("StartTransaction")[0]["meterStart"]
     assert bench.csms.received["StartTransaction"] == 1
     assert daemon.ledger.open_sessions() == []
+
+
+async def test_offline_transaction_from_the_cache_is_delivered_after_reconnect(bench):
+    daemon = await bench.start()
+    sim = daemon.board.simulation
+    api = f"http://127.0.0.1:{daemon.api.port}"
+    await bench.wait_status(1, "Available")
+    sim.plug_in(1, **EV)
+    sim.swipe("TAG1")  # online: Authorize puts TAG1 in the cache
+    await bench.wait(lambda c: c.received["StartTransaction"] >= 1)
+    sim.swipe("TAG1")
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    async with asyncio.timeout(WITHIN):  # confirmed, not just received: no resend after the reconnect
+        await daemon.ocpp.journal.wait_empty()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{api}/api/ocpp/disconnect") as r:
+            assert r.status == 200
+        await until(lambda: not daemon.ocpp.link.connected.is_set())
+        async with http.get(f"{api}/api/status") as r:
+            ocpp = (await r.json())["ocpp"]
+        assert ocpp["state"] == "disconnected" and ocpp["url"].endswith("/CP-TEST")
+        sim.unplug(1)
+        await until(lambda: daemon.station.evses[1].status.value == "Available")
+        sim.plug_in(1, **EV)
+        sim.swipe("STRANGER")  # unknown offline, AllowOfflineTxForUnknownId = false: rejected
+        sim.swipe("TAG1")  # cached Accepted, LocalAuthorizeOffline = true
+        await until(lambda: daemon.station.evses[1].session is not None)
+        assert daemon.station.evses[1].session.id_tag == "TAG1"
+        sim.swipe("TAG1")
+        await until(lambda: daemon.station.evses[1].session is None)
+        assert bench.csms.received["StartTransaction"] == 1
+        async with http.post(f"{api}/api/ocpp/connect") as r:
+            assert r.status == 200
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 2)
+    assert bench.payloads("StartTransaction")[1]["idTag"] == "TAG1"
+    assert bench.payloads("StopTransaction")[1]["transactionId"] == 2
+    assert bench.payloads("Authorize") == [{"idTag": "TAG1"}]
+    await bench.wait_status(1, "Finishing")  # the offline changes end in one report of the current status
