@@ -2,7 +2,8 @@
 
 Rules kept here:
 - Exit codes: 0 success, 1 the thing checked is wrong (bad config, failed self-test,
-  API error), 2 usage errors (argparse's own).
+  API error), 2 usage errors (argparse's own), 75 ``run`` ends for an OCPP Reset under
+  systemd (Restart=on-failure starts it again; outside systemd it re-executes itself).
 - Config errors print one line naming the file, section, key, value and what is allowed.
 """
 
@@ -88,11 +89,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=config.log.level.upper(), handlers=[log_handler()], force=True)
     board = load_board(config)
 
-    async def go() -> None:
-        await Daemon(config, board).run_until_stopped()
-
-    asyncio.run(go())
+    daemon = Daemon(config, board)
+    asyncio.run(daemon.run_until_stopped())
+    if daemon.restart_requested is not None:
+        return restart(daemon.restart_requested)
     return 0
+
+
+RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: non-zero, so systemd's Restart=on-failure starts us again
+
+
+def restart(kind: str) -> int:
+    """After an OCPP Reset: under systemd exit for a restart; elsewhere re-exec ourselves."""
+    import os
+
+    if os.environ.get("INVOCATION_ID"):  # set by systemd for the service's processes
+        logging.getLogger("evsed").warning("Reset %s: exiting with %d for systemd to restart", kind, RESTART_EXIT_CODE)
+        return RESTART_EXIT_CODE
+    logging.getLogger("evsed").warning("Reset %s: re-executing %s", kind, " ".join(sys.orig_argv))
+    os.execv(sys.executable, sys.orig_argv)
+    return RESTART_EXIT_CODE  # not reached
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -1,8 +1,12 @@
 """The daemon: builds the station from configuration and runs it until told to stop.
 
 Rules kept here:
-- Start order: database, crash recovery (sessions left open are closed with PowerLoss
-  and the meter register), real-time loop, meter polling, station, API, then READY=1.
+- Start order: database, the OCPP front end's ledger hook (when ``[ocpp] url`` is set), crash
+  recovery (sessions left open are closed with PowerLoss and the meter register; their
+  StopTransactions are queued in the same transaction), real-time loop, meter polling, station,
+  API, OCPP connection, then READY=1.
+- An OCPP Reset ends the sessions (SoftReset/HardReset), then ``request_stop`` with
+  ``restart_requested`` set; ``evsed run`` then exits for systemd or re-executes (cli.py).
 - Stop order (SIGTERM/SIGINT or ``request_stop``): sessions end (reason Reboot), the
   real-time loop stops with every contactor open, the last meter values are written,
   the database closes, the board closes. A failing step never skips the next.
