@@ -93,7 +93,7 @@ def test_poller_publishes_samples_and_survives_a_failing_probe():
     bad = poller.add("pp", broken)
     poller.start()
     try:
-        wait_until(lambda: good.latest is not None)
+        wait_until(lambda: good.latest is not None and bad.failing)
         assert good.latest.value == pytest.approx(1.0, abs=1e-3)
         assert bad.latest is None and bad.failing
         first = good.latest.at

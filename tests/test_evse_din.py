@@ -66,7 +66,8 @@ def test_commands_reach_the_board_and_its_state_comes_back():
         hw = board.connector(1)
         try:
             wait_until(lambda: din.control == 1)  # X1 at start: switched off
-            assert hw.pilot.read().state is CpState.A and hw.pilot.read().negative_v is None
+            wait_until(lambda: hw.pilot.read().state is CpState.A)
+            assert hw.pilot.read().negative_v is None
             din.vehicle = 2
             hw.pilot.command(PilotCommand.pwm(100 * 16 / 60))
             wait_until(lambda: din.amps == 16 and din.control == 0)
