@@ -1,0 +1,128 @@
+"""The ``evsed`` command line, as real subprocesses: ``ctl`` against ``evsed run``, SIGTERM, ``sim``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+from conftest import EVSED, REPO, TWO_CONNECTORS, free_port, read_sessions, run_cli, wait_until
+
+CONFIG = TWO_CONNECTORS + '\n[charging]\nauthorize = "local"\ntokens = ["TAG-A", "TAG-B"]\n'
+
+
+def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_process) -> None:
+    daemon = evsed_process(CONFIG)
+    api = daemon.url
+
+    def ctl(*args: str) -> subprocess.CompletedProcess[str]:
+        result = run_cli("ctl", "--api", api, *args, timeout=20)
+        assert result.returncode == 0, f"evsed ctl {' '.join(args)}: {result.returncode} {result.stderr}"
+        return result
+
+    def wait_status(status: str, cid: int = 1) -> dict:
+        return wait_until(lambda: (c := daemon.connector(cid))["status"] == status and c, what=f"{cid} {status}")
+
+    assert ctl("plug-in").stdout == "ok\n"
+    wait_status("Preparing")
+    assert ctl("swipe", "TAG-A").stdout == "ok\n"
+    wait_status("Charging")
+    wait_until(lambda: daemon.connector(1)["session"]["energy_wh"] > 0.2, what="energy")
+
+    human = ctl("status").stdout.splitlines()
+    assert human[0].startswith("evsed ") and human[0].endswith("on a sim board, real-time loop healthy")
+    line1 = next(line for line in human if line.startswith("connector 1:"))
+    for part in ("connector 1: Charging", " C2 ", "offered  32.0 A", "drawn  32.0 A", "contactor closed", "TAG-A"):
+        assert part in line1, f"{part!r} not in {line1!r}"
+    assert "session 1 TAG-A" in line1
+    line2 = next(line for line in human if line.startswith("connector 2:"))
+    assert "connector 2: Available" in line2 and "contactor open" in line2 and "session" not in line2
+
+    status = json.loads(ctl("--json", "status").stdout)
+    c1, c2 = status["connectors"]
+    assert (c1["status"], c1["session"]["id_tag"], c1["offered_a"]) == ("Charging", "TAG-A", 32.0)
+    assert (c2["status"], c2["session"]) == ("Available", None)
+
+    assert ctl("ev", "pause").stdout == "ok\n"
+    assert wait_status("SuspendedEV")["ev"]["ev"]["paused"] is True
+    ctl("ev", "resume")
+    wait_status("Charging")
+
+    # Connector 2: a single-phase 16 A EV, then a residual-current trip ends its session.
+    ctl("plug-in", "--connector", "2", "--max-current", "16", "--phases", "1", "--soc", "0.5")
+    ev2 = wait_status("Preparing", 2)["ev"]["ev"]
+    assert (ev2["phases"], ev2["max_current_a"], ev2["soc"]) == (1, 16.0, 0.5)
+    ctl("swipe", "TAG-B")
+    wait_status("Charging", 2)
+    assert json.loads(ctl("--json", "fault", "rcd", "on", "--connector", "2").stdout) == {"ok": True}
+    c2 = wait_status("Faulted", 2)
+    assert c2["faults"] == ["rcd"] and c2["error"] == "rcd"
+    assert daemon.connector(1)["status"] == "Charging"  # the other connector charges on
+
+    # A request the daemon refuses: exit 1 and the daemon's message.
+    bad = run_cli("ctl", "--api", api, "fault", "gremlins", "on", timeout=20)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.startswith(f"evsed ctl: POST {api}/api/sim/fault: 400 fault = 'gremlins': expected one of")
+
+    assert daemon.terminate(signal.SIGTERM) == 0, daemon.log()
+    rows = {r["connector"]: r for r in read_sessions(daemon.state_dir / "evsed.db")}
+    assert rows[1]["id_tag"] == "TAG-A" and rows[1]["stop_reason"] == "Reboot"
+    assert rows[1]["meter_stop_wh"] > rows[1]["meter_start_wh"]
+    assert rows[2]["id_tag"] == "TAG-B" and rows[2]["stop_reason"] == "Other"
+    assert all(r["stopped_at"] is not None for r in rows.values())
+    assert "Traceback" not in daemon.log()
+
+
+def test_ctl_against_a_dead_port_says_so_and_exits_1() -> None:
+    port = free_port()  # nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    for args, path in ((["status"], "/api/status"), (["plug-in"], "/api/sim/plug-in")):
+        result = run_cli("ctl", "--api", url, *args, timeout=20)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"evsed ctl: cannot reach {url}{path}: "), result.stderr
+        assert "refused" in result.stderr.lower()
+        assert "Traceback" not in result.stderr
+
+
+def test_ctl_usage_errors_exit_2() -> None:
+    result = run_cli("ctl", "ev", "fly")
+    assert result.returncode == 2 and "invalid choice: 'fly'" in result.stderr
+    result = run_cli("ctl", "fault", "rcd", "maybe")
+    assert result.returncode == 2
+
+
+def test_evsed_sim_scenarios_print_one_json_summary() -> None:
+    """``evsed sim --headless --json`` for the basic and the faults scenarios, run side by side."""
+    procs = {
+        name: subprocess.Popen(
+            [EVSED, "sim", "--scenario", name, "--headless", "--json"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("basic", "faults")
+    }
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{out}\n{err}"
+        results[name] = json.loads(out)  # the whole of stdout is one JSON object
+
+    basic = results["basic"]
+    assert (basic["scenario"], basic["ok"], basic["error"]) == ("basic", True, None)
+    [s] = basic["sessions"]
+    assert (s["connector"], s["id_tag"], s["stop_reason"]) == (1, "DEMO-TAG-1", "Local")
+    assert s["energy_wh"] > 0
+    assert abs(s["max_current_a"] - 32.0) <= 0.5
+    assert abs(s["meter_stop_wh"] - s["meter_start_wh"] - s["energy_wh"]) <= 0.11
+    assert basic["faults"] == []
+
+    faults = results["faults"]
+    assert faults["ok"] is True, faults["error"]
+    assert [f["kind"] for f in faults["faults"]] == ["meter_offline", "overtemp", "rcd", "diode"]
+    assert {f["connector"] for f in faults["faults"]} == {1}
+    first = faults["sessions"][0]
+    assert (first["id_tag"], first["stop_reason"]) == ("DEMO-TAG-1", "Other")  # ended by the RCD trip
+    assert first["energy_wh"] > 0
