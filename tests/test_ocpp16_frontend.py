@@ -14,6 +14,7 @@ import pytest
 
 from controller.config import load_board, parse
 from controller.daemon import Daemon
+from hal.config import ConfigError
 from sim.csms import Csms, CsmsConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -323,6 +324,7 @@ STATION_PROCESS = """
 import asyncio, sys
 from controller.config import load_board, parse
 from controller.daemon import Daemon
+from hal.config import ConfigError
 
 async def main():
     config = parse(sys.stdin.read(), "child")
@@ -401,3 +403,19 @@ async def test_offline_transaction_from_the_cache_is_delivered_after_reconnect(b
     assert bench.payloads("StopTransaction")[1]["transactionId"] == 2
     assert bench.payloads("Authorize") == [{"idTag": "TAG1"}]
     await bench.wait_status(1, "Finishing")  # the offline changes end in one report of the current status
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[ocpp]\nurl = "http://x"', "websocket URL"),
+        ('[ocpp]\nurl = "ws://x"\nversion = "1.5"', "version"),
+        ('[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatIntervl = 5', "HeartbeatIntervl"),
+        ('[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatInterval = -5', "HeartbeatInterval"),
+    ],
+)
+def test_ocpp_section_errors_name_the_key(tmp_path, section, message):
+    text = CONFIG.format(state_dir=tmp_path, port=1, measurands=MEASURANDS, connectors=CONNECTOR.format(id=1))
+    text = text[: text.index("[ocpp]")] + section
+    with pytest.raises(ConfigError, match=message):
+        load_board(parse(text, "test")).close()
