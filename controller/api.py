@@ -43,7 +43,7 @@ def iec_state(snap: ConnectorSnapshot) -> str:
 def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
     station = daemon.station
     evse = station.evses[connector]
-    snap = evse.snapshot
+    snap = daemon.rt.snapshot(connector) or evse.snapshot  # the loop's latest tick, not the last material change
     meter = evse.meter
     session = evse.session
     out: dict[str, Any] = {
@@ -215,7 +215,7 @@ class LocalApi:
         cid = self._connector(body)
         args = {
             "max_current_a": _num(body, "max_current_a", 32.0, 1.0, 80.0),
-            "phases": int(_num(body, "phases", 3, 1, 3)),
+            "phases": _phases(body),
             "battery_kwh": _num(body, "battery_kwh", 60.0, 1.0, 200.0),
             "soc": _num(body, "soc", 0.2, 0.0, 1.0),
         }
@@ -257,6 +257,13 @@ def _num(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise BadRequest(f"{key} must be a number from {lo:g} to {hi:g}, not {value!r}")
     return float(value)
+
+
+def _phases(body: dict[str, Any]) -> int:
+    value = body.get("phases", 3)
+    if value not in (1, 2, 3) or isinstance(value, bool) or not float(value).is_integer():
+        raise BadRequest(f"phases must be 1, 2 or 3, not {value!r}")
+    return int(value)
 
 
 def _int(text: str, key: str, lo: int, hi: int) -> int:

@@ -9,6 +9,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,12 +38,12 @@ class ConfigSection:
     def has(self, key: str) -> bool:
         return key in self._table
 
-    def _raw(self, key: str, default: Any, secret: bool = False) -> Any:
+    def _raw(self, key: str, default: Any, secret: bool = False, allowed: str = "") -> Any:
         self._read.add(key)
         if key in self._table:
             value = self._table[key]
         elif default is REQUIRED:
-            raise ConfigError(f"{self.source}: [{self.name}] {key} is required")
+            raise ConfigError(f"{self.source}: [{self.name}] {key} is required{allowed}")
         else:
             value = default
         if value is not None:
@@ -58,16 +59,16 @@ class ConfigSection:
         min_length: int = 0,
         max_length: int | None = None,
     ) -> Any:
-        value = self._raw(key, default, secret)
+        options = list(choices) if choices is not None else None
+        allowed = ": one of " + ", ".join(map(repr, options)) if options else ""
+        value = self._raw(key, default, secret, allowed)
         if value is None:
             return None
         shown = REDACTED if secret else value
         if not isinstance(value, str):
             raise self.error(key, shown, "expected a string")
-        if choices is not None:
-            options = list(choices)
-            if value not in options:
-                raise self.error(key, shown, "expected one of " + ", ".join(map(repr, options)))
+        if options is not None and value not in options:
+            raise self.error(key, shown, "expected one of " + ", ".join(map(repr, options)))
         if len(value) < min_length or (max_length is not None and len(value) > max_length):
             limit = f"{min_length}..{max_length}" if max_length is not None else f">= {min_length}"
             raise self.error(key, shown, f"expected a length of {limit} characters")
@@ -87,6 +88,8 @@ class ConfigSection:
             ok = ok or isinstance(value, float)
         if not ok:
             raise self.error(key, value, f"expected {'a number' if kind is float else 'an integer'}")
+        if not math.isfinite(value):
+            raise self.error(key, value, "expected a finite number")
         if minval is not None and value < minval:
             raise self.error(key, value, f"expected at least {minval}")
         if maxval is not None and value > maxval:
