@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
+from pathlib import Path
 
-from conftest import EVSED, REPO, TWO_CONNECTORS, free_port, read_sessions, run_cli, wait_until
+from conftest import (
+    EVSED,
+    REPO,
+    TWO_CONNECTORS,
+    free_port,
+    read_sessions,
+    run_cli,
+    wait_until,
+    with_runtime_sections,
+)
 
 CONFIG = TWO_CONNECTORS + '\n[charging]\nauthorize = "local"\ntokens = ["TAG-A", "TAG-B"]\n'
 
@@ -126,3 +137,24 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
     first = faults["sessions"][0]
     assert (first["id_tag"], first["stop_reason"]) == ("DEMO-TAG-1", "Other")  # ended by the RCD trip
     assert first["energy_wh"] > 0
+
+
+def test_run_startup_failures_are_one_line_errors(tmp_path) -> None:
+    """A busy API port or an unusable state directory: exit 1 with one clear line, no traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = {
+            "port in use": (with_runtime_sections(CONFIG, tmp_path / "state", f"127.0.0.1:{port}"), str(port)),
+            "state dir": (with_runtime_sections(CONFIG, Path("/proc/no-such-dir/evsed")), "/proc/no-such-dir"),
+        }
+        failures = []
+        for name, (text, needle) in cases.items():
+            path = tmp_path / f"{name.replace(' ', '-')}.toml"
+            path.write_text(text)
+            result = run_cli("run", "--config", str(path), timeout=30)
+            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+            if result.returncode != 1 or "Traceback" in result.stderr or needle not in last:
+                failures.append(f"{name}: exit {result.returncode}, stderr ends {result.stderr[-300:]!r}")
+    assert not failures, "\n".join(failures)
