@@ -302,11 +302,11 @@ class Station:
             if session is None:
                 return False
             evse.session = None  # charging stops now: the loop sees charge_allowed = False
+            evse.finishing = evse.snapshot is not None and evse.snapshot.cp is not CpState.A
             self.refresh_limit(connector)
             await self._fresh_meter(evse)
             meter_wh = evse.meter.energy_import_wh if evse.meter is not None else session.last_meter_wh
             stopped = await self.ledger.stop(session, reason, max(meter_wh, session.meter_start_wh), self.clock.now())
-            evse.finishing = evse.snapshot is not None and evse.snapshot.cp is not CpState.A
             log.info("connector %s: session %s stopped (%s), %.0f Wh", connector, stopped.id, reason, stopped.energy_wh)
             if evse.operative_after_session is not None:
                 evse.operative, evse.operative_after_session = evse.operative_after_session, None

@@ -2,9 +2,11 @@
 
 Rules kept here (OCPP 1.6 ChargePointStatus wording; 2.0.1 maps these to its own):
 - Faulted whenever a fault stops charging, even during a session.
-- Charging while the contactor is closed; SuspendedEV while power is offered (PWM on)
-  but the EV does not take it; SuspendedEVSE while a session runs and nothing is
-  offered (paused by a limit, stopped by availability, a condition being cleared).
+- Charging while the contactor is closed; SuspendedEV while power is offered (the
+  limit allows at least 6 A) but the EV does not take it; SuspendedEVSE while a session
+  runs and the limit pauses it. "Offered" comes from the limit, not from the pilot of
+  the last tick, so the instant between authorization and PWM-on is not announced.
+- Once the EV is unplugged (A) the ending session no longer decides the status.
 - Finishing after a session ended until the EV is unplugged; Preparing while an EV is
   plugged or a token waits for one; Reserved/Unavailable only when idle.
 """
@@ -15,8 +17,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from controller.faults import CHARGING_FAULTS, FAULT_POLICY, Fault
+from controller.iec61851 import MIN_CURRENT_A
 from controller.realtime import ConnectorSnapshot
-from hal.types import CpState, PilotMode
+from hal.types import CpState
 
 
 class ConnectorStatus(StrEnum):
@@ -55,10 +58,10 @@ def connector_status(f: StatusFacts) -> tuple[ConnectorStatus, Fault | None]:
     if stopping:
         return ConnectorStatus.FAULTED, first_fault(stopping)
     warning = first_fault(snap.faults)  # e.g. a reader failure: reported, not stopping
-    if f.in_session:
+    if f.in_session and snap.cp is not CpState.A:
         if snap.contactor:
             return ConnectorStatus.CHARGING, warning
-        if snap.pilot.mode is PilotMode.X2:
+        if f.operative and snap.limit_a >= MIN_CURRENT_A:
             return ConnectorStatus.SUSPENDED_EV, warning
         return ConnectorStatus.SUSPENDED_EVSE, warning
     if not f.operative:

@@ -24,6 +24,7 @@ def snap(
     pilot: PilotCommand = X1,
     contactor: bool = False,
     faults: frozenset[Fault] | set[Fault] = frozenset(),
+    limit_a: float = 32.0,
 ) -> ConnectorSnapshot:
     return ConnectorSnapshot(
         connector=1,
@@ -34,7 +35,7 @@ def snap(
         contactor_feedback=contactor,
         locked=False,
         offered_a=32.0 if pilot == X2 else 0.0,
-        limit_a=32.0,
+        limit_a=limit_a,
         limit_stale=False,
         cable_a=None,
         temperature_c=35.0,
@@ -63,7 +64,19 @@ ROWS: list[tuple[str, StatusFacts, ConnectorStatus, Fault | None]] = [
         S.SUSPENDED_EV,
         None,
     ),
-    ("session, nothing offered (limit < 6 A)", StatusFacts(PLUGGED, in_session=True), S.SUSPENDED_EVSE, None),
+    (
+        "session, nothing offered (limit < 6 A)",
+        StatusFacts(snap(CpState.B, limit_a=3.0), in_session=True),
+        S.SUSPENDED_EVSE,
+        None,
+    ),
+    (
+        "session, connector made inoperative",
+        StatusFacts(PLUGGED, in_session=True, operative=False),
+        S.SUSPENDED_EVSE,
+        None,
+    ),
+    ("session whose EV just left", StatusFacts(snap(CpState.A), in_session=True), S.AVAILABLE, None),
     ("session ended, EV still plugged", StatusFacts(PLUGGED, finishing=True), S.FINISHING, None),
     (
         "finishing wins over a timed-out plug",
