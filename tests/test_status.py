@@ -71,6 +71,14 @@ ROWS: list[tuple[str, StatusFacts, ConnectorStatus, Fault | None]] = [
         None,
     ),
     (
+        "session, limit exactly 6 A",
+        StatusFacts(snap(CpState.B, X2, limit_a=6.0), in_session=True),
+        S.SUSPENDED_EV,
+        None,
+    ),
+    # Authorized, the loop has not switched the PWM on yet: already offered, not an EVSE suspension.
+    ("session, limit allows, PWM not on yet", StatusFacts(PLUGGED, in_session=True), S.SUSPENDED_EV, None),
+    (
         "session, connector made inoperative",
         StatusFacts(PLUGGED, in_session=True, operative=False),
         S.SUSPENDED_EVSE,
