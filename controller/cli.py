@@ -90,7 +90,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     board = load_board(config)
 
     daemon = Daemon(config, board)
-    asyncio.run(daemon.run_until_stopped())
+    try:
+        asyncio.run(daemon.run_until_stopped())
+    except OSError as exc:  # the state directory, the API port: the environment, not a bug
+        print(f"evsed: cannot start: {exc}", file=sys.stderr)
+        return 1
     if daemon.restart_requested is not None:
         return restart(daemon.restart_requested)
     return 0

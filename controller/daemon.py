@@ -175,9 +175,23 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            self._abort_start()
+            raise
         await self.stopping.wait()
         await self.stop()
+
+    def _abort_start(self) -> None:
+        """A start that failed half-way (port in use, unusable state directory): outputs safe, files closed."""
+        for part in ("rt", "poller", "db"):
+            obj = self.__dict__.get(part)
+            close = getattr(obj, "stop", None) or getattr(obj, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+        self.board.close()
 
 
 async def _nothing() -> None:
