@@ -32,6 +32,7 @@ from controller.sessions import SessionLedger, StopReason
 from controller.station import Station
 from controller.storage import Database
 from controller.systemd import notify, watchdog_interval_s
+from controller.tasks import Tasks
 from hal.board import Board
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,12 @@ class Daemon:
     restart_requested: str | None = None  # "Soft" / "Hard" after an OCPP Reset
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _tasks: Tasks = field(init=False)
 
     async def start(self) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
+        self._tasks = Tasks("daemon", on_failure=lambda task: self.request_stop())  # a dead duty stops us
         sys.setswitchinterval(0.001)  # bound how long any thread holds the GIL: the loop thread waits less
         self.db = Database(cfg.storage.database)
         self.ledger = SessionLedger(self.db)
@@ -118,14 +120,7 @@ class Daemon:
         return reading.energy_import_wh if reading is not None else None
 
     def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.critical("%s stopped unexpectedly", task.get_name(), exc_info=task.exception())
-            self.request_stop()
+        self._tasks.spawn(coro, name)
 
     async def _watchdog(self) -> None:
         interval = watchdog_interval_s()
@@ -157,11 +152,7 @@ class Daemon:
                 await asyncio.wait_for(step(), timeout=5.0)
             except Exception:
                 log.exception("shutdown: %s failed", name)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
         for name, fn in (("real-time loop", self.rt.stop), ("meters", self.poller.close), ("database", self.db.close)):
             try:
                 fn()

@@ -29,6 +29,7 @@ from controller.faults import FAULT_POLICY, Fault
 from controller.realtime import ConnectorControl, ConnectorSnapshot, Limit, RealtimeLoop
 from controller.sessions import Session, SessionLedger, StopReason
 from controller.status import ConnectorStatus, StatusFacts, connector_status
+from controller.tasks import Tasks
 from hal.board import Board
 from hal.types import CpState, Indication, MeterReading
 
@@ -114,19 +115,10 @@ class Station:
         # Set by the daemon to the meter poller: a fresh register value for start and stop.
         self.read_meter: Callable[[int], Awaitable[MeterReading | None]] | None = None
         self.faults_seen: list[dict[str, Any]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks("station")
 
-    # -- tasks ------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+        return self.tasks.spawn(coro, name)
 
     async def run(self) -> None:
         """Background duties: limit refresh and timeouts every second, the token reader at 10 Hz."""

@@ -37,6 +37,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from controller.ocpp.rpc import Call, CallError, CallResult, PayloadInvalid, Reject, Rpc
+from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class Link:
         self._ws: ClientConnection | None = None
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[Payload]] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks("ocpp link")
         self._runner: asyncio.Task[None] | None = None
 
     def _set_state(self, state: LinkState) -> None:
@@ -198,23 +199,15 @@ class Link:
 
     async def close(self) -> None:
         await self.disconnect()
-        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._runner = None
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        await self._tasks.cancel()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` in a task the link keeps a reference to; its exception is logged."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     async def _run(self) -> None:
         attempt = 0

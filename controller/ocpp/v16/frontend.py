@@ -38,6 +38,7 @@ from controller.ocpp.v16.transactions import Transactions
 from controller.sessions import StopReason
 from controller.status import ConnectorStatus
 from controller.storage import Database
+from controller.tasks import Tasks
 
 if TYPE_CHECKING:
     from controller.station import Station, StationEvent
@@ -91,7 +92,7 @@ class ChargePoint:
         self._status_queue: asyncio.Queue[tuple[int, str, str, str]] = asyncio.Queue()
         self._heartbeat_changed = asyncio.Event()
         self._boot_now = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks("ocpp 1.6")
         link.on_connected = self._on_connected
         for action, handler in self._handlers().items():
             link.handle(action, handler)
@@ -142,21 +143,10 @@ class ChargePoint:
                 async with asyncio.timeout(3):
                     await self.journal.wait_empty()
         await self.link.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("OCPP task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     def status_json(self) -> dict[str, Any]:
         return {
