@@ -99,6 +99,8 @@ class Daemon:
         for evse in self.station.evses.values():
             self.station.refresh_limit(evse.id)
         self.rt.start()
+        # READY means the status of every connector is known: wait for the loop's first samples.
+        await asyncio.wait_for(self.station.sampled.wait(), timeout=5.0)
         self._spawn(self.poller.run(), "meter poller")
         self._spawn(self.station.run(), "station")
         if cfg.api.enabled:

@@ -116,6 +116,7 @@ class Station:
         self.read_meter: Callable[[int], Awaitable[MeterReading | None]] | None = None
         self.faults_seen: list[dict[str, Any]] = []
         self.tasks = Tasks("station")
+        self.sampled = asyncio.Event()  # set once the loop has sampled every connector
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.tasks.spawn(coro, name)
@@ -182,6 +183,8 @@ class Station:
         evse = self.evses[snap.connector]
         previous = evse.snapshot
         evse.snapshot = snap
+        if previous is None and all(e.snapshot is not None for e in self.evses.values()):
+            self.sampled.set()
         was_plugged = previous is not None and previous.cp is not CpState.A
         plugged = snap.cp is not CpState.A
         if plugged and not was_plugged:
@@ -326,6 +329,8 @@ class Station:
 
     # -- status -----------------------------------------------------------------
     def _update_status(self, evse: Evse) -> None:
+        if evse.snapshot is None:
+            return  # nothing sampled yet: announcing "Unavailable" for 5 ms would mislead a backend
         pending = self.pending
         facts = StatusFacts(
             snapshot=evse.snapshot,

@@ -52,7 +52,11 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert c["session"]["id"] == session["id"]
 
     assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True})
-    c = await eventually(lambda: _connector_in(run, "Finishing"), what="Finishing")
+    # Finishing is announced when the session ends; the loop switches the PWM off on its next tick.
+    c = await eventually(
+        lambda: _connector_where(run, lambda c: c["status"] == "Finishing" and c["iec_state"] == "B1"),
+        what="Finishing with the PWM off",
+    )
     assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["session"]) == ("B1", 0.0, None, None)
 
     code, rows = await run.get("/api/sessions")
