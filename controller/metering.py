@@ -34,11 +34,6 @@ class MeterPoller:
         self.failures: dict[int, int] = dict.fromkeys(meters, 0)
         self._executor = ThreadPoolExecutor(max_workers=max(1, len(meters)), thread_name_prefix="evsed-meter")
         self._inflight: dict[int, Future[MeterReading]] = {}
-        self._wake = asyncio.Event()
-
-    def read_now(self) -> None:
-        """Poll at once (e.g. for a triggered MeterValues) instead of at the next interval."""
-        self._wake.set()
 
     def read_blocking(self, connector: int) -> MeterReading | None:
         """One direct read for startup recovery, before the loops run."""
@@ -52,12 +47,7 @@ class MeterPoller:
         while True:
             started = time.monotonic()
             await asyncio.gather(*(self._poll(cid) for cid in self.meters))
-            delay = self.interval_s - (time.monotonic() - started)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, delay))
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
     async def read(self, connector: int) -> MeterReading | None:
         """A fresh reading now (for a session's start and stop values), shared with the poll."""

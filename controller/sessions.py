@@ -141,7 +141,7 @@ class SessionLedger:
         updated = replace(session, last_meter_wh=meter_wh, max_current_a=max(session.max_current_a, max_current_a))
         await self.db.run(
             lambda c: c.execute(
-                "UPDATE sessions SET last_meter_wh = ?, max_current_a = ? WHERE id = ?",
+                "UPDATE sessions SET last_meter_wh = ?, max_current_a = ? WHERE id = ? AND stopped_at IS NULL",
                 (updated.last_meter_wh, updated.max_current_a, session.id),
             )
         )

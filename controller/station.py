@@ -204,23 +204,25 @@ class Station:
         self._update_status(evse)
 
     def on_meter(self, connector: int, reading: MeterReading | None) -> None:
+        """The running session is kept up to date in memory; the database mirrors it now and then."""
         evse = self.evses[connector]
         if reading is None:
             return
         evse.meter = reading
-        session = evse.session
+        if evse.session is None:
+            return
+        current = max(reading.current_a, default=0.0)
+        session = evse.session = replace(
+            evse.session,
+            last_meter_wh=reading.energy_import_wh,
+            max_current_a=max(evse.session.max_current_a, current),
+        )
         now = time.monotonic()
-        if session is not None and now - evse.last_progress >= PROGRESS_EVERY_S:
+        if now - evse.last_progress >= PROGRESS_EVERY_S:
             evse.last_progress = now
-            self.spawn(self._progress(evse, session, reading), f"progress {connector}")
-        elif session is not None and reading.current_a:
-            evse.session = _with_max_current(session, max(reading.current_a))
-
-    async def _progress(self, evse: Evse, session: Session, reading: MeterReading) -> None:
-        current = max(reading.current_a) if reading.current_a else 0.0
-        updated = await self.ledger.progress(session, reading.energy_import_wh, current)
-        if evse.session is not None and evse.session.id == updated.id:
-            evse.session = updated
+            self.spawn(
+                self.ledger.progress(session, session.last_meter_wh, session.max_current_a), f"progress {connector}"
+            )
 
     def _record_fault(self, evse: Evse, fault: Fault) -> None:
         log.warning("connector %s: fault %s", evse.id, fault.value)
@@ -349,7 +351,3 @@ class Station:
             indicator.show(INDICATION[status])
         for listener in self.listeners:
             listener(StationEvent("status", evse.id, status=status, fault=fault))
-
-
-def _with_max_current(session: Session, amps: float) -> Session:
-    return session if amps <= session.max_current_a else replace(session, max_current_a=amps)

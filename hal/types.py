@@ -83,15 +83,6 @@ class MeterReading:
     serial_number: str | None = None
 
 
-@dataclass(frozen=True)
-class TokenEvent:
-    """A token presented at the station (RFID card, PIN, start button)."""
-
-    id_tag: str
-    connector: int | None = None  # None: the reader serves the whole station
-    at: float = 0.0
-
-
 class Indication(Enum):
     """What the status indicator shows; drivers map these to LEDs / displays."""
 
