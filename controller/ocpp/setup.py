@@ -25,11 +25,13 @@ from hal.config import ConfigError, ConfigSection
 if TYPE_CHECKING:
     from controller.clock import WallClock
     from controller.config import Config
-    from controller.ocpp.v16.frontend import ChargePoint
+    from controller.ocpp.v16.frontend import ChargePoint, Feature
     from controller.sessions import SessionLedger
     from controller.storage import Database
 
 VERSIONS = ("1.6",)
+# What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
+WIRED_PROFILES = frozenset({"Core", "RemoteTrigger"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def build_frontend(
         return None
     overrides = {"NumberOfConnectors": str(len(config.connectors)), **ocpp.keys}
     try:
-        keys = Configuration(db, {"Core", "RemoteTrigger"}, measurands=supported_measurands(), overrides=overrides)
+        keys = Configuration(db, WIRED_PROFILES, measurands=supported_measurands(), overrides=overrides)
     except ValueError as exc:
         raise ConfigError(f"{config.source}: [ocpp.keys]: {exc}") from exc
     ping = keys["WebSocketPingInterval"] if "WebSocketPingInterval" in keys.keys else 60
@@ -110,6 +112,7 @@ def build_frontend(
         serial_number=config.station.serial_number,
         firmware_version=ocpp.firmware_version,
     )
-    charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset)
+    features: list[Feature] = []  # one object per wired feature profile beyond Core / RemoteTrigger
+    charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset, features=features)
     ledger.hooks.append(charge_point.transactions.hook)
     return charge_point

@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.authorization import AuthResult
 from controller.clock import WallClock, iso
@@ -47,11 +47,21 @@ log = logging.getLogger(__name__)
 
 BOOT_RETRY_S = 60.0  # when the CSMS says interval 0
 Payload = dict[str, Any]
+Handler = Callable[[Payload], Awaitable[Payload | Reply]]
 
 _AVAILABILITY_DDL = "CREATE TABLE ocpp16_availability (connector INTEGER PRIMARY KEY, operative INTEGER NOT NULL)"
 _CACHE_DDL = "CREATE TABLE ocpp16_auth_cache (id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, parent_id_tag TEXT)"
 
 RESET_REASON = {"Soft": StopReason.SOFT_RESET, "Hard": StopReason.HARD_RESET}
+
+
+class Feature(Protocol):
+    """A feature profile (or whitepaper part) plugged into the charge point: its own module owns
+    its handlers, keys' effects and storage; the charge point only routes to it."""
+
+    def handlers(self) -> dict[str, Handler]: ...
+
+    def attach(self, station: Station) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class ChargePoint:
         clock: WallClock,
         *,
         on_reset: Callable[[str], None] | None = None,
+        features: Iterable[Feature] = (),
     ):
         db.migrate("ocpp16_availability_0001", _AVAILABILITY_DDL)
         db.migrate("ocpp16_auth_cache_0001", _CACHE_DDL)
@@ -90,19 +101,24 @@ class ChargePoint:
         self.registration: str | None = None  # last BootNotification status
         self._sent_status: dict[int, tuple[str, str]] = {}
         self._status_queue: asyncio.Queue[tuple[int, str, str, str]] = asyncio.Queue()
+        self._status_lock = asyncio.Lock()
         self._heartbeat_changed = asyncio.Event()
         self._boot_now = asyncio.Event()
         self._tasks = Tasks("ocpp 1.6")
+        self.features = list(features)
         link.on_connected = self._on_connected
         for action, handler in self._handlers().items():
             link.handle(action, handler)
+        for feature in self.features:
+            for action, handler in feature.handlers().items():
+                link.handle(action, handler)
         keys.on_change("HeartbeatInterval", lambda _v: self._heartbeat_changed.set())
         keys.on_change("TransactionMessageAttempts", lambda v: setattr(journal, "attempts", v))
         keys.on_change("TransactionMessageRetryInterval", lambda v: setattr(journal, "retry_interval", float(v)))
         journal.attempts = int(keys["TransactionMessageAttempts"])  # type: ignore[arg-type]
         journal.retry_interval = float(keys["TransactionMessageRetryInterval"])  # type: ignore[arg-type]
 
-    def _handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
+    def _handlers(self) -> dict[str, Handler]:
         return {
             "GetConfiguration": self.keys.get_configuration,
             "ChangeConfiguration": self.keys.change_configuration,
@@ -124,6 +140,8 @@ class ChargePoint:
         self.station = station
         self.transactions.station = station
         station.listeners.append(self._on_event)
+        for feature in self.features:
+            feature.attach(station)
         stored = self.db.run_sync(
             lambda c: c.execute("SELECT connector, operative FROM ocpp16_availability").fetchall()
         )
@@ -278,24 +296,29 @@ class ChargePoint:
             await self.accepted.wait()
             if not self.link.connected.is_set():
                 continue  # reported as a changed status after the reconnect
-            if self._sent_status.get(connector) == (status, code):
-                continue
-            await self.send_status(connector, status, code, timestamp)
+            await self.send_status(connector, status, code, timestamp, only_if_changed=True)
 
-    async def send_status(self, connector: int, status: str, code: str, timestamp: str | None = None) -> None:
-        payload = {"connectorId": connector, "errorCode": code, "status": status,
-                   "timestamp": timestamp or iso(self.clock.now())}  # fmt: skip
-        try:
-            await self.link.call("StatusNotification", payload)
-        except CallFailed as exc:
-            log.info("StatusNotification %s of connector %s failed: %s", status, connector, exc)
-            return
-        self._sent_status[connector] = (status, code)
+    async def send_status(self, connector: int, status: str, code: str, timestamp: str | None = None,
+                          *, only_if_changed: bool = False) -> None:  # fmt: skip
+        """One StatusNotification; serialised, so a change queued while the boot report is on
+        the wire is compared with what that report sent, not with what was sent before it."""
+        async with self._status_lock:
+            if only_if_changed and self._sent_status.get(connector) == (status, code):
+                return
+            payload = {"connectorId": connector, "errorCode": code, "status": status,
+                       "timestamp": timestamp or iso(self.clock.now())}  # fmt: skip
+            try:
+                await self.link.call("StatusNotification", payload)
+            except CallFailed as exc:
+                log.info("StatusNotification %s of connector %s failed: %s", status, connector, exc)
+                return
+            self._sent_status[connector] = (status, code)
 
     async def _report_all_statuses(self) -> None:
         self._drain_status_queue()
+        self._sent_status.clear()  # after a boot every connector is reported once, current status
         for connector in [0, *(self.station.evses if self.station else ())]:
-            await self.send_status(connector, *self.connector_status(connector))
+            await self.send_status(connector, *self.connector_status(connector), only_if_changed=True)
 
     async def _report_changed_statuses(self) -> None:
         self._drain_status_queue()
