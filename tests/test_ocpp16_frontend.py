@@ -191,10 +191,14 @@ async def test_nothing_but_boot_until_accepted_then_retry_after_interval(bench, 
     assert set(bench.csms.received) == {"BootNotification"}, "no other CALL before Accepted"
     times = [m["at"] for m in bench.csms.messages() if m["direction"] == "in" and "BootNotification" in m["text"]]
     assert times[1] - times[0] >= 0.9, "the next BootNotification waits for the interval"
+    change = {"key": "MeterValueSampleInterval", "value": "5"}
     if first == "Pending":  # the CSMS may configure the station meanwhile
-        assert (await bench.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "5"})) == {
-            "status": "Accepted"
-        }
+        assert (await bench.call("ChangeConfiguration", change)) == {"status": "Accepted"}
+    else:  # 4.2: while Rejected the station answers nothing
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await bench.csms.call("CP-TEST", "ChangeConfiguration", change)
+        assert bench.daemon.ocpp.keys["MeterValueSampleInterval"] == 1
     bench.csms.config.boot_status = "Accepted"
     await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
     await bench.wait(lambda c: c.received["Heartbeat"] >= 1)  # the boot's interval is the heartbeat's

@@ -143,6 +143,7 @@ class Link:
         self._state_changed = asyncio.Event()
         self.last_error = ""
         self.connected = asyncio.Event()
+        self.silent = False  # drop incoming CALLs unanswered (1.6 section 4.2: while Rejected)
         self._handlers: dict[str, Handler] = {}
         self._wanted = asyncio.Event()
         self._kick = asyncio.Event()
@@ -282,6 +283,9 @@ class Link:
     async def _dispatch(self, ws: ClientConnection, text: str | bytes, inbox: asyncio.Queue[Call]) -> None:
         message = self.rpc.parse(text, self._handlers)
         if isinstance(message, Call):
+            if self.silent:
+                log.info("%s %s from CSMS left unanswered: registration Rejected", message.action, message.unique_id)
+                return
             inbox.put_nowait(message)
             return
         if isinstance(message, Reject):

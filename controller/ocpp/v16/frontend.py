@@ -216,6 +216,7 @@ class ChargePoint:
             log.warning("BootNotification failed: %s", exc)
             return BOOT_RETRY_S
         self.registration = response["status"]
+        self.link.silent = response["status"] == "Rejected"
         interval = int(response["interval"])
         self._take_time(response["currentTime"])
         if response["status"] != "Accepted":
