@@ -307,3 +307,24 @@ def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
         if p.proc.poll() is None:
             p.proc.kill()
             p.proc.wait(10)
+
+
+@pytest.fixture
+async def csms() -> Any:
+    """The bench CSMS on a free loopback port (sim/csms.py)."""
+    from sim.csms import Csms, CsmsConfig
+
+    server = Csms(CsmsConfig(heartbeat_interval=300))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bench(csms: Any, tmp_path: Path) -> Any:
+    """A daemon on the simulated board talking OCPP 1.6J to ``csms`` (tests/ocpp_bench.py)."""
+    from ocpp_bench import Bench
+
+    b = Bench(csms, tmp_path)
+    yield b
+    await b.stop()

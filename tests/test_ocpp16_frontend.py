@@ -4,126 +4,17 @@ to the bench CSMS on loopback, a real SQLite file in tmp_path."""
 import asyncio
 import json
 import sys
-import time
 from asyncio.subprocess import PIPE
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+from ocpp_bench import CONFIG, CONNECTOR, EV, MEASURANDS, WITHIN, until
 
 from controller.config import load_board, parse
-from controller.daemon import Daemon
 from hal.config import ConfigError
-from sim.csms import Csms, CsmsConfig
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = """
-[station]
-charge_point_id = "CP-TEST"
-vendor = "evsed"
-model = "bench"
-serial_number = "SN-1"
-
-[board]
-type = "sim"
-voltage_v = 230.0
-ev_reaction_s = 0.2
-
-{connectors}
-
-[charging]
-authorize = "ocpp"
-connection_timeout_s = 30.0
-
-[loop]
-meter_interval_s = 0.2
-meter_timeout_s = 2.0
-
-[storage]
-state_dir = "{state_dir}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[ocpp]
-url = "ws://127.0.0.1:{port}"
-reconnect_cap_s = 0.2
-
-[ocpp.keys]
-MeterValueSampleInterval = 1
-StopTxnSampledData = "Energy.Active.Import.Register"
-MeterValuesSampledData = "{measurands}"
-"""
-MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,Current.Offered,Frequency"
-CONNECTOR = "[[connector]]\nid = {id}\nphases = 3\nmax_current_a = 32.0\n"
-EV = {"max_current_a": 16.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
-WITHIN = 15.0
-
-
-async def until(predicate: Callable[[], bool], within: float = WITHIN) -> None:
-    """Poll with a deadline for state that has no event of its own (the daemon's internals)."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def csms():
-    server = Csms(CsmsConfig(heartbeat_interval=300))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-class Bench:
-    def __init__(self, csms: Csms, tmp_path, connectors: int = 1):
-        self.csms, self.tmp_path, self.connectors = csms, tmp_path, connectors
-        self.daemon: Daemon | None = None
-
-    async def start(self) -> Daemon:
-        text = CONFIG.format(
-            state_dir=self.tmp_path,
-            port=self.csms.port,
-            measurands=MEASURANDS,
-            connectors="\n".join(CONNECTOR.format(id=i + 1) for i in range(self.connectors)),
-        )
-        config = parse(text, "test")
-        self.daemon = Daemon(config, load_board(config))
-        await self.daemon.start()
-        return self.daemon
-
-    async def stop(self) -> None:
-        if self.daemon is not None:
-            await self.daemon.stop()
-            self.daemon = None
-
-    async def wait(self, predicate: Callable[[Csms], bool]) -> None:
-        async with asyncio.timeout(WITHIN):
-            await self.csms.wait_for(predicate)
-
-    def payloads(self, action: str) -> list[dict]:
-        return [f[3] for f in self.csms.calls_received(action)]
-
-    async def call(self, action: str, payload: dict) -> dict:
-        async with asyncio.timeout(WITHIN):
-            return await self.csms.call("CP-TEST", action, payload)
-
-    def status_of(self, connector: int) -> str | None:
-        sent = [p for p in self.payloads("StatusNotification") if p["connectorId"] == connector]
-        return sent[-1]["status"] if sent else None
-
-    async def wait_status(self, connector: int, status: str) -> None:
-        await self.wait(lambda _c: self.status_of(connector) == status)
-
-
-@pytest.fixture
-async def bench(csms, tmp_path):
-    b = Bench(csms, tmp_path)
-    yield b
-    await b.stop()
 
 
 async def test_boot_statuses_and_a_whole_transaction(bench):

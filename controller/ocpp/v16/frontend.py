@@ -34,6 +34,7 @@ from controller.faults import FAULT_POLICY
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16.configuration import Configuration
+from controller.ocpp.v16.sampling import Sampling
 from controller.ocpp.v16.transactions import Transactions
 from controller.sessions import StopReason
 from controller.status import ConnectorStatus
@@ -96,6 +97,7 @@ class ChargePoint:
         self.clock = clock
         self.on_reset = on_reset
         self.transactions = Transactions(journal, keys, clock.now)
+        self.sampling = Sampling(keys, clock, self.transactions, self._send_when_accepted)
         self.station: Station | None = None
         self.accepted = asyncio.Event()
         self.registration: str | None = None  # last BootNotification status
@@ -139,6 +141,7 @@ class ChargePoint:
         """Bind to the station (after the ledger's crash recovery queued its StopTransactions)."""
         self.station = station
         self.transactions.station = station
+        self.sampling.station = station
         station.listeners.append(self._on_event)
         for feature in self.features:
             feature.attach(station)
@@ -153,6 +156,7 @@ class ChargePoint:
         self._spawn(self.journal.deliver(self.link, self.accepted), "ocpp-journal")
         self._spawn(self._send_statuses(), "ocpp-status")
         self._spawn(self._heartbeats(), "ocpp-heartbeat")
+        self.sampling.start()
         self.link.start()
 
     async def stop(self) -> None:
@@ -161,6 +165,7 @@ class ChargePoint:
                 async with asyncio.timeout(3):
                     await self.journal.wait_empty()
         await self.link.close()
+        await self.sampling.stop()
         await self._tasks.cancel()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
@@ -271,9 +276,9 @@ class ChargePoint:
             if event.connector in (self.station.evses if self.station else {}):
                 self._queue_station_status()
         elif event.kind == "session_started" and event.session is not None:
-            self.transactions.session_started(event.session)
+            self.sampling.session_started(event.session)
         elif event.kind == "session_stopped" and event.session is not None:
-            self.transactions.session_stopped(event.session)
+            self.sampling.session_stopped(event.session)
 
     def station_status(self) -> str:
         evses = self.station.evses.values() if self.station is not None else ()
@@ -518,6 +523,11 @@ class ChargePoint:
             if transaction_id is not None and transaction_id >= 0:
                 payload["transactionId"] = transaction_id
             await self._call_quietly("MeterValues", payload)
+
+    async def _send_when_accepted(self, action: str, payload: Payload) -> None:
+        """A message that is not worth queueing (idle clock-aligned values): now or never."""
+        if self.accepted.is_set():
+            await self._call_quietly(action, payload)
 
     async def _call_quietly(self, action: str, payload: Payload) -> None:
         try:

@@ -7,9 +7,9 @@ Rules kept here (OCPP 1.6 edition 2 sections 4.8, 4.10, 3.16.1; errata 3.18):
   same single database thread, after the commit).
 - ``tx_key`` is the session id; the journal fills in the CSMS's transactionId (or -1).
 - meterStart / meterStop are integer Wh of the energy register, as the session recorded them.
-- Sampled MeterValues of a running transaction go through the journal too (in order with
-  Start/Stop); they are taken every MeterValueSampleInterval s (0 = none) with the measurands
-  of MeterValuesSampledData. Samples of StopTxnSampledData (begin, periodic, end) are kept per
+- Periodic and clock-aligned MeterValues of a running transaction go through the journal too
+  (in order with Start/Stop; when they are taken is sampling.py's business). Samples of
+  StopTxnSampledData (begin, periodic, end) and StopTxnAlignedData (clock) are kept per
   transaction and sent as StopTransaction.transactionData; after a crash only the end is known.
 - A StartTransaction.conf whose idTagInfo is not Accepted stops the session with
   DeAuthorized when StopTransactionOnInvalidId is true (4.10 / 3.13 of the errata).
@@ -68,8 +68,7 @@ class Transactions:
         self.keys = keys
         self.now = now
         self.station: Station | None = None
-        self._stop_data: dict[int, list[dict[str, Any]]] = {}  # session id -> StopTxnSampledData samples
-        self._samplers: dict[int, asyncio.Task[None]] = {}
+        self._stop_data: dict[int, list[dict[str, Any]]] = {}  # session id -> StopTxn*Data samples
         self._loop = asyncio.get_running_loop()
         journal.on_confirmed = self._confirmed
 
@@ -101,51 +100,34 @@ class Transactions:
         timestamp = stopped.stopped_at if stopped is not None and stopped.stopped_at else iso(self.now())
         return [meter_value(timestamp, samples)] if samples else []
 
-    # ---- sampled MeterValues during a transaction ---------------------------------------
+    # ---- MeterValues during a transaction (scheduled by sampling.py) ---------------------
 
-    def session_started(self, session: Session) -> None:
-        self._samplers[session.id] = asyncio.create_task(self._sample(session), name=f"ocpp-sample-{session.id}")
+    async def queue_meter_values(self, session: Session, context: str, timestamp: str | None = None) -> bool:
+        """Queue one MeterValues of ``session``; False if there was nothing to send.
 
-    def session_stopped(self, session: Session) -> None:
-        task = self._samplers.pop(session.id, None)
-        if task is not None:
-            task.cancel()
-
-    async def _sample(self, session: Session) -> None:
-        try:
-            while True:
-                interval = self.keys["MeterValueSampleInterval"]
-                assert isinstance(interval, int)
-                await asyncio.sleep(interval if interval > 0 else 60.0)  # the key's own pace, not a sync
-                if interval > 0:
-                    await self.queue_meter_values(session, "Sample.Periodic")
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sampling transaction of session %s failed", session.id)
-
-    async def queue_meter_values(self, session: Session, context: str) -> bool:
-        """Queue one MeterValues of ``session`` with MeterValuesSampledData; False if empty."""
+        Sample.Clock takes MeterValuesAlignedData (and feeds StopTxnAlignedData), everything
+        else MeterValuesSampledData (Sample.Periodic feeds StopTxnSampledData)."""
         evse = self.station.evses[session.connector] if self.station is not None else None
         if evse is None:
             return False
-        measurands = self.keys["MeterValuesSampledData"]
+        clock = context == "Sample.Clock"
+        measurands = self.keys["MeterValuesAlignedData" if clock else "MeterValuesSampledData"]
         assert isinstance(measurands, tuple)
+        timestamp = timestamp or iso(self.now())
+        stop_measurands = self.keys["StopTxnAlignedData" if clock else "StopTxnSampledData"]
+        if context in ("Sample.Periodic", "Sample.Clock") and stop_measurands and session.id in self._stop_data:
+            assert isinstance(stop_measurands, tuple)
+            extra = sampled_values(stop_measurands, evse.meter, evse.snapshot, context)
+            if extra:
+                self._stop_data[session.id].append(meter_value(timestamp, extra))
         samples = sampled_values(measurands, evse.meter, evse.snapshot, context)
         if not samples:
             return False
-        timestamp = iso(self.now())
         payload = {
             "connectorId": session.connector,
             "transactionId": -1,
             "meterValue": [meter_value(timestamp, samples)],
         }
-        stop_measurands = self.keys["StopTxnSampledData"]
-        if context == "Sample.Periodic" and stop_measurands and session.id in self._stop_data:
-            assert isinstance(stop_measurands, tuple)
-            extra = sampled_values(stop_measurands, evse.meter, evse.snapshot, context)
-            if extra:
-                self._stop_data[session.id].append(meter_value(timestamp, extra))
         await self.journal.enqueue("MeterValues", payload, tx_key(session))
         return True
 
