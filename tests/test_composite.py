@@ -460,7 +460,7 @@ def test_to_dict_fills_unlimited_periods_and_merges() -> None:
     installed = install((0, profile(1, "TxDefaultProfile", [(0, 16), (600, 32)], start="2024-05-01T00:10Z")))
     start = at("2024-05-01T00:00")
     schedule = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start)
-    assert schedule.to_dict(no_limit=32) == {
+    assert schedule.to_dict(max_amps=32) == {
         "connectorId": 1,
         "scheduleStart": "2024-05-01T00:00:00Z",
         "chargingSchedule": {
@@ -473,6 +473,36 @@ def test_to_dict_fills_unlimited_periods_and_merges() -> None:
             ],
         },
     }
+
+
+def test_to_dict_never_reports_above_the_hardware_maximum() -> None:
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 40), (600, 10, 1)], start="2024-05-01T00:00Z")))
+    start = at("2024-05-01T00:00")
+    amps = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start).to_dict(max_amps=32)
+    assert [(p["limit"], p["numberPhases"]) for p in amps["chargingSchedule"]["chargingSchedulePeriod"]] == [
+        (32, 3),
+        (10, 1),
+    ]
+    watts = composite_schedule(installed, 1, start, HOUR, RateUnit.W, now=start).to_dict(max_amps=32, voltage_v=230)
+    assert [p["limit"] for p in watts["chargingSchedule"]["chargingSchedulePeriod"]] == [32 * 230 * 3, 10 * 230]
+
+
+def test_enforced_watts_divide_by_the_phases_in_use() -> None:
+    # 11040 W with numberPhases 3 is 16 A per phase; a car drawing on one phase may take 48 A
+    # for the same power, and the report (errata 3.34) still says 16 A on 3 phases.
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 11040, 3)], start="2024-05-01T00:00Z", unit="W")))
+    now = at("2024-05-01T00:00")
+    assert limit_at(installed, 1, now).amps == 16
+    assert limit_at(installed, 1, now, w_phases=1).amps == 48
+    assert (
+        station_limit_at(
+            install((0, {**profile(2, "ChargePointMaxProfile", [(0, 7360)], start="2024-05-01T00:00Z", unit="W")})),
+            now,
+            w_phases=2,
+        ).amps
+        == 16
+    )
+    assert periods_of(installed, 1, now, HOUR) == [(0, 16, 3)]
 
 
 def test_installed_data_that_validation_would_refuse_is_read_without_crashing() -> None:

@@ -23,6 +23,8 @@ Rules kept here (OCPP 1.6 sections 3.13.1-3.13.3, 5.16, errata 3.34/3.43/3.44; 2
   and becomes W / (voltage * numberPhases) with that period's numberPhases (3 when absent). The
   composite's numberPhases is the smallest of the winning periods'. Reported W are
   A * voltage * numberPhases. Per errata 3.34 the amperes are not recalculated for fewer phases.
+  What the pilot enforces (``limit_at`` / ``station_limit_at`` with ``w_phases``) divides a W
+  limit by the phases the car actually draws on instead, so that the power stays within it.
 - Reported schedule limits are rounded down to 0.1 (OCPP allows one decimal) so rounding never
   raises a limit; periods are ascending whole seconds and adjacent equal periods are merged.
 - ``limit=None`` means no profile limits that time: hardware and configuration decide.
@@ -77,14 +79,17 @@ class CompositeSchedule:
     periods: tuple[CompositePeriod, ...]
     min_charging_rate: float | None = None
 
-    def to_dict(self, no_limit: float) -> dict[str, Any]:
-        """The fields of a 1.6 GetCompositeSchedule.conf besides status. OCPP cannot say
-        "unlimited", so such periods get ``no_limit`` (the station's own maximum, in ``unit``)."""
+    def to_dict(self, max_amps: float, voltage_v: float = 230.0) -> dict[str, Any]:
+        """The fields of a 1.6 GetCompositeSchedule.conf besides status. The hardware maximum
+        ``max_amps`` (A per phase) bounds every period, so the report is what will be enforced; OCPP
+        cannot say "unlimited", so periods without a profile limit report that maximum."""
         periods: list[dict[str, Any]] = []
         for period in self.periods:
+            cap = _reported(max_amps, period.number_phases, self.unit, voltage_v)
+            assert cap is not None
             written = {
                 "startPeriod": period.start_period,
-                "limit": no_limit if period.limit is None else period.limit,
+                "limit": cap if period.limit is None else min(period.limit, cap),
                 "numberPhases": period.number_phases,
             }
             if not periods or (periods[-1]["limit"], periods[-1]["numberPhases"]) != (
@@ -172,7 +177,9 @@ class _Placed:
     replaceable: bool = False  # connector 0's TxDefault, replaced by an own one of the same stackLevel
 
 
-def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default_phases: int) -> _Timeline:
+def _timeline(
+    placed: _Placed, relative_anchor: float, voltage_v: float, default_phases: int, w_phases: int | None
+) -> _Timeline:
     profile = placed.profile
     schedule = profile.schedule
     recurrence = (
@@ -196,11 +203,13 @@ def _timeline(placed: _Placed, relative_anchor: float, voltage_v: float, default
         recurrence=recurrence,
         span=span,
         starts=tuple(float(p.start_period) for p in periods),
-        amps=tuple(_amps(p.limit, schedule.unit, n, voltage_v) for p, n in zip(periods, phases, strict=True)),
+        amps=tuple(
+            _amps(p.limit, schedule.unit, w_phases or n, voltage_v) for p, n in zip(periods, phases, strict=True)
+        ),
         phases=phases,
         min_rate_amps=None
         if schedule.min_charging_rate is None or not phases
-        else _amps(schedule.min_charging_rate, schedule.unit, phases[0], voltage_v),
+        else _amps(schedule.min_charging_rate, schedule.unit, w_phases or phases[0], voltage_v),
     )
 
 
@@ -253,13 +262,14 @@ class _Stack:
         tx_id: int | str | None,
         voltage_v: float,
         default_phases: int,
+        w_phases: int | None = None,
     ) -> _Stack:
         tx_running = tx_start is not None or tx_id is not None
         relative_anchor = (tx_start or now).timestamp()
         groups = []
         for group in _groups(profiles, connector_id, tx_id, tx_running):
             timelines = [
-                _timeline(placed, relative_anchor, voltage_v, default_phases)
+                _timeline(placed, relative_anchor, voltage_v, default_phases, w_phases)
                 for placed in group
                 if placed.profile.schedule.periods
             ]
@@ -393,11 +403,13 @@ def limit_at(
     tx_id: int | str | None = None,
     voltage_v: float = 230.0,
     phases: int = DEFAULT_PHASES,
+    w_phases: int | None = None,
 ) -> Limit:
     """The limit the pilot of ``connector_id`` should enforce at ``now``, and until when it holds.
 
     ``phases`` is what the connector can use (station, cable, EV); it caps the reported phases.
-    Amperes below 6 mean pause; they are reported as computed.
+    ``w_phases``: the phases a W limit is divided by (those the car draws on); None: each
+    period's numberPhases. Amperes below 6 mean pause; they are reported as computed.
     """
     stack = _Stack.build(
         profiles,
@@ -407,6 +419,7 @@ def limit_at(
         tx_id=tx_id,
         voltage_v=voltage_v,
         default_phases=DEFAULT_PHASES,
+        w_phases=w_phases,
     )
     return _limit(stack, now, phases)
 
@@ -417,11 +430,19 @@ def station_limit_at(
     *,
     voltage_v: float = 230.0,
     phases: int = DEFAULT_PHASES,
+    w_phases: int | None = None,
 ) -> Limit:
     """The cap on the sum over all connectors (ChargePointMax / ChargingStationMax and
     ExternalConstraints on connector 0), to hand to ``share_station_limit``."""
     stack = _Stack.build(
-        profiles, STATION_WIDE, now=now, tx_start=None, tx_id=None, voltage_v=voltage_v, default_phases=DEFAULT_PHASES
+        profiles,
+        STATION_WIDE,
+        now=now,
+        tx_start=None,
+        tx_id=None,
+        voltage_v=voltage_v,
+        default_phases=DEFAULT_PHASES,
+        w_phases=w_phases,
     )
     return _limit(stack, now, phases)
 
