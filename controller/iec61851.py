@@ -81,6 +81,7 @@ class Inputs:
     contactor_feedback: bool | None = None
     lock_feedback: bool | None = None
     has_lock: bool = False
+    hold_lock: bool = False  # keep the cable locked though the EV side is unplugged (session kept)
     ventilation: bool = False  # state D may be energised
     conditions: frozenset[Fault] = frozenset()  # faults observed this tick by the loop
 
@@ -205,7 +206,7 @@ def step(s: IecState, i: Inputs) -> tuple[IecState, Outputs]:
             pwm_off_at = i.now if s.pwm_off_at is None else s.pwm_off_at
         contactor = _healthy_contactor(s, i, ev, pilot, pwm_off_at)
         plugged = ev in (CpState.B, CpState.C, CpState.D)
-        lock = i.has_lock and plugged and (i.charge_allowed or contactor)
+        lock = i.has_lock and ((plugged and (i.charge_allowed or contactor)) or i.hold_lock)
 
     offered = _offered(pilot)
     supervised_a, supervised_until = _supervision(s, i, offered)

@@ -45,6 +45,7 @@ class Limit:
 class ConnectorControl:
     charge_allowed: bool = False
     limit: Limit = Limit(0.0, 3, float("-inf"))
+    hold_lock: bool = False  # the cable stays locked with no EV (see iec61851.Inputs)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class RealtimeLoop:
             contactor_feedback=feedback,
             lock_feedback=lock_feedback,
             has_lock=hw.lock is not None,
+            hold_lock=control.hold_lock,
             ventilation=ch.limits.ventilation,
             conditions=frozenset(conditions),
         )

@@ -11,6 +11,11 @@ Rules kept here:
   starts is kept and its failure logged, never lost.
 - A session survives the meter, the backend and the network: only the EV leaving, a
   token, a command, or a fault that ends sessions (controller/faults.py) stops it.
+- A token stops the session it started without asking anyone; another token stops it only
+  when its authorization names the same parent (group) tag as the session's.
+- Reservations (controller/reservations.py) decide who may start where and which connectors
+  show Reserved; every start, status change and duties tick applies their rules. A session's
+  energy can be capped (an id invalidated after the start): at the cap the offer drops to 0 A.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from controller.authorization import FREE_VEND_ID_TAG, Authorizer, ConfiguredAuthorizer
+from controller import reservations as rules
+from controller.authorization import FREE_VEND_ID_TAG, Authorizer, ConfiguredAuthorizer, same_token
 from controller.clock import WallClock
 from controller.config import Config, ConnectorConfig
 from controller.faults import FAULT_POLICY, Fault
 from controller.realtime import ConnectorControl, ConnectorSnapshot, Limit, RealtimeLoop
+from controller.reservations import Admission, Reservation, ReservationBook, ReserveOutcome
 from controller.sessions import Session, SessionLedger, StopReason
 from controller.status import ConnectorStatus, StatusFacts, connector_status
 from controller.tasks import Tasks
@@ -78,8 +85,10 @@ class Evse:
     finishing: bool = False
     plugged_at: float | None = None
     plug_timed_out: bool = False
+    lock_held_for: tuple[str, ...] = ()  # id tags that release a cable kept locked after a stop
     operative: bool = True
     operative_after_session: bool | None = None  # a ChangeAvailability that was Scheduled
+    energy_cap_wh: float | None = None  # the running session delivers at most this much
     status: ConnectorStatus | None = None
     fault: Fault | None = None
     last_progress: float = 0.0
@@ -115,16 +124,23 @@ class Station:
         # Set by the daemon to the meter poller: a fresh register value for start and stop.
         self.read_meter: Callable[[int], Awaitable[MeterReading | None]] | None = None
         self.faults_seen: list[dict[str, Any]] = []
+        # Policies a front end may change at run time (OCPP 1.6 keys of the same names).
+        self.connection_timeout_s = config.charging.connection_timeout_s
+        self.stop_on_ev_disconnect = True
+        self.unlock_on_ev_disconnect = True
         self.tasks = Tasks("station")
         self.sampled = asyncio.Event()  # set once the loop has sampled every connector
+        self.book = ReservationBook(ledger.db)
+        ledger.hooks.append(self.book.hook)
+        self.reservations: dict[int, Reservation] = {r.id: r for r in self.book.load()}
+        self._snapshot_seen = asyncio.Event()  # replaced at every snapshot: wakes until_snapshot
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.tasks.spawn(coro, name)
 
     async def run(self) -> None:
         """Background duties: limit refresh and timeouts every second, the token reader at 10 Hz."""
-        for evse in self.evses.values():
-            self._update_status(evse)
+        self._update_statuses()
         await asyncio.gather(self._duties(), self._read_tokens())
 
     async def _duties(self) -> None:
@@ -136,8 +152,7 @@ class Station:
             if self.pending is not None and now > self.pending.deadline:
                 log.info("token %s: no EV plugged in within the connection timeout", self.pending.id_tag)
                 self.pending = None
-                for evse in self.evses.values():
-                    self._update_status(evse)
+            self._update_statuses()  # also ends expired reservations
             await asyncio.sleep(min(1.0, self.config.charging.limit_ttl_s / 3))
 
     async def _read_tokens(self) -> None:
@@ -157,11 +172,10 @@ class Station:
             and not evse.finishing
             and evse.plugged_at is not None
             and not evse.plug_timed_out
-            and now - evse.plugged_at > self.config.charging.connection_timeout_s
+            and now - evse.plugged_at > self.connection_timeout_s
         ):
             evse.plug_timed_out = True
             log.info("connector %s: plugged in but not authorized within the connection timeout", evse.id)
-            self._update_status(evse)
 
     # -- limits -----------------------------------------------------------------
     def refresh_limit(self, connector: int, now: float | None = None) -> None:
@@ -175,14 +189,20 @@ class Station:
                 limit = Limit(other.amps, other.phases, min(ttl_end, other.valid_until))
             elif other is not None:
                 limit = Limit(limit.amps, limit.phases, min(limit.valid_until, other.valid_until))
+        cap = evse.energy_cap_wh
+        if evse.session is not None and cap is not None and evse.session.energy_wh >= cap:
+            limit = Limit(0.0, limit.phases, limit.valid_until)
         allowed = evse.session is not None and evse.operative
-        self.rt.set_control(connector, ConnectorControl(charge_allowed=allowed, limit=limit))
+        hold = evse.session is not None or bool(evse.lock_held_for)
+        self.rt.set_control(connector, ConnectorControl(charge_allowed=allowed, limit=limit, hold_lock=hold))
 
     # -- hardware events (on the asyncio thread) --------------------------------
     def on_snapshot(self, snap: ConnectorSnapshot) -> None:
         evse = self.evses[snap.connector]
         previous = evse.snapshot
         evse.snapshot = snap
+        self._snapshot_seen.set()
+        self._snapshot_seen = asyncio.Event()
         if previous is None and all(e.snapshot is not None for e in self.evses.values()):
             self.sampled.set()
         was_plugged = previous is not None and previous.cp is not CpState.A
@@ -194,14 +214,21 @@ class Station:
         elif was_plugged and not plugged:
             evse.plugged_at = None
             evse.finishing = False
-            if evse.session is not None:
+            if evse.session is not None and self.stop_on_ev_disconnect:
+                if not self.unlock_on_ev_disconnect:  # locked until the session's owner comes back
+                    evse.lock_held_for = tuple(t for t in (evse.session.id_tag, evse.session.parent_id_tag) if t)
                 self.spawn(self.stop_session(evse.id, StopReason.EV_DISCONNECTED), f"unplug {evse.id}")
         new_faults = snap.faults - (previous.faults if previous else frozenset())
         for fault in new_faults:
             self._record_fault(evse, fault)
             if FAULT_POLICY[fault].ends_session and evse.session is not None:
                 self.spawn(self.stop_session(evse.id, StopReason.OTHER), f"fault {evse.id}")
-        self._update_status(evse)
+        self._update_statuses()
+
+    async def until_snapshot(self, connector: int, predicate: Callable[[ConnectorSnapshot], bool]) -> None:
+        """Wait for a snapshot of ``connector`` that satisfies ``predicate`` (the loop's verdict)."""
+        while (snap := self.evses[connector].snapshot) is None or not predicate(snap):
+            await self._snapshot_seen.wait()
 
     def on_meter(self, connector: int, reading: MeterReading | None) -> None:
         """The running session is kept up to date in memory; the database mirrors it now and then."""
@@ -235,7 +262,12 @@ class Station:
         if evse.session is not None or not evse.operative:
             return
         pending = self.pending
-        if pending is not None and pending.connector in (None, evse.id) and time.monotonic() <= pending.deadline:
+        if (
+            pending is not None
+            and pending.connector in (None, evse.id)
+            and time.monotonic() <= pending.deadline
+            and self.admission(evse.id, pending.id_tag, pending.parent_id_tag).allowed
+        ):
             self.pending = None
             await self._start(evse, pending.id_tag, pending.parent_id_tag)
         elif self.authorizer.free_vend:
@@ -243,56 +275,78 @@ class Station:
 
     # -- commands ---------------------------------------------------------------
     async def present_token(self, id_tag: str, connector: int | None = None) -> str:
-        """A token at the station: stop the session it owns, or authorize and start."""
+        """A token at the station: stop the session it owns, release a cable it left locked, or
+        authorize and start."""
+        for evse in self.evses.values():
+            if id_tag in evse.lock_held_for:
+                self.unlock(evse.id)
+                return "unlocked"
         for evse in self.evses.values():
             s = evse.session
-            if s is not None and (s.id_tag == id_tag or (s.parent_id_tag and s.parent_id_tag == id_tag)):
+            if s is not None and same_token(s.id_tag, id_tag):
                 await self.stop_session(evse.id, StopReason.LOCAL)
                 return "stopped"
         result = await self.authorizer.authorize(id_tag)
         if not result.accepted:
             log.info("token %s rejected: %s", id_tag, result.status)
             return "rejected"
-        return await self.start_session(connector, id_tag, result.parent_id_tag)
+        group = result.parent_id_tag  # a group member stops the group's session (OCPP 1.6 3.10)
+        for evse in self.evses.values():
+            s = evse.session
+            if s is not None and group and s.parent_id_tag and same_token(s.parent_id_tag, group):
+                await self.stop_session(evse.id, StopReason.LOCAL, stop_id_tag=id_tag)
+                return "stopped"
+        return await self.start_session(connector, id_tag, group)
 
     async def start_session(self, connector: int | None, id_tag: str, parent_id_tag: str | None = None) -> str:
         """Start on a plugged connector at once, else wait for a plug-in (ConnectionTimeOut)."""
         candidates = [self.evses[connector]] if connector is not None else list(self.evses.values())
         for evse in candidates:
             idle = evse.session is None and not evse.finishing and evse.operative
-            if idle and evse.snapshot is not None and evse.snapshot.cp is not CpState.A:
-                await self._start(evse, id_tag, parent_id_tag)
+            plugged = evse.snapshot is not None and evse.snapshot.cp is not CpState.A
+            if idle and plugged and await self._start(evse, id_tag, parent_id_tag):
                 return "started"
-        if not any(e.session is None and e.operative for e in candidates):
+        usable = [e for e in candidates if e.session is None and e.operative]
+        if not any(self.admission(e.id, id_tag, parent_id_tag).allowed for e in usable):
             return "rejected"
-        deadline = time.monotonic() + self.config.charging.connection_timeout_s
+        deadline = time.monotonic() + self.connection_timeout_s
         self.pending = PendingToken(id_tag, parent_id_tag, deadline, connector)
-        for evse in self.evses.values():
-            self._update_status(evse)
+        self._update_statuses()
         return "waiting"
 
-    async def _start(self, evse: Evse, id_tag: str, parent_id_tag: str | None) -> None:
+    async def _start(self, evse: Evse, id_tag: str, parent_id_tag: str | None) -> bool:
         async with evse.lock:
             if evse.session is not None:
-                return
+                return False
             await self._fresh_meter(evse)
+            admission = self.admission(evse.id, id_tag, parent_id_tag)
+            if not admission.allowed:
+                log.info("connector %s: reserved, %s may not start there", evse.id, id_tag)
+                return False
+            ends = admission.ends.id if admission.ends is not None else None
             meter_wh = evse.meter.energy_import_wh if evse.meter is not None else 0.0
             if evse.meter is None:
                 log.warning("connector %s: starting without a meter reading; meter start 0 Wh", evse.id)
-            session = await self.ledger.start(evse.id, id_tag, meter_wh, self.clock.now(), parent_id_tag)
+            session = await self.ledger.start(evse.id, id_tag, meter_wh, self.clock.now(), parent_id_tag, ends)
+            if ends is not None:  # its row went with the session's transaction
+                self.reservations.pop(ends, None)
+                log.info("connector %s: session for %s ends reservation %s", evse.id, id_tag, ends)
             evse.session = session
+            evse.energy_cap_wh = None
             evse.last_progress = time.monotonic()
             log.info("connector %s: session %s started for %s", evse.id, session.id, id_tag)
             self.refresh_limit(evse.id)
-            self._update_status(evse)
+            self._update_statuses()
             for listener in self.listeners:
                 listener(StationEvent("session_started", evse.id, session=session))
+            return True
 
     async def _fresh_meter(self, evse: Evse) -> None:
         if self.read_meter is not None:
             await self.read_meter(evse.id)  # lands in evse.meter through on_meter; silence keeps the last
 
-    async def stop_session(self, connector: int, reason: StopReason) -> bool:
+    async def stop_session(self, connector: int, reason: StopReason, stop_id_tag: str | None = None) -> bool:
+        """End the session on ``connector``; ``stop_id_tag``: the group member's token that ended it."""
         evse = self.evses[connector]
         async with evse.lock:
             session = evse.session
@@ -303,14 +357,21 @@ class Station:
             self.refresh_limit(connector)
             await self._fresh_meter(evse)
             meter_wh = evse.meter.energy_import_wh if evse.meter is not None else session.last_meter_wh
-            stopped = await self.ledger.stop(session, reason, max(meter_wh, session.meter_start_wh), self.clock.now())
+            meter_wh = max(meter_wh, session.meter_start_wh)
+            stopped = await self.ledger.stop(session, reason, meter_wh, self.clock.now(), stop_id_tag)
             log.info("connector %s: session %s stopped (%s), %.0f Wh", connector, stopped.id, reason, stopped.energy_wh)
             if evse.operative_after_session is not None:
                 evse.operative, evse.operative_after_session = evse.operative_after_session, None
-            self._update_status(evse)
+            self._update_statuses()
             for listener in self.listeners:
                 listener(StationEvent("session_stopped", connector, session=stopped))
             return True
+
+    def unlock(self, connector: int) -> None:
+        """Release a cable kept locked after its session (the loop unlocks once no session holds it)."""
+        evse = self.evses[connector]
+        evse.lock_held_for = ()
+        self.refresh_limit(connector)
 
     async def stop_all(self, reason: StopReason) -> None:
         await asyncio.gather(*(self.stop_session(cid, reason) for cid in self.evses))
@@ -326,23 +387,87 @@ class Station:
             else:
                 evse.operative, evse.operative_after_session = operative, None
                 self.refresh_limit(evse.id)
-            self._update_status(evse)
+        self._update_statuses()
         return "Scheduled" if scheduled else "Accepted"
 
+    def cap_energy(self, connector: int, energy_wh: float) -> None:
+        """The running session on ``connector`` delivers at most ``energy_wh`` in all; then 0 A."""
+        evse = self.evses[connector]
+        if evse.session is not None:
+            evse.energy_cap_wh = energy_wh
+            self.refresh_limit(connector)
+
+    # -- reservations -----------------------------------------------------------
+    def admission(self, connector: int, id_tag: str, parent_id_tag: str | None) -> Admission:
+        """May ``id_tag`` start on ``connector`` as far as reservations go?"""
+        return rules.admission(self.reservations.values(), connector, id_tag, parent_id_tag, self._unreserved())
+
+    async def reserve(self, reservation: Reservation, *, any_connector_allowed: bool) -> ReserveOutcome:
+        """Make (or replace, same id) a reservation; answers as controller/reservations.py says."""
+        others = [r for r in self.reservations.values() if r.id != reservation.id]
+        outcome = rules.answer(
+            reservation, others, self._unreserved(), self.clock.now(), any_connector_allowed=any_connector_allowed
+        )
+        if outcome is ReserveOutcome.ACCEPTED:
+            self.reservations[reservation.id] = reservation
+            self._update_statuses()
+            await self.book.save(reservation)
+            log.info("reservation %s: connector %s for %s", reservation.id, reservation.connector, reservation.id_tag)
+        return outcome
+
+    async def cancel_reservation(self, reservation_id: int) -> bool:
+        if self.reservations.pop(reservation_id, None) is None:
+            return False
+        self._update_statuses()
+        await self.book.delete(reservation_id)
+        log.info("reservation %s cancelled", reservation_id)
+        return True
+
+    def _unreserved(self) -> dict[int, ConnectorStatus]:
+        """What each sampled connector would show without reservations."""
+        return {
+            e.id: connector_status(self._facts(e, reserved=False))[0]
+            for e in self.evses.values()
+            if e.snapshot is not None
+        }
+
     # -- status -----------------------------------------------------------------
-    def _update_status(self, evse: Evse) -> None:
-        if evse.snapshot is None:
-            return  # nothing sampled yet: announcing "Unavailable" for 5 ms would mislead a backend
+    def _facts(self, evse: Evse, reserved: bool) -> StatusFacts:
         pending = self.pending
-        facts = StatusFacts(
+        return StatusFacts(
             snapshot=evse.snapshot,
             in_session=evse.session is not None,
             finishing=evse.finishing,
             waiting_token=pending is not None and pending.connector in (None, evse.id) and evse.session is None,
             plug_timed_out=evse.plug_timed_out,
             operative=evse.operative,
+            session_outlives_unplug=not self.stop_on_ev_disconnect,
+            reserved=reserved,
         )
-        status, fault = connector_status(facts)
+
+    def _update_statuses(self) -> None:
+        """Every connector's status (a reservation or a busy connector changes the others'),
+        after ending the reservations that expired or whose connectors went down."""
+        unreserved = self._unreserved()
+        for gone in rules.ended(self.reservations.values(), unreserved, self.clock.now()):
+            log.info("reservation %s ended (expired, or connector %s down)", gone.id, gone.connector)
+            del self.reservations[gone.id]
+            self.spawn(self.book.delete(gone.id), f"reservation {gone.id} ended")
+        reserved = rules.reserved_connectors(self.reservations.values(), unreserved)
+        pending = self.pending
+        for evse in self.evses.values():
+            # The reserving tag presented (waiting for its plug-in) turns Reserved into Preparing.
+            mine = (
+                pending is not None
+                and pending.connector in (None, evse.id)
+                and self.admission(evse.id, pending.id_tag, pending.parent_id_tag).ends is not None
+            )
+            self._update_status(evse, evse.id in reserved and not mine)
+
+    def _update_status(self, evse: Evse, reserved: bool) -> None:
+        if evse.snapshot is None:
+            return  # nothing sampled yet: announcing "Unavailable" for 5 ms would mislead a backend
+        status, fault = connector_status(self._facts(evse, reserved))
         if (status, fault) == (evse.status, evse.fault):
             return
         evse.status, evse.fault = status, fault

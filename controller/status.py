@@ -6,7 +6,8 @@ Rules kept here (OCPP 1.6 ChargePointStatus wording; 2.0.1 maps these to its own
   limit allows at least 6 A) but the EV does not take it; SuspendedEVSE while a session
   runs and the limit pauses it. "Offered" comes from the limit, not from the pilot of
   the last tick, so the instant between authorization and PWM-on is not announced.
-- Once the EV is unplugged (A) the ending session no longer decides the status.
+- Once the EV is unplugged (A) the ending session no longer decides the status, unless the
+  session outlives the unplug (StopTransactionOnEVSideDisconnect = false): SuspendedEV.
 - Finishing after a session ended until the EV is unplugged; Preparing while an EV is
   plugged or a token waits for one; Reserved/Unavailable only when idle.
 """
@@ -43,6 +44,7 @@ class StatusFacts:
     plug_timed_out: bool = False  # plugged, never authorized, ConnectionTimeOut passed
     operative: bool = True
     reserved: bool = False
+    session_outlives_unplug: bool = False  # StopTransactionOnEVSideDisconnect = false
 
 
 def first_fault(faults: frozenset[Fault]) -> Fault | None:
@@ -58,6 +60,8 @@ def connector_status(f: StatusFacts) -> tuple[ConnectorStatus, Fault | None]:
     if stopping:
         return ConnectorStatus.FAULTED, first_fault(stopping)
     warning = first_fault(snap.faults)  # e.g. a reader failure: reported, not stopping
+    if f.in_session and snap.cp is CpState.A and f.session_outlives_unplug:
+        return ConnectorStatus.SUSPENDED_EV, warning  # 1.6 section 4.9: transaction kept, EV gone
     if f.in_session and snap.cp is not CpState.A:
         if snap.contactor:
             return ConnectorStatus.CHARGING, warning

@@ -70,9 +70,11 @@ async def until(predicate: Callable[[], bool], within: float = WITHIN) -> None:
 
 
 class Bench:
-    def __init__(self, csms: Csms, tmp_path: Path, connectors: int = 1, keys: str = ""):
-        """``keys``: extra ``[ocpp.keys]`` lines (that section comes last in CONFIG)."""
+    def __init__(self, csms: Csms, tmp_path: Path, connectors: int = 1, keys: str = "", lock: bool = False):
+        """``keys``: extra ``[ocpp.keys]`` lines (that section comes last in CONFIG); ``lock``:
+        sockets with a cable lock."""
         self.csms, self.tmp_path, self.connectors, self.keys = csms, tmp_path, connectors, keys
+        self.connector = CONNECTOR + ("[connector.sim]\nlock = true\n" if lock else "")
         self.daemon: Daemon | None = None
 
     async def start(self) -> Daemon:
@@ -81,7 +83,7 @@ class Bench:
                 state_dir=self.tmp_path,
                 port=self.csms.port,
                 measurands=MEASURANDS,
-                connectors="\n".join(CONNECTOR.format(id=i + 1) for i in range(self.connectors)),
+                connectors="\n".join(self.connector.format(id=i + 1) for i in range(self.connectors)),
             )
             + self.keys
         )

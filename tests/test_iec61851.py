@@ -274,6 +274,20 @@ def test_lock_sequencing():
     assert not out.contactor and not out.lock
 
 
+def test_held_lock_stays_locked_after_the_ev_leaves_but_not_through_a_fault():
+    line = enter("B1")
+    out = line.tick(has_lock=True, lock_feedback=True, charge_allowed=True, hold_lock=True)
+    assert out.lock
+    out = line.tick(cp=A, charge_allowed=False)
+    assert out.lock and not out.contactor  # the owner comes back for the cable (OCPP 4.10)
+    out = line.tick(hold_lock=False)
+    assert not out.lock
+    line.tick(hold_lock=True)
+    out = line.tick(conditions=frozenset({Fault.OVERTEMP}))
+    out = line.run(TIMING.unlock_after_f_s + 0.2)
+    assert not out.lock, "a fault still frees the cable after 5 s"
+
+
 def test_close_waits_for_lock_feedback():
     line = enter("B1")
     line.tick(has_lock=True, lock_feedback=False, charge_allowed=True)

@@ -58,6 +58,8 @@ ROWS: list[tuple[str, StatusFacts, ConnectorStatus, Fault | None]] = [
     ("plugged, ConnectionTimeOut passed", StatusFacts(PLUGGED, plug_timed_out=True), S.AVAILABLE, None),
     ("session, contactor closed", StatusFacts(CHARGING, in_session=True), S.CHARGING, None),
     ("session, PWM on, EV not drawing", StatusFacts(OFFERING, in_session=True), S.SUSPENDED_EV, None),
+    ("session kept after the EV left", StatusFacts(IDLE, True, session_outlives_unplug=True), S.SUSPENDED_EV, None),
+    ("session ending on unplug", StatusFacts(IDLE, in_session=True), S.AVAILABLE, None),
     (
         "session, EV in C but PWM still on, contactor open",
         StatusFacts(snap(CpState.C, X2), in_session=True),

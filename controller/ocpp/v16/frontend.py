@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.authorization import AuthResult
 from controller.clock import WallClock, iso
-from controller.faults import FAULT_POLICY
+from controller.faults import FAULT_POLICY, Fault
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16.configuration import Configuration
@@ -42,11 +42,14 @@ from controller.storage import Database
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
+    from controller.ocpp.certificates import CertificateStore
+    from controller.ocpp.v16.security import Security
     from controller.station import Station, StationEvent
 
 log = logging.getLogger(__name__)
 
 BOOT_RETRY_S = 60.0  # when the CSMS says interval 0
+UNLOCK_WAIT_S = 3.0  # lock motor plus the loop's feedback check
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[Payload | Reply]]
 
@@ -54,6 +57,12 @@ _AVAILABILITY_DDL = "CREATE TABLE ocpp16_availability (connector INTEGER PRIMARY
 _CACHE_DDL = "CREATE TABLE ocpp16_auth_cache (id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, parent_id_tag TEXT)"
 
 RESET_REASON = {"Soft": StopReason.SOFT_RESET, "Hard": StopReason.HARD_RESET}
+# Keys whose value the core applies as is: key -> Station attribute.
+STATION_POLICIES = {
+    "ConnectionTimeOut": "connection_timeout_s",
+    "StopTransactionOnEVSideDisconnect": "stop_on_ev_disconnect",
+    "UnlockConnectorOnEVSideDisconnect": "unlock_on_ev_disconnect",
+}
 
 
 class Feature(Protocol):
@@ -77,6 +86,10 @@ class Identity:
 
 class ChargePoint:
     free_vend = False  # as the station's authorizer: the CSMS decides, nobody charges unasked
+    # Set by build_frontend, for features that need them (firmware: ManufacturerRootCertificate,
+    # SecurityEventNotification).
+    certificates: CertificateStore | None = None
+    security: Security | None = None
 
     def __init__(
         self,
@@ -143,6 +156,9 @@ class ChargePoint:
         self.transactions.station = station
         self.sampling.station = station
         station.listeners.append(self._on_event)
+        for key, attribute in STATION_POLICIES.items():
+            setattr(station, attribute, self.keys[key])
+            self.keys.on_change(key, lambda value, a=attribute: setattr(station, a, value))
         for feature in self.features:
             feature.attach(station)
         stored = self.db.run_sync(
@@ -166,6 +182,8 @@ class ChargePoint:
                     await self.journal.wait_empty()
         await self.link.close()
         await self.sampling.stop()
+        if self.security is not None:
+            await self.security.close()
         await self._tasks.cancel()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
@@ -464,17 +482,18 @@ class ChargePoint:
             return {"status": "NotSupported"}
         if self.station is None or connector is None:
             return {"status": "NotSupported"}
+        if self.station.board.connector(connector).lock is None:
+            return {"status": "NotSupported"}
         if self.station.evses[connector].session is not None:
             await self.station.stop_session(connector, StopReason.UNLOCK_COMMAND)
-        lock = self.station.board.connector(connector).lock
-        if lock is None:
-            return {"status": "NotSupported"}
-        try:
-            await asyncio.to_thread(lock.set_locked, False)
-        except Exception:
-            log.exception("connector %s: unlock failed", connector)
-            return {"status": "UnlockFailed"}
-        return {"status": "Unlocked"}
+        self.station.unlock(connector)
+        # The loop drives the lock; the answer waits for its verdict (feedback checked there).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(UNLOCK_WAIT_S):
+                await self.station.until_snapshot(connector, lambda s: not s.locked and Fault.LOCK not in s.faults)
+                return {"status": "Unlocked"}
+        log.warning("connector %s: unlock failed", connector)
+        return {"status": "UnlockFailed"}
 
     async def trigger_message(self, payload: Payload) -> Payload | Reply:
         requested = payload["requestedMessage"]
