@@ -4,6 +4,7 @@ Rules kept here:
 - ``authorize = "any"``: every presented token is accepted, and a plug-in with no
   token starts a free-vend session under ``FREE_VEND_ID_TAG``.
 - ``authorize = "local"``: only the configured tokens are accepted.
+- Id tags compare case-insensitively (OCPP 1.6 IdToken and 2.0.1 idToken are CiStrings).
 - Protocol front ends replace the ``Authorizer`` of the station with their own
   (CSMS, local list, cache); the station only asks ``authorize(id_tag)``.
 """
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 FREE_VEND_ID_TAG = "FreeVend"
+
+
+def same_token(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,13 @@ class WallClock:
 def iso(t: datetime) -> str:
     """OCPP-style UTC timestamp with milliseconds and a Z."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 timestamp from the wire or the database, as an aware datetime (no zone = UTC).
+    Raises ValueError naming the text when it is not one."""
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an RFC 3339 date-time") from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

@@ -51,6 +51,8 @@ class Session:
     meter_stop_wh: float | None = None
     stop_reason: StopReason | None = None
     max_current_a: float = 0.0
+    reservation_id: int | None = None  # the reservation this session ended
+    stop_id_tag: str | None = None  # the token that stopped it, when not the starting one
 
     @property
     def energy_wh(self) -> float:
@@ -86,6 +88,10 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_open ON sessions (stopped_at) WHERE stopped_at IS NULL
 """
+_SCHEMA_0002 = """
+ALTER TABLE sessions ADD COLUMN reservation_id INTEGER;
+ALTER TABLE sessions ADD COLUMN stop_id_tag TEXT
+"""
 
 
 def _row(r: sqlite3.Row) -> Session:
@@ -101,6 +107,8 @@ def _row(r: sqlite3.Row) -> Session:
         meter_stop_wh=r["meter_stop_wh"],
         stop_reason=StopReason(r["stop_reason"]) if r["stop_reason"] else None,
         max_current_a=r["max_current_a"],
+        reservation_id=r["reservation_id"],
+        stop_id_tag=r["stop_id_tag"],
     )
 
 
@@ -109,19 +117,26 @@ class SessionLedger:
         self.db = db
         self.hooks: list[Hook] = []
         db.migrate("0001_sessions", _SCHEMA)
+        db.migrate("0002_sessions_reservation_stop_tag", _SCHEMA_0002)
 
     def _emit(self, conn: sqlite3.Connection, event: SessionEvent) -> None:
         for hook in self.hooks:
             hook(conn, event)
 
     async def start(
-        self, connector: int, id_tag: str, meter_wh: float, at: datetime, parent_id_tag: str | None = None
+        self,
+        connector: int,
+        id_tag: str,
+        meter_wh: float,
+        at: datetime,
+        parent_id_tag: str | None = None,
+        reservation_id: int | None = None,
     ) -> Session:
         def write(conn: sqlite3.Connection) -> Session:
             cur = conn.execute(
-                "INSERT INTO sessions (connector, id_tag, parent_id_tag, started_at, meter_start_wh, last_meter_wh)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (connector, id_tag, parent_id_tag, iso(at), meter_wh, meter_wh),
+                "INSERT INTO sessions (connector, id_tag, parent_id_tag, started_at, meter_start_wh, last_meter_wh,"
+                " reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (connector, id_tag, parent_id_tag, iso(at), meter_wh, meter_wh, reservation_id),
             )
             session = Session(
                 id=int(cur.lastrowid or 0),
@@ -131,6 +146,7 @@ class SessionLedger:
                 started_at=iso(at),
                 meter_start_wh=meter_wh,
                 last_meter_wh=meter_wh,
+                reservation_id=reservation_id,
             )
             self._emit(conn, SessionEvent("started", session))
             return session
@@ -147,24 +163,35 @@ class SessionLedger:
         )
         return updated
 
-    def _stop_in(self, conn: sqlite3.Connection, session: Session, reason: StopReason, meter_wh: float, at: str):
+    def _stop_in(
+        self,
+        conn: sqlite3.Connection,
+        session: Session,
+        reason: StopReason,
+        meter_wh: float,
+        at: str,
+        stop_id_tag: str | None = None,
+    ) -> Session:
         stopped = replace(
             session,
             stopped_at=at,
             meter_stop_wh=meter_wh,
             last_meter_wh=meter_wh,
             stop_reason=reason,
+            stop_id_tag=stop_id_tag,
         )
         conn.execute(
             "UPDATE sessions SET stopped_at = ?, meter_stop_wh = ?, last_meter_wh = ?, stop_reason = ?,"
-            " max_current_a = ? WHERE id = ? AND stopped_at IS NULL",
-            (at, meter_wh, meter_wh, reason.value, stopped.max_current_a, session.id),
+            " max_current_a = ?, stop_id_tag = ? WHERE id = ? AND stopped_at IS NULL",
+            (at, meter_wh, meter_wh, reason.value, stopped.max_current_a, stop_id_tag, session.id),
         )
         self._emit(conn, SessionEvent("stopped", stopped))
         return stopped
 
-    async def stop(self, session: Session, reason: StopReason, meter_wh: float, at: datetime) -> Session:
-        return await self.db.run(lambda c: self._stop_in(c, session, reason, meter_wh, iso(at)))
+    async def stop(
+        self, session: Session, reason: StopReason, meter_wh: float, at: datetime, stop_id_tag: str | None = None
+    ) -> Session:
+        return await self.db.run(lambda c: self._stop_in(c, session, reason, meter_wh, iso(at), stop_id_tag))
 
     def open_sessions(self) -> list[Session]:
         rows = self.db.run_sync(
