@@ -288,7 +288,10 @@ class Csms:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    csms = Csms(CsmsConfig(boot_status=args.boot_status, heartbeat_interval=args.interval, id_tags=set(args.tag)))
+    config = CsmsConfig(
+        boot_status=args.boot_status, heartbeat_interval=args.interval, id_tags=set(args.tag), log_limit=args.log_limit
+    )
+    csms = Csms(config)
     port = await csms.start(args.host, args.port)
     runner = web.AppRunner(csms.http_app())
     await runner.setup()
@@ -312,6 +315,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--interval", type=int, default=300)
     parser.add_argument("--tag", action="append", default=["TAG1", "04A2B3C4"])
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--log-limit", type=int, default=10000, help="frames kept for /csms/messages")
     args = parser.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=args.log_level)
     asyncio.run(_main(args))
