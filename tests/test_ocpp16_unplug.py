@@ -87,3 +87,25 @@ async def test_unlock_connector_stops_the_transaction_and_unlocks(csms, tmp_path
         assert bench.payloads("StopTransaction")[0]["reason"] == "UnlockCommand"
     finally:
         await bench.stop()
+
+
+async def test_minimum_status_duration_hides_a_short_lived_status(csms, tmp_path):
+    bench = Bench(csms, tmp_path, keys="MinimumStatusDuration = 1\n")
+    try:
+        daemon = await bench.start()
+        await bench.wait_status(1, "Available")
+        sim = daemon.board.simulation
+        sim.plug_in(1, **EV)
+        await until(lambda: daemon.station.evses[1].status.value == "Preparing")
+        sim.unplug(1)  # Preparing lasted far less than a second
+        await until(lambda: daemon.station.evses[1].status.value == "Available")
+        sim.plug_in(1, **EV)
+        await bench.wait_status(1, "Preparing")  # this one held for the whole second
+        preparing = [p for p in bench.payloads("StatusNotification") if p["status"] == "Preparing"]
+        assert len(preparing) == 1
+        assert [p["status"] for p in bench.payloads("StatusNotification") if p["connectorId"] == 1] == [
+            "Available",
+            "Preparing",
+        ]
+    finally:
+        await bench.stop()

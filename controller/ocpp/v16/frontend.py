@@ -52,6 +52,7 @@ BOOT_RETRY_S = 60.0  # when the CSMS says interval 0
 UNLOCK_WAIT_S = 3.0  # lock motor plus the loop's feedback check
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[Payload | Reply]]
+StatusItem = tuple[int, str, str, str]  # connector, status, errorCode, timestamp
 
 _AVAILABILITY_DDL = "CREATE TABLE ocpp16_availability (connector INTEGER PRIMARY KEY, operative INTEGER NOT NULL)"
 _CACHE_DDL = "CREATE TABLE ocpp16_auth_cache (id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, parent_id_tag TEXT)"
@@ -115,12 +116,16 @@ class ChargePoint:
         self.accepted = asyncio.Event()
         self.registration: str | None = None  # last BootNotification status
         self._sent_status: dict[int, tuple[str, str]] = {}
-        self._status_queue: asyncio.Queue[tuple[int, str, str, str]] = asyncio.Queue()
+        self._status_queue: asyncio.Queue[StatusItem] = asyncio.Queue()
+        self._latest_status: dict[int, StatusItem] = {}  # per connector, for MinimumStatusDuration
         self._status_lock = asyncio.Lock()
         self._heartbeat_changed = asyncio.Event()
         self._boot_now = asyncio.Event()
         self._tasks = Tasks("ocpp 1.6")
         self.features = list(features)
+        # Set when Smart Charging is wired: judges (and keeps) a RemoteStartTransaction's
+        # chargingProfile; False answers Rejected. Without it the profile is ignored.
+        self.remote_start_profile: Callable[[int | None, str, Payload], bool] | None = None
         link.on_connected = self._on_connected
         for action, handler in self._handlers().items():
             link.handle(action, handler)
@@ -290,7 +295,7 @@ class ChargePoint:
     def _on_event(self, event: StationEvent) -> None:
         if event.kind == "status" and event.status is not None:
             code = FAULT_POLICY[event.fault].ocpp16_error if event.fault is not None else "NoError"
-            self._status_queue.put_nowait((event.connector, event.status.value, code, iso(self.clock.now())))
+            self._queue_status((event.connector, event.status.value, code, iso(self.clock.now())))
             if event.connector in (self.station.evses if self.station else {}):
                 self._queue_station_status()
         elif event.kind == "session_started" and event.session is not None:
@@ -305,7 +310,22 @@ class ChargePoint:
     def _queue_station_status(self) -> None:
         status = self.station_status()
         if self._sent_status.get(0, ("", ""))[0] != status:
-            self._status_queue.put_nowait((0, status, "NoError", iso(self.clock.now())))
+            self._queue_status((0, status, "NoError", iso(self.clock.now())))
+
+    def _queue_status(self, item: StatusItem) -> None:
+        """Report a status change, or with MinimumStatusDuration only once it held that long."""
+        hold = self.keys["MinimumStatusDuration"] if "MinimumStatusDuration" in self.keys.keys else 0
+        assert isinstance(hold, int)
+        if hold == 0:
+            self._status_queue.put_nowait(item)
+            return
+        self._latest_status[item[0]] = item
+        self._spawn(self._queue_when_stable(item, hold), f"ocpp-status-hold-{item[0]}")
+
+    async def _queue_when_stable(self, item: StatusItem, hold_s: float) -> None:
+        await asyncio.sleep(hold_s)  # the stability window itself, not a synchronisation
+        if self._latest_status.get(item[0]) is item:
+            self._status_queue.put_nowait(item)
 
     def connector_status(self, connector: int) -> tuple[str, str]:
         if connector == 0 or self.station is None:
@@ -413,6 +433,10 @@ class ChargePoint:
         if not any(e.session is None and e.operative and not e.finishing for e in candidates):
             return {"status": "Rejected"}
         id_tag = payload["idTag"]
+        profile = payload.get("chargingProfile")
+        if profile is not None and self.remote_start_profile is not None:
+            if not self.remote_start_profile(connector, id_tag, profile):
+                return {"status": "Rejected"}
 
         async def start() -> None:
             parent = None
