@@ -18,6 +18,12 @@ Rules kept here:
   ``disconnect()`` stays down until ``connect()``.
 - ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
   BootNotification first; ``frame_log`` sees every frame in and out.
+- Security hooks (the security profile decides them per attempt): ``additional_headers`` and
+  ``ssl`` may be callables; ``url`` may be reassigned between attempts; ``on_open(ws)`` runs
+  once the websocket is open and may raise ConnectionError to refuse it (e.g. server
+  certificate dates checked against NTP time); ``on_failure(exc)`` sees every failed attempt
+  and returns the reason shown in ``last_error`` (None keeps the default).
+  ``reconnect()`` drops the connection and connects again at once (new credentials).
 """
 
 from __future__ import annotations
@@ -122,10 +128,12 @@ class Link:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         additional_headers: Callable[[], Mapping[str, str]] | None = None,
-        ssl: ssl_module.SSLContext | None = None,
+        ssl: ssl_module.SSLContext | Callable[[], ssl_module.SSLContext | None] | None = None,
         compression: str | None = None,
         on_connected: Callable[[], Awaitable[None]] | None = None,
         frame_log: Callable[[Frame], None] | None = None,
+        on_open: Callable[[ClientConnection], None] | None = None,
+        on_failure: Callable[[BaseException], str | None] | None = None,
     ):
         self.url = url.rstrip("/") + "/" + charge_point_id
         self.rpc = rpc
@@ -139,6 +147,8 @@ class Link:
         self.compression = compression
         self.on_connected = on_connected
         self.frame_log = frame_log
+        self.on_open, self.on_failure = on_open, on_failure
+        self._at_once = False  # reconnect() asked for an immediate new attempt
         self.state = LinkState.DISCONNECTED
         self._state_changed = asyncio.Event()
         self.last_error = ""
@@ -198,6 +208,13 @@ class Link:
         else:
             await self._ws.close()
 
+    async def reconnect(self) -> None:
+        """Drop the connection and open a new one at once (new credentials or profile)."""
+        self._at_once = True
+        self._kick.set()
+        if self._ws is not None:
+            await self._ws.close()
+
     async def close(self) -> None:
         await self.disconnect()
         if self._runner is not None:
@@ -221,15 +238,22 @@ class Link:
                 async with self._open() as ws:
                     if ws.subprotocol != self.rpc.dialect.subprotocol:
                         raise ConnectionError(f"CSMS did not accept subprotocol {self.rpc.dialect.subprotocol}")
+                    if self.on_open is not None:
+                        self.on_open(ws)
                     attempt = 0
                     await self._serve(ws)
-                    self.last_error = "closed by CSMS" if self._wanted.is_set() else ""
+                    self.last_error = "closed by CSMS" if self._wanted.is_set() and not self._at_once else ""
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException, ConnectionError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.on_failure is not None:
+                    self.last_error = self.on_failure(exc) or self.last_error
                 log.warning("OCPP connection to %s failed: %s", self.url, self.last_error)
             if not self._wanted.is_set():
+                continue
+            if self._at_once:
+                self._at_once = False
                 continue
             self._set_state(LinkState.WAITING)
             delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, random.random())
@@ -246,7 +270,7 @@ class Link:
             self.url,
             subprotocols=[self.rpc.dialect.subprotocol],  # type: ignore[list-item]
             additional_headers=dict(self.additional_headers()) if self.additional_headers else None,
-            ssl=self.ssl,
+            ssl=self.ssl() if callable(self.ssl) else self.ssl,
             compression=self.compression,
             ping_interval=ping,
             ping_timeout=self.ping_timeout if ping else None,

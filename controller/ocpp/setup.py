@@ -8,6 +8,11 @@ Rules kept here:
   evsed version).
 - ``[ocpp.keys]`` sets configuration-key defaults (e.g. ``HeartbeatInterval = 60``); values the
   CSMS changed later and stored win over them. An unknown key is a startup error naming it.
+- Security (whitepaper; controller/ocpp/v16/security.py): ``tls_url`` (wss:// for profiles
+  2-3), ``ca_file`` (CSMS roots; default the system store), ``insecure`` (bench only, loudly
+  logged), ``basic_auth`` (password as written or hex-decoded). AuthorizationKey is a secret:
+  never in the configuration file, it lives in ``<state_dir>/secrets/authorization_key``;
+  certificates in ``<state_dir>/certificates``.
 - The front end's hook is registered on the ledger before crash recovery runs, so the
   StopTransaction (PowerLoss) of a session a crash left open is queued with the session's
   closing, in the same SQLite transaction.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller import __version__
@@ -26,12 +32,14 @@ if TYPE_CHECKING:
     from controller.clock import WallClock
     from controller.config import Config
     from controller.ocpp.v16.frontend import ChargePoint, Feature
+    from controller.ocpp.v16.security import TimeSource
     from controller.sessions import SessionLedger
     from controller.storage import Database
 
 VERSIONS = ("1.6",)
 # What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
-WIRED_PROFILES = frozenset({"Core", "RemoteTrigger"})
+WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "Security"})
+AUTHORIZATION_KEY_FILE = Path("secrets") / "authorization_key"  # under the state directory
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,10 @@ class OcppConfig:
     call_timeout_s: float = 30.0
     reconnect_cap_s: float = 300.0
     keys: dict[str, str] = field(default_factory=dict)
+    tls_url: str | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    basic_auth: str = "as-written"
 
     @staticmethod
     def from_section(s: ConfigSection) -> OcppConfig:
@@ -56,14 +68,27 @@ class OcppConfig:
         for name, key in BY_NAME.items():
             if not keys_section.has(name):
                 continue
+            if key.access == "W":
+                raise keys_section.error(name, "(hidden)", f"a secret does not belong in the configuration file; "
+                                         f"write it to <state_dir>/{AUTHORIZATION_KEY_FILE} (mode 0600)")  # fmt: skip
             if key.kind == "bool":
                 keys[name] = "true" if keys_section.get_bool(name) else "false"
             elif key.kind == "int":
                 keys[name] = str(keys_section.get_int(name, minval=key.minimum, maxval=key.maximum))
             else:
                 keys[name] = keys_section.get_str(name)
+        tls_url = s.get_str("tls_url", None, min_length=1)
+        if tls_url is not None and not tls_url.startswith("wss://"):
+            raise s.error("tls_url", tls_url, 'expected a TLS websocket URL "wss://..."')
+        ca_file = s.get_str("ca_file", None, min_length=1)
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise s.error("ca_file", ca_file, "expected a readable PEM file of CSMS root certificates")
         return OcppConfig(
             url=url,
+            tls_url=tls_url,
+            ca_file=Path(ca_file) if ca_file is not None else None,
+            insecure=s.get_bool("insecure", False),
+            basic_auth=s.get_str("basic_auth", "as-written", choices=("as-written", "hex-decoded")),
             version=s.get_str("version", "1.6", choices=VERSIONS),
             charge_point_id=s.get_str("charge_point_id", None, min_length=1, max_length=48),
             firmware_version=s.get_str("firmware_version", __version__, min_length=1, max_length=50),
@@ -79,21 +104,27 @@ def build_frontend(
     ledger: SessionLedger,
     clock: WallClock,
     on_reset: Callable[[str], None] | None = None,
+    time_source: TimeSource | None = None,
 ) -> ChargePoint | None:
     """The 1.6 charge point for ``config`` (None without an [ocpp] url); its hook is on the ledger."""
+    from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.journal import Journal
     from controller.ocpp.link import Link
     from controller.ocpp.rpc import Rpc
+    from controller.ocpp.security_log import SecurityLog
     from controller.ocpp.v16.configuration import Configuration
     from controller.ocpp.v16.frontend import ChargePoint, Identity
     from controller.ocpp.v16.metering import supported_measurands
+    from controller.ocpp.v16.security import Security, TlsSettings
 
     ocpp: OcppConfig | None = getattr(config, "ocpp", None)
     if ocpp is None or ocpp.url is None:
         return None
+    state_dir = config.storage.state_dir
     overrides = {"NumberOfConnectors": str(len(config.connectors)), **ocpp.keys}
     try:
-        keys = Configuration(db, WIRED_PROFILES, measurands=supported_measurands(), overrides=overrides)
+        keys = Configuration(db, WIRED_PROFILES, measurands=supported_measurands(), overrides=overrides,
+                             secrets={"AuthorizationKey": state_dir / AUTHORIZATION_KEY_FILE})  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{config.source}: [ocpp.keys]: {exc}") from exc
     ping = keys["WebSocketPingInterval"] if "WebSocketPingInterval" in keys.keys else 60
@@ -112,7 +143,22 @@ def build_frontend(
         serial_number=config.station.serial_number,
         firmware_version=ocpp.firmware_version,
     )
-    features: list[Feature] = []  # one object per wired feature profile beyond Core / RemoteTrigger
+    charge_point_id = ocpp.charge_point_id or config.station.charge_point_id
+    store_size = keys["CertificateStoreMaxLength"]
+    assert isinstance(store_size, int)
+    certificates = CertificateStore(
+        state_dir / "certificates", store_size, now=clock.now,
+        additional_root_check=lambda: bool(keys["AdditionalRootCertificateCheck"]),
+    )  # fmt: skip
+    security = Security(
+        link, keys, journal, clock, certificates, SecurityLog(state_dir / "security.log"),
+        TlsSettings(ocpp.url, ocpp.tls_url, ocpp.ca_file, ocpp.insecure, ocpp.basic_auth),
+        charge_point_id=charge_point_id, serial_number=config.station.serial_number or charge_point_id,
+        time_source=time_source,
+    )  # fmt: skip
+    features: list[Feature] = [security]  # one object per wired feature profile beyond Core / RemoteTrigger
     charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset, features=features)
+    charge_point.certificates, charge_point.security = certificates, security
+    security.charge_point = charge_point
     ledger.hooks.append(charge_point.transactions.hook)
     return charge_point

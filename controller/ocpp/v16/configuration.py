@@ -12,7 +12,11 @@ Rules kept here (OCPP 1.6 edition 2 sections 5.3, 5.8, chapter 9; security white
   + Accepted. Listeners run after the value is committed, so e.g. MeterValueSampleInterval
   re-schedules sampling at once; a failing listener is logged, never undoes the change.
 - Write-only keys (AuthorizationKey) are left out of a full GetConfiguration and reported
-  without a value when asked for by name.
+  without a value when asked for by name. Keys named in ``secrets`` are kept in their own
+  0600 file (controller/secret_files.py), never in SQLite; a value left in SQLite by an older
+  version is moved there.
+- ``guard(name, check)``: ``check(value)`` runs before a ChangeConfiguration is committed; a
+  returned reason rejects it (e.g. SecurityProfile prerequisites, whitepaper A05.FR.02-04).
 - SupportedFeatureProfiles is computed from what is wired, never stored.
 - More keys in a GetConfiguration.req than GetConfigurationMaxKeys -> OccurenceConstraintViolation.
 """
@@ -22,15 +26,18 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from controller.ocpp.link import Refuse
 from controller.ocpp.v16.keys import CHOICES, FEATURE_PROFILES, KEYS, BadValue, Key, Value, parse, render
+from controller.secret_files import read_secret, write_secret
 from controller.storage import Database
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Value], "Awaitable[None] | None"]
+Check = Callable[[Value], "str | None"]
 ALWAYS_WIRED = ("Core",)
 
 
@@ -43,6 +50,7 @@ class Configuration:
         measurands: Collection[str] | None = None,
         overrides: Mapping[str, str] | None = None,
         hidden: Iterable[str] = (),
+        secrets: Mapping[str, Path] | None = None,
     ):
         """``profiles``: feature profiles actually wired (plus "Security" for the whitepaper
         keys); ``measurands``: what the meter can deliver; ``overrides``: station config."""
@@ -60,8 +68,16 @@ class Configuration:
         if measurands is not None:
             self.allowed["measurands"] = tuple(measurands)
         self._listeners: dict[str, list[Listener]] = {}
+        self._checks: dict[str, list[Check]] = {}
         self._values: dict[str, Value] = {}
+        self._secrets = {name: path for name, path in (secrets or {}).items() if name in self.keys}
         stored = dict(db.run_sync(lambda conn: conn.execute("SELECT name, value FROM config_keys").fetchall()))
+        for name, path in self._secrets.items():
+            if name in stored:  # written by a version that kept it in SQLite: move it to its file
+                write_secret(path, stored[name])
+                db.run_sync(lambda conn, n=name: conn.execute("DELETE FROM config_keys WHERE name = ?", (n,)))
+            raw = read_secret(path)
+            stored[name] = raw.decode().strip() if raw is not None else ""
         for source in ({k: v.default for k, v in self.keys.items()}, overrides or {}, stored):
             for name, text in source.items():
                 key = self.keys.get(name)
@@ -92,27 +108,43 @@ class Configuration:
             raise KeyError(name)
         self._listeners.setdefault(name, []).append(listener)
 
-    async def change(self, name: str, text: str) -> str:
-        """Set a key as ChangeConfiguration does; returns the ConfigurationStatus."""
+    def guard(self, name: str, check: Check) -> None:
+        """Run ``check(new_value)`` before each change of ``name``; a returned reason rejects it."""
+        if name not in self.keys:
+            raise KeyError(name)
+        self._checks.setdefault(name, []).append(check)
+
+    async def change(self, name: str, text: str, *, restore: bool = False) -> str:
+        """Set a key as ChangeConfiguration does; returns the ConfigurationStatus. ``restore``
+        is the station's own write-back (a failed SecurityProfile upgrade): no only-raise rule,
+        no guards."""
         key = self.keys.get(name)
         if key is None:
             return "NotSupported"
-        if key.access == "R":
+        if key.access == "R" and not restore:
             log.info("ChangeConfiguration %s rejected: read-only", name)
             return "Rejected"
         try:
-            value = parse(key, text, current=self._values.get(name), max_items=self._max_items(key),
-                          allowed=self.allowed)  # fmt: skip
+            value = parse(key, text, current=None if restore else self._values.get(name),
+                          max_items=self._max_items(key), allowed=self.allowed)  # fmt: skip
         except BadValue as exc:
             log.info("ChangeConfiguration rejected: %s", exc)
             return "Rejected"
+        for check in () if restore else self._checks.get(name, ()):
+            reason = check(value)
+            if reason is not None:
+                log.info("ChangeConfiguration %s rejected: %s", name, reason)
+                return "Rejected"
         stored = render(key, value)
-        await self.db.run(
-            lambda conn: conn.execute(
-                "INSERT INTO config_keys VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (name, stored),
+        if name in self._secrets:
+            write_secret(self._secrets[name], stored)
+        else:
+            await self.db.run(
+                lambda conn: conn.execute(
+                    "INSERT INTO config_keys VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, stored),
+                )
             )
-        )
         self._values[name] = value
         for listener in self._listeners.get(name, ()):
             try:

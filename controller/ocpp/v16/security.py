@@ -1,0 +1,376 @@
+"""The OCPP 1.6 security whitepaper (edition 3) as a front-end feature: security profiles,
+Basic auth, TLS, certificates, security events.
+
+Rules kept here:
+- Profiles (2.1-2.5): 0 none; 1 Basic auth over ws; 2 Basic auth over TLS; 3 TLS with a client
+  certificate. Profiles 2-3 connect to ``tls_url`` (or ``url`` with ws:// made wss://); 0-1 to
+  ``url``. Basic auth: user = charge point id, password = AuthorizationKey as written (hex
+  text, whitepaper 2.3) or hex-decoded bytes (OCPP-J 1.6 6.2.2) per ``[ocpp] basic_auth``.
+- SecurityProfile only rises (A05.FR.01) and only when its prerequisites hold (A05.FR.02-04):
+  1-2 need an AuthorizationKey, 2-3 a CSMS root (installed or ``ca_file``), 3 a valid charge
+  point certificate. Accepted -> the answer goes out, then the link reconnects with the new
+  profile (A05.FR.06/07). The upgrade is confirmed by the first connection that opens; if the
+  CSMS refuses the credentials or TLS, or three attempts fail, the previous profile is restored
+  and a ReconfigurationOfSecurityParameters event says so (A05.FR.08). Kept in memory: a
+  restart during an upgrade keeps the new profile.
+- AuthorizationKey is write-only and lives in ``secrets/authorization_key`` (0600); changing it
+  reconnects with the new password (A01), is logged without its value (A01.FR.11/12).
+- Security events (chapter 8) go to the rolling security log; critical ones, and the first
+  connection failure of each kind per outage, are queued in the transaction journal
+  (guaranteed, in order, A04.FR.02); others are sent only if online.
+- A server certificate that fails on its dates alone before the first NTP sync is not reported
+  as bad: the link retries once the clock is synchronised (issue #6 "Time").
+- Handlers: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate, CertificateSigned,
+  ExtendedTriggerMessage, and ChangeConfiguration (wrapping the configuration's own, to
+  reconnect after SecurityProfile / AuthorizationKey changes once the answer is sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from websockets.asyncio.client import ClientConnection
+
+from controller.clock import WallClock, iso
+from controller.ocpp.certificates import (
+    CENTRAL_SYSTEM_ROOT,
+    KINDS,
+    CertificateError,
+    CertificateStore,
+    fingerprint,
+    parse_pem_chain,
+)
+from controller.ocpp.journal import Journal
+from controller.ocpp.link import CallFailed, Link, Reply
+from controller.ocpp.security_log import SecurityLog
+from controller.ocpp.tls import check_dates, classify, client_context, verified_chain
+from controller.ocpp.v16.configuration import Configuration
+from controller.tasks import Tasks
+
+if TYPE_CHECKING:
+    import ssl
+
+    from cryptography import x509
+
+    from controller.ocpp.v16.frontend import ChargePoint
+    from controller.station import Station
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+UPGRADE_ATTEMPTS = 3  # failed attempts with a new profile before falling back
+EVENT = "SecurityEventNotification"
+
+
+class TimeSource(Protocol):
+    """What the TLS checks need from NTP (controller/time_sync.py)."""
+
+    synced: asyncio.Event
+
+    def dates_by_offset(self) -> bool:
+        """True when certificate dates must be checked against offset-corrected time."""
+        ...
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    url: str
+    tls_url: str | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    basic_auth: str = "as-written"  # or "hex-decoded"
+
+
+def endpoint(settings: TlsSettings, profile: int) -> str:
+    """The CSMS URL (without the charge point id) for ``profile``."""
+    if profile < 2:
+        return settings.url
+    if settings.tls_url:
+        return settings.tls_url
+    scheme, _, rest = settings.url.partition("://")
+    return settings.url if scheme == "wss" else "wss://" + rest
+
+
+def basic_auth(charge_point_id: str, key: str, encoding: str) -> str:
+    password = bytes.fromhex(key) if encoding == "hex-decoded" else key.encode()
+    return "Basic " + base64.b64encode(charge_point_id.encode() + b":" + password).decode()
+
+
+class Security:
+    def __init__(
+        self,
+        link: Link,
+        keys: Configuration,
+        journal: Journal,
+        clock: WallClock,
+        store: CertificateStore,
+        security_log: SecurityLog,
+        settings: TlsSettings,
+        *,
+        charge_point_id: str,
+        serial_number: str,
+        time_source: TimeSource | None = None,
+    ):
+        self.link, self.keys, self.journal, self.clock = link, keys, journal, clock
+        self.store, self.security_log, self.settings = store, security_log, settings
+        self.charge_point_id, self.serial_number = charge_point_id, serial_number
+        self.time_source = time_source
+        self.charge_point: ChargePoint | None = None  # set by build_frontend (ExtendedTriggerMessage)
+        # ExtendedTriggerMessage targets other features provide (FirmwareStatusNotification, ...).
+        self.triggers: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._upgrade_from: int | None = None
+        self._upgrade_failures = 0
+        self._reported: set[str] = set()  # failure events already queued in this outage
+        self._waiting_for_sync = False
+        self._tasks = Tasks("ocpp security")
+        keys.guard("SecurityProfile", self._prerequisites)
+        link.additional_headers = self.headers
+        link.ssl = self.ssl_context
+        link.on_open = self.opened
+        link.on_failure = self.failed
+        self._point_link()
+        if settings.insecure:
+            log.error("[ocpp] insecure = true: the CSMS's TLS certificate is NOT verified (bench only)")
+
+    # ---- Feature ------------------------------------------------------------------------
+
+    def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
+        return {
+            "ChangeConfiguration": self.change_configuration,
+            "InstallCertificate": self.install_certificate,
+            "GetInstalledCertificateIds": self.installed_certificate_ids,
+            "DeleteCertificate": self.delete_certificate,
+            "CertificateSigned": self.certificate_signed,
+            "ExtendedTriggerMessage": self.extended_trigger,
+        }
+
+    def attach(self, station: Station) -> None:
+        self._spawn(self.report_event("StartupOfTheDevice", None, critical=True), "security-startup")
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        self._tasks.spawn(coro, name)  # type: ignore[arg-type]
+
+    @property
+    def profile(self) -> int:
+        value = self.keys["SecurityProfile"]
+        assert isinstance(value, int)
+        return value
+
+    def status_json(self) -> dict[str, Any]:
+        identity = self.store.client_identity()
+        return {
+            "security": {
+                "profile": self.profile,
+                "upgrading_from": self._upgrade_from,
+                "tls": self.link.url.startswith("wss://"),
+                "insecure": self.settings.insecure,
+                "client_certificate": identity[0].name if identity else None,
+            }
+        }
+
+    # ---- connection ---------------------------------------------------------------------
+
+    def _point_link(self) -> None:
+        self.link.url = endpoint(self.settings, self.profile).rstrip("/") + "/" + self.charge_point_id
+
+    def headers(self) -> dict[str, str]:
+        key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
+        if self.profile in (1, 2) and isinstance(key, str) and key:
+            return {"Authorization": basic_auth(self.charge_point_id, key, self.settings.basic_auth)}
+        return {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.link.url.startswith("wss://"):
+            return None
+        identity = None
+        if self.profile == 3:
+            identity = self.store.client_identity()
+            if identity is None:
+                raise ConnectionError("security profile 3 needs a valid charge point certificate; none installed")
+        try:
+            return client_context(
+                ca_file=self.settings.ca_file,
+                roots=self.store.certificates(CENTRAL_SYSTEM_ROOT),
+                identity=identity,
+                insecure=self.settings.insecure,
+                ignore_dates=self.time_source is not None and self.time_source.dates_by_offset(),
+            )
+        except (OSError, ValueError) as exc:
+            raise ConnectionError(f"TLS set-up failed: {exc}") from exc
+
+    def opened(self, ws: ClientConnection) -> None:
+        ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
+        if ssl_object is not None and not self.settings.insecure:
+            chain = verified_chain(ssl_object)
+            if self.time_source is not None and self.time_source.dates_by_offset():
+                check_dates(chain, self.clock.now())
+            if chain:
+                self.store.in_use = {fingerprint(chain[-1])}
+                self.store.confirm_root(fingerprint(chain[-1]))
+        if self._upgrade_from is not None:
+            log.info("security profile %s confirmed by the CSMS (was %s)", self.profile, self._upgrade_from)
+            self._upgrade_from = None
+        self._reported.clear()
+
+    def failed(self, exc: BaseException) -> str:
+        failure = classify(exc)
+        reason = failure.reason
+        source = self.time_source
+        if failure.dates_only and source is not None and not source.synced.is_set():
+            if not self._waiting_for_sync:
+                self._waiting_for_sync = True
+                self._spawn(self._retry_after_sync(source), "security-retry-after-sync")
+            return reason + "; the clock is not synchronised yet: retrying after the NTP sync"
+        if failure.event is not None and failure.event not in self._reported:
+            self._reported.add(failure.event)
+            self._spawn(self.report_event(failure.event, reason, critical=True), "security-event")
+        if self._upgrade_from is not None:
+            self._upgrade_failures += 1
+            if failure.credentials_refused or failure.event or self._upgrade_failures >= UPGRADE_ATTEMPTS:
+                self._spawn(self._fall_back(reason), "security-fallback")
+        return reason
+
+    async def _retry_after_sync(self, source: TimeSource) -> None:
+        await source.synced.wait()
+        self._waiting_for_sync = False
+        log.info("clock synchronised: connecting to the CSMS again")
+        self.link.connect()
+
+    async def _fall_back(self, reason: str) -> None:
+        failed, previous = self.profile, self._upgrade_from
+        if previous is None:
+            return
+        self._upgrade_from, self._upgrade_failures = None, 0
+        await self.keys.change("SecurityProfile", str(previous), restore=True)
+        self._point_link()
+        log.error("security profile %s failed (%s): back to profile %s", failed, reason, previous)
+        await self.report_event("ReconfigurationOfSecurityParameters",
+                                f"SecurityProfile {failed} failed ({reason}); fell back to {previous}")  # fmt: skip
+        self.link.connect()  # cut the backoff wait short
+
+    def _prerequisites(self, value: object) -> str | None:
+        assert isinstance(value, int)
+        key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
+        if value in (1, 2) and not key:
+            return f"profile {value} needs an AuthorizationKey"
+        if value in (2, 3) and not self.settings.insecure and not self.trust_anchors():
+            return f"profile {value} needs a CentralSystemRootCertificate (InstallCertificate or [ocpp] ca_file)"
+        if value == 3 and self.store.client_identity() is None:
+            return "profile 3 needs a valid charge point certificate (SignCertificate / CertificateSigned)"
+        return None
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        anchors = self.store.certificates(CENTRAL_SYSTEM_ROOT)
+        if self.settings.ca_file is not None:
+            try:
+                anchors += parse_pem_chain(self.settings.ca_file.read_text())
+            except (OSError, CertificateError) as exc:
+                log.error("[ocpp] ca_file %s unusable: %s", self.settings.ca_file, exc)
+        return anchors
+
+    # ---- security events --------------------------------------------------------------------
+
+    async def report_event(self, type: str, tech_info: str | None = None, critical: bool = True) -> None:
+        """Log a security event; critical ones are queued with guaranteed delivery (A04)."""
+        timestamp = iso(self.clock.now())
+        tech = tech_info[:255] if tech_info else None
+        self.security_log.append(timestamp, type, tech, critical)
+        log.info("security event %s%s", type, f": {tech}" if tech else "")
+        payload: Payload = {"type": type[:50], "timestamp": timestamp}
+        if tech:
+            payload["techInfo"] = tech
+        if critical:
+            await self.journal.enqueue(EVENT, payload)
+            return
+        cp = self.charge_point
+        if cp is not None and cp.accepted.is_set() and self.link.connected.is_set():
+            try:
+                await self.link.call(EVENT, payload)
+            except CallFailed as exc:
+                log.info("SecurityEventNotification %s not sent: %s", type, exc)
+
+    # ---- CSMS -> charge point -------------------------------------------------------------
+
+    async def change_configuration(self, payload: Payload) -> Payload | Reply:
+        name = payload["key"]
+        before = self.profile
+        status = await self.keys.change(name, payload["value"])
+        if status != "Accepted":
+            return {"status": status}
+        if name == "SecurityProfile":
+            self._upgrade_from, self._upgrade_failures = before, 0
+            change = f"SecurityProfile {before} -> {self.profile}"
+            self._spawn(
+                self.report_event("ReconfigurationOfSecurityParameters", change, critical=False), "security-event"
+            )
+            return Reply({"status": status}, after=self._switch_profile)
+        if name == "AuthorizationKey":
+            self._spawn(self.report_event("ReconfigurationOfSecurityParameters", "AuthorizationKey changed",
+                                          critical=False), "security-event")  # fmt: skip
+            if self.profile in (1, 2):
+                return Reply({"status": status}, after=self.link.reconnect)
+        return {"status": status}
+
+    async def _switch_profile(self) -> None:
+        self._point_link()
+        log.info("security profile %s: reconnecting to %s", self.profile, self.link.url)
+        await self.link.reconnect()
+
+    async def install_certificate(self, payload: Payload) -> Payload:
+        status = await asyncio.to_thread(self.store.install, payload["certificateType"], payload["certificate"])
+        return {"status": status}
+
+    async def installed_certificate_ids(self, payload: Payload) -> Payload:
+        kind = payload["certificateType"]
+        found = await asyncio.to_thread(self.store.ids, kind if kind in KINDS else None)
+        if not found or kind not in KINDS:
+            return {"status": "NotFound"}
+        return {"status": "Accepted", "certificateHashData": [h.payload() for h in found]}
+
+    async def delete_certificate(self, payload: Payload) -> Payload:
+        return {"status": await asyncio.to_thread(self.store.delete, payload["certificateHashData"])}
+
+    async def certificate_signed(self, payload: Payload) -> Payload | Reply:
+        limit = self.keys["CertificateSignedMaxChainSize"]
+        assert isinstance(limit, int)
+        try:
+            await asyncio.to_thread(self.store.accept_chain, payload["certificateChain"], self.trust_anchors(), limit)
+        except (CertificateError, ValueError) as exc:
+            log.warning("CertificateSigned rejected: %s", exc)
+            self._spawn(self.report_event("InvalidChargePointCertificate", str(exc), critical=False), "security-event")
+            return {"status": "Rejected"}
+        if self.profile == 3:  # use the new certificate now (A02.FR.08)
+            return Reply({"status": "Accepted"}, after=self.link.reconnect)
+        return {"status": "Accepted"}
+
+    async def extended_trigger(self, payload: Payload) -> Payload | Reply:
+        requested = payload["requestedMessage"]
+        if requested == "SignChargePointCertificate":
+            if not self.keys["CpoName"]:
+                log.info("SignChargePointCertificate rejected: CpoName is not set")
+                return {"status": "Rejected"}
+            return Reply({"status": "Accepted"}, after=self.sign_certificate)
+        if requested in self.triggers:
+            return Reply({"status": "Accepted"}, after=self.triggers[requested])
+        if requested in ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification") and self.charge_point:
+            return await self.charge_point.trigger_message(payload)
+        return {"status": "NotImplemented"}
+
+    async def sign_certificate(self) -> None:
+        """SignCertificate.req with a CSR for a fresh key (A02/A03)."""
+        csr = await asyncio.to_thread(self.store.create_csr, self.serial_number, str(self.keys["CpoName"]))
+        try:
+            response = await self.link.call("SignCertificate", {"csr": csr})
+        except CallFailed as exc:
+            log.warning("SignCertificate failed: %s", exc)
+            return
+        log.info("SignCertificate %s", response["status"])
+
+    async def close(self) -> None:
+        await self._tasks.cancel()
