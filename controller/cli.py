@@ -96,11 +96,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"evsed: cannot start: {exc}", file=sys.stderr)
         return 1
     if daemon.restart_requested is not None:
+        if daemon.restart_requested == "Hard" and config.station.reboot_command:
+            reboot(config.station.reboot_command, daemon.reset_retries)
         return restart(daemon.restart_requested)
     return 0
 
 
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: non-zero, so systemd's Restart=on-failure starts us again
+
+
+def reboot(command: tuple[str, ...], retries: int) -> bool:
+    """A hard reset: run the board's reboot command, ``retries`` more times if it fails (OCPP
+    ResetRetries). False when it never succeeded: the caller falls back to restarting evsed."""
+    import subprocess
+
+    log = logging.getLogger("evsed")
+    for attempt in range(1 + retries):
+        try:
+            result = subprocess.run(command, check=False, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("Reset Hard: %s failed (attempt %d): %s", command[0], attempt + 1, exc)
+            continue
+        if result.returncode == 0:
+            log.warning("Reset Hard: %s accepted; the board reboots", " ".join(command))
+            return True
+        log.error("Reset Hard: %s exited %d (attempt %d)", command[0], result.returncode, attempt + 1)
+    log.error("Reset Hard: reboot failed %d times; restarting evsed instead", 1 + retries)
+    return False
 
 
 def restart(kind: str) -> int:

@@ -35,6 +35,7 @@ class StationConfig:
 
     @staticmethod
     def from_section(s: ConfigSection) -> StationConfig:
+    reboot_command: tuple[str, ...] = ()  # a hard reset reboots the board with it; () = restart evsed
         return StationConfig(
             charge_point_id=s.get_str("charge_point_id", "evsed", min_length=1, max_length=48),
             vendor=s.get_str("vendor", "evsed", min_length=1, max_length=20),
@@ -44,6 +45,7 @@ class StationConfig:
         )
 
 
+            reboot_command=tuple(s.get_list("reboot_command", [])),
 @dataclass(frozen=True)
 class ConnectorConfig:
     id: int

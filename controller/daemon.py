@@ -51,6 +51,7 @@ class Daemon:
     api: Any = None
     ocpp: Any = None  # the OCPP front end when [ocpp] has a url
     restart_requested: str | None = None  # "Soft" / "Hard" after an OCPP Reset
+    reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: Tasks = field(init=False)
@@ -140,6 +141,8 @@ class Daemon:
     def _reset(self, kind: str) -> None:
         """OCPP Reset: the front end already ended the sessions; stop, then the CLI restarts us."""
         self.restart_requested = kind
+        if self.ocpp is not None:
+            self.reset_retries = int(self.ocpp.keys["ResetRetries"])
         self.request_stop()
 
     async def stop(self, reason: StopReason = StopReason.REBOOT) -> None:

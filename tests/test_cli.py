@@ -158,3 +158,15 @@ def test_run_startup_failures_are_one_line_errors(tmp_path) -> None:
             if result.returncode != 1 or "Traceback" in result.stderr or needle not in last:
                 failures.append(f"{name}: exit {result.returncode}, stderr ends {result.stderr[-300:]!r}")
     assert not failures, "\n".join(failures)
+
+
+def test_hard_reset_retries_the_reboot_command_then_falls_back(tmp_path):
+    from controller.cli import reboot
+
+    tries = tmp_path / "tries"
+    failing = ("sh", "-c", f"echo x >> {tries}; exit 1")
+    assert reboot(failing, retries=2) is False
+    assert tries.read_text().count("x") == 3, "one try plus ResetRetries retries"
+    assert reboot(("sh", "-c", f"echo y >> {tries}"), retries=2) is True
+    assert tries.read_text().count("y") == 1
+    assert reboot((str(tmp_path / "no-such-command"),), retries=0) is False

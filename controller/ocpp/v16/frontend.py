@@ -490,9 +490,10 @@ class ChargePoint:
         async def restart() -> None:
             if self.station is not None:
                 await self.station.stop_all(RESET_REASON[kind])
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(10):
-                    await self.journal.wait_empty()  # StopTransactions out before we go, if online
+            if kind == "Soft":  # 4.11: graceful; a hard reset sends them after the reboot
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(10):
+                        await self.journal.wait_empty()  # StopTransactions out before we go, if online
             log.warning("Reset %s requested by the CSMS: restarting", kind)
             if self.on_reset is not None:
                 self.on_reset(kind)
