@@ -1,0 +1,133 @@
+"""The log files a diagnostics upload is made of, kept by the daemon while it runs.
+
+Rules kept here:
+- Under ``<state_dir>/logs``: ``evsed.log`` (every record of the daemon's loggers) and
+  ``ocpp.log`` (every OCPP frame in and out). Both rotate by size: ``max_bytes`` per file,
+  ``backups`` older files; nothing else grows.
+- Each line starts with its UTC timestamp (``2025-01-31T12:00:00.123+00:00``), which is what
+  ``lines_between`` filters on; a line without one (a traceback) belongs to the line above.
+- Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey keeps
+  its key name, never its value. Nothing else OCPP carries is a secret.
+- ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controller.ocpp.link import Frame
+
+SECRET_KEYS = frozenset({"AuthorizationKey"})
+REDACTED = "***"
+FRAME_LOGGER = "evsed.ocpp.frames"
+
+
+class _UtcFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def redact_frame(text: str) -> str:
+    """``text`` with the value of a secret configuration key replaced (see module rules)."""
+    if not any(key in text for key in SECRET_KEYS):
+        return text
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return REDACTED  # unreadable, yet it names a secret: keep nothing of it
+    changes_secret = (
+        isinstance(frame, list)
+        and len(frame) == 4
+        and frame[2] == "ChangeConfiguration"
+        and isinstance(frame[3], dict)
+        and frame[3].get("key") in SECRET_KEYS
+    )
+    if changes_secret:
+        frame[3] = {**frame[3], "value": REDACTED}
+        return json.dumps(frame, separators=(",", ":"))
+    return text
+
+
+def timestamp_of(line: str) -> datetime | None:
+    head = line.split(" ", 1)[0]
+    if len(head) < 19 or head[4:5] != "-" or head[10:11] != "T":
+        return None
+    try:
+        stamp = datetime.fromisoformat(head.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def lines_between(lines: Iterable[str], start: datetime | None, stop: datetime | None) -> Iterator[str]:
+    """The lines stamped within [start, stop], with their continuation lines. Pure."""
+    keep = start is None
+    for line in lines:
+        stamp = timestamp_of(line)
+        if stamp is not None:
+            keep = (start is None or stamp >= start) and (stop is None or stamp <= stop)
+        if keep:
+            yield line
+
+
+class LogFiles:
+    def __init__(self, directory: Path, max_bytes: int, backups: int):
+        self.directory = directory
+        self.max_bytes, self.backups = max_bytes, backups
+        self._daemon: logging.Handler | None = None
+        self._frames: logging.Handler | None = None
+        self._frame_log = logging.getLogger(FRAME_LOGGER)
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.directory / "evsed.log"
+
+    @property
+    def ocpp_log(self) -> Path:
+        return self.directory / "ocpp.log"
+
+    def _handler(self, path: Path, fmt: str) -> logging.Handler:
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=self.max_bytes, backupCount=self.backups,
+                                                       encoding="utf-8")  # fmt: skip
+        handler.setFormatter(_UtcFormatter(fmt))
+        return handler
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._daemon = self._handler(self.daemon_log, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._daemon.addFilter(lambda record: record.name != FRAME_LOGGER)
+        logging.getLogger().addHandler(self._daemon)
+        self._frames = self._handler(self.ocpp_log, "%(asctime)s %(message)s")
+        self._frame_log.addHandler(self._frames)
+        self._frame_log.setLevel(logging.INFO)
+        self._frame_log.propagate = False  # frames go to ocpp.log only, not to the journal
+
+    def frame(self, frame: Frame) -> None:
+        """``Link.frame_log``: one line per frame."""
+        self._frame_log.info("%s %s", frame.direction, redact_frame(frame.text))
+
+    def stop(self) -> None:
+        if self._daemon is not None:
+            logging.getLogger().removeHandler(self._daemon)
+            self._daemon.close()
+        if self._frames is not None:
+            self._frame_log.removeHandler(self._frames)
+            self._frames.close()
+        self._daemon = self._frames = None
+
+    def flush(self) -> None:
+        for handler in (self._daemon, self._frames):
+            if handler is not None:
+                handler.flush()
+
+    @staticmethod
+    def rotated(path: Path) -> list[Path]:
+        """``path`` and its backups, oldest first."""
+        backups = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
+        backups.sort(key=lambda p: int(p.suffix[1:]), reverse=True)
+        return [*backups, path] if path.exists() else backups
