@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("kind")
     c.add_argument("state", choices=["on", "off"])
     c.add_argument("--connector", type=int, default=1)
+    c = ctl.add_parser("ocpp", help="drop or restore the OCPP connection")
+    c.add_argument("action", choices=["connect", "disconnect"])
+    c = ctl.add_parser("csms", help="the bench CSMS of evsed sim: send a CSMS->CP message, read what it saw")
+    c.add_argument("what", choices=["call", "messages", "summary"])
+    c.add_argument("action", nargs="?", help="for call: the OCPP action, e.g. TriggerMessage")
+    c.add_argument("payload", nargs="?", default="{}", help="for call: the payload as JSON")
+    c.add_argument("--csms-api", default=f"http://127.0.0.1:{CSMS_API_PORT}")
+    c.add_argument("--cp", help="charge point id (default: the only one connected)")
 
     p = sub.add_parser("probe", help="find devices on a bus (evsed probe meter --help)")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -102,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+CSMS_API_PORT = 8081  # evsed sim serves its bench CSMS's control API here when it is free
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: non-zero, so systemd's Restart=on-failure starts us again
 
 
@@ -173,6 +182,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     base = args.api.rstrip("/")
+    if args.ctl == "csms":
+        return ctl_csms(args)
     if args.ctl == "status":
         result = _http("GET", base + "/api/status")
         if result is None:
@@ -194,12 +205,33 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         "swipe": ("/api/sim/swipe", lambda a: {"id_tag": a.id_tag}),
         "ev": ("/api/sim/ev", lambda a: {"connector": a.connector, "action": a.action}),
         "fault": ("/api/sim/fault", lambda a: {"connector": a.connector, "kind": a.kind, "active": a.state == "on"}),
+        "ocpp": ("/api/ocpp/{action}", lambda _a: {}),
     }  # type: ignore[dict-item]
     path, body = requests[args.ctl]
-    result = _http("POST", base + path, body(args))  # type: ignore[operator]
+    result = _http("POST", base + path.format(action=getattr(args, "action", "")), body(args))  # type: ignore[operator]
     if result is None:
         return 1
     print(json.dumps(result) if args.json else "ok")
+    return 0
+
+
+def ctl_csms(args: argparse.Namespace) -> int:
+    base = args.csms_api.rstrip("/")
+    if args.what == "call":
+        if not args.action:
+            print("evsed ctl csms call: name the action, e.g. TriggerMessage", file=sys.stderr)
+            return 2
+        try:
+            payload = json.loads(args.payload)
+        except ValueError as exc:
+            print(f"evsed ctl csms call: payload is not JSON: {exc}", file=sys.stderr)
+            return 2
+        result = _http("POST", base + "/csms/call", {"cp": args.cp, "action": args.action, "payload": payload})
+    else:
+        result = _http("GET", f"{base}/csms/{args.what}")
+    if result is None:
+        return 1
+    print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
 

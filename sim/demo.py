@@ -25,10 +25,15 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from controller.config import ApiConfig, Config, StorageConfig, load, load_board, parse
 from controller.station import StationEvent
+
+if TYPE_CHECKING:
+    from sim.csms import Csms
 
 log = logging.getLogger("evsed.sim")
 
@@ -172,6 +177,22 @@ def live_line(daemon: Any) -> str:
     return " | ".join(parts)
 
 
+async def serve_csms_control(csms: Csms) -> web.AppRunner | None:
+    """The bench CSMS's HTTP control API for ``evsed ctl csms``, if its port is free."""
+    from controller.cli import CSMS_API_PORT
+
+    runner = web.AppRunner(csms.http_app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", CSMS_API_PORT).start()
+    except OSError as exc:
+        print(f"evsed sim: bench CSMS control API not served ({exc}); evsed ctl csms is unavailable")
+        await runner.cleanup()
+        return None
+    print(f"evsed sim: bench CSMS control API http://127.0.0.1:{CSMS_API_PORT} (evsed ctl csms ...)")
+    return runner
+
+
 async def _run(scenario: str, config: Config, headless: bool, csms_url: str | None = None) -> dict[str, Any]:
     from controller.daemon import Daemon
     from sim.csms import Csms, CsmsConfig
@@ -188,8 +209,11 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
     started = time.monotonic()
     error = None
     view: asyncio.Task[None] | None = None
+    control = None
     if not headless:
         print(f"evsed sim: scenario {scenario!r}, API http://127.0.0.1:{daemon.api.port}/api/status")
+        if csms is not None:
+            control = await serve_csms_control(csms)
 
         async def show() -> None:
             while True:
@@ -216,6 +240,8 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
         run_sessions = daemon.ledger.history(100)
         faults = list(daemon.station.faults_seen)
         await daemon.stop()
+        if control is not None:
+            await control.cleanup()
         if csms is not None:
             await csms.stop()
     sessions = [
