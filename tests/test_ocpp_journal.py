@@ -132,6 +132,26 @@ async def test_one_callerror_then_success_keeps_the_message(station, csms):
     assert len(stops) == 2 and stops[1][3]["transactionId"] == -1
 
 
+async def test_an_action_the_csms_does_not_handle_is_dropped_at_once(station, csms):
+    _, link, journal = station
+    journal.retry_interval = 60.0  # the default: a retry would hold the Start past the deadline
+    link.start()
+    await csms.wait_for(lambda c: "CP1" in c.sessions)
+    # The ocpp package answers an action without a handler with NotImplemented, as a CSMS
+    # without the security extension does.
+    del csms.sessions["CP1"].route_map["SecurityEventNotification"]
+    await journal.enqueue("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": TS})
+    await journal.enqueue("StartTransaction", start(1), tx_key="t")
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    assert csms.received["SecurityEventNotification"] == 1
+    assert csms.received["StartTransaction"] == 1
+    assert await journal.transaction_id("t") == 1
+
+
 async def test_waits_for_the_ready_gate(station, csms):
     _, link, journal = station
     ready = asyncio.Event()

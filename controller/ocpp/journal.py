@@ -11,6 +11,10 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; DESIGN.md "Nothin
 - A CALLERROR, a timeout or an invalid CALLRESULT is a "failure to process": retry after
   ``retry_interval`` x (transmissions so far), give up after ``attempts`` transmissions and log
   the dropped message. A lost connection is not a failure: the message waits for the next one.
+- A CALLERROR NotImplemented / NotSupported (OCPP-J 4.2.3: the CSMS does not know or does not
+  support the action, e.g. SecurityEventNotification at a CSMS without the security extension)
+  drops the message at once: every retry would get the same answer while holding the whole
+  FIFO, transaction messages included, for TransactionMessageRetryInterval x attempt.
 - transactionId: messages of a local transaction carry ``tx_key``; their ``transactionId`` is
   filled in at send time from the confirmed StartTransaction. FIFO order means the Start was
   confirmed or dropped by then; dropped (or never queued) -> -1 (errata 3.18).
@@ -44,6 +48,7 @@ T = TypeVar("T")
 START_ACTION = "StartTransaction"
 STOP_ACTION = "StopTransaction"
 UNKNOWN_TRANSACTION_ID = -1
+ACTION_NOT_HANDLED = frozenset({"NotImplemented", "NotSupported"})  # CALLERROR codes no retry can change
 
 _DDL = """
 CREATE TABLE ocpp_journal (
@@ -194,8 +199,15 @@ class Journal:
             response = await link.call(entry.action, entry.payload, unique_id=entry.message_id)
         except (NotConnected, ConnectionLost):
             return  # not the CSMS's failure; the same message (and id) goes again once reconnected
-        except (CallErrorReceived, CallTimeout, ResponseInvalid) as exc:
-            await self._failed(entry, str(exc), fresh_id=isinstance(exc, CallErrorReceived))
+        except CallErrorReceived as exc:
+            if exc.code in ACTION_NOT_HANDLED:
+                log.warning("dropping queued %s #%d: the CSMS answered %s", entry.action, entry.seq, exc)
+                await self.db.run(lambda conn: _remove(conn, entry, None))
+            else:
+                await self._failed(entry, str(exc), fresh_id=True)
+            return
+        except (CallTimeout, ResponseInvalid) as exc:
+            await self._failed(entry, str(exc), fresh_id=False)
             return
         except PayloadInvalid as exc:
             # A bug in evsed: it would block the queue forever, so it goes now, loudly.
