@@ -109,3 +109,22 @@ async def test_minimum_status_duration_hides_a_short_lived_status(csms, tmp_path
         ]
     finally:
         await bench.stop()
+
+
+async def test_connector_zero_is_faulted_only_when_every_connector_is(csms, tmp_path):
+    bench = Bench(csms, tmp_path, connectors=2)
+    try:
+        daemon = await bench.start()
+        await bench.wait_status(2, "Available")
+        sim = daemon.board.simulation
+        sim.set_fault(1, "overtemp", True)
+        await bench.wait_status(1, "Faulted")
+        assert bench.status_of(0) == "Available", "one connector can still charge"
+        sim.set_fault(2, "overtemp", True)
+        await bench.wait_status(0, "Faulted")
+        zero = [p for p in bench.payloads("StatusNotification") if p["connectorId"] == 0][-1]
+        assert zero["errorCode"] == "HighTemperature"
+        sim.set_fault(1, "overtemp", False)
+        await bench.wait_status(0, "Available")
+    finally:
+        await bench.stop()

@@ -137,6 +137,8 @@ class ChargePoint:
         keys.on_change("TransactionMessageRetryInterval", lambda v: setattr(journal, "retry_interval", float(v)))
         journal.attempts = int(keys["TransactionMessageAttempts"])  # type: ignore[arg-type]
         journal.retry_interval = float(keys["TransactionMessageRetryInterval"])  # type: ignore[arg-type]
+        if "WebSocketPingInterval" in keys.keys:  # websockets takes it per connection: from the next one
+            keys.on_change("WebSocketPingInterval", lambda v: setattr(link, "ping_interval", float(v)))  # type: ignore[arg-type]
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -304,13 +306,19 @@ class ChargePoint:
             self.sampling.session_stopped(event.session)
 
     def station_status(self) -> str:
-        evses = self.station.evses.values() if self.station is not None else ()
-        return ConnectorStatus.UNAVAILABLE.value if evses and not any(e.operative for e in evses) else "Available"
+        """Connector 0: Unavailable when every connector was made inoperative, Faulted when every
+        connector is faulted (the station as a whole cannot charge), else Available."""
+        evses = list(self.station.evses.values()) if self.station is not None else []
+        if evses and not any(e.operative for e in evses):
+            return ConnectorStatus.UNAVAILABLE.value
+        if evses and all(e.status is ConnectorStatus.FAULTED for e in evses):
+            return ConnectorStatus.FAULTED.value
+        return ConnectorStatus.AVAILABLE.value
 
     def _queue_station_status(self) -> None:
-        status = self.station_status()
-        if self._sent_status.get(0, ("", ""))[0] != status:
-            self._queue_status((0, status, "NoError", iso(self.clock.now())))
+        current = self.connector_status(0)
+        if self._sent_status.get(0) != current:
+            self._queue_status((0, *current, iso(self.clock.now())))
 
     def _queue_status(self, item: StatusItem) -> None:
         """Report a status change, or with MinimumStatusDuration only once it held that long."""
@@ -329,7 +337,10 @@ class ChargePoint:
 
     def connector_status(self, connector: int) -> tuple[str, str]:
         if connector == 0 or self.station is None:
-            return self.station_status(), "NoError"
+            status = self.station_status()
+            if status == ConnectorStatus.FAULTED.value and self.station is not None:
+                return status, self.connector_status(min(self.station.evses))[1]  # the faults they share
+            return status, "NoError"
         evse = self.station.evses[connector]
         status = (evse.status or ConnectorStatus.UNAVAILABLE).value
         return status, FAULT_POLICY[evse.fault].ocpp16_error if evse.fault is not None else "NoError"
