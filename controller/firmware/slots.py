@@ -73,11 +73,28 @@ class SlotRoot:
             raise InstallFailed(f"release {release.version} needs {'; '.join(unmet)}", "InstallVerificationFailed")
         return release
 
+    def provision(self, artifact: Path) -> Path:
+        """The first slot of a new installation (no ``current`` yet): built and made current."""
+        if self.active() is not None:
+            raise InstallFailed(f"{self.root / CURRENT} exists: use an update, not a first install")
+        self.verify(artifact, 1 << 30)
+        slot = self._build(artifact)
+        switch_current(self.root, slot)
+        return slot
+
     def install(self, artifact: Path, release: Release, trial: Trial) -> Path:
         """Build the inactive slot from ``artifact`` and make it current, on trial."""
         previous = self.active()
         if previous is None:
             raise InstallFailed(f"{self.root / CURRENT} is not a symlink: no A/B layout to install into")
+        slot = self._build(artifact)
+        marker = Marker("trial", str(slot.resolve()), str(previous), trial.request_id, trial.signed,
+                        trial.from_version, release.version, trial.deadline, trial.max_boots)  # fmt: skip
+        write_marker(self.root, marker)
+        switch_current(self.root, slot)
+        return slot
+
+    def _build(self, artifact: Path) -> Path:
         slot = self.inactive()
         partial = slot.with_name(slot.name + ".partial")
         try:
@@ -96,10 +113,6 @@ class SlotRoot:
         except (OSError, ReleaseInvalid) as exc:
             shutil.rmtree(partial, ignore_errors=True)
             raise InstallFailed(f"building slot {slot}: {exc}") from exc
-        marker = Marker("trial", str(slot.resolve()), str(previous), trial.request_id, trial.signed,
-                        trial.from_version, release.version, trial.deadline, trial.max_boots)  # fmt: skip
-        write_marker(self.root, marker)
-        switch_current(self.root, slot)
         return slot
 
     def marker(self) -> Marker | None:
