@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.diagnostics import DiagnosticsConfig
+from controller.firmware import FirmwareConfig
 from controller.ocpp.setup import OcppConfig
 from hal.board import Board, ConnectorSlot, build_board
 from hal.config import ConfigError, ConfigSection, format_toml
 
 DEFAULT_PATH = "/etc/evsed/evsed.toml"
-SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp")
+SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp", "firmware",
+            "diagnostics")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,20 @@ class StationConfig:
     model: str = "evsed-ac"
     serial_number: str | None = None
     nominal_voltage_v: float = 230.0
+    reboot_command: tuple[str, ...] = ()  # a hard reset reboots the board with it; () = restart evsed
 
     @staticmethod
     def from_section(s: ConfigSection) -> StationConfig:
-    reboot_command: tuple[str, ...] = ()  # a hard reset reboots the board with it; () = restart evsed
         return StationConfig(
             charge_point_id=s.get_str("charge_point_id", "evsed", min_length=1, max_length=48),
             vendor=s.get_str("vendor", "evsed", min_length=1, max_length=20),
             model=s.get_str("model", "evsed-ac", min_length=1, max_length=20),
             serial_number=s.get_str("serial_number", None, max_length=25),
             nominal_voltage_v=s.get_float("nominal_voltage_v", 230.0, minval=100.0, maxval=480.0),
+            reboot_command=tuple(s.get_list("reboot_command", [])),
         )
 
 
-            reboot_command=tuple(s.get_list("reboot_command", [])),
 @dataclass(frozen=True)
 class ConnectorConfig:
     id: int
@@ -162,6 +165,8 @@ class Config:
     sections: dict[str, ConfigSection] = field(repr=False, compare=False)
     effective: dict[str, Any] = field(repr=False, compare=False)
     ocpp: OcppConfig = field(default_factory=OcppConfig)
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
     def connector(self, connector_id: int) -> ConnectorConfig:
         return self.connectors[connector_id - 1]
@@ -195,6 +200,8 @@ def parse(text: str, source: str = "<config>") -> Config:
         log=LogConfig.from_section(sec("log")),
         sections={"root": root, "board": sec("board"), "ocpp": ocpp_section},
         ocpp=OcppConfig.from_section(ocpp_section),
+        firmware=FirmwareConfig.from_section(sec("firmware")),
+        diagnostics=DiagnosticsConfig.from_section(sec("diagnostics")),
         effective=effective,
     )
     config.sections["connector"] = connectors_raw  # type: ignore[assignment]

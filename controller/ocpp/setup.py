@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 VERSIONS = ("1.6",)
 # What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
-WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "Security"})
+WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "Security", "FirmwareManagement"})
 AUTHORIZATION_KEY_FILE = Path("secrets") / "authorization_key"  # under the state directory
 
 
@@ -112,6 +112,7 @@ def build_frontend(
     from controller.ocpp.link import Link
     from controller.ocpp.rpc import Rpc
     from controller.ocpp.security_log import SecurityLog
+    from controller.ocpp.v16 import firmware_management
     from controller.ocpp.v16.configuration import Configuration
     from controller.ocpp.v16.frontend import ChargePoint, Identity
     from controller.ocpp.v16.metering import supported_measurands
@@ -157,8 +158,11 @@ def build_frontend(
         time_source=time_source,
     )  # fmt: skip
     features: list[Feature] = [security]  # one object per wired feature profile beyond Core / RemoteTrigger
+    maintenance = firmware_management.build(config, clock, certificates, security, on_reset, charge_point_id)
+    features.extend(maintenance)
     charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset, features=features)
     charge_point.certificates, charge_point.security = certificates, security
     security.charge_point = charge_point
+    firmware_management.bind(maintenance, charge_point, security)
     ledger.hooks.append(charge_point.transactions.hook)
     return charge_point

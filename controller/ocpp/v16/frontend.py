@@ -191,6 +191,10 @@ class ChargePoint:
         await self.sampling.stop()
         if self.security is not None:
             await self.security.close()
+        for feature in self.features:  # features with work of their own (firmware, diagnostics)
+            close = getattr(feature, "close", None)
+            if close is not None and feature is not self.security:
+                await close()
         await self._tasks.cancel()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
@@ -537,14 +541,15 @@ class ChargePoint:
             connector = self._evse_id(payload, allow_zero=True)
         except _Unknown:
             return {"status": "Rejected"}
-        send = {
+        triggers: dict[str, Callable[[], Awaitable[None]]] = {
             "BootNotification": self._triggered_boot,
             "Heartbeat": self.heartbeat,
             "StatusNotification": lambda: self._triggered_status(connector),
             "MeterValues": lambda: self._triggered_meter_values(connector),
-            "DiagnosticsStatusNotification": lambda: self._call_quietly(requested, {"status": "Idle"}),
-            "FirmwareStatusNotification": lambda: self._call_quietly(requested, {"status": "Idle"}),
-        }.get(requested)
+        }
+        for feature in self.features:  # firmware and diagnostics report their own status
+            triggers.update(getattr(feature, "trigger_messages", dict)())
+        send = triggers.get(requested)
         if send is None:
             return {"status": "NotImplemented"}
         return Reply({"status": "Accepted"}, after=send)
