@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 VERSIONS = ("1.6",)
 # What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
-WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "Security", "FirmwareManagement"})
+WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation", "Security", "FirmwareManagement"})
 AUTHORIZATION_KEY_FILE = Path("secrets") / "authorization_key"  # under the state directory
 
 
@@ -115,7 +115,9 @@ def build_frontend(
     from controller.ocpp.v16 import firmware_management
     from controller.ocpp.v16.configuration import Configuration
     from controller.ocpp.v16.frontend import ChargePoint, Identity
+    from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.metering import supported_measurands
+    from controller.ocpp.v16.reservation import ReservationProfile
     from controller.ocpp.v16.security import Security, TlsSettings
 
     ocpp: OcppConfig | None = getattr(config, "ocpp", None)
@@ -160,7 +162,11 @@ def build_frontend(
     features: list[Feature] = [security]  # one object per wired feature profile beyond Core / RemoteTrigger
     maintenance = firmware_management.build(config, clock, certificates, security, on_reset, charge_point_id)
     features.extend(maintenance)
-    charge_point = ChargePoint(db, link, journal, keys, identity, clock, on_reset=on_reset, features=features)
+    local_list = LocalList(db, keys)
+    features += [local_list, ReservationProfile(keys)]
+    charge_point = ChargePoint(
+        db, link, journal, keys, identity, clock, on_reset=on_reset, features=features, local_list=local_list
+    )
     charge_point.certificates, charge_point.security = certificates, security
     security.charge_point = charge_point
     firmware_management.bind(maintenance, charge_point, security)

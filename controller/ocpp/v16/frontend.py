@@ -33,6 +33,7 @@ from controller.clock import WallClock, iso
 from controller.faults import FAULT_POLICY, Fault
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
+from controller.ocpp.v16.authorization import Authorization
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.sampling import Sampling
 from controller.ocpp.v16.transactions import Transactions
@@ -43,6 +44,7 @@ from controller.tasks import Tasks
 
 if TYPE_CHECKING:
     from controller.ocpp.certificates import CertificateStore
+    from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.security import Security
     from controller.station import Station, StationEvent
 
@@ -55,7 +57,6 @@ Handler = Callable[[Payload], Awaitable[Payload | Reply]]
 StatusItem = tuple[int, str, str, str]  # connector, status, errorCode, timestamp
 
 _AVAILABILITY_DDL = "CREATE TABLE ocpp16_availability (connector INTEGER PRIMARY KEY, operative INTEGER NOT NULL)"
-_CACHE_DDL = "CREATE TABLE ocpp16_auth_cache (id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, parent_id_tag TEXT)"
 
 RESET_REASON = {"Soft": StopReason.SOFT_RESET, "Hard": StopReason.HARD_RESET}
 # Keys whose value the core applies as is: key -> Station attribute.
@@ -103,14 +104,17 @@ class ChargePoint:
         *,
         on_reset: Callable[[str], None] | None = None,
         features: Iterable[Feature] = (),
+        local_list: LocalList | None = None,
     ):
         db.migrate("ocpp16_availability_0001", _AVAILABILITY_DDL)
-        db.migrate("ocpp16_auth_cache_0001", _CACHE_DDL)
         self.db, self.link, self.journal, self.keys = db, link, journal, keys
         self.identity = identity
         self.clock = clock
         self.on_reset = on_reset
         self.transactions = Transactions(journal, keys, clock.now)
+        self.authorization = Authorization(db, keys, clock.now, local_list)
+        self.authorization.on_conflict = self._local_list_conflict
+        self.transactions.authorization = self.authorization
         self.sampling = Sampling(keys, clock, self.transactions, self._send_when_accepted)
         self.station: Station | None = None
         self.accepted = asyncio.Event()
@@ -152,7 +156,6 @@ class ChargePoint:
             "TriggerMessage": self.trigger_message,
             "DataTransfer": self.data_transfer,
             "ClearCache": self.clear_cache,
-            "GetLocalListVersion": self.local_list_version,
         }
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -393,38 +396,17 @@ class ChargePoint:
     # ---- authorization (the station's authorizer when charging.authorize = "ocpp") ---------
 
     async def authorize(self, id_tag: str) -> AuthResult:
-        if self.accepted.is_set() and self.link.connected.is_set():
-            try:
-                response = await self.link.call("Authorize", {"idTag": id_tag})
-            except CallFailed as exc:
-                log.info("Authorize %s failed (%s): deciding offline", id_tag, exc)
-            else:
-                info = response["idTagInfo"]
-                await self._cache(id_tag, info)
-                return AuthResult(info["status"] == "Accepted", info["status"], info.get("parentIdTag"))
-        return await self._offline(id_tag)
+        """Local list, cache and CSMS as authorization.py orders them; offline rules without a link."""
 
-    async def _cache(self, id_tag: str, info: Payload) -> None:
-        if not self.keys.keys.get("AuthorizationCacheEnabled") or not self.keys["AuthorizationCacheEnabled"]:
-            return
-        await self.db.run(
-            lambda c: c.execute(
-                "INSERT INTO ocpp16_auth_cache VALUES (?, ?, ?) ON CONFLICT(id_tag) DO UPDATE SET"
-                " status = excluded.status, parent_id_tag = excluded.parent_id_tag",
-                (id_tag, info["status"], info.get("parentIdTag")),
-            )
-        )
+        async def ask() -> Payload:
+            return await self.link.call("Authorize", {"idTag": id_tag})
 
-    async def _offline(self, id_tag: str) -> AuthResult:
-        row = await self.db.run(
-            lambda c: c.execute("SELECT status, parent_id_tag FROM ocpp16_auth_cache WHERE id_tag = ?", (id_tag,))
-            .fetchone()
-        )  # fmt: skip
-        if row is not None and row[0] == "Accepted" and self.keys["LocalAuthorizeOffline"]:
-            return AuthResult(True, "Accepted", row[1])
-        if row is None and "AllowOfflineTxForUnknownId" in self.keys.keys and self.keys["AllowOfflineTxForUnknownId"]:
-            return AuthResult(True, "Accepted")
-        return AuthResult(False, row[0] if row is not None else "Invalid")
+        online = self.accepted.is_set() and self.link.connected.is_set()
+        return await self.authorization.authorize(id_tag, ask if online else None)
+
+    def _local_list_conflict(self, _id_tag: str) -> None:
+        """3.5.2: the CSMS contradicts the local list -> StatusNotification 0 with LocalListConflict."""
+        self._spawn(self.send_status(0, self.station_status(), "LocalListConflict"), "local-list-conflict")
 
     # ---- CSMS -> charge point --------------------------------------------------------------
 
@@ -445,9 +427,10 @@ class ChargePoint:
         if station is None:
             return {"status": "Rejected"}
         candidates = [station.evses[connector]] if connector is not None else list(station.evses.values())
-        if not any(e.session is None and e.operative and not e.finishing for e in candidates):
-            return {"status": "Rejected"}
         id_tag = payload["idTag"]
+        idle = [e for e in candidates if e.session is None and e.operative and not e.finishing]
+        if not any(station.admission(e.id, id_tag, None).allowed for e in idle):  # none, or reserved for another
+            return {"status": "Rejected"}
         profile = payload.get("chargingProfile")
         if profile is not None and self.remote_start_profile is not None:
             if not self.remote_start_profile(connector, id_tag, profile):
@@ -599,11 +582,8 @@ class ChargePoint:
         log.info("DataTransfer from vendor %s ignored", payload.get("vendorId"))
         return {"status": "UnknownVendorId"}
 
-    async def local_list_version(self, _payload: Payload) -> Payload:
-        return {"listVersion": -1}  # 5.10: -1 = no local authorization list (profile not wired yet)
-
     async def clear_cache(self, _payload: Payload) -> Payload:
-        await self.db.run(lambda c: c.execute("DELETE FROM ocpp16_auth_cache"))
+        await self.authorization.clear_cache()
         return {"status": "Accepted"}
 
 

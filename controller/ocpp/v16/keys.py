@@ -104,7 +104,7 @@ KEYS: tuple[Key, ...] = (
     Key("LocalAuthListMaxLength", "int", "R", "1000", "LocalAuthListManagement", "Ids the local list can hold"),
     Key("SendLocalListMaxLength", "int", "R", "100", "LocalAuthListManagement", "Ids allowed in one SendLocalList.req"),
     # 9.3 Reservation profile
-    Key("ReserveConnectorZeroSupported", "bool", "R", "false", "Reservation", "Reservations of connector 0", required=False),
+    Key("ReserveConnectorZeroSupported", "bool", "R", "true", "Reservation", "Reservations of connector 0", required=False),
     # 9.4 Smart Charging profile
     Key("ChargeProfileMaxStackLevel", "int", "R", "10", "SmartCharging", "Highest stackLevel of a charging profile"),
     Key("ChargingScheduleAllowedChargingRateUnit", "csl", "R", "Current,Power", "SmartCharging", "Rate units allowed in schedules", choices="rate_units"),

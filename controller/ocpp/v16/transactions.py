@@ -12,7 +12,11 @@ Rules kept here (OCPP 1.6 edition 2 sections 4.8, 4.10, 3.16.1; errata 3.18):
   StopTxnSampledData (begin, periodic, end) and StopTxnAlignedData (clock) are kept per
   transaction and sent as StopTransaction.transactionData; after a crash only the end is known.
 - A StartTransaction.conf whose idTagInfo is not Accepted stops the session with
-  DeAuthorized when StopTransactionOnInvalidId is true (4.10 / 3.13 of the errata).
+  DeAuthorized when StopTransactionOnInvalidId is true (4.10 / 3.13 of the errata); when false
+  the session stays and delivers at most MaxEnergyOnInvalidId Wh in all (0 A from then on).
+- The idTagInfo of every Start/StopTransaction.conf goes to the authorization cache (3.5.1).
+- StartTransaction carries the reservationId of the reservation the session ended (4.8);
+  StopTransaction the idTag that stopped it (a group member's) or else the starting one.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from controller.ocpp.v16.metering import meter_value, sampled_values
 from controller.sessions import Session, SessionEvent, StopReason
 
 if TYPE_CHECKING:
+    from controller.ocpp.v16.authorization import Authorization
     from controller.station import Station
 
 log = logging.getLogger(__name__)
@@ -46,13 +51,14 @@ def start_payload(session: Session) -> dict[str, Any]:
         "idTag": session.id_tag,
         "meterStart": int(session.meter_start_wh),
         "timestamp": session.started_at,
+        **({"reservationId": session.reservation_id} if session.reservation_id is not None else {}),
     }
 
 
 def stop_payload(session: Session, transaction_data: list[dict[str, Any]]) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "transactionId": -1,  # the journal replaces it with the confirmed id at send time
-        "idTag": session.id_tag,
+        "idTag": session.stop_id_tag or session.id_tag,
         "meterStop": int(session.meter_stop_wh if session.meter_stop_wh is not None else session.last_meter_wh),
         "timestamp": session.stopped_at or session.started_at,
         "reason": (session.stop_reason or StopReason.OTHER).value,
@@ -68,6 +74,7 @@ class Transactions:
         self.keys = keys
         self.now = now
         self.station: Station | None = None
+        self.authorization: Authorization | None = None  # set by the charge point
         self._stop_data: dict[int, list[dict[str, Any]]] = {}  # session id -> StopTxn*Data samples
         self._loop = asyncio.get_running_loop()
         journal.on_confirmed = self._confirmed
@@ -134,18 +141,23 @@ class Transactions:
     # ---- confirmations ------------------------------------------------------------------
 
     async def _confirmed(self, entry: Entry, response: dict[str, Any]) -> None:
-        if entry.action != START_ACTION or entry.tx_key is None:
+        info, id_tag = response.get("idTagInfo"), entry.payload.get("idTag")
+        if info is not None and id_tag is not None and self.authorization is not None:
+            await self.authorization.remember(id_tag, info)
+        if entry.action != START_ACTION or entry.tx_key is None or info is None or info["status"] == "Accepted":
             return
-        status = (response.get("idTagInfo") or {}).get("status", "Accepted")
-        if status == "Accepted" or self.station is None:
-            return
-        session_id = int(entry.tx_key)
-        for evse in self.station.evses.values():
-            if evse.session is not None and evse.session.id == session_id and self.keys["StopTransactionOnInvalidId"]:
+        station, session_id, status = self.station, int(entry.tx_key), info["status"]
+        for evse in station.evses.values() if station is not None else ():
+            if station is None or evse.session is None or evse.session.id != session_id:
+                continue
+            if self.keys["StopTransactionOnInvalidId"]:
                 log.info("connector %s: StartTransaction idTagInfo %s: stopping (DeAuthorized)", evse.id, status)
-                self.station.spawn(
-                    self.station.stop_session(evse.id, StopReason.DEAUTHORIZED), f"deauthorized {evse.id}"
-                )
+                station.spawn(station.stop_session(evse.id, StopReason.DEAUTHORIZED), f"deauthorized {evse.id}")
+            else:
+                cap = self.keys["MaxEnergyOnInvalidId"] if "MaxEnergyOnInvalidId" in self.keys.keys else 0
+                assert isinstance(cap, int)
+                log.info("connector %s: StartTransaction idTagInfo %s: at most %s Wh", evse.id, status, cap)
+                station.cap_energy(evse.id, float(cap))
 
     async def transaction_of(self, connector: int) -> int | None:
         """The CSMS transactionId of the session running on ``connector`` (None: none / unknown)."""
