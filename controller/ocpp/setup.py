@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 VERSIONS = ("1.6",)
 # What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
-WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation", "Security", "FirmwareManagement"})
+WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation", "Security", "FirmwareManagement", "SmartCharging"})
 AUTHORIZATION_KEY_FILE = Path("secrets") / "authorization_key"  # under the state directory
 
 
@@ -117,6 +117,9 @@ def build_frontend(
     from controller.ocpp.v16.frontend import ChargePoint, Identity
     from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.metering import supported_measurands
+    from controller.ocpp.v16.smart_charging import SmartCharging
+    from controller.smart_charging.enforcement import ChargingLimits
+    from controller.smart_charging.store import ProfileStore
     from controller.ocpp.v16.reservation import ReservationProfile
     from controller.ocpp.v16.security import Security, TlsSettings
 
@@ -159,12 +162,19 @@ def build_frontend(
         charge_point_id=charge_point_id, serial_number=config.station.serial_number or charge_point_id,
         time_source=time_source,
     )  # fmt: skip
+    smart_charging = SmartCharging(
+        ChargingLimits(ProfileStore(db), now=clock.now, voltage_v=config.station.nominal_voltage_v),
+        keys,
+        transaction_of=lambda connector: charge_point.transactions.transaction_of(connector),
+    )
     features: list[Feature] = [security]  # one object per wired feature profile beyond Core / RemoteTrigger
+    features.append(smart_charging)
     maintenance = firmware_management.build(config, clock, certificates, security, on_reset, charge_point_id)
     features.extend(maintenance)
     local_list = LocalList(db, keys)
     features += [local_list, ReservationProfile(keys)]
     charge_point = ChargePoint(
+    charge_point.remote_start_profile = smart_charging.remote_start_profile
         db, link, journal, keys, identity, clock, on_reset=on_reset, features=features, local_list=local_list
     )
     charge_point.certificates, charge_point.security = certificates, security

@@ -1,7 +1,9 @@
 """Smart charging: charging profiles, their validation, the installed set and the composite schedule.
 
-Rules kept here: everything in this package is pure and version-neutral (OCPP 1.6 and 2.0.1 front
-ends translate messages into these calls); time is always passed in as aware UTC datetimes.
+Rules kept here: everything in this package is version-neutral (OCPP 1.6 and 2.0.1 front ends
+translate messages into these calls); time is always passed in as aware UTC datetimes. The modules
+exported here are pure; ``enforcement`` (the station's limit source, timers) and ``store`` (SQLite)
+are the I/O edges and are imported by name.
 """
 
 from controller.smart_charging.composite import (

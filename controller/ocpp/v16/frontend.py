@@ -432,9 +432,9 @@ class ChargePoint:
         if not any(station.admission(e.id, id_tag, None).allowed for e in idle):  # none, or reserved for another
             return {"status": "Rejected"}
         profile = payload.get("chargingProfile")
-        if profile is not None and self.remote_start_profile is not None:
-            if not self.remote_start_profile(connector, id_tag, profile):
-                return {"status": "Rejected"}
+        judge = self.remote_start_profile
+        if profile is not None and judge is not None and not judge(connector, id_tag, profile):
+            return {"status": "Rejected"}
 
         async def start() -> None:
             parent = None
