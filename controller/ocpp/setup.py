@@ -174,9 +174,9 @@ def build_frontend(
     local_list = LocalList(db, keys)
     features += [local_list, ReservationProfile(keys)]
     charge_point = ChargePoint(
-    charge_point.remote_start_profile = smart_charging.remote_start_profile
         db, link, journal, keys, identity, clock, on_reset=on_reset, features=features, local_list=local_list
     )
+    charge_point.remote_start_profile = smart_charging.remote_start_profile
     charge_point.certificates, charge_point.security = certificates, security
     security.charge_point = charge_point
     firmware_management.bind(maintenance, charge_point, security)
