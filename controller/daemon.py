@@ -110,6 +110,8 @@ class Daemon:
             self.api = LocalApi(self)
             if self.ocpp is not None:
                 self.api.extra_status.append(self.ocpp.status_json)
+                if self.ocpp.security is not None:
+                    self.api.extra_status.append(self.ocpp.security.status_json)
             await self.api.start(cfg.api.host, cfg.api.port)
         if self.ocpp is not None:
             self.ocpp.start()

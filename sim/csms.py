@@ -10,6 +10,12 @@ Rules kept here:
   InternalError CALLERROR, so retry paths can be exercised without a custom server.
 - CSMS -> CP messages go out with ``await call(cp_id, action, payload)`` (camelCase dicts in
   and out) or ``send_raw`` for frames the ``ocpp`` package would refuse to build.
+- Security (whitepaper): ``start(ssl=tls_context(...))`` serves wss; ``passwords[cp]`` demands
+  that Basic auth password (401 otherwise); a client certificate, verified by the context's
+  client CA, authenticates instead (profile 3) unless ``client_certificates`` is False (a
+  profile-2 port: 401). ``profiles[cp]`` is the profile each station last connected with;
+  ``refused`` lists refused handshakes. With ``signer`` set, a SignCertificate.req is answered
+  Accepted and followed by CertificateSigned.req with the CSR signed by that CA.
 - The HTTP control API (aiohttp) mirrors that: GET /csms/messages, GET /csms/summary,
   POST /csms/call {"cp", "action", "payload"}, POST /csms/raw {"cp", "text"}.
 """
@@ -18,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import itertools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,9 +40,12 @@ import websockets
 from aiohttp import web
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import InternalError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from sim import pki
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +60,19 @@ class CsmsConfig:
     heartbeat_interval: int = 300
     id_tags: set[str] = field(default_factory=lambda: {"TAG1", "04A2B3C4"})
     log_limit: int = 10000
+    passwords: dict[str, str] = field(default_factory=dict)  # cp id -> Basic auth password; absent: none asked
+    client_certificates: bool = True  # False: refuse stations presenting a TLS client certificate
+
+
+def tls_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:
+    """The CSMS's TLS server context; with ``client_ca_file`` client certificates are verified."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca_file is not None:
+        context.load_verify_locations(client_ca_file)
+        context.verify_mode = ssl.CERT_OPTIONAL  # profile 2 stations send none, profile 3 ones must verify
+    return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +181,14 @@ class StationSession(ChargePoint):
     def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
         return call_result.SignCertificate("Accepted")
 
+    @after("SignCertificate")
+    async def sign_csr(self, csr: str, **_: Any) -> None:
+        if self.csms.signer is None:
+            return
+        chain = pki.pem(pki.sign_csr(self.csms.signer, csr), self.csms.signer.certificate)
+        response = await self.call(call.CertificateSigned(certificate_chain=chain), suppress=False)
+        log.info("CertificateSigned to %s: %s", self.id, response.status)
+
 
 class Csms:
     def __init__(self, config: CsmsConfig | None = None):
@@ -172,6 +204,9 @@ class Csms:
         self._changed = asyncio.Event()
         self._server: Any = None
         self.port = 0
+        self.profiles: dict[str, int] = {}
+        self.refused: list[tuple[str, int, str]] = []  # (cp id, HTTP status, why)
+        self.signer: pki.Issued | None = None
 
     # ---- recording ----------------------------------------------------------------------
 
@@ -243,8 +278,30 @@ class Csms:
                 del self.sessions[cp_id]
             self._notify()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._server = await serve(self._station, host, port, subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+    def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+        cp_id = request.path.strip("/").split("/")[-1]
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.getpeercert():
+            if not self.config.client_certificates:
+                return self._refuse(connection, cp_id, "client certificates are not accepted on this port")
+            self.profiles[cp_id] = 3
+            return None
+        password = self.config.passwords.get(cp_id)
+        if password is not None:
+            expected = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+            if request.headers.get("Authorization") != expected:
+                return self._refuse(connection, cp_id, "Basic auth missing or wrong")
+        self.profiles[cp_id] = (2 if ssl_object is not None else 1) if password is not None else 0
+        return None
+
+    def _refuse(self, connection: ServerConnection, cp_id: str, why: str) -> Response:
+        self.refused.append((cp_id, 401, why))
+        self._notify()
+        return connection.respond(401, why + "\n")
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl: ssl.SSLContext | None = None) -> int:
+        self._server = await serve(self._station, host, port, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                   ssl=ssl, process_request=self._authenticate)  # fmt: skip
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

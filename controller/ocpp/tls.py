@@ -13,11 +13,15 @@ Rules kept here (OCPP 1.6 security whitepaper 2.4/2.5; OCPP 2.0.1 A00 is the sam
 - ``classify`` turns an exception of a failed attempt into a reason for people (the API's
   ``last_error``), the security event it calls for (whitepaper chapter 8), whether the
   server certificate failed on its dates only (the clock may be wrong), and whether the CSMS
-  refused our credentials (401 / a TLS alert about our certificate).
+  refused our credentials (401 / a TLS alert about our certificate). With TLS 1.3 the server
+  judges the client certificate after the handshake, and asyncio reports its alert as a plain
+  end of stream: a connection closed before the HTTP answer while we ``presented_certificate``
+  counts as the certificate refused.
 """
 
 from __future__ import annotations
 
+import _ssl
 import logging
 import ssl
 from collections.abc import Iterable
@@ -78,7 +82,7 @@ def verified_chain(ssl_object: ssl.SSLObject) -> list[x509.Certificate]:
     if getter is None:
         leaf = ssl_object.getpeercert(binary_form=True)
         return [x509.load_der_x509_certificate(leaf)] if leaf else []
-    return [x509.load_der_x509_certificate(c.public_bytes(ssl.ENCODING_DER)) for c in getter() or ()]
+    return [x509.load_der_x509_certificate(c.public_bytes(_ssl.ENCODING_DER)) for c in getter() or ()]
 
 
 def check_dates(chain: Iterable[x509.Certificate], now: datetime) -> None:
@@ -99,7 +103,7 @@ class Failure:
     credentials_refused: bool = False  # the CSMS refused our Basic auth or client certificate
 
 
-def classify(exc: BaseException) -> Failure:
+def classify(exc: BaseException, presented_certificate: bool = False) -> Failure:
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or str(exc)
         return Failure(f"server certificate rejected: {why}", "InvalidCentralSystemCertificate",
@@ -112,6 +116,12 @@ def classify(exc: BaseException) -> Failure:
             return Failure(f"HTTP {code}: the CSMS refused our credentials (Basic auth / client certificate)",
                            "FailedToAuthenticationAtCentralSystem", credentials_refused=True)  # fmt: skip
         return Failure(f"HTTP {code}: the CSMS refused the websocket upgrade")
+    closed_early = isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(
+        exc.__cause__, EOFError | ConnectionResetError
+    )
+    if presented_certificate and closed_early:
+        return Failure("the CSMS closed the connection after the TLS handshake: it refused our client certificate",
+                           "FailedToAuthenticationAtCentralSystem", credentials_refused=True)  # fmt: skip
     if isinstance(exc, ssl.SSLError):
         text = f"{exc.reason or ''} {exc}".upper()
         if any(k in text for k in ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN",

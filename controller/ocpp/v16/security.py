@@ -205,6 +205,16 @@ class Security:
             raise ConnectionError(f"TLS set-up failed: {exc}") from exc
 
     def opened(self, ws: ClientConnection) -> None:
+        """Link hook: the websocket is open. Raises ConnectionError (only) to refuse it."""
+        try:
+            self._check_open(ws)
+        except ConnectionError:
+            raise
+        except Exception as exc:  # a bug here must not end the link's task
+            log.exception("checking the new CSMS connection failed")
+            raise ConnectionError(f"connection check failed: {exc}") from exc
+
+    def _check_open(self, ws: ClientConnection) -> None:
         ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
         if ssl_object is not None and not self.settings.insecure:
             chain = verified_chain(ssl_object)
@@ -218,8 +228,16 @@ class Security:
             self._upgrade_from = None
         self._reported.clear()
 
-    def failed(self, exc: BaseException) -> str:
-        failure = classify(exc)
+    def failed(self, exc: BaseException) -> str | None:
+        """Link hook: an attempt failed; returns the reason to show. Never raises."""
+        try:
+            return self._judge_failure(exc)
+        except Exception:
+            log.exception("judging the failed CSMS connection failed")
+            return None
+
+    def _judge_failure(self, exc: BaseException) -> str:
+        failure = classify(exc, presented_certificate=self.profile == 3)
         reason = failure.reason
         source = self.time_source
         if failure.dates_only and source is not None and not source.synced.is_set():
