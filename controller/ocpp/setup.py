@@ -117,11 +117,11 @@ def build_frontend(
     from controller.ocpp.v16.frontend import ChargePoint, Identity
     from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.metering import supported_measurands
+    from controller.ocpp.v16.reservation import ReservationProfile
+    from controller.ocpp.v16.security import Security, TlsSettings
     from controller.ocpp.v16.smart_charging import SmartCharging
     from controller.smart_charging.enforcement import ChargingLimits
     from controller.smart_charging.store import ProfileStore
-    from controller.ocpp.v16.reservation import ReservationProfile
-    from controller.ocpp.v16.security import Security, TlsSettings
 
     ocpp: OcppConfig | None = getattr(config, "ocpp", None)
     if ocpp is None or ocpp.url is None:
