@@ -82,17 +82,18 @@ class FileServer:
 
 
 class FtpServer:
-    """pyftpdlib on loopback in a thread; user "evsed" / "secret" with ``root`` as home."""
+    """pyftpdlib on loopback in a thread: user "evsed" may write, "reader" may only read, both
+    with ``password`` and ``root`` as home."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, password: str = "secret"):
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import ThreadedFTPServer
 
         root.mkdir(parents=True, exist_ok=True)
         authorizer = DummyAuthorizer()
-        authorizer.add_user("evsed", "secret", str(root), perm="elradfmw")
-        authorizer.add_user("reader", "secret", str(root), perm="elr")
+        authorizer.add_user("evsed", password, str(root), perm="elradfmw")
+        authorizer.add_user("reader", password, str(root), perm="elr")
         handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": None})
         self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.socket.getsockname()[1]

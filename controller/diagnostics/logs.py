@@ -7,7 +7,8 @@ Rules kept here:
 - Each line starts with its UTC timestamp (``2025-01-31T12:00:00.123+00:00``), which is what
   ``lines_between`` filters on; a line without one (a traceback) belongs to the line above.
 - Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey keeps
-  its key name, never its value. Nothing else OCPP carries is a secret.
+  its key name, never its value, and a URL keeps its user but not its password (GetDiagnostics
+  and firmware locations may carry FTP credentials).
 - ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +34,12 @@ class _UtcFormatter(logging.Formatter):
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
+_URL_PASSWORD = re.compile(r'([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"]*:)[^@\s"/]*@')
+
+
 def redact_frame(text: str) -> str:
-    """``text`` with the value of a secret configuration key replaced (see module rules)."""
+    """``text`` with URL passwords and the value of a secret configuration key replaced."""
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
     if not any(key in text for key in SECRET_KEYS):
         return text
     try:
