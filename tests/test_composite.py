@@ -120,6 +120,16 @@ def test_higher_stack_level_past_its_duration_lets_lower_show_through() -> None:
     assert periods_of(installed, 1, at("2024-05-01T00:00"), HOUR) == [(0, 10, 3), (1200, 12, 3), (1800, 16, 3)]
 
 
+def test_highest_stack_level_without_duration_never_falls_back() -> None:
+    # 1.6 section 3.13.2: "If you use Stacking without a duration, on the highest stack level, the
+    # Charge Point will never fall back to a lower stack level profile."
+    installed = install(
+        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00Z")),
+        (0, profile(2, "TxDefaultProfile", [(0, 10), (HOUR, 12)], stack=1, start="2024-05-01T00:00Z")),
+    )
+    assert periods_of(installed, 1, at("2024-05-01T00:00"), 30 * DAY) == [(0, 10, 3), (HOUR, 12, 3)]
+
+
 def test_replacement_with_future_valid_from_reverts_to_default_until_then() -> None:
     # 1.6 section 3.13.2: same stackLevel and purpose replaces; until validFrom there is no limit.
     old = profile(1, "TxDefaultProfile", [(0, 16)], start="2024-01-01T00:00Z")
