@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hardware", action="store_true", help="also run the guided hardware self-test")
 
     p = sub.add_parser("sim", help="the bench demo: the daemon on a simulated board with a scripted EV")
-    from sim.demo import SCENARIOS
+    from sim.demo import SCENARIO_NAMES
 
-    p.add_argument("--scenario", default="basic", choices=sorted(SCENARIOS))
+    p.add_argument("--scenario", default="basic", choices=sorted(SCENARIO_NAMES))
     p.add_argument("--headless", action="store_true", help="no live view")
     p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
     p.add_argument("--config", help="bench configuration (default: the bundled one for the scenario)")

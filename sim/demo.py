@@ -103,6 +103,8 @@ SCENARIOS: dict[str, tuple[str, list[Step]]] = {
 }
 
 WAIT_S = 30.0
+FIRMWARE_UPDATE = "firmware-update"  # a signed update into a new release, end to end (sim/firmware_demo.py)
+SCENARIO_NAMES = (*SCENARIOS, FIRMWARE_UPDATE)
 
 
 def bench_config(scenario: str, config_path: str | None, state_dir: Path, api_port: int) -> Config:
@@ -283,8 +285,13 @@ def run_demo(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     with tempfile.TemporaryDirectory(prefix="evsed-sim-") as state_dir:
-        config = bench_config(scenario, config_path, Path(state_dir), api_port)
-        summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url))
+        if scenario == FIRMWARE_UPDATE:  # the daemon runs as a subprocess from A/B slots: sim/firmware_demo.py
+            from sim.firmware_demo import run_firmware_update
+
+            summary = asyncio.run(run_firmware_update(Path(state_dir)))
+        else:
+            config = bench_config(scenario, config_path, Path(state_dir), api_port)
+            summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url))
     if as_json:
         print(json.dumps(summary))
     else:

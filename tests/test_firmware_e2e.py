@@ -141,3 +141,20 @@ async def test_update_installs_restarts_reports_installed_then_a_broken_release_
         assert not (root / "update.json").exists()
     finally:
         await daemon.stop()
+
+
+@pytest.mark.slow
+def test_sim_scenario_firmware_update_reports_the_versions_and_statuses():
+    import json
+    import subprocess
+
+    evsed = str(Path(sys.executable).with_name("evsed"))
+    result = subprocess.run([evsed, "sim", "--scenario", "firmware-update", "--headless", "--json"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["firmware"]["from"] == __version__
+    assert summary["firmware"]["to"] == f"{__version__}+bench1"
+    assert summary["firmware"]["statuses"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                               "InstallRebooting", "Installed"]  # fmt: skip
+    assert summary["ocpp"]["received"]["BootNotification"] == 2
