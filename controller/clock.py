@@ -6,6 +6,9 @@ Rules kept here:
 - When the process may not set the system clock, NTP (or a CSMS time) sets
   ``offset_s`` and every timestamp is corrected by it; ``source`` says where it came
   from so the API can show how far to trust it.
+- Sources rank: "ntp" (controller/time_sync.py) beats "csms" (BootNotification / Heartbeat
+  currentTime), which beats "system". A CSMS time is a flagged fallback (``fallback``): it is
+  taken only while no NTP server has answered, so it never overrides NTP.
 """
 
 from __future__ import annotations
@@ -21,6 +24,21 @@ class WallClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+    def take(self, offset_s: float, source: str) -> bool:
+        """Adopt ``offset_s`` from ``source`` unless a better-ranked source set the clock."""
+        if _RANK.get(source, 0) < _RANK.get(self.source, 0):
+            return False
+        self.offset_s, self.source = offset_s, source
+        return True
+
+    @property
+    def fallback(self) -> bool:
+        """True while the time comes from the CSMS, not from NTP."""
+        return self.source == "csms"
+
+
+_RANK = {"system": 0, "csms": 1, "ntp": 2}
 
 
 def iso(t: datetime) -> str:

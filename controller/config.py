@@ -20,12 +20,13 @@ from typing import Any
 from controller.diagnostics import DiagnosticsConfig
 from controller.firmware import FirmwareConfig
 from controller.ocpp.setup import OcppConfig
+from controller.time_sync import TimeConfig
 from hal.board import Board, ConnectorSlot, build_board
 from hal.config import ConfigError, ConfigSection, format_toml
 
 DEFAULT_PATH = "/etc/evsed/evsed.toml"
 SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp", "firmware",
-            "diagnostics")  # fmt: skip
+            "diagnostics", "time")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Config:
     ocpp: OcppConfig = field(default_factory=OcppConfig)
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    time: TimeConfig = field(default_factory=TimeConfig)
 
     def connector(self, connector_id: int) -> ConnectorConfig:
         return self.connectors[connector_id - 1]
@@ -202,6 +204,7 @@ def parse(text: str, source: str = "<config>") -> Config:
         ocpp=OcppConfig.from_section(ocpp_section),
         firmware=FirmwareConfig.from_section(sec("firmware")),
         diagnostics=DiagnosticsConfig.from_section(sec("diagnostics")),
+        time=TimeConfig.from_section(sec("time")),
         effective=effective,
     )
     config.sections["connector"] = connectors_raw  # type: ignore[assignment]

@@ -50,6 +50,7 @@ class Daemon:
     clock: WallClock = field(default_factory=WallClock)
     api: Any = None
     ocpp: Any = None  # the OCPP front end when [ocpp] has a url
+    time_sync: Any = None  # NTP when [time] names servers
     restart_requested: str | None = None  # "Soft" / "Hard" after an OCPP Reset
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,8 +68,14 @@ class Daemon:
         self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
         from controller.ocpp.setup import build_frontend
 
+        if cfg.time.servers:
+            from controller.time_sync import TimeSync
+
+            self.time_sync = TimeSync(cfg.time, self.clock, on_step=self._clock_stepped)
+            self._spawn(self.time_sync.run(), "ntp")
         # Before recovery: the front end's ledger hook queues the PowerLoss StopTransactions.
-        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, on_reset=self._reset)
+        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, on_reset=self._reset,
+                                   time_source=self.time_sync)  # fmt: skip
         for session in self.ledger.recover(self._register_at_start, self.clock.now()):
             log.warning(
                 "connector %s: session %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
@@ -108,6 +115,8 @@ class Daemon:
             from controller.api import LocalApi
 
             self.api = LocalApi(self)
+            if self.time_sync is not None:
+                self.api.extra_status.append(self.time_sync.status_json)
             if self.ocpp is not None:
                 self.api.extra_status.append(self.ocpp.status_json)
                 if self.ocpp.security is not None:
@@ -119,6 +128,11 @@ class Daemon:
         notify("READY=1", f"STATUS=evsed {__version__}: {len(self.board.connectors)} connector(s) ready")
         log.info("evsed %s ready on a %s board", __version__, self.board.kind)
         self.ready.set()
+
+    async def _clock_stepped(self, offset_s: float) -> None:
+        if self.ocpp is not None and self.ocpp.security is not None:
+            step = f"system clock stepped by {offset_s:+.3f} s (NTP)"
+            await self.ocpp.security.report_event("SettingSystemTime", step)
 
     def _register_at_start(self, connector: int) -> float | None:
         reading = self.poller.read_blocking(connector)

@@ -274,6 +274,8 @@ class Link:
             compression=self.compression,
             ping_interval=ping,
             ping_timeout=self.ping_timeout if ping else None,
+            # A half-open connection gets no closing handshake either: give up on it as fast.
+            close_timeout=self.ping_timeout,
             # Room to read an oversized frame so it can be answered rather than the socket torn down.
             max_size=self.rpc.max_frame_bytes * 4,
             proxy=None,

@@ -274,8 +274,7 @@ class ChargePoint:
             return
         if csms.tzinfo is None:
             csms = csms.replace(tzinfo=UTC)
-        self.clock.offset_s = (csms - datetime.now(UTC)).total_seconds()
-        self.clock.source = "csms"
+        self.clock.take((csms - datetime.now(UTC)).total_seconds(), "csms")  # never over NTP (clock.py)
 
     # ---- heartbeat ------------------------------------------------------------------------
 
