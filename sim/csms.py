@@ -321,6 +321,8 @@ class Csms:
 
         async def post_call(request: web.Request) -> web.Response:
             body = await request.json()
+            if isinstance(body, dict) and body.get("cp") is None and len(self.sessions) == 1:
+                body["cp"] = next(iter(self.sessions))  # the bench's one station
             if not isinstance(body, dict) or body.get("cp") not in self.sessions:
                 return web.json_response({"error": "unknown or missing cp"}, status=404)
             try:
@@ -378,7 +380,5 @@ def main(argv: Iterable[str] | None = None) -> None:
     asyncio.run(_main(args))
 
 
-            if isinstance(body, dict) and body.get("cp") is None and len(self.sessions) == 1:
-                body["cp"] = next(iter(self.sessions))  # the bench's one station
 if __name__ == "__main__":
     main()
