@@ -37,8 +37,13 @@ if TYPE_CHECKING:
     from controller.storage import Database
 
 VERSIONS = ("1.6",)
+# Optional keys with nothing behind them on this station: unknown to the CSMS, not faked.
+WITHOUT_EFFECT = ("BlinkRepeat", "LightIntensity")
 # What SupportedFeatureProfiles announces: only profiles whose messages are wired below.
-WIRED_PROFILES = frozenset({"Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation", "Security", "FirmwareManagement", "SmartCharging"})
+WIRED_PROFILES = frozenset(
+    {"Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation", "Security", "SmartCharging",
+     "FirmwareManagement"}
+)  # fmt: skip
 AUTHORIZATION_KEY_FILE = Path("secrets") / "authorization_key"  # under the state directory
 
 
@@ -127,9 +132,14 @@ def build_frontend(
     if ocpp is None or ocpp.url is None:
         return None
     state_dir = config.storage.state_dir
-    overrides = {"NumberOfConnectors": str(len(config.connectors)), **ocpp.keys}
+    overrides = {
+        "NumberOfConnectors": str(len(config.connectors)),
+        "ConnectionTimeOut": str(max(1, round(config.charging.connection_timeout_s))),  # [charging] as default
+        **ocpp.keys,
+    }
     try:
         keys = Configuration(db, WIRED_PROFILES, measurands=supported_measurands(), overrides=overrides,
+                             hidden=WITHOUT_EFFECT,
                              secrets={"AuthorizationKey": state_dir / AUTHORIZATION_KEY_FILE})  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{config.source}: [ocpp.keys]: {exc}") from exc
