@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="bench configuration (default: the bundled one for the scenario)")
     p.add_argument("--api-port", type=int, default=0, help="local API port (0 = any free port)")
     p.add_argument("--csms", help="an external CSMS websocket URL (default: the bench CSMS on a free port)")
+    p.add_argument("--tls", action="store_true",
+                   help="the bench over wss: a CA made for the run, security profile 2 (bench CSMS only)")  # fmt: skip
 
     p = sub.add_parser("ctl", help="talk to a running daemon's local API")
     p.add_argument("--api", default="http://127.0.0.1:8080")
@@ -171,6 +173,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         config_path=args.config,
         api_port=args.api_port,
         csms_url=args.csms,
+        tls=args.tls,
     )
 
 

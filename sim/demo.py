@@ -195,15 +195,47 @@ async def serve_csms_control(csms: Csms) -> web.AppRunner | None:
     return runner
 
 
-async def _run(scenario: str, config: Config, headless: bool, csms_url: str | None = None) -> dict[str, Any]:
+async def start_tls_csms(csms: Csms, config: Config) -> Config:
+    """``--tls``: the bench CSMS serves wss with a CA generated for this run; the daemon trusts
+    that CA and connects with security profile 2 (Basic auth, a random AuthorizationKey
+    provisioned in its secret file). The CSMS signs CSRs with the same CA, so the bench can go
+    on to profile 3 (ExtendedTriggerMessage SignChargePointCertificate, then SecurityProfile 3)."""
+    import secrets
+
+    from controller.ocpp.setup import AUTHORIZATION_KEY_FILE
+    from controller.secret_files import write_secret
+    from sim import pki
+    from sim.csms import tls_context
+
+    directory = config.storage.state_dir / "bench-pki"
+    root = pki.authority("evsed bench root CA")
+    cert, key = pki.server(root).write(directory, "csms")
+    root_file = directory / "root.pem"
+    root_file.write_text(root.cert_pem)
+    password = secrets.token_hex(16)
+    csms.config.passwords[config.ocpp.charge_point_id or config.station.charge_point_id] = password
+    csms.signer = root
+    write_secret(config.storage.state_dir / AUTHORIZATION_KEY_FILE, password)
+    port = await csms.start(ssl=tls_context(str(cert), str(key), str(root_file)))
+    keys = {**config.ocpp.keys, "SecurityProfile": "2"}
+    return dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=f"wss://localhost:{port}",
+                                                                ca_file=root_file, keys=keys))  # fmt: skip
+
+
+async def _run(scenario: str, config: Config, headless: bool, csms_url: str | None = None,
+               tls: bool = False) -> dict[str, Any]:  # fmt: skip
     from controller.daemon import Daemon
     from sim.csms import Csms, CsmsConfig
 
     csms = None
     if csms_url is None:  # the bench CSMS on a free port, knowing the bench's tokens
         csms = Csms(CsmsConfig(id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}))
-        csms_url = f"ws://127.0.0.1:{await csms.start()}"
-    config = dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=csms_url))
+        if tls:
+            config = await start_tls_csms(csms, config)
+        else:
+            csms_url = f"ws://127.0.0.1:{await csms.start()}"
+    if csms_url is not None:
+        config = dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=csms_url))
     board = load_board(config)
     daemon = Daemon(config, board)
     await daemon.start()
@@ -267,7 +299,7 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
         "seconds": round(time.monotonic() - started, 1),
         "sessions": sessions,
         "faults": faults,
-        "ocpp": csms.summary() if csms is not None else None,
+        "ocpp": {**csms.summary(), "security_profiles": dict(csms.profiles)} if csms is not None else None,
     }
 
 
@@ -279,6 +311,7 @@ def run_demo(
     config_path: str | None = None,
     api_port: int = 0,
     csms_url: str | None = None,
+    tls: bool = False,
 ) -> int:
     logging.basicConfig(
         level=logging.WARNING if headless or as_json else logging.INFO,
@@ -291,7 +324,7 @@ def run_demo(
             summary = asyncio.run(run_firmware_update(Path(state_dir)))
         else:
             config = bench_config(scenario, config_path, Path(state_dir), api_port)
-            summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url))
+            summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url, tls))
     if as_json:
         print(json.dumps(summary))
     else:
