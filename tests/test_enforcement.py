@@ -77,12 +77,14 @@ def test_within_the_handover_the_lower_side_holds_until_the_boundary_after(first
     periods = [(0, first), (3600, then), (7200, 20)]
     installed = install((0, profile(1, "TxDefaultProfile", periods, start=START)))
     facts = {1: charging()}
+
+    def hand(now: datetime) -> Limit:
+        return handed_over(installed, facts, now, 230, connector_limits(installed, facts, now, 230))[1]
+
     boundary = NOW + timedelta(hours=1)
-    early = boundary - timedelta(seconds=HANDOVER_S + 0.5)
-    assert handed_over(installed, facts, early, 230)[1] == Limit(first, 3, boundary)
-    late = boundary - timedelta(seconds=HANDOVER_S - 0.5)
-    assert handed_over(installed, facts, late, 230)[1] == Limit(handed, 3, NOW + timedelta(hours=2))
-    assert handed_over(installed, facts, boundary, 230)[1] == Limit(then, 3, NOW + timedelta(hours=2))
+    assert hand(boundary - timedelta(seconds=HANDOVER_S + 0.5)) == Limit(first, 3, boundary)
+    assert hand(boundary - timedelta(seconds=HANDOVER_S - 0.5)) == Limit(handed, 3, NOW + timedelta(hours=2))
+    assert hand(boundary) == Limit(then, 3, NOW + timedelta(hours=2))
 
 
 @pytest.mark.parametrize(

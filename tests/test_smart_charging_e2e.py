@@ -182,6 +182,21 @@ async def test_clearing_restores_the_previous_limit(bench):
     assert len(engine(daemon).installed) == 0
 
 
+async def test_an_expired_profile_stops_limiting_and_is_dropped(bench):
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    ends = daemon.clock.now() + timedelta(seconds=1.5)
+    brief = profile(1, "TxDefaultProfile", [(0, 10)], start=PAST, validTo=iso(ends))
+    assert await set_profile(bench, 1, brief) == "Accepted"
+    await until(lambda: loop_limit(daemon, 1) == 10)
+    await until(lambda: loop_limit(daemon, 1) == 32, within=4)
+    # At validTo, from the engine's own timer (the station's 1 s refresh would be later).
+    assert timedelta(0) <= daemon.clock.now() - ends < timedelta(seconds=0.3)
+    limits = engine(daemon)
+    await until(lambda: len(limits.installed) == 0)
+    await until(lambda: len(limits.store.load()) == 0)
+
+
 async def test_remote_start_profile_applies_from_the_first_pwm_and_ends_with_the_transaction(bench):
     daemon = await bench.start()
     sim = daemon.board.simulation

@@ -138,12 +138,15 @@ def connector_limits(
 
 
 def handed_over(
-    installed: InstalledProfiles, facts: Mapping[int, ConnectorFacts], now: datetime, voltage_v: float
+    installed: InstalledProfiles,
+    facts: Mapping[int, ConnectorFacts],
+    now: datetime,
+    voltage_v: float,
+    current: Mapping[int, Limit],
 ) -> dict[int, Limit]:
-    """What the real-time loop gets at ``now``: ``connector_limits``, except that within
-    ``HANDOVER_S`` of a connector's boundary it gets the lower of both sides, valid until the
-    boundary after (see the rules above)."""
-    current = connector_limits(installed, facts, now, voltage_v)
+    """What the real-time loop gets at ``now``: ``current`` (``connector_limits`` at ``now``),
+    except that within ``HANDOVER_S`` of a connector's boundary it gets the lower of both sides,
+    valid until the boundary after (see the rules above)."""
     later: dict[datetime, dict[int, Limit]] = {}
     out: dict[int, Limit] = {}
     for connector, limit in current.items():
@@ -295,9 +298,10 @@ class ChargingLimits:
     def limit(self, connector: int, monotonic_now: float) -> realtime.Limit | None:
         """Station limit source: this connector's profile limit, or None when no profile limits it."""
         now = self.now()
-        limits = handed_over(self.installed, self.facts(), now, self.voltage_v)
-        self._arm(now, limits)
-        mine = limits.get(connector)
+        facts = self.facts()
+        current = connector_limits(self.installed, facts, now, self.voltage_v)
+        self._arm(now, current)  # the true boundaries: a handed-over limit may outlast one
+        mine = handed_over(self.installed, facts, now, self.voltage_v, current).get(connector)
         if mine is None or mine.amps is None:
             return None
         until = math.inf if mine.valid_until is None else monotonic_now + (mine.valid_until - now).total_seconds()
