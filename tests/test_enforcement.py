@@ -56,6 +56,15 @@ def test_a_connectors_own_lower_limit_leaves_the_rest_of_the_cap_to_the_other() 
     assert [limits[1].amps, limits[2].amps] == [6, 14]
 
 
+def test_a_zero_limit_under_a_station_cap_stays_zero() -> None:
+    installed = install(
+        (0, profile(1, "ChargePointMaxProfile", [(0, 16)], start=START)),
+        (1, profile(2, "TxDefaultProfile", [(0, 0)], start=START)),
+    )
+    limits = connector_limits(installed, {1: charging(), 2: charging()}, NOW, 230)
+    assert [limits[1].amps, limits[2].amps] == [0, 16]
+
+
 def test_watts_divide_by_the_phases_in_use_else_the_configured_phases() -> None:
     installed = install((0, profile(1, "TxDefaultProfile", [(0, 7360)], start=START, unit="W")))
     assert connector_limits(installed, {1: charging(phases_in_use=1)}, NOW, 230)[1].amps == 32

@@ -122,7 +122,9 @@ def connector_limits(
     shares: dict[int, float] = {}
     if station.amps is not None:
         demands = {
-            connector: min(fact.max_current_a, own[connector].amps or math.inf)
+            connector: fact.max_current_a
+            if own[connector].amps is None
+            else min(fact.max_current_a, own[connector].amps)
             for connector, fact in facts.items()
             if fact.transaction is not None
         }
