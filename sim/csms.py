@@ -60,6 +60,7 @@ class CsmsConfig:
     heartbeat_interval: int = 300
     id_tags: set[str] = field(default_factory=lambda: {"TAG1", "04A2B3C4"})
     log_limit: int = 10000
+    parents: dict[str, str] = field(default_factory=dict)  # id tag -> the parentIdTag its idTagInfo names
     passwords: dict[str, str] = field(default_factory=dict)  # cp id -> Basic auth password; absent: none asked
     client_certificates: bool = True  # False: refuse stations presenting a TLS client certificate
 
@@ -114,7 +115,9 @@ class StationSession(ChargePoint):
             raise InternalError(description=f"injected failure of {action}")
 
     def _tag_info(self, id_tag: str) -> dict[str, Any]:
-        return {"status": "Accepted" if id_tag in self.csms.config.id_tags else "Invalid"}
+        info = {"status": "Accepted" if id_tag in self.csms.config.id_tags else "Invalid"}
+        parent = self.csms.config.parents.get(id_tag)
+        return {**info, "parentIdTag": parent} if parent else info
 
     @on("BootNotification")
     def on_boot(self, **_: Any) -> call_result.BootNotification:
