@@ -209,9 +209,16 @@ class Link:
             await self._ws.close()
 
     async def reconnect(self) -> None:
-        """Drop the connection and open a new one at once (new credentials or profile)."""
+        """Drop the connection and open a new one at once (new credentials or profile). An
+        outstanding CALL gets its response first (at most ``call_timeout``): a CSMS still busy
+        answering it would otherwise lose what we sent after it."""
         self._at_once = True
         self._kick.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.call_timeout), self._call_lock:
+                if self._ws is not None:
+                    await self._ws.close()
+                return
         if self._ws is not None:
             await self._ws.close()
 
