@@ -177,6 +177,8 @@ async def test_soft_reset_stops_transactions_then_asks_the_daemon_to_restart(ben
     async with asyncio.timeout(WITHIN):
         await daemon.stopping.wait()
     assert daemon.restart_requested == "Soft"
+    events = [p["type"] for p in bench.payloads("SecurityEventNotification")]
+    assert events[-1] == "ResetOrReboot", events
 
 
 async def test_trigger_message_and_small_requests(bench):

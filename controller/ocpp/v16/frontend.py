@@ -485,6 +485,8 @@ class ChargePoint:
         kind = payload["type"]
 
         async def restart() -> None:
+            if self.security is not None:  # critical: journaled, so it is delivered after the restart at worst
+                await self.security.report_event("ResetOrReboot", f"Reset {kind} requested by the CSMS")
             if self.station is not None:
                 await self.station.stop_all(RESET_REASON[kind])
             if kind == "Soft":  # 4.11: graceful; a hard reset sends them after the reboot
