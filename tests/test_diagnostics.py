@@ -11,6 +11,7 @@ import tarfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from firmware_bench import FileServer, FtpServer
 from ocpp.exceptions import OCPPError
 
 from controller.config import load_board, parse
@@ -18,7 +19,6 @@ from controller.daemon import Daemon
 from controller.diagnostics.archive import redact
 from controller.diagnostics.logs import lines_between
 from sim.csms import Csms, CsmsConfig
-from tests.firmware_bench import FileServer, FtpServer
 
 AUTH_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90"  # 16 bytes as hex
 FTP_PASSWORD = "s3cr3t-ftp"

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import eventually
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from firmware_bench import FileServer, FtpServer, signed_update
 from ocpp.exceptions import OCPPError
 
 from controller.config import load_board, parse
@@ -29,8 +31,6 @@ from controller.firmware.update import END_STATES, Event, FirmwareStatus, Illega
 from controller.transfer import Location, TransferError, download
 from sim.csms import Csms, CsmsConfig
 from sim.release import Manufacturer, build_wheel
-from tests.conftest import eventually
-from tests.firmware_bench import FileServer, FtpServer, signed_update
 
 CONFIG = """
 [station]

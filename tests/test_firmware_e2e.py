@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from firmware_bench import FileServer, signed_update
 
 from controller import __version__
 from controller.firmware.slots import SlotRoot
 from sim.csms import Csms, CsmsConfig
 from sim.release import Manufacturer, build_wheel
-from tests.firmware_bench import FileServer, signed_update
 
 CONFIG = """
 [station]
