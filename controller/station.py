@@ -278,7 +278,7 @@ class Station:
         """A token at the station: stop the session it owns, release a cable it left locked, or
         authorize and start."""
         for evse in self.evses.values():
-            if id_tag in evse.lock_held_for:
+            if any(same_token(t, id_tag) for t in evse.lock_held_for):
                 self.unlock(evse.id)
                 return "unlocked"
         for evse in self.evses.values():
