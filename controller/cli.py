@@ -5,6 +5,9 @@ Rules kept here:
   API error), 2 usage errors (argparse's own), 75 ``run`` ends for an OCPP Reset under
   systemd (Restart=on-failure starts it again; outside systemd it re-executes itself).
 - Config errors print one line naming the file, section, key, value and what is allowed.
+- ``run`` holds the state directory's lock (controller/state_lock.py) from before the board
+  is opened until it exits: a second daemon on the same state directory exits 1 having
+  touched nothing.
 """
 
 from __future__ import annotations
@@ -93,16 +96,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from controller.daemon import Daemon
+    from controller.state_lock import StateDirBusy, hold_state_dir
     from controller.systemd import log_handler
 
     config = load(args.config)
     logging.basicConfig(level=config.log.level.upper(), handlers=[log_handler()], force=True)
-    board = load_board(config)
-
-    daemon = Daemon(config, board)
     try:
-        asyncio.run(daemon.run_until_stopped())
-    except OSError as exc:  # the state directory, the API port: the environment, not a bug
+        # Before the board is opened or the database read: a second daemon touches nothing.
+        with hold_state_dir(config.storage.state_dir):
+            daemon = Daemon(config, load_board(config))
+            asyncio.run(daemon.run_until_stopped())
+    except (StateDirBusy, OSError) as exc:  # the state directory, the API port: the environment, not a bug
         print(f"evsed: cannot start: {exc}", file=sys.stderr)
         return 1
     if daemon.restart_requested is not None:
