@@ -7,7 +7,8 @@ Rules kept here:
 - Config errors print one line naming the file, section, key, value and what is allowed.
 - ``run`` holds the state directory's lock (controller/state_lock.py) from before the board
   is opened until it exits: a second daemon on the same state directory exits 1 having
-  touched nothing.
+  touched nothing. ``check --hardware`` takes the same lock, so it refuses while a daemon runs.
+- Plain ``check`` opens no device (a dry board build): it is read-only and works off the box.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import urllib.request
 from typing import Any
 
 from controller import __version__
-from controller.config import DEFAULT_PATH, effective_toml, load, load_board
+from controller.config import DEFAULT_PATH, Config, effective_toml, load, load_board
+from hal.board import Board
 from hal.config import ConfigError
 
 
@@ -153,18 +155,33 @@ def restart(kind: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Plain: validate every key without opening a device (works off the box). ``--hardware``:
+    the guided self-test on the real board, only while no daemon holds the state directory."""
     config = load(args.config)
-    board = load_board(config)
-    try:
-        print(f"# {args.config}: OK ({board.kind} board, {len(board.connectors)} connector(s))")
-        print(effective_toml(config), end="")
-        if args.hardware:
-            from drivers.hardware_check import hardware_check_main
-
-            return hardware_check_main(board, sys.stdout)
-    finally:
+    if not args.hardware:
+        board = load_board(config, dry_run=True)
         board.close()
-    return 0
+        print_checked(args.config, config, board, "; hardware not opened")
+        return 0
+    from controller.state_lock import StateDirBusy, hold_state_dir
+    from drivers.hardware_check import hardware_check_main
+
+    try:
+        with hold_state_dir(config.storage.state_dir):  # no daemon runs, none starts meanwhile
+            board = load_board(config)
+            try:
+                print_checked(args.config, config, board)
+                return hardware_check_main(board, sys.stdout)
+            finally:
+                board.close()
+    except (StateDirBusy, OSError) as exc:
+        print(f"evsed check --hardware: {exc}", file=sys.stderr)
+        return 1
+
+
+def print_checked(path: str, config: Config, board: Board, note: str = "") -> None:
+    print(f"# {path}: OK ({board.kind} board, {len(board.connectors)} connector(s){note})")
+    print(effective_toml(config), end="")
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

@@ -220,13 +220,14 @@ def load(path: str | Path) -> Config:
     return parse(text, str(p))
 
 
-def load_board(config: Config) -> Board:
-    """Build the board the ``[board]`` section names, then reject every unread key."""
+def load_board(config: Config, *, dry_run: bool = False) -> Board:
+    """Build the board the ``[board]`` section names, then reject every unread key.
+    ``dry_run``: validate only, opening no device (hal.board)."""
     slots = [
         ConnectorSlot(id=c.id, phases=c.phases, max_current_a=c.max_current_a, section=s)
         for c, s in zip(config.connectors, config.sections["connector"], strict=True)  # type: ignore[call-overload]
     ]
-    board = build_board(config.sections["board"], slots)
+    board = build_board(config.sections["board"], slots, dry_run=dry_run)
     try:
         check_unused(config)
     except ConfigError:

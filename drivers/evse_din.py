@@ -32,7 +32,7 @@ Rules kept here:
   that long before the veto lands: with this board the close decision is the board's,
   the controller can only withdraw it.
 - The board has no Modbus watchdog: if this daemon dies, it keeps charging at the last
-  current. ``close()`` switches it off before the thread ends.
+  current. ``close()`` switches it off before the thread ends, and only if the thread ran.
 """
 
 from __future__ import annotations
@@ -201,8 +201,9 @@ class EvseDinLink:
             self._wake.wait(self._poll_interval_s)
 
     def close(self) -> None:
-        """Stop the thread, then switch the board off (best effort, never raises)."""
-        if self._closed:
+        """Stop the thread, then switch the board off (best effort, never raises). A link that
+        never started commanded nothing, so it leaves the board alone (another daemon may drive it)."""
+        if self._closed or self._thread.ident is None:
             return
         self._closed = True
         self._stop.set()
@@ -251,8 +252,10 @@ class EvseDinContactor:
         self.link.close()
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board:
-    """``[board]`` has no keys of its own; each connector has ``[connector.evse]`` and ``[connector.meter]``."""
+def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
+    """``[board]`` has no keys of its own; each connector has ``[connector.evse]`` and ``[connector.meter]``.
+
+    A dry build starts no link: the board is never asked anything, nor told anything."""
     pool = BusPool()
     board = Board("evse-din", [])
     board.on_close(pool.close)
@@ -277,6 +280,7 @@ def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board
     except BaseException:
         board.close()
         raise
-    for link in links:
-        link.start()
+    if not dry_run:
+        for link in links:
+            link.start()
     return board

@@ -10,22 +10,24 @@ Rules kept here:
 - Shared resources (ADC pollers, Modbus buses, the GPIO backend) close after every
   device, pollers first so no thread touches a closed chip. A build that fails half-way
   closes what it already built, so the outputs are left safe.
-- Threads start only once the whole board is built.
+- Threads start only once the whole board is built. A dry build (plain ``evsed check``)
+  opens nothing and starts nothing: drivers.dry_run stands in for the chip, ADCs and PWM.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from drivers.adc import AdcPoller, AdcSpec, open_adc
+from drivers.adc import Adc, AdcPoller, AdcSpec, open_adc
 from drivers.devices import build_cable, build_contactor, build_leds, build_lock, build_rcd
+from drivers.dry_run import BookedLines, UnopenedAdc, unopened_pwm
 from drivers.gpio import GPIO_BACKENDS, GpioBackend, open_backend
 from drivers.meters import build_meter
 from drivers.modbus_bus import BusPool
 from drivers.pilot import build_pilot
-from drivers.pwm import SYSFS_PWM
+from drivers.pwm import SYSFS_PWM, PwmOpener, sysfs_opener
 from hal.board import Board, ConnectorHardware, ConnectorSlot
 from hal.config import ConfigError, ConfigSection
 
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 class AdcPollers:
     """The board's ADC chips, each opened once, keyed by where it sits."""
 
-    def __init__(self, interval_s: float):
+    def __init__(self, interval_s: float, open_chip: Callable[[AdcSpec], Adc] = open_adc):
         self._interval_s = interval_s
+        self._open_chip = open_chip
         self._pollers: dict[tuple[str, int, int], tuple[AdcSpec, AdcPoller]] = {}
 
     def __call__(self, spec: AdcSpec) -> AdcPoller:
@@ -49,7 +52,7 @@ class AdcPollers:
                     f"settings ({known} vs {spec}): one chip has one configuration"
                 )
             return poller
-        poller = AdcPoller(open_adc(spec), f"{spec.kind}-{spec.bus}-{spec.address:#x}", self._interval_s)
+        poller = AdcPoller(self._open_chip(spec), f"{spec.kind}-{spec.bus}-{spec.address:#x}", self._interval_s)
         self._pollers[where] = (spec, poller)
         return poller
 
@@ -62,35 +65,42 @@ class AdcPollers:
             poller.close()
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board:
-    backend = open_backend(
-        section.get_str("gpio", "gpiod", choices=sorted(GPIO_BACKENDS)),
-        section.get_str("chip", "/dev/gpiochip0", min_length=1),
-    )
+def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
+    gpio = section.get_str("gpio", "gpiod", choices=sorted(GPIO_BACKENDS))
+    chip = section.get_str("chip", "/dev/gpiochip0", min_length=1)
     pwm_root = Path(section.get_str("pwm_sysfs", str(SYSFS_PWM), min_length=1))
-    pollers = AdcPollers(section.get_float("adc_interval_s", 0.005, minval=0.001, maxval=1.0))
+    adc_interval_s = section.get_float("adc_interval_s", 0.005, minval=0.001, maxval=1.0)
+    if dry_run:
+        backend: GpioBackend = BookedLines(chip)
+        pollers = AdcPollers(adc_interval_s, lambda spec: UnopenedAdc())
+        open_pwm: PwmOpener = unopened_pwm
+    else:
+        backend = open_backend(gpio, chip)
+        pollers = AdcPollers(adc_interval_s)
+        open_pwm = sysfs_opener(pwm_root)
     pool = BusPool()
     board = Board("gpio", [])
     for closer in (pollers.close, pool.close, backend.close):
         board.on_close(closer)
     try:
         for slot in slots:
-            board.connectors.append(build_connector(slot, backend, pollers, pwm_root, pool))
+            board.connectors.append(build_connector(slot, backend, pollers, open_pwm, pool))
     except BaseException:
         board.close()
         raise
-    pollers.start()
+    if not dry_run:
+        pollers.start()
     return board
 
 
 def build_connector(
-    slot: ConnectorSlot, backend: GpioBackend, pollers: AdcPollers, pwm_root: Path, pool: BusPool
+    slot: ConnectorSlot, backend: GpioBackend, pollers: AdcPollers, open_pwm: PwmOpener, pool: BusPool
 ) -> ConnectorHardware:
     s = slot.section
     hw = ConnectorHardware(
         slot.id,
         contactor=build_contactor(s.section("contactor", required=True), backend),
-        pilot=build_pilot(s.section("pilot", required=True), pollers, pwm_root),
+        pilot=build_pilot(s.section("pilot", required=True), pollers, open_pwm),
         meter=build_meter(s.section("meter", required=True), pool),
     )
     if s.has_section("rcd"):

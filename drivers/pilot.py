@@ -28,10 +28,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from drivers.adc import Adc, AdcPoller, AdcSpec, Probe, read_adc_spec
-from drivers.pwm import SysfsPwm
+from drivers.pwm import Pwm, PwmOpener
 from hal.config import ConfigSection
 from hal.types import CpState, PilotCommand, PilotMode, PilotReading
 
@@ -74,11 +73,11 @@ class CpLevels:
 
 
 class PwmPilot:
-    """hal.interfaces.Pilot over a SysfsPwm and an ADC probe."""
+    """hal.interfaces.Pilot over a PWM channel (kernel sysfs on a board) and an ADC probe."""
 
     def __init__(
         self,
-        pwm: SysfsPwm,
+        pwm: Pwm,
         poller: AdcPoller,
         channel: int,
         calibration: Calibration,
@@ -127,7 +126,7 @@ class PwmPilot:
         self.command(PilotCommand.x1())
 
 
-def build_pilot(section: ConfigSection, poller_for: Callable[[AdcSpec], AdcPoller], pwm_root: Path) -> PwmPilot:
+def build_pilot(section: ConfigSection, poller_for: Callable[[AdcSpec], AdcPoller], open_pwm: PwmOpener) -> PwmPilot:
     """``[connector.pilot]``: pwm_chip, pwm_channel, pwm_inverted, the ADC keys, calibration."""
     spec = read_adc_spec(section)
     channel = spec.read_channel(section, "channel")
@@ -145,10 +144,9 @@ def build_pilot(section: ConfigSection, poller_for: Callable[[AdcSpec], AdcPolle
     )
     samples = section.get_int("samples", 1 if spec.kind == "ads1115" else 32, minval=1, maxval=256)
     max_age_s = section.get_float("max_age_s", 0.1, minval=0.01, maxval=2.0)
-    pwm = SysfsPwm(
+    pwm = open_pwm(
         section.get_int("pwm_chip", 0, minval=0, maxval=63),
         section.get_int("pwm_channel", 0, minval=0, maxval=15),
-        root=pwm_root,
-        inverted=section.get_bool("pwm_inverted", False),
+        section.get_bool("pwm_inverted", False),
     )
     return PwmPilot(pwm, poller_for(spec), channel, calibration, samples, negative_channel, max_age_s)

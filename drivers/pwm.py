@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from hal.config import ConfigError
 from hal.errors import HardwareError
@@ -28,6 +30,16 @@ log = logging.getLogger(__name__)
 
 SYSFS_PWM = Path("/sys/class/pwm")
 PERIOD_1KHZ_NS = 1_000_000
+
+
+class Pwm(Protocol):
+    """What the pilot drives: the fraction of each period the output is high."""
+
+    def set_high_fraction(self, fraction: float) -> None: ...
+
+
+# (chip, channel, inverted) -> an open channel: the board picks sysfs, a dry build a stand-in.
+PwmOpener = Callable[[int, int, bool], Pwm]
 
 
 class SysfsPwm:
@@ -81,3 +93,8 @@ class SysfsPwm:
         if duty_ns != self._duty_ns:  # sysfs writes cost a syscall each; skip repeats
             self._write(self._dir / "duty_cycle", str(duty_ns))
             self._duty_ns = duty_ns
+
+
+def sysfs_opener(root: Path = SYSFS_PWM) -> PwmOpener:
+    """Channels of the chips under ``root`` (a fake tree in tests)."""
+    return lambda chip, channel, inverted: SysfsPwm(chip, channel, root=root, inverted=inverted)

@@ -9,6 +9,9 @@ Rules kept here:
   the common connector keys (id, phases, max_current_a) before the builder runs.
 - ``Board.close()`` closes every device and never raises: it is the last thing a
   shutting-down daemon does, and it must leave every output safe.
+- ``dry_run`` (plain ``evsed check``): the builder reads and validates every key as for a
+  real start but opens no device, starts no thread and writes nothing (drivers.dry_run);
+  such a board is only closed.
 """
 
 from __future__ import annotations
@@ -124,7 +127,9 @@ class Board:
                 log.exception("closing %r failed", close)
 
 
-BoardBuilder = Callable[[ConfigSection, Sequence[ConnectorSlot]], Board]
+class BoardBuilder(Protocol):
+    def __call__(self, section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board: ...
+
 
 # name -> "module:function". Adding a board is one line here plus its module.
 BOARD_TYPES: dict[str, str] = {
@@ -134,7 +139,7 @@ BOARD_TYPES: dict[str, str] = {
 }
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board:
+def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
     kind = section.get_str("type", choices=sorted(BOARD_TYPES))
     module_name, func_name = BOARD_TYPES[kind].split(":")
     try:
@@ -145,4 +150,4 @@ def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot]) -> Board
             f"(install evsed with the 'pi' extra)"
         ) from exc
     builder: BoardBuilder = getattr(module, func_name)
-    return builder(section, slots)
+    return builder(section, slots, dry_run=dry_run)

@@ -155,9 +155,16 @@ def _connector_hardware(world: World, slot: ConnectorSlot) -> ConnectorHardware:
 
 
 def build_board(
-    section: ConfigSection, slots: Sequence[ConnectorSlot], clock: Callable[[], float] = time.monotonic
+    section: ConfigSection,
+    slots: Sequence[ConnectorSlot],
+    clock: Callable[[], float] = time.monotonic,
+    *,
+    dry_run: bool = False,
 ) -> Board:
-    """The ``sim`` board type: one world, its devices, and the world as ``Board.simulation``."""
+    """The ``sim`` board type: one world, its devices, and the world as ``Board.simulation``.
+
+    ``dry_run`` changes nothing: a simulated board opens no hardware anyway."""
+    del dry_run
     world = World(
         {slot.id: slot.phases for slot in slots},
         voltage_v=section.get_float("voltage_v", 230.0, minval=100.0, maxval=300.0),

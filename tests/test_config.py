@@ -231,7 +231,7 @@ def test_evsed_check_prints_the_effective_configuration(tmp_path: Path) -> None:
     result = run_cli("check", "--config", str(path), env=env)
     assert result.returncode == 0, result.stderr
     first, _, rest = result.stdout.partition("\n")
-    assert first == f"# {path}: OK (sim board, 2 connector(s))"
+    assert first == f"# {path}: OK (sim board, 2 connector(s); hardware not opened)"
     for line in (
         "period_ms = 5.0",
         "safe_current_a = 6.0",

@@ -9,7 +9,7 @@ from hwfakes import CpCircuit, FakeAds1115Bus, FakePwmSysfs, FakeSpiDev, wait_un
 
 from drivers.adc import AdcPoller, Ads1115, SpiAdc
 from drivers.pilot import Calibration, PwmPilot, build_pilot, classify
-from drivers.pwm import SysfsPwm
+from drivers.pwm import SysfsPwm, sysfs_opener
 from hal.config import ConfigError, ConfigSection
 from hal.types import CpState, PilotCommand
 
@@ -132,15 +132,16 @@ def test_build_pilot_from_config(sysfs):
         polled.append(spec)
         return AdcPoller(SpiAdc(spi, spec.kind), "cp")
 
+    open_pwm = sysfs_opener(sysfs.root)
     s = section({"adc": "mcp3008", "channel": 7, "divider": 8.0, "offset_v": 1.65, "pwm_chip": 0, "pwm_channel": 1})
-    build_pilot(s, poller_for, sysfs.root)
+    build_pilot(s, poller_for, open_pwm)
     s.check_unused()
     assert polled[0].kind == "mcp3008" and sysfs.file(0, 1, "enable") == "1"
     with pytest.raises(ConfigError, match=r"negative_channel.*peak-hold"):
-        build_pilot(section({"adc": "ads1115", "channel": 0, "divider": 8, "offset_v": 1.6}), poller_for, sysfs.root)
+        build_pilot(section({"adc": "ads1115", "channel": 0, "divider": 8, "offset_v": 1.6}), poller_for, open_pwm)
     with pytest.raises(ConfigError, match="divider is required"):
-        build_pilot(section({"adc": "mcp3202", "channel": 0}), poller_for, sysfs.root)
+        build_pilot(section({"adc": "mcp3202", "channel": 0}), poller_for, open_pwm)
     bad = section({"adc": "mcp3202", "channel": 0, "divider": 8, "offset_v": 1.6, "pwm_chanel": 1})
-    build_pilot(bad, poller_for, sysfs.root)
+    build_pilot(bad, poller_for, open_pwm)
     with pytest.raises(ConfigError, match="pwm_chanel"):
         bad.check_unused()

@@ -1,5 +1,6 @@
 """One daemon per state directory, as real processes: a second ``evsed run`` on the same state
-directory exits 1 having touched nothing; the lock dies with its holder (kill -9 included)."""
+directory exits 1 having touched nothing, ``evsed check --hardware`` refuses while a daemon runs;
+the lock dies with its holder (kill -9 included)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ def test_a_second_daemon_on_the_same_state_dir_touches_nothing(evsed_process) ->
     config = first.log_path.with_name("evsed-0.toml")
     second = run_cli("run", "--config", str(config), timeout=30)
     assert second.returncode == 1, second.stderr
-    assert second.stderr.splitlines() == [
-        f"evsed: cannot start: state directory {first.state_dir} is in use by another evsed "
-        f"(pid {first.proc.pid}): one daemon per state directory; stop it first"
-    ]
+    busy = f"state directory {first.state_dir} is in use by another evsed (pid {first.proc.pid})"
+    assert second.stderr.splitlines() == [f"evsed: cannot start: {busy}: one daemon per state directory; stop it first"]
+    # `check --hardware` refuses too (the lock tells that a daemon runs); plain `check` opens nothing and may run.
+    hardware = run_cli("check", "--hardware", "--config", str(config), timeout=30)
+    assert (hardware.returncode, hardware.stdout) == (1, "")
+    assert hardware.stderr == f"evsed check --hardware: {busy}: one daemon per state directory; stop it first\n"
+    assert run_cli("check", "--config", str(config), timeout=30).returncode == 0
+
     # Not closed as PowerLoss by a second crash recovery: the session is open and charges on.
     rows = read_sessions(database)
     assert [(r["id"], r["stopped_at"], r["stop_reason"]) for r in rows] == [(session["id"], None, None)]
