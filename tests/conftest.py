@@ -311,7 +311,7 @@ def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
 
 @pytest.fixture
 async def csms() -> Any:
-    """The bench CSMS on a free loopback port (sim/csms.py)."""
+    """The bench CSMS on a free loopback port (sim/csms/)."""
     from sim.csms import Csms, CsmsConfig
 
     server = Csms(CsmsConfig(heartbeat_interval=300))

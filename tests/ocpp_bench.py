@@ -1,5 +1,5 @@
 """The OCPP 1.6J bench for end-to-end tests: the real daemon on the simulated board, a real
-websocket to the bench CSMS (sim/csms.py) on loopback, a real SQLite file in tmp_path.
+websocket to the bench CSMS (sim/csms/) on loopback, a real SQLite file in tmp_path.
 
 ``Bench(csms, tmp_path, connectors=1, keys="")`` starts the daemon with ``CONFIG``; the
 ``csms`` and ``bench`` fixtures (conftest.py) give a started CSMS and a Bench on it.

@@ -53,6 +53,9 @@ async def test_boot_status_interval_and_authorization(bench):
         "received": {"BootNotification": 1, "Authorize": 2, "StartTransaction": 2, "Heartbeat": 1,
                      "DataTransfer": 1},
         "callerrors": 0,
+        "versions": {"CP7": "1.6"},
+        "transactions": {},  # 2.0.1 only
+        "reports": {},
     }  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Smart-charging latency and composite-schedule cost.
 
 1. Limit latency: the whole daemon runs on the simulated board (5 ms real-time loop) with a
-   charging session, connected over a real loopback websocket to the bench CSMS (sim/csms.py, in
+   charging session, connected over a real loopback websocket to the bench CSMS (sim/csms/, in
    this process). The CSMS sends SetChargingProfile (a TxProfile for the running transaction)
    over and over; each one alternates between a pause (< 6 A: pilot X1) and a charging limit
    (6..32 A: PWM on at that duty), so that every change may be applied at once under the IEC rule
