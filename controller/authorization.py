@@ -37,9 +37,9 @@ class Authorizer(Protocol):
 class ConfiguredAuthorizer:
     def __init__(self, mode: str, tokens: tuple[str, ...]):
         self.free_vend = mode == "any"
-        self._tokens = frozenset(tokens)
+        self._tokens = frozenset(t.casefold() for t in tokens)
 
     async def authorize(self, id_tag: str) -> AuthResult:
-        if self.free_vend or id_tag in self._tokens:
+        if self.free_vend or id_tag.casefold() in self._tokens:
             return AuthResult(True)
         return AuthResult(False, "Invalid")

@@ -57,14 +57,15 @@ async def test_local_unknown_token_is_rejected(start_daemon) -> None:
     assert await run.station.present_token("STRANGER") == "rejected"
     assert run.station.pending is None
     assert run.status() == "Available"
-    # Plugged: an unknown swipe is ignored, the known one that follows it starts the session.
+    # Plugged: an unknown swipe is ignored, the known one that follows it (in any letter case:
+    # tokens are case-insensitive) starts the session.
     run.sim.plug_in(1, **EV)
     await run.wait_status("Preparing")
     run.sim.swipe("STRANGER")
-    run.sim.swipe("TAG-A")
+    run.sim.swipe("tag-a")
     await run.wait_status("Charging")
-    assert run.session().id_tag == "TAG-A"
-    assert [r["id_tag"] for r in run.sessions_in_db()] == ["TAG-A"]
+    assert run.session().id_tag == "tag-a"
+    assert [r["id_tag"] for r in run.sessions_in_db()] == ["tag-a"]
 
 
 async def test_known_token_then_plug_in(start_daemon) -> None:
