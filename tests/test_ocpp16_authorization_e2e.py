@@ -47,6 +47,13 @@ async def test_send_local_list_versions_and_refusals(bench):
     assert await bench.call("ChangeConfiguration", {"key": "LocalAuthListEnabled", "value": "false"}) == ACCEPTED
     assert await bench.call("SendLocalList", send(7, "Full")) == {"status": "NotSupported"}
     assert await bench.call("GetLocalListVersion", {}) == {"listVersion": 5}
+    # 5.10: an empty list answers 0, however it got empty.
+    assert await bench.call("ChangeConfiguration", {"key": "LocalAuthListEnabled", "value": "true"}) == ACCEPTED
+    assert await bench.call("SendLocalList", send(6, "Differential", entry("B", None), entry("C", None))) == ACCEPTED
+    assert await bench.call("GetLocalListVersion", {}) == {"listVersion": 0}
+    assert await bench.call("SendLocalList", send(9, "Full", entry("E"))) == ACCEPTED
+    assert await bench.call("SendLocalList", send(10, "Full")) == ACCEPTED
+    assert await bench.call("GetLocalListVersion", {}) == {"listVersion": 0}
     assert bench.csms.callerrors == 2
 
 

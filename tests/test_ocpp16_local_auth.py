@@ -37,8 +37,12 @@ def test_full_replaces_and_differential_adds_updates_and_deletes():
     status, state = apply(state, send(3, "Differential", ("b", ACC), ("A", None), ("C", ACC)))
     assert status == "Accepted" and state.version == 3
     assert {k: v[1].status for k, v in state.entries.items()} == {"b": "Accepted", "c": "Accepted"}
+    status, state = apply(state, send(4, "Differential", ("B", None), ("C", None)))
+    assert status == "Accepted" and state == ListState(0, {})  # 5.10: an empty list is version 0
+    status, state = apply(state, send(3, "Differential", ("D", ACC)))
+    assert status == "Accepted" and state.version == 3  # above the empty list's 0
     status, state = apply(state, send(1, "Full"))  # a Full update may go back in version; empty clears
-    assert status == "Accepted" and state == ListState(1, {})
+    assert status == "Accepted" and state == ListState(0, {})
 
 
 @pytest.mark.parametrize(

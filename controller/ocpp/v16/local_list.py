@@ -9,6 +9,8 @@ Rules kept here (OCPP 1.6 edition 2 sections 3.5.2, 5.10, 5.15, 6.41, 7.1, 7.47,
   one request or a Full entry without idTagInfo (OccurenceConstraintViolation).
 - More entries than SendLocalListMaxLength in one request, or a resulting list longer than
   LocalAuthListMaxLength: Failed, nothing changes.
+- An empty list has version 0 (5.10: 0 means empty), whatever listVersion emptied it (a Full
+  update without entries, a Differential deleting the last one).
 - LocalAuthListEnabled = false: SendLocalList answers NotSupported and changes nothing; the list
   is kept, and GetLocalListVersion reports its version (0 before any list arrived).
 - An update is one SQLite transaction (entries and version together): a power cut leaves the old
@@ -93,7 +95,7 @@ def updated(state: ListState, payload: dict[str, Any], *, max_send: int, max_len
             entries[key] = (tag, info)
     if len(entries) > max_length:
         return "Failed", state
-    return "Accepted", ListState(version, entries)
+    return "Accepted", ListState(version if entries else 0, entries)
 
 
 class LocalList:
@@ -111,7 +113,7 @@ class LocalList:
             tag.casefold(): (tag, TagInfo(status, parse_time(expires) if expires else None, parent))
             for tag, status, expires, parent in c.execute("SELECT * FROM ocpp16_local_list").fetchall()
         }
-        return ListState(row[0] if row is not None else 0, entries)
+        return ListState(row[0] if row is not None and entries else 0, entries)  # an older version kept it
 
     def get(self, id_tag: str) -> TagInfo | None:
         entry = self.state.entries.get(id_tag.casefold())
