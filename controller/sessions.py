@@ -163,6 +163,12 @@ class SessionLedger:
         )
         return updated
 
+    async def set_parent(self, session_id: int, parent_id_tag: str) -> None:
+        """The session's group, learned after its start (the backend's answer to the start)."""
+        await self.db.run(
+            lambda c: c.execute("UPDATE sessions SET parent_id_tag = ? WHERE id = ?", (parent_id_tag, session_id))
+        )
+
     def _stop_in(
         self,
         conn: sqlite3.Connection,

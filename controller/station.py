@@ -12,7 +12,8 @@ Rules kept here:
 - A session survives the meter, the backend and the network: only the EV leaving, a
   token, a command, or a fault that ends sessions (controller/faults.py) stops it.
 - A token stops the session it started without asking anyone; another token stops it only
-  when its authorization names the same parent (group) tag as the session's.
+  when its authorization names the same parent (group) tag as the session's. The group may be
+  learned after the start (``set_parent``: the backend's answer to the start names it).
 - Reservations (controller/reservations.py) decide who may start where and which connectors
   show Reserved; every start, status change and duties tick applies their rules. A session's
   energy can be capped (an id invalidated after the start): at the cap the offer drops to 0 A.
@@ -366,6 +367,15 @@ class Station:
             for listener in self.listeners:
                 listener(StationEvent("session_stopped", connector, session=stopped))
             return True
+
+    async def set_parent(self, session_id: int, parent_id_tag: str) -> None:
+        """Name the group of session ``session_id`` if it still runs (kept in memory and on disk)."""
+        for evse in self.evses.values():
+            session = evse.session
+            if session is not None and session.id == session_id and session.parent_id_tag != parent_id_tag:
+                evse.session = replace(session, parent_id_tag=parent_id_tag)  # now: a token may come any time
+                await self.ledger.set_parent(session_id, parent_id_tag)
+                log.info("connector %s: session %s belongs to group %s", evse.id, session_id, parent_id_tag)
 
     def unlock(self, connector: int) -> None:
         """Release a cable kept locked after its session (the loop unlocks once no session holds it)."""

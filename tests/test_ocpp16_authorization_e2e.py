@@ -146,3 +146,23 @@ async def test_cache_from_start_transaction_and_a_group_member_stops(bench):
     assert daemon.station.evses[1].session.id_tag == "04A2B3C4"
     assert daemon.station.evses[1].session.parent_id_tag == "FAMILY"  # the cached parent
     assert len(bench.payloads("Authorize")) == 2
+
+
+async def test_the_group_named_in_start_transaction_conf_lets_a_member_stop(bench):
+    # 4.8 / 3.10: nothing was asked before the start, so only StartTransaction.conf names the group.
+    bench.csms.config.parents = {"TAG1": "FAMILY", "04A2B3C4": "FAMILY"}
+    daemon = await bench.start()
+    sim = daemon.board.simulation
+    await bench.wait_status(1, "Available")
+    assert await bench.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"}) == ACCEPTED
+    sim.plug_in(1, **EV)
+    assert await bench.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1}) == ACCEPTED
+    await bench.wait_status(1, "Charging")
+    await until(lambda: daemon.station.evses[1].session.parent_id_tag == "FAMILY")
+    assert bench.payloads("Authorize") == []
+    sim.swipe("04A2B3C4")  # another card of the family
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    stop = bench.payloads("StopTransaction")[0]
+    assert stop["idTag"] == "04A2B3C4" and stop["reason"] == "Local"
+    assert bench.csms.received["StartTransaction"] == 1  # it stopped the session, started none
+    assert daemon.station.ledger.history()[0].parent_id_tag == "FAMILY"  # on disk too

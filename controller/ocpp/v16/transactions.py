@@ -14,7 +14,9 @@ Rules kept here (OCPP 1.6 edition 2 sections 4.8, 4.10, 3.16.1; errata 3.18):
 - A StartTransaction.conf whose idTagInfo is not Accepted stops the session with
   DeAuthorized when StopTransactionOnInvalidId is true (4.10 / 3.13 of the errata); when false
   the session stays and delivers at most MaxEnergyOnInvalidId Wh in all (0 A from then on).
-- The idTagInfo of every Start/StopTransaction.conf goes to the authorization cache (3.5.1).
+- The idTagInfo of every Start/StopTransaction.conf goes to the authorization cache (3.5.1);
+  a parentIdTag in StartTransaction.conf becomes the running session's group, so another
+  token of that group stops it (3.10, 4.8) even when nothing was asked before the start.
 - StartTransaction carries the reservationId of the reservation the session ended (4.8);
   StopTransaction the idTag that stopped it (a group member's) or else the starting one.
 """
@@ -144,9 +146,13 @@ class Transactions:
         info, id_tag = response.get("idTagInfo"), entry.payload.get("idTag")
         if info is not None and id_tag is not None and self.authorization is not None:
             await self.authorization.remember(id_tag, info)
-        if entry.action != START_ACTION or entry.tx_key is None or info is None or info["status"] == "Accepted":
+        if entry.action != START_ACTION or entry.tx_key is None or info is None:
             return
         station, session_id, status = self.station, int(entry.tx_key), info["status"]
+        if station is not None and info.get("parentIdTag"):
+            await station.set_parent(session_id, info["parentIdTag"])
+        if status == "Accepted":
+            return
         for evse in station.evses.values() if station is not None else ():
             if station is None or evse.session is None or evse.session.id != session_id:
                 continue
