@@ -85,6 +85,12 @@ async def test_nothing_but_boot_until_accepted_then_retry_after_interval(bench, 
     change = {"key": "MeterValueSampleInterval", "value": "5"}
     if first == "Pending":  # the CSMS may configure the station meanwhile
         assert (await bench.call("ChangeConfiguration", change)) == {"status": "Accepted"}
+        bench.daemon.board.simulation.plug_in(1, **EV)
+        await until(lambda: bench.daemon.station.evses[1].status.value == "Preparing")
+        # ... but a transaction could not be announced: RemoteStart is Rejected and nothing starts.
+        remote = {"idTag": "TAG1", "connectorId": 1}
+        assert (await bench.call("RemoteStartTransaction", remote)) == {"status": "Rejected"}
+        assert bench.daemon.station.pending is None and bench.daemon.station.evses[1].session is None
     else:  # 4.2: while Rejected the station answers nothing
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):

@@ -42,6 +42,33 @@ async def test_only_the_reserving_tag_starts_and_its_start_transaction_ends_the_
     assert daemon.station.reservations == {}
 
 
+async def test_a_group_reservation_learns_the_parent_of_another_tag(bench):
+    # 5.13: a tag's parent from the cache, else from Authorize.conf; admitted when the parents match.
+    bench.csms.config.id_tags.add("STRANGER")
+    bench.csms.config.parents = {"TAG1": "FAMILY", "04A2B3C4": "FAMILY", "STRANGER": "OTHERS"}
+    daemon = await bench.start()
+    sim = daemon.board.simulation
+    await bench.wait_status(1, "Available")
+    assert await bench.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"}) == {
+        "status": "Accepted"
+    }
+    assert await bench.call("ReserveNow", reserve(7, 1, "TAG1", parentIdTag="FAMILY")) == {"status": "Accepted"}
+    await bench.wait_status(1, "Reserved")
+    sim.plug_in(1, **EV)
+    assert await daemon.station.present_token("STRANGER") == "rejected"  # accepted, but of another group
+    assert await bench.call("RemoteStartTransaction", {"idTag": "STRANGER", "connectorId": 1}) == {
+        "status": "Rejected"  # the cache knows its group: nothing to ask
+    }
+    for tag in ("NOBODY", "04A2B3C4"):  # unknown here: asked; the CSMS names no group, then FAMILY
+        assert await bench.call("RemoteStartTransaction", {"idTag": tag, "connectorId": 1}) == {"status": "Accepted"}
+    await bench.wait_status(1, "Charging")
+    assert bench.payloads("Authorize") == [{"idTag": "STRANGER"}, {"idTag": "NOBODY"}, {"idTag": "04A2B3C4"}]
+    [start] = bench.payloads("StartTransaction")
+    assert start["idTag"] == "04A2B3C4" and start["reservationId"] == 7
+    assert daemon.station.evses[1].session.parent_id_tag == "FAMILY"
+    assert daemon.station.reservations == {}
+
+
 async def test_expiry_cancel_replace_and_a_restart(bench):
     daemon = await bench.start()
     await bench.wait_status(1, "Available")

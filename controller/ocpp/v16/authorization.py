@@ -15,6 +15,8 @@ Rules kept here (OCPP 1.6 edition 2 sections 3.5, 4.1, 4.8, 4.10, 5.4, 9.1; erra
   confirmations), lives in SQLite (survives reboots, resets, power cuts) and holds at most
   ``capacity`` tags: when full, NOT-valid entries go first, then the least recently updated.
   An idTagInfo whose expiryDate is unreadable is not cached. ClearCache empties it.
+- A tag's parent (for a reservation's group, 5.13): its list or cache entry's, else what an
+  Authorize.conf names (remembered like any idTagInfo).
 - A confirmation that disagrees with an enabled list entry (Accepted vs not) is a conflict:
   ``on_conflict(id_tag)`` reports it (StatusNotification connector 0, LocalListConflict, 3.5.2).
 """
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHE_CAPACITY = 1000
+Ask = Callable[[], Awaitable[dict[str, Any]]]  # sends Authorize.req, returns its payload
 ACCEPTED = "Accepted"
 _CACHE_DDL = "CREATE TABLE ocpp16_auth_cache (id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, parent_id_tag TEXT)"
 # Ids are case-insensitive (IdToken is a CiString20Type); expiry and age for 3.5.1.
@@ -138,20 +141,15 @@ class Authorization:
             cached = replace(cached, status="Expired")
         return cached
 
-    async def authorize(self, id_tag: str, ask: Callable[[], Awaitable[dict[str, Any]]] | None) -> AuthResult:
+    async def authorize(self, id_tag: str, ask: Ask | None) -> AuthResult:
         """Decide for ``id_tag``; ``ask`` sends Authorize.req and returns its payload (None: offline)."""
         known = await self.known(id_tag)
         now = self.now()
         if ask is not None:
             if known is not None and known.status_at(now) == ACCEPTED and self._on("LocalPreauthorize"):
                 return known.result(now)
-            try:
-                response = await ask()
-            except CallFailed as exc:
-                log.info("Authorize %s failed (%s): deciding offline", id_tag, exc)
-            else:
-                info = response["idTagInfo"]
-                await self.remember(id_tag, info)
+            info = await self._asked(id_tag, ask)
+            if info is not None:
                 return AuthResult(info["status"] == ACCEPTED, info["status"], info.get("parentIdTag"))
         return offline_decision(
             known,
@@ -159,6 +157,25 @@ class Authorization:
             local_authorize_offline=self._on("LocalAuthorizeOffline"),
             allow_unknown=self._on("AllowOfflineTxForUnknownId"),
         )
+
+    async def parent_of(self, id_tag: str, ask: Ask | None) -> str | None:
+        """The tag's parent as the list or cache knows it, else as Authorize.conf names it."""
+        known = await self.known(id_tag)
+        info = await self._asked(id_tag, ask) if known is None and ask is not None else None
+        if info is not None:
+            return info.get("parentIdTag")
+        return known.parent_id_tag if known is not None else None
+
+    async def _asked(self, id_tag: str, ask: Ask) -> dict[str, Any] | None:
+        """Authorize.conf's idTagInfo, remembered; None when the request failed."""
+        try:
+            response = await ask()
+        except CallFailed as exc:
+            log.info("Authorize %s failed (%s)", id_tag, exc)
+            return None
+        info: dict[str, Any] = response["idTagInfo"]
+        await self.remember(id_tag, info)
+        return info
 
     async def remember(self, id_tag: str, info: dict[str, Any]) -> None:
         """Take an idTagInfo from the CSMS: into the cache, or compared with the tag's list entry."""

@@ -6,6 +6,7 @@ Rules kept here (OCPP 1.6 edition 2 chapters 4 and 5; DESIGN.md "One core, two p
   ``set_operative``...). No charging logic lives here.
 - BootNotification first on every connection until one is Accepted (4.2). Pending: answer the
   CSMS, send nothing of our own (TriggerMessage excepted) and boot again after ``interval``;
+  RemoteStartTransaction is Rejected then (its StartTransaction could not be sent);
   Rejected: send nothing until ``interval`` passed, then boot again. Interval 0 -> our own
   ``BOOT_RETRY_S``. Accepted: the heartbeat interval and the CSMS clock are taken over, and the
   status of connector 0 and of every connector is sent.
@@ -16,6 +17,9 @@ Rules kept here (OCPP 1.6 edition 2 chapters 4 and 5; DESIGN.md "One core, two p
   station clock offset (source "csms").
 - Handlers are thin: validate the request's meaning (connector ids, transaction ids), answer,
   and do the core work in ``after`` once the answer is on the wire.
+- RemoteStartTransaction on a connector reserved with a parentIdTag, for another tag: the tag's
+  parent comes from the list or cache; when neither knows the tag, the request is Accepted and
+  an Authorize.req asks for it before the start, which the reservation then admits or not (5.13).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from controller.clock import WallClock, iso
 from controller.faults import FAULT_POLICY, Fault
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
-from controller.ocpp.v16.authorization import Authorization
+from controller.ocpp.v16.authorization import Ask, Authorization
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.sampling import Sampling
 from controller.ocpp.v16.transactions import Transactions
@@ -396,12 +400,15 @@ class ChargePoint:
 
     async def authorize(self, id_tag: str) -> AuthResult:
         """Local list, cache and CSMS as authorization.py orders them; offline rules without a link."""
+        return await self.authorization.authorize(id_tag, self._asker(id_tag))
+
+    def _asker(self, id_tag: str) -> Ask | None:
+        """Sends Authorize.req for ``id_tag``; None while the CSMS cannot be asked."""
 
         async def ask() -> Payload:
             return await self.link.call("Authorize", {"idTag": id_tag})
 
-        online = self.accepted.is_set() and self.link.connected.is_set()
-        return await self.authorization.authorize(id_tag, ask if online else None)
+        return ask if self.accepted.is_set() and self.link.connected.is_set() else None
 
     def _local_list_conflict(self, _id_tag: str) -> None:
         """3.5.2: the CSMS contradicts the local list -> StatusNotification 0 with LocalListConflict."""
@@ -423,12 +430,21 @@ class ChargePoint:
             connector = self._evse_id(payload)
         except _Unknown:
             return {"status": "Rejected"}
-        if station is None:
+        if station is None or not self.accepted.is_set():  # Pending: StartTransaction may not be sent
             return {"status": "Rejected"}
         candidates = [station.evses[connector]] if connector is not None else list(station.evses.values())
         id_tag = payload["idTag"]
         idle = [e for e in candidates if e.session is None and e.operative and not e.finishing]
-        if not any(station.admission(e.id, id_tag, None).allowed for e in idle):  # none, or reserved for another
+        known = await self.authorization.known(id_tag)
+        parent = known.parent_id_tag if known is not None else None
+
+        def admitted(group: str | None) -> bool:
+            return any(station.admission(e.id, id_tag, group).allowed for e in idle)
+
+        # Unknown here, it may still belong to a group a reservation admits: ask the CSMS (5.13).
+        groups = {r.parent_id_tag for r in station.reservations.values() if r.parent_id_tag}
+        learn = not admitted(parent) and known is None and any(admitted(g) for g in groups)
+        if not (admitted(parent) or learn):  # no idle connector, or reserved for another
             return {"status": "Rejected"}
         profile = payload.get("chargingProfile")
         judge = self.remote_start_profile
@@ -436,14 +452,16 @@ class ChargePoint:
             return {"status": "Rejected"}
 
         async def start() -> None:
-            parent = None
+            group = parent
             if self.keys["AuthorizeRemoteTxRequests"]:
                 result = await self.authorize(id_tag)
                 if not result.accepted:
                     log.info("RemoteStartTransaction for %s not authorized: %s", id_tag, result.status)
                     return
-                parent = result.parent_id_tag
-            outcome = await station.start_session(connector, id_tag, parent)
+                group = result.parent_id_tag
+            elif learn:
+                group = await self.authorization.parent_of(id_tag, self._asker(id_tag))
+            outcome = await station.start_session(connector, id_tag, group)
             log.info("RemoteStartTransaction %s on %s: %s", id_tag, connector or "any connector", outcome)
 
         return Reply({"status": "Accepted"}, after=start)
