@@ -191,6 +191,11 @@ def _rsa_signer(root: Manufacturer) -> tuple[rsa.RSAPrivateKey, x509.Certificate
     return key, cert
 
 
+def rfc2045(text: str) -> str:
+    """Base64 as MIME (and ``openssl base64``) writes it: lines of 76 characters, CRLF."""
+    return "\r\n".join(text[i : i + 76] for i in range(0, len(text), 76)) + "\r\n"
+
+
 def test_rsa_pss_and_ecdsa_signatures_verify_and_a_changed_byte_does_not(tmp_path, manufacturer, releases):
     artifact = releases["0.2.0"]
     now = datetime.now(UTC)
@@ -200,7 +205,10 @@ def test_rsa_pss_and_ecdsa_signatures_verify_and_a_changed_byte_does_not(tmp_pat
     pem = rsa_cert.public_bytes(serialization.Encoding.PEM).decode()
     rsa_cert = check_signing_certificate(pem, [manufacturer.root.certificate], now)
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
-    verify_file(artifact, rsa_cert, base64.b64encode(key.sign(artifact.read_bytes(), pss, hashes.SHA256())).decode())
+    rsa_signature = base64.b64encode(key.sign(artifact.read_bytes(), pss, hashes.SHA256())).decode()
+    verify_file(artifact, rsa_cert, rsa_signature)
+    verify_file(artifact, rsa_cert, rfc2045(rsa_signature))  # line breaks are no reason to refuse it
+    verify_file(artifact, rsa_cert, base64.encodebytes(base64.b64decode(rsa_signature)).decode())  # LF only
     tampered = tmp_path / "tampered.whl"
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 1
@@ -209,6 +217,8 @@ def test_rsa_pss_and_ecdsa_signatures_verify_and_a_changed_byte_does_not(tmp_pat
         verify_file(tampered, cert, manufacturer.sign(artifact))
     with pytest.raises(SignatureRejected):
         verify_file(artifact, cert, "not base64!")
+    with pytest.raises(SignatureRejected):  # whitespace is skipped, nothing else
+        verify_file(artifact, rsa_cert, rsa_signature[:40] + "*" + rsa_signature[40:])
     other = Manufacturer.create()
     with pytest.raises(CertificateRejected):
         check_signing_certificate(other.signer.cert_pem, [manufacturer.root.certificate], now)
@@ -314,6 +324,8 @@ async def test_interrupted_download_is_resumed_then_installed_after_the_session(
     artifact = releases["0.2.0"]
     files.cut[artifact.name] = 100_000
     payload = signed_update(manufacturer, artifact, files.url(f"/fw/{artifact.name}"), 21)
+    payload["firmware"]["signature"] = rfc2045(payload["firmware"]["signature"])  # as some backends send it
+    assert "\r\n" in payload["firmware"]["signature"].strip()
     assert await station.call("SignedUpdateFirmware", payload) == {"status": "Accepted"}
     await station.wait_status("SignatureVerified")
     assert station.statuses() == ["Downloading", "DownloadPaused", "Downloading", "Downloaded", "SignatureVerified"]

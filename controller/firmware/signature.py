@@ -7,6 +7,8 @@ Rules kept here (security whitepaper edition 3: 2.6 certificate hierarchy, L01.F
   digitalSignature. No root installed: every certificate is invalid.
 - The signature is base64 over the whole file: RSA-PSS (MGF1-SHA256, any salt length) or
   ECDSA, both with SHA-256. The file is hashed in chunks, so its size does not matter.
+- Base64 may come in RFC 2045 lines (CRLF or LF every 76 characters, as ``openssl base64``
+  writes it): whitespace is skipped; any other character outside the alphabet is refused.
 - Nothing here touches the network or the slots; callers decide what a failure means.
 """
 
@@ -78,7 +80,7 @@ def file_digest(path: Path) -> bytes:
 
 def verify_file(path: Path, cert: x509.Certificate, signature_b64: str) -> None:
     try:
-        signature = base64.b64decode(signature_b64, validate=True)
+        signature = base64.b64decode("".join(signature_b64.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SignatureRejected("signature is not base64") from exc
     if not signature:
