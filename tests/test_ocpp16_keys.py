@@ -39,6 +39,7 @@ def test_table_has_every_required_core_key_and_defaults_parse():
         ("MeterValuesSampledData", "", ()),
         ("ConnectorPhaseRotation", "0.RST,1.RTS", ("0.RST", "1.RTS")),
         ("AuthorizationKey", "00112233445566778899aabbccddeeff", "00112233445566778899aabbccddeeff"),
+        ("AuthorizationKey", "Tr0ub4dor&3-Horse:Staple", "Tr0ub4dor&3-Horse:Staple"),  # 16-40 visible ASCII
     ],
 )  # fmt: skip
 def test_values_parse(name, text, value):
@@ -58,7 +59,10 @@ def test_values_parse(name, text, value):
         ("MeterValuesSampledData", "Voltage,Current.Import,Power.Active.Import,Frequency"),  # > max_items
         ("ConnectorPhaseRotation", "1.XYZ"),
         ("AuthorizationKey", "too-short"),
-        ("AuthorizationKey", "0" * 42),
+        ("AuthorizationKey", "x" * 15),
+        ("AuthorizationKey", "0" * 41),
+        ("AuthorizationKey", "correct horse battery"),  # a space would not survive the secret file
+        ("AuthorizationKey", "pässwörd-pässwörd"),  # not ASCII: no agreed bytes on the wire
     ],
 )
 def test_bad_values_name_what_is_allowed(name, text):

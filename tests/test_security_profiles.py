@@ -113,6 +113,53 @@ async def test_refused_password_shows_why_and_reports_it_once_online(csms, secur
     assert "HTTP 401" in failures[0][3]["techInfo"]
 
 
+async def test_authorization_key_forms_and_the_password_bytes_on_the_wire(
+    bench_pki, csms, secure, tmp_path, stop_benches
+):
+    # as-written (default): the key's ASCII characters are the password, whether the whitepaper's
+    # hex digits or a 16-40 character password as deployed CSMSs set it.
+    provision_key(tmp_path)
+    bench = await started(secure(2), stop_benches)
+    for bad in ("x" * 15, "y" * 41, "with a space in it"):
+        change = {"key": "AuthorizationKey", "value": bad}
+        assert await bench.call("ChangeConfiguration", change) == {"status": "Rejected"}
+    password = "Tr0ub4dor&3-Horse:Staple"
+    csms.config.passwords["CP-TEST"] = password
+    connections = csms.connections
+    assert await bench.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": password}) == {
+        "status": "Accepted"
+    }
+    await bench.wait(lambda c: c.connections > connections and "CP-TEST" in c.sessions)
+    assert csms.refused == []
+    await stop_benches.pop().stop()
+
+    # hex-decoded: the 16-20 bytes the hex digits denote (OCPP-J 1.6 6.2.2); other keys cannot be.
+    server = await tls_csms(bench_pki, CsmsConfig(passwords={"CP-TEST": bytes.fromhex(KEY)}))
+    ocpp = f'ca_file = "{bench_pki.root_file}"\nbasic_auth = "hex-decoded"'
+    try:
+        bench = SecureBench(server, tmp_path, f"wss://localhost:{server.port}", ocpp=ocpp, keys="SecurityProfile = 2\n")
+        stop_benches.append(bench)
+        await bench.start()  # the password stored above is no hex key: a clear reason, no connection
+        await until(lambda: "needs an AuthorizationKey of 32-40 hex digits" in bench.daemon.ocpp.link.last_error)
+        await stop_benches.pop().stop()
+        provision_key(tmp_path)
+        bench = await started(SecureBench(server, tmp_path, bench.url, ocpp=ocpp, keys=bench.keys), stop_benches)
+        assert server.refused == [] and server.profiles["CP-TEST"] == 2
+        assert await bench.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": password}) == {
+            "status": "Rejected"
+        }
+        server.config.passwords["CP-TEST"] = bytes.fromhex(NEW_KEY)
+        connections = server.connections
+        assert await bench.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": NEW_KEY}) == {
+            "status": "Accepted"
+        }
+        await bench.wait(lambda c: c.connections > connections and "CP-TEST" in c.sessions)
+        assert server.refused == []
+    finally:
+        await stop_benches.pop().stop()
+        await server.stop()
+
+
 async def sign_certificate(bench: SecureBench) -> None:
     """A02: the CSMS asks for a new charge point certificate; CSR -> CA -> CertificateSigned."""
     assert await bench.call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {

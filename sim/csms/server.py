@@ -62,7 +62,8 @@ class CsmsConfig:
     id_tags: set[str] = field(default_factory=lambda: {"TAG1", "04A2B3C4"})  # 2.0.1: the idTokens it knows
     log_limit: int = 10000
     parents: dict[str, str] = field(default_factory=dict)  # id tag -> parentIdTag (1.6) / groupIdToken (2.0.1)
-    passwords: dict[str, str] = field(default_factory=dict)  # cp id -> Basic auth password; absent: none asked
+    # cp id -> Basic auth password (text, or the raw bytes of a hex-decoded key); absent: none asked
+    passwords: dict[str, str | bytes] = field(default_factory=dict)
     client_certificates: bool = True  # False: refuse stations presenting a TLS client certificate
     # 2.0.1 only:
     token_types: dict[str, str] = field(default_factory=dict)  # idToken -> the type it must have (absent: any)
@@ -237,7 +238,8 @@ class Csms:
             return None
         password = self.config.passwords.get(cp_id)
         if password is not None:
-            expected = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+            secret = password if isinstance(password, bytes) else password.encode()
+            expected = "Basic " + base64.b64encode(cp_id.encode() + b":" + secret).decode()
             if request.headers.get("Authorization") != expected:
                 return self._refuse(connection, cp_id, "Basic auth missing or wrong")
         self.profiles[cp_id] = (2 if ssl_object is not None else 1) if password is not None else 0

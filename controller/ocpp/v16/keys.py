@@ -113,7 +113,7 @@ KEYS: tuple[Key, ...] = (
     Key("MaxChargingProfilesInstalled", "int", "R", "20", "SmartCharging", "Charging profiles installed at a time"),
     # Security whitepaper edition 3, chapter 7 (AuthorizationKey also OCPP-J errata 3.12)
     Key("AdditionalRootCertificateCheck", "bool", "R", "false", "Security", "One CSMS root (plus fallback), replaced only by one it signed", required=False),
-    Key("AuthorizationKey", "string", "W", "", "Security", "Basic auth password: 16-20 bytes as hex", required=False, pattern=r"(?:[0-9A-Fa-f]{2}){16,20}"),
+    Key("AuthorizationKey", "string", "W", "", "Security", "Basic auth password: 32-40 hex digits or 16-40 visible ASCII characters", required=False, pattern=r"[!-~]{16,40}"),
     Key("CertificateSignedMaxChainSize", "int", "R", "10000", "Security", "Max characters of CertificateSigned.req certificateChain", required=False, maximum=10000),
     Key("CertificateStoreMaxLength", "int", "R", "10", "Security", "Root/CA certificates that can be installed", required=False),
     Key("CpoName", "string", "RW", "", "Security", "CPO name used in the CSR of SignCertificate.req", required=False),

@@ -4,8 +4,10 @@ Basic auth, TLS, certificates, security events.
 Rules kept here:
 - Profiles (2.1-2.5): 0 none; 1 Basic auth over ws; 2 Basic auth over TLS; 3 TLS with a client
   certificate. Profiles 2-3 connect to ``tls_url`` (or ``url`` with ws:// made wss://); 0-1 to
-  ``url``. Basic auth: user = charge point id, password = AuthorizationKey as written (hex
-  text, whitepaper 2.3) or hex-decoded bytes (OCPP-J 1.6 6.2.2) per ``[ocpp] basic_auth``.
+  ``url``. Basic auth: user = charge point id, password = AuthorizationKey as written (its
+  ASCII characters: the whitepaper's hex text, or the 16-40 character password many CSMSs set)
+  or, with ``[ocpp] basic_auth = "hex-decoded"``, the 16-20 bytes its hex digits denote (OCPP-J
+  1.6 6.2.2); in that mode a key that is not 32-40 hex digits is Rejected.
 - SecurityProfile only rises (A05.FR.01) and only when its prerequisites hold (A05.FR.02-04):
   1-2 need an AuthorizationKey, 2-3 a CSMS root (installed or ``ca_file``), 3 a valid charge
   point certificate. Accepted -> the answer goes out, then the link reconnects with the new
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +69,7 @@ log = logging.getLogger(__name__)
 Payload = dict[str, Any]
 UPGRADE_ATTEMPTS = 3  # failed attempts with a new profile before falling back
 EVENT = "SecurityEventNotification"
+HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")  # 16-20 bytes (whitepaper 7.2)
 
 
 class TimeSource(Protocol):
@@ -97,9 +101,17 @@ def endpoint(settings: TlsSettings, profile: int) -> str:
     return settings.url if scheme == "wss" else "wss://" + rest
 
 
+def password(key: str, encoding: str) -> bytes:
+    """The Basic auth password for AuthorizationKey ``key``; ValueError when it cannot be one."""
+    if encoding != "hex-decoded":
+        return key.encode("ascii")
+    if not HEX_KEY.fullmatch(key):
+        raise ValueError('[ocpp] basic_auth = "hex-decoded" needs an AuthorizationKey of 32-40 hex digits')
+    return bytes.fromhex(key)
+
+
 def basic_auth(charge_point_id: str, key: str, encoding: str) -> str:
-    password = bytes.fromhex(key) if encoding == "hex-decoded" else key.encode()
-    return "Basic " + base64.b64encode(charge_point_id.encode() + b":" + password).decode()
+    return "Basic " + base64.b64encode(charge_point_id.encode() + b":" + password(key, encoding)).decode()
 
 
 class Security:
@@ -130,6 +142,8 @@ class Security:
         self._waiting_for_sync = False
         self._tasks = Tasks("ocpp security")
         keys.guard("SecurityProfile", self._prerequisites)
+        if "AuthorizationKey" in keys.keys:
+            keys.guard("AuthorizationKey", lambda key: self._unusable(str(key)))
         link.additional_headers = self.headers
         link.ssl = self.ssl_context
         link.on_open = self.opened
@@ -182,8 +196,19 @@ class Security:
     def headers(self) -> dict[str, str]:
         key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
         if self.profile in (1, 2) and isinstance(key, str) and key:
-            return {"Authorization": basic_auth(self.charge_point_id, key, self.settings.basic_auth)}
+            try:
+                return {"Authorization": basic_auth(self.charge_point_id, key, self.settings.basic_auth)}
+            except ValueError as exc:  # a key stored before basic_auth was changed: say why we cannot connect
+                raise ConnectionError(str(exc)) from None
         return {}
+
+    def _unusable(self, key: str) -> str | None:
+        """Why ``key`` cannot be the Basic auth password with this ``basic_auth`` (None: it can)."""
+        try:
+            password(key, self.settings.basic_auth)
+        except ValueError as exc:
+            return str(exc)
+        return None
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.link.url.startswith("wss://"):
@@ -275,8 +300,8 @@ class Security:
     def _prerequisites(self, value: object) -> str | None:
         assert isinstance(value, int)
         key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
-        if value in (1, 2) and not key:
-            return f"profile {value} needs an AuthorizationKey"
+        if value in (1, 2) and (not isinstance(key, str) or not key or self._unusable(key)):
+            return f"profile {value} needs an AuthorizationKey usable as its password"
         if value in (2, 3) and not self.settings.insecure and not self.trust_anchors():
             return f"profile {value} needs a CentralSystemRootCertificate (InstallCertificate or [ocpp] ca_file)"
         if value == 3 and self.store.client_identity() is None:
