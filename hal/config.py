@@ -38,6 +38,10 @@ class ConfigSection:
     def has(self, key: str) -> bool:
         return key in self._table
 
+    def names(self) -> list[str]:
+        """The keys written in this section, in file order (for sections keyed by a table)."""
+        return list(self._table)
+
     def _raw(self, key: str, default: Any, secret: bool = False, allowed: str = "") -> Any:
         self._read.add(key)
         if key in self._table:

@@ -111,6 +111,33 @@ async def test_heartbeat_interval_from_change_configuration_and_clock_from_csms(
     assert daemon.clock.source == "csms" and abs(daemon.clock.offset_s) < 5
 
 
+async def test_configuration_keys_in_any_letter_case(bench, tmp_path):
+    # CiString50Type (7.17): names in any letter case, in [ocpp.keys] as over the wire;
+    # answers spell them as the specification does.
+    bench.keys = "localpreauthorize = true\nCONNECTIONTIMEOUT = 45\n"
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    got = await bench.call("GetConfiguration", {"key": ["LocalPreAuthorize", "connectionTimeout", "Bogus"]})
+    assert got == {"configurationKey": [{"key": "LocalPreauthorize", "readonly": False, "value": "true"},
+                                        {"key": "ConnectionTimeOut", "readonly": False, "value": "45"}],
+                   "unknownKey": ["Bogus"]}  # fmt: skip
+    for key, value in [("LocalPreAuthorize", "false"), ("ConnectionTimeout", "20")]:
+        assert await bench.call("ChangeConfiguration", {"key": key, "value": value}) == {"status": "Accepted"}
+    assert daemon.ocpp.keys["LocalPreauthorize"] is False
+    assert daemon.station.connection_timeout_s == 20  # the key's listener ran
+    # The secret in any letter case is still a secret, and a profile raised in lower case reconnects.
+    secret = "Tr0ub4dor&3-Horse:Staple"
+    assert await bench.call("ChangeConfiguration", {"key": "authorizationkey", "value": secret}) == {
+        "status": "Accepted"
+    }
+    connections = bench.csms.connections
+    assert await bench.call("ChangeConfiguration", {"key": "securityprofile", "value": "1"}) == {"status": "Accepted"}
+    await bench.wait(lambda c: c.connections > connections and c.received["BootNotification"] >= 1)
+    assert daemon.ocpp.security.profile == 1
+    assert "authorizationkey" in (tmp_path / "logs" / "ocpp.log").read_text()
+    assert secret not in (tmp_path / "logs" / "ocpp.log").read_text()
+
+
 async def test_remote_start_authorizes_then_remote_stop(bench):
     daemon = await bench.start()
     await bench.wait_status(1, "Available")
@@ -315,6 +342,11 @@ async def test_offline_transaction_from_the_cache_is_delivered_after_reconnect(b
         ('[ocpp]\nurl = "ws://x"\nversion = "1.5"', "version"),
         ('[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatIntervl = 5', "HeartbeatIntervl"),
         ('[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatInterval = -5', "HeartbeatInterval"),
+        (
+            '[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatInterval = 5\nheartbeatinterval = 6',
+            "heartbeatinterval: HeartbeatInterval is set twice",
+        ),
+        ('[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nauthorizationKey = "0011"', "a secret does not belong"),
     ],
 )
 def test_ocpp_section_errors_name_the_key(tmp_path, section, message):

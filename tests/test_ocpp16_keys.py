@@ -137,10 +137,12 @@ async def test_get_configuration_lists_known_hides_write_only_and_reports_unknow
 
 
 def test_station_config_naming_an_unknown_key_is_a_startup_error(db):
-    with pytest.raises(ValueError, match="HeartBeatInterval"):
-        Configuration(db, {"Core"}, overrides={"HeartBeatInterval": "10"})
+    with pytest.raises(ValueError, match="HeartbeatIntervall"):
+        Configuration(db, {"Core"}, overrides={"HeartbeatIntervall": "10"})
     with pytest.raises(BadValue, match="HeartbeatInterval"):
         Configuration(db, {"Core"}, overrides={"HeartbeatInterval": "often"})
+    # Keys are CiString50Type: any letter case names the key (7.17).
+    assert Configuration(db, {"Core"}, overrides={"HeartBeatInterval": "10"})["HeartbeatInterval"] == 10
 
 
 async def test_over_the_wire_from_the_bench_csms(db):

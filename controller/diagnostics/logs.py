@@ -6,9 +6,10 @@ Rules kept here:
   ``backups`` older files; nothing else grows.
 - Each line starts with its UTC timestamp (``2025-01-31T12:00:00.123+00:00``), which is what
   ``lines_between`` filters on; a line without one (a traceback) belongs to the line above.
-- Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey keeps
-  its key name, never its value, and a URL keeps its user but not its password (GetDiagnostics
-  and firmware locations may carry FTP credentials).
+- Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey (in
+  any letter case: keys are case-insensitive) keeps its key name, never its value, and a URL
+  keeps its user but not its password (GetDiagnostics and firmware locations may carry FTP
+  credentials).
 - ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from controller.ocpp.link import Frame
 
-SECRET_KEYS = frozenset({"AuthorizationKey"})
+SECRET_KEYS = frozenset({"authorizationkey"})  # casefolded
 REDACTED = "***"
 FRAME_LOGGER = "evsed.ocpp.frames"
 
@@ -40,7 +41,7 @@ _URL_PASSWORD = re.compile(r'([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"]*:)[^@\s"/]*@')
 def redact_frame(text: str) -> str:
     """``text`` with URL passwords and the value of a secret configuration key replaced."""
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    if not any(key in text for key in SECRET_KEYS):
+    if not any(key in text.casefold() for key in SECRET_KEYS):
         return text
     try:
         frame = json.loads(text)
@@ -51,7 +52,7 @@ def redact_frame(text: str) -> str:
         and len(frame) == 4
         and frame[2] == "ChangeConfiguration"
         and isinstance(frame[3], dict)
-        and frame[3].get("key") in SECRET_KEYS
+        and str(frame[3].get("key")).casefold() in SECRET_KEYS
     )
     if changes_secret:
         frame[3] = {**frame[3], "value": REDACTED}

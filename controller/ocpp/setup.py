@@ -7,7 +7,8 @@ Rules kept here:
   and serial number come from ``[station]``, the firmware version from ``[ocpp]`` (default the
   evsed version).
 - ``[ocpp.keys]`` sets configuration-key defaults (e.g. ``HeartbeatInterval = 60``); values the
-  CSMS changed later and stored win over them. An unknown key is a startup error naming it.
+  CSMS changed later and stored win over them. Key names are case-insensitive (CiString50Type);
+  an unknown key, or one key written twice in different cases, is a startup error naming it.
 - Security (whitepaper; controller/ocpp/v16/security.py): ``tls_url`` (wss:// for profiles
   2-3), ``ca_file`` (CSMS roots; default the system store), ``insecure`` (bench only, loudly
   logged), ``basic_auth`` (password as written or hex-decoded). AuthorizationKey is a secret:
@@ -63,25 +64,29 @@ class OcppConfig:
 
     @staticmethod
     def from_section(s: ConfigSection) -> OcppConfig:
-        from controller.ocpp.v16.keys import BY_NAME
+        from controller.ocpp.v16.keys import named
 
         url = s.get_str("url", None, min_length=1)
         if url is not None and not url.startswith(("ws://", "wss://")):
             raise s.error("url", url, 'expected a websocket URL, "ws://..." or "wss://..."')
         keys_section = s.section("keys")
         keys: dict[str, str] = {}
-        for name, key in BY_NAME.items():
-            if not keys_section.has(name):
+        for name in keys_section.names():  # unknown names are left unread: check_unused names them
+            key = named(name)
+            if key is None:
                 continue
             if key.access == "W":
                 raise keys_section.error(name, "(hidden)", f"a secret does not belong in the configuration file; "
                                          f"write it to <state_dir>/{AUTHORIZATION_KEY_FILE} (mode 0600)")  # fmt: skip
+            if key.name in keys:
+                raise ConfigError(f"{keys_section.source}: [{keys_section.name}] {name}: {key.name} is set twice "
+                                  "(key names ignore letter case)")  # fmt: skip
             if key.kind == "bool":
-                keys[name] = "true" if keys_section.get_bool(name) else "false"
+                keys[key.name] = "true" if keys_section.get_bool(name) else "false"
             elif key.kind == "int":
-                keys[name] = str(keys_section.get_int(name, minval=key.minimum, maxval=key.maximum))
+                keys[key.name] = str(keys_section.get_int(name, minval=key.minimum, maxval=key.maximum))
             else:
-                keys[name] = keys_section.get_str(name)
+                keys[key.name] = keys_section.get_str(name)
         tls_url = s.get_str("tls_url", None, min_length=1)
         if tls_url is not None and not tls_url.startswith("wss://"):
             raise s.error("tls_url", tls_url, 'expected a TLS websocket URL "wss://..."')

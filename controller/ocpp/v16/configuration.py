@@ -5,6 +5,8 @@ Rules kept here (OCPP 1.6 edition 2 sections 5.3, 5.8, chapter 9; security white
 - Known keys are the table rows of the wired feature profiles (Core always; "Security" when
   passed); optional rows can also be hidden. Anything else is unknown: GetConfiguration lists
   it in ``unknownKey``, ChangeConfiguration answers NotSupported.
+- Key names are case-insensitive wherever they come from (CSMS, station config): ``name_of``
+  gives the table's spelling, which is what is stored, reported and listened to.
 - A value is: the table default, overridden by the station config, overridden by what the
   CSMS set (persisted in ``config_keys``; only CSMS/API writes are stored).
 - ChangeConfiguration: read-only key -> Rejected, value that does not parse -> Rejected (and
@@ -64,6 +66,7 @@ class Configuration:
         self.keys: dict[str, Key] = {
             k.name: k for k in KEYS if k.profile in wired and not (k.name in hide and not k.required)
         }
+        self._names = {name.casefold(): name for name in self.keys}
         self.allowed: dict[str, Collection[str]] = {**CHOICES}
         if measurands is not None:
             self.allowed["measurands"] = tuple(measurands)
@@ -79,12 +82,13 @@ class Configuration:
             raw = read_secret(path)
             stored[name] = raw.decode().strip() if raw is not None else ""
         for source in ({k: v.default for k, v in self.keys.items()}, overrides or {}, stored):
-            for name, text in source.items():
-                key = self.keys.get(name)
-                if key is None:
+            for written, text in source.items():
+                name = self.name_of(written)
+                if name is None:
                     if source is not stored:  # a station config naming an unknown key is a mistake
-                        raise ValueError(f"unknown OCPP 1.6 configuration key {name!r}")
+                        raise ValueError(f"unknown OCPP 1.6 configuration key {written!r}")
                     continue
+                key = self.keys[name]
                 if key.kind == "string" and text == "":
                     self._values[name] = ""  # an unset string (e.g. no AuthorizationKey yet)
                     continue
@@ -98,6 +102,10 @@ class Configuration:
         if limit is None and key.max_items_key in self.keys:
             limit = int(self.keys[key.max_items_key].default)
         return limit if isinstance(limit, int) else None
+
+    def name_of(self, written: str) -> str | None:
+        """The table's spelling of a known key written in any letter case (CiString50Type)."""
+        return self._names.get(written.casefold())
 
     def __getitem__(self, name: str) -> Value:
         return self._values[name]
@@ -118,9 +126,10 @@ class Configuration:
         """Set a key as ChangeConfiguration does; returns the ConfigurationStatus. ``restore``
         is the station's own write-back (a failed SecurityProfile upgrade): no only-raise rule,
         no guards."""
-        key = self.keys.get(name)
-        if key is None:
+        known = self.name_of(name)
+        if known is None:
             return "NotSupported"
+        name, key = known, self.keys[known]
         if key.access == "R" and not restore:
             log.info("ChangeConfiguration %s rejected: read-only", name)
             return "Rejected"
@@ -164,11 +173,13 @@ class Configuration:
             raise Refuse("OccurenceConstraintViolation", f"{len(requested)} keys requested, at most {limit}")
         names = requested if requested is not None else [n for n, k in self.keys.items() if k.access != "W"]
         known, unknown = [], []
-        for name in names:
-            key = self.keys.get(name)
-            if key is None:
-                unknown.append(name)
-            elif key.access == "W":
+        for written in names:
+            name = self.name_of(written)
+            if name is None:
+                unknown.append(written)
+                continue
+            key = self.keys[name]
+            if key.access == "W":
                 known.append({"key": name, "readonly": False})
             else:
                 known.append({"key": name, "readonly": key.access == "R", "value": render(key, self._values[name])})

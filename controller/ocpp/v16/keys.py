@@ -5,11 +5,16 @@ Rules kept here (OCPP 1.6 edition 2 chapter 9, OCPP-J 1.6 errata 3.12, security 
 edition 3 chapter 7):
 - One row per key: name, type, accessibility, default, reboot-required, feature profile and
   the constraints of its value. No per-key code; special cases are columns.
+- A key is a CiString50Type (7.17): any letter case names its row (``named``); the row's
+  name is the spelling reported back.
 - Values travel as strings: booleans "true"/"false" (case-insensitive in, lower-case out),
   integers in decimal, CSL comma-separated without spaces.
 - CSL members are checked against their choice set (measurands, optionally with a phase:
   "Voltage.L1"; phase rotations "1.RST"; profiles; rate units) and against the item limit held
   in the key named by ``max_items_key``.
+- AuthorizationKey takes the whitepaper's 32-40 hex digits and the 16-40 character passwords
+  deployed backends set: 16-40 visible ASCII characters (no space, so nothing is lost when its
+  secret file is read back), which the hex form is one case of.
 - Write-only keys (AuthorizationKey) are never read back; ``only_raise`` keys
   (SecurityProfile) reject a value not higher than the current one.
 """
@@ -122,6 +127,12 @@ KEYS: tuple[Key, ...] = (
 # fmt: on
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+_BY_FOLDED: dict[str, Key] = {k.name.casefold(): k for k in KEYS}
+
+
+def named(name: str) -> Key | None:
+    """The row a key name written in any letter case stands for (None: no such key)."""
+    return _BY_FOLDED.get(name.casefold())
 
 
 class BadValue(ValueError):

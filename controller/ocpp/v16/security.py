@@ -341,9 +341,9 @@ class Security:
     # ---- CSMS -> charge point -------------------------------------------------------------
 
     async def change_configuration(self, payload: Payload) -> Payload | Reply:
-        name = payload["key"]
+        name = self.keys.name_of(payload["key"])  # any letter case (CiString50Type)
         before = self.profile
-        status = await self.keys.change(name, payload["value"])
+        status = await self.keys.change(payload["key"], payload["value"])
         if status != "Accepted":
             return {"status": status}
         if name == "SecurityProfile":
