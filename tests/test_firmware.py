@@ -9,6 +9,8 @@ import asyncio
 import base64
 import json
 import os
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -383,3 +385,35 @@ def test_slot_install_keeps_the_running_slot_when_the_build_fails(tmp_path, rele
     with pytest.raises(InstallFailed, match="building slot"):
         root.install(releases["0.2.0"], release, Trial(1, True, "0.1", 0.0, 1))
     assert root.active() == first and root.marker() is None
+
+
+def test_only_evsed_run_counts_a_trial_boot(tmp_path, releases):
+    """Admin commands through the launcher (ctl, check, --version) never touch the trial marker:
+    three `evsed ctl status` during a trial must not roll a good release back."""
+    root = SlotRoot(tmp_path / "opt")
+    first = root.provision(releases["0.2.0"])
+    release = read_release(releases["0.2.0"], 50 << 20)
+    second = root.install(releases["0.2.0"], release, Trial(7, True, "0.1.0", time.time() + 3600, max_boots=1))
+    evsed = str(tmp_path / "opt" / "current" / "bin" / "evsed")
+    config = tmp_path / "evsed.toml"
+    config.write_text(CONFIG.format(state_dir=tmp_path / "state", port=9, slot_root=tmp_path / "opt",
+                                    roots=tmp_path / "roots.pem", firmware_extra=""))  # fmt: skip
+    marker_file = tmp_path / "opt" / launcher.MARKER
+
+    def marker_state() -> tuple[int, int, bytes]:
+        st = marker_file.stat()
+        return st.st_ino, st.st_mtime_ns, marker_file.read_bytes()
+
+    before = marker_state()
+    ctl = ["ctl", "--api", "http://127.0.0.1:9", "status"]
+    for args, code in [(["--version"], 0), (["check", "--config", str(config)], 0), (ctl, 1), (ctl, 1), (ctl, 1)]:
+        result = subprocess.run([evsed, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == code and "launcher" not in result.stderr, result.stderr
+    assert marker_state() == before and root.active() == second and root.marker().boots == 0
+
+    missing = str(tmp_path / "missing.toml")  # a start that fails at once still is a boot
+    assert subprocess.run([evsed, "run", "--config", missing], capture_output=True, timeout=60).returncode == 1
+    assert (root.marker().state, root.marker().boots, root.active()) == ("trial", 1, second)
+    result = subprocess.run([evsed, "run", "--config", missing], capture_output=True, text=True, timeout=60)
+    assert f"evsed launcher: rolled back to {first}: boot 2 of at most 1" in result.stderr
+    assert (root.marker().state, root.active()) == ("rolled_back", first)

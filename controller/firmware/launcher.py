@@ -9,10 +9,12 @@ Rules kept here:
   symlink ``<root>/current`` naming the slot that boots. ``current`` changes only by renaming
   a new symlink over it (atomic); the marker ``<root>/update.json`` changes only by renaming
   a fsynced file over it. A power cut at any instant leaves ``current`` naming a complete slot.
-- While the marker says "trial" for this slot, every start counts a boot. More boots than
-  ``max_boots`` (a release that crashes or is killed by the watchdog) or a start after
-  ``deadline`` rolls back: the marker becomes "rolled_back", ``current`` names the previous
-  slot again, and the previous launcher is executed in place of this one.
+- While the marker says "trial" for this slot, every start of the daemon (``evsed run``)
+  counts a boot. More boots than ``max_boots`` (a release that crashes or is killed by the
+  watchdog) or a start after ``deadline`` rolls back: the marker becomes "rolled_back",
+  ``current`` names the previous slot again, and the previous launcher is executed in place
+  of this one. Every other command (``ctl``, ``check``, ``sim``, ``--version``...) runs the
+  current slot and never reads or writes the marker: looking at a box on trial is no boot.
 - The daemon of the new release ends the trial (deleting the marker) once it reached the
   backend, or rolls back itself with the same ``rollback`` when it cannot.
 """
@@ -105,9 +107,13 @@ def rollback(root: Path, marker: Marker, failure: str, reason: str) -> Path:
     return previous
 
 
-def main() -> None:
-    slot = Path(__file__).resolve().parent.parent
-    root = slot.parent.parent
+def is_boot(args: list[str]) -> bool:
+    """Only a daemon start is a boot of the release on trial. Pure."""
+    return args[:1] == ["run"]
+
+
+def boot(root: Path, slot: Path) -> None:
+    """Count this boot if ``slot`` is on trial; past its boots or deadline, run the previous slot."""
     marker = read_marker(root)
     if marker is not None and marker.state == "trial" and marker.slot == str(slot):
         marker = replace(marker, boots=marker.boots + 1)
@@ -119,6 +125,12 @@ def main() -> None:
         print(f"evsed launcher: rolled back to {previous}: {why}", file=sys.stderr, flush=True)
         launcher = previous / "bin" / "evsed"
         os.execv(launcher, [str(launcher), *sys.argv[1:]])
+
+
+def main() -> None:
+    slot = Path(__file__).resolve().parent.parent
+    if is_boot(sys.argv[1:]):
+        boot(slot.parent.parent, slot)
     sys.path.insert(0, str(slot / "lib"))
     from controller.cli import main as evsed_main
 
