@@ -9,6 +9,9 @@ Rules kept here:
   the ``authorizer`` and add ``limit_sources`` (smart charging).
 - Session changes on one connector are serialised by a lock; every task the station
   starts is kept and its failure logged, never lost.
+- A stop is durable before it is visible: while the stopped session row is being written
+  the connector's status does not change (a fault is still announced at once), so whoever
+  sees Finishing or Available finds the row closed.
 - A session survives the meter, the backend and the network: only the EV leaving, a
   token, a command, or a fault that ends sessions (controller/faults.py) stops it.
 - A token stops the session it started without asking anyone; another token stops it only
@@ -84,6 +87,7 @@ class Evse:
     meter: MeterReading | None = None
     session: Session | None = None
     finishing: bool = False
+    stopping: bool = False  # a stop is being made durable: the published status waits for it
     plugged_at: float | None = None
     plug_timed_out: bool = False
     lock_held_for: tuple[str, ...] = ()  # id tags that release a cable kept locked after a stop
@@ -218,13 +222,17 @@ class Station:
             if evse.session is not None and self.stop_on_ev_disconnect:
                 if not self.unlock_on_ev_disconnect:  # locked until the session's owner comes back
                     evse.lock_held_for = tuple(t for t in (evse.session.id_tag, evse.session.parent_id_tag) if t)
-                self.spawn(self.stop_session(evse.id, StopReason.EV_DISCONNECTED), f"unplug {evse.id}")
+                self._stop_soon(evse, StopReason.EV_DISCONNECTED, f"unplug {evse.id}")
         new_faults = snap.faults - (previous.faults if previous else frozenset())
         for fault in new_faults:
             self._record_fault(evse, fault)
             if FAULT_POLICY[fault].ends_session and evse.session is not None:
-                self.spawn(self.stop_session(evse.id, StopReason.OTHER), f"fault {evse.id}")
+                self._stop_soon(evse, StopReason.OTHER, f"fault {evse.id}")
         self._update_statuses()
+
+    def _stop_soon(self, evse: Evse, reason: StopReason, name: str) -> None:
+        evse.stopping = True  # from now on the status waits for the stopped row (stop_session)
+        self.spawn(self.stop_session(evse.id, reason), name)
 
     async def until_snapshot(self, connector: int, predicate: Callable[[ConnectorSnapshot], bool]) -> None:
         """Wait for a snapshot of ``connector`` that satisfies ``predicate`` (the loop's verdict)."""
@@ -352,14 +360,23 @@ class Station:
         async with evse.lock:
             session = evse.session
             if session is None:
+                if evse.stopping:  # asked by _stop_soon, but another stop came first: nothing waits
+                    evse.stopping = False
+                    self._update_statuses()
                 return False
             evse.session = None  # charging stops now: the loop sees charge_allowed = False
             evse.finishing = evse.snapshot is not None and evse.snapshot.cp is not CpState.A
-            self.refresh_limit(connector)
-            await self._fresh_meter(evse)
-            meter_wh = evse.meter.energy_import_wh if evse.meter is not None else session.last_meter_wh
-            meter_wh = max(meter_wh, session.meter_start_wh)
-            stopped = await self.ledger.stop(session, reason, meter_wh, self.clock.now(), stop_id_tag)
+            # Whoever sees Finishing / Available must find the stopped row: until it is written,
+            # the connector's status stays what it was (only a fault is announced at once).
+            evse.stopping = True
+            try:
+                self.refresh_limit(connector)
+                await self._fresh_meter(evse)
+                meter_wh = evse.meter.energy_import_wh if evse.meter is not None else session.last_meter_wh
+                meter_wh = max(meter_wh, session.meter_start_wh)
+                stopped = await self.ledger.stop(session, reason, meter_wh, self.clock.now(), stop_id_tag)
+            finally:
+                evse.stopping = False
             log.info("connector %s: session %s stopped (%s), %.0f Wh", connector, stopped.id, reason, stopped.energy_wh)
             if evse.operative_after_session is not None:
                 evse.operative, evse.operative_after_session = evse.operative_after_session, None
@@ -446,7 +463,7 @@ class Station:
         pending = self.pending
         return StatusFacts(
             snapshot=evse.snapshot,
-            in_session=evse.session is not None,
+            in_session=evse.session is not None or evse.stopping,
             finishing=evse.finishing,
             waiting_token=pending is not None and pending.connector in (None, evse.id) and evse.session is None,
             plug_timed_out=evse.plug_timed_out,
@@ -480,6 +497,8 @@ class Station:
         status, fault = connector_status(self._facts(evse, reserved))
         if (status, fault) == (evse.status, evse.fault):
             return
+        if evse.stopping and status is not ConnectorStatus.FAULTED:
+            return  # stop_session announces the status once the stopped row is durable
         evse.status, evse.fault = status, fault
         indicator = self.board.connector(evse.id).indicator
         if indicator is not None:

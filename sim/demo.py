@@ -162,6 +162,12 @@ class Bench:
             await self.wait_status(step.connector, step.until)
 
 
+def unstopped(sessions: list[dict[str, Any]]) -> str | None:
+    """Every scenario ends with its EVs gone: a session still open then is a failure."""
+    open_on = [str(s["connector"]) for s in sessions if s["stop_reason"] is None]
+    return f"session on connector {', '.join(open_on)} not stopped by the end of the scenario" if open_on else None
+
+
 def live_line(daemon: Any) -> str:
     from controller.api import connector_status_json
 
@@ -294,8 +300,8 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
     ]
     return {
         "scenario": scenario,
-        "ok": error is None,
-        "error": error,
+        "ok": error is None and unstopped(sessions) is None,
+        "error": error or unstopped(sessions),
         "seconds": round(time.monotonic() - started, 1),
         "sessions": sessions,
         "faults": faults,

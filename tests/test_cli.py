@@ -104,7 +104,10 @@ def test_ctl_usage_errors_exit_2() -> None:
 
 
 def test_evsed_sim_scenarios_print_one_json_summary() -> None:
-    """``evsed sim --headless --json`` for the basic and the faults scenarios, run side by side."""
+    """``evsed sim --headless --json`` for the basic, faults and two-connectors scenarios, run side
+    by side. Every session a scenario started is stopped by its end (the summary reads the
+    ledger as soon as the last status is seen: a stop made visible before it was durable showed
+    as an open session with 0 Wh)."""
     procs = {
         name: subprocess.Popen(
             [EVSED, "sim", "--scenario", name, "--headless", "--json"],
@@ -113,7 +116,7 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name in ("basic", "faults")
+        for name in ("basic", "faults", "two-connectors")
     }
     results = {}
     for name, proc in procs.items():
@@ -137,6 +140,14 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
     first = faults["sessions"][0]
     assert (first["id_tag"], first["stop_reason"]) == ("DEMO-TAG-1", "Other")  # ended by the RCD trip
     assert first["energy_wh"] > 0
+
+    two = results["two-connectors"]
+    assert two["ok"] is True, two["error"]
+    assert [(s["connector"], s["id_tag"], s["stop_reason"]) for s in two["sessions"]] == [
+        (1, "DEMO-TAG-1", "EVDisconnected"),
+        (2, "DEMO-TAG-2", "EVDisconnected"),
+    ]
+    assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["sessions"])
 
 
 def test_run_startup_failures_are_one_line_errors(tmp_path) -> None:
@@ -170,3 +181,13 @@ def test_hard_reset_retries_the_reboot_command_then_falls_back(tmp_path):
     assert reboot(("sh", "-c", f"echo y >> {tries}"), retries=2) is True
     assert tries.read_text().count("y") == 1
     assert reboot((str(tmp_path / "no-such-command"),), retries=0) is False
+
+
+def test_sim_summary_fails_when_a_session_was_left_open() -> None:
+    from sim.demo import unstopped
+
+    done = {"connector": 1, "stop_reason": "Local"}
+    assert unstopped([done]) is None
+    assert unstopped([done, {"connector": 2, "stop_reason": None}]) == (
+        "session on connector 2 not stopped by the end of the scenario"
+    )

@@ -104,6 +104,41 @@ async def test_plug_in_then_token_and_only_the_owner_stops_it(start_daemon) -> N
     assert len(run.sessions_in_db()) == 1
 
 
+async def test_finishing_and_available_are_announced_only_after_the_stopped_row_is_durable(start_daemon) -> None:
+    """Whoever reacts to Finishing (token stop) or Available (unplug stop) finds the session row
+    closed: the stop's meter read is made to last until the loop has shown the contactor open,
+    the instant at which the status used to change before the row was written."""
+    run = await start_daemon(LOCAL_TOKENS)
+    station = run.station
+    read_meter = station.read_meter
+    slow = False
+
+    async def read_meter_slowly(connector: int) -> None:
+        await read_meter(connector)
+        if slow:
+            await station.until_snapshot(connector, lambda snap: not snap.contactor)
+
+    station.read_meter = read_meter_slowly
+    seen: list[tuple[str, list[str | None]]] = []
+    station.listeners.append(
+        lambda e: e.kind == "status" and seen.append((e.status.value, [r["stop_reason"] for r in run.sessions_in_db()]))
+    )
+    for stop, status, reason in ((lambda: run.sim.swipe("TAG-A"), "Finishing", "Local"),
+                                 (lambda: run.sim.unplug(1), "Available", "EVDisconnected")):  # fmt: skip
+        if run.status() != "Available":
+            run.sim.unplug(1)
+            await run.wait_status("Available")
+        run.sim.plug_in(1, **EV)
+        await run.wait_status("Preparing")
+        run.sim.swipe("TAG-A")
+        await run.wait_status("Charging")
+        slow, seen[:] = True, []
+        stop()
+        await run.wait_status(status)
+        slow = False
+        assert seen[0] == (status, [*seen[0][1][:-1], reason]), f"announced before the row was closed: {seen}"
+
+
 async def test_unplug_stops_the_session_with_ev_disconnected(start_daemon) -> None:
     run = await start_daemon(FREE_VEND)
     await charging(run)
