@@ -7,13 +7,16 @@ Rules kept here:
   suspended meanwhile and resumes when it clears (the meter, the RCD input, the
   temperature going back to normal). A *session* fault is latched until the EV is
   unplugged and ends the session: the EV or the station proved unfit for this plug-in.
-- The OCPP error codes live here so both protocol front ends report the same thing.
+- Each fault that ends a session names its ``stop_cause``; how a protocol reports a fault
+  (1.6 errorCode, 2.0.1 events) is its front end's table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from controller.core.vocabulary import StopCause
 
 
 class Fault(StrEnum):
@@ -33,22 +36,22 @@ class Fault(StrEnum):
 @dataclass(frozen=True)
 class FaultPolicy:
     ends_session: bool
-    ocpp16_error: str  # ChargePointErrorCode of StatusNotification
+    stop_cause: StopCause = StopCause.OTHER  # why the transaction ended, when the fault ends it
     stops_charging: bool = True
 
 
 FAULT_POLICY: dict[Fault, FaultPolicy] = {
-    Fault.RCD: FaultPolicy(ends_session=True, ocpp16_error="GroundFailure"),
-    Fault.DIODE: FaultPolicy(ends_session=True, ocpp16_error="EVCommunicationError"),
-    Fault.PILOT: FaultPolicy(ends_session=False, ocpp16_error="EVCommunicationError"),
-    Fault.CONTACTOR_WELD: FaultPolicy(ends_session=True, ocpp16_error="PowerSwitchFailure"),
-    Fault.CONTACTOR_STUCK_OPEN: FaultPolicy(ends_session=True, ocpp16_error="PowerSwitchFailure"),
-    Fault.METER_OFFLINE: FaultPolicy(ends_session=False, ocpp16_error="PowerMeterFailure"),
-    Fault.OVERTEMP: FaultPolicy(ends_session=False, ocpp16_error="HighTemperature"),
-    Fault.OVERCURRENT: FaultPolicy(ends_session=True, ocpp16_error="OverCurrentFailure"),
-    Fault.CABLE: FaultPolicy(ends_session=False, ocpp16_error="EVCommunicationError"),
-    Fault.LOCK: FaultPolicy(ends_session=True, ocpp16_error="ConnectorLockFailure"),
-    Fault.READER: FaultPolicy(ends_session=False, ocpp16_error="ReaderFailure", stops_charging=False),
+    Fault.RCD: FaultPolicy(ends_session=True, stop_cause=StopCause.GROUND_FAULT),
+    Fault.DIODE: FaultPolicy(ends_session=True, stop_cause=StopCause.OTHER),
+    Fault.PILOT: FaultPolicy(ends_session=False),
+    Fault.CONTACTOR_WELD: FaultPolicy(ends_session=True, stop_cause=StopCause.OTHER),
+    Fault.CONTACTOR_STUCK_OPEN: FaultPolicy(ends_session=True, stop_cause=StopCause.OTHER),
+    Fault.METER_OFFLINE: FaultPolicy(ends_session=False),
+    Fault.OVERTEMP: FaultPolicy(ends_session=False),
+    Fault.OVERCURRENT: FaultPolicy(ends_session=True, stop_cause=StopCause.OVERCURRENT_FAULT),
+    Fault.CABLE: FaultPolicy(ends_session=False),
+    Fault.LOCK: FaultPolicy(ends_session=True, stop_cause=StopCause.OTHER),
+    Fault.READER: FaultPolicy(ends_session=False, stops_charging=False),
 }
 
 # Latched until the EV is unplugged (state A seen while not driving F).

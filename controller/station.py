@@ -48,12 +48,12 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 30.0  # how often a running session's meter value is made durable
 INDICATION = {
-    ConnectorStatus.AVAILABLE: Indication.AVAILABLE,
-    ConnectorStatus.PREPARING: Indication.PREPARING,
+    ConnectorStatus.AVAILABLE: Indication.IDLE,
+    ConnectorStatus.PREPARING: Indication.WAITING,
     ConnectorStatus.CHARGING: Indication.CHARGING,
     ConnectorStatus.SUSPENDED_EV: Indication.SUSPENDED,
     ConnectorStatus.SUSPENDED_EVSE: Indication.SUSPENDED,
-    ConnectorStatus.FINISHING: Indication.FINISHING,
+    ConnectorStatus.FINISHING: Indication.DONE,
     ConnectorStatus.RESERVED: Indication.RESERVED,
     ConnectorStatus.UNAVAILABLE: Indication.UNAVAILABLE,
     ConnectorStatus.FAULTED: Indication.FAULTED,

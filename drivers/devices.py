@@ -281,11 +281,11 @@ def build_cable(section: ConfigSection, poller_for: Callable[[AdcSpec], AdcPolle
 # Indication -> (red, green, blue). A two-LED box leaves blue unwired.
 INDICATION_LEDS: dict[Indication, tuple[bool, bool, bool]] = {
     Indication.OFF: (False, False, False),
-    Indication.AVAILABLE: (False, True, False),
-    Indication.PREPARING: (False, True, True),
+    Indication.IDLE: (False, True, False),
+    Indication.WAITING: (False, True, True),
     Indication.CHARGING: (False, False, True),
     Indication.SUSPENDED: (True, True, False),
-    Indication.FINISHING: (False, True, True),
+    Indication.DONE: (False, True, True),
     Indication.RESERVED: (True, False, True),
     Indication.UNAVAILABLE: (True, True, False),
     Indication.FAULTED: (True, False, False),

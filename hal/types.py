@@ -87,11 +87,11 @@ class Indication(Enum):
     """What the status indicator shows; drivers map these to LEDs / displays."""
 
     OFF = "off"
-    AVAILABLE = "available"
-    PREPARING = "preparing"
+    IDLE = "idle"  # free to use
+    WAITING = "waiting"  # an EV or a token is there, charging has not begun
     CHARGING = "charging"
-    SUSPENDED = "suspended"
-    FINISHING = "finishing"
+    SUSPENDED = "suspended"  # charging paused, by the EV or the station
+    DONE = "done"  # charging ended, the EV is still plugged in
     RESERVED = "reserved"
     UNAVAILABLE = "unavailable"
     FAULTED = "faulted"

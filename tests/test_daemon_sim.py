@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 from conftest import BOARD, EV, FREE_VEND, LOCAL_TOKENS, LOOP, ONE_CONNECTOR, TWO_CONNECTORS, eventually
 
-from controller.faults import FAULT_POLICY, Fault
+from controller.faults import Fault
+from controller.ocpp.v16.status import error_code
 from controller.realtime import ConnectorControl, Limit
 from hal.types import PilotMode
 
@@ -336,7 +337,7 @@ async def test_welded_contactor_is_detected(start_daemon) -> None:
     await run.wait_status("Faulted")
     evse = run.station.evses[1]
     assert evse.fault is Fault.CONTACTOR_WELD
-    assert FAULT_POLICY[evse.fault].ocpp16_error == "PowerSwitchFailure"
+    assert error_code(evse.fault) == "PowerSwitchFailure"
     assert run.sim.snapshot(1)["contactor"] == {"commanded": False, "closed": True}
     [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
     assert row["stop_reason"] == "Other"

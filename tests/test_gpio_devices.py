@@ -171,7 +171,7 @@ def test_leds_follow_the_table(gpiod, backend):
     leds = build_leds(section("leds", {"red_pin": 2, "green_pin": 3, "green_active_low": True}), backend)
     leds.show(Indication.FAULTED)
     assert (gpiod.wire(2), gpiod.wire(3)) == (True, True)  # green off = high wire
-    leds.show(Indication.AVAILABLE)
+    leds.show(Indication.IDLE)
     assert (gpiod.wire(2), gpiod.wire(3)) == (False, False)
     leds.close()
     assert not gpiod.claimed

@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.authorization import AuthResult
 from controller.clock import WallClock, iso
-from controller.faults import FAULT_POLICY, Fault
+from controller.faults import Fault
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16.authorization import Ask, Authorization
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.sampling import Sampling
+from controller.ocpp.v16.status import NO_ERROR, error_code
 from controller.ocpp.v16.transactions import Transactions
 from controller.sessions import StopReason
 from controller.status import ConnectorStatus
@@ -306,8 +307,7 @@ class ChargePoint:
 
     def _on_event(self, event: StationEvent) -> None:
         if event.kind == "status" and event.status is not None:
-            code = FAULT_POLICY[event.fault].ocpp16_error if event.fault is not None else "NoError"
-            self._queue_status((event.connector, event.status.value, code, iso(self.clock.now())))
+            self._queue_status((event.connector, event.status.value, error_code(event.fault), iso(self.clock.now())))
             if event.connector in (self.station.evses if self.station else {}):
                 self._queue_station_status()
         elif event.kind == "session_started" and event.session is not None:
@@ -350,10 +350,10 @@ class ChargePoint:
             status = self.station_status()
             if status == ConnectorStatus.FAULTED.value and self.station is not None:
                 return status, self.connector_status(min(self.station.evses))[1]  # the faults they share
-            return status, "NoError"
+            return status, NO_ERROR
         evse = self.station.evses[connector]
         status = (evse.status or ConnectorStatus.UNAVAILABLE).value
-        return status, FAULT_POLICY[evse.fault].ocpp16_error if evse.fault is not None else "NoError"
+        return status, error_code(evse.fault)
 
     async def _send_statuses(self) -> None:
         while True:
