@@ -1,11 +1,12 @@
 """The local HTTP JSON API (aiohttp): status for everyone, bench controls on the simulator.
 
 Rules kept here:
-- Listens on ``[api] listen`` (loopback by default): it has no authentication, so it is
-  for the box itself, a service technician's tunnel, or the bench.
-- ``/api/sim/*`` exist only on a simulated board; elsewhere they answer 404.
+- Listens on ``[api] listen`` (loopback by default). With ``[api] password_hash`` every
+  request must present the password (controller/api_access.py decides); without one the API
+  is open and the configuration allows only a loopback address.
+- ``/api/sim/*`` exist only on a simulated board; elsewhere they are not routed (404).
 - Bad requests get 400 with a message naming what was wrong; nothing a client sends
-  can raise out of a handler.
+  can raise out of a handler. Bodies are small (``MAX_BODY``); every error is JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from controller import __version__
+from controller.api_access import ApiAccess
 from controller.realtime import ConnectorSnapshot
 from hal.types import PilotMode
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 64 * 1024  # the largest request body accepted; every API body is a few keys
 
 
 class BadRequest(Exception):
@@ -103,20 +106,27 @@ def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
 class LocalApi:
     def __init__(self, daemon: Daemon):
         self.daemon = daemon
-        self.app = web.Application(middlewares=[self._errors])
+        self.access = ApiAccess(daemon.config.api.password_hash)
+        self.sim = daemon.board.simulation
+        self.app = web.Application(middlewares=[self._errors, self._access], client_max_size=MAX_BODY)
         self.app.add_routes(
             [
                 web.get("/api/status", self.status),
                 web.get("/api/sessions", self.sessions),
-                web.post("/api/sim/plug-in", self.sim_plug_in),
-                web.post("/api/sim/unplug", self.sim_unplug),
-                web.post("/api/sim/swipe", self.sim_swipe),
-                web.post("/api/sim/ev", self.sim_ev),
-                web.post("/api/sim/fault", self.sim_fault),
                 web.post("/api/ocpp/disconnect", self.ocpp_disconnect),
                 web.post("/api/ocpp/connect", self.ocpp_connect),
             ]
         )
+        if self.sim is not None:
+            self.app.add_routes(
+                [
+                    web.post("/api/sim/plug-in", self.sim_plug_in),
+                    web.post("/api/sim/unplug", self.sim_unplug),
+                    web.post("/api/sim/swipe", self.sim_swipe),
+                    web.post("/api/sim/ev", self.sim_ev),
+                    web.post("/api/sim/fault", self.sim_fault),
+                ]
+            )
         self.extra_status: list[Callable[[], dict[str, Any]]] = []  # protocol front ends add theirs
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -127,11 +137,28 @@ class LocalApi:
             return await handler(request)
         except BadRequest as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json":
+                raise
+            text = exc.reason if exc.status != 404 else f"no such endpoint: {request.method} {request.path}"
+            if exc.status == 404 and self.sim is None and request.path.startswith("/api/sim/"):
+                text = "not a simulated board: the /api/sim endpoints exist only on the sim board"
+            allow = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}  # 405 says what is allowed
+            return web.json_response({"error": text}, status=exc.status, headers=allow)
         except Exception as exc:  # an API bug must not take the daemon down
             log.exception("API %s %s failed", request.method, request.path)
             return web.json_response({"error": f"internal error: {exc}"}, status=500)
+
+    @web.middleware
+    async def _access(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if await self.access.allows(request.headers):
+            return await handler(request)
+        given = "Authorization" in request.headers
+        return web.json_response(
+            {"error": "wrong password" if given else "this API needs its password (Authorization: Bearer ...)"},
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="evsed"'},
+        )
 
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -182,17 +209,13 @@ class LocalApi:
         return web.json_response({"ok": True})
 
     # -- simulator --------------------------------------------------------------
-    def _sim(self) -> Any:
-        sim = self.daemon.board.simulation
-        if sim is None:
-            raise web.HTTPNotFound(text=json.dumps({"error": "not a simulated board"}), content_type="application/json")
-        return sim
-
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadRequest(f"body is not JSON: {exc}") from exc
+        except RecursionError:
+            raise BadRequest("body is nested too deeply") from None
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
         return body
@@ -211,7 +234,7 @@ class LocalApi:
         return web.json_response({"ok": True})
 
     async def sim_plug_in(self, request: web.Request) -> web.Response:
-        sim, body = self._sim(), await self._body(request)
+        sim, body = self.sim, await self._body(request)
         cid = self._connector(body)
         args = {
             "max_current_a": _num(body, "max_current_a", 32.0, 1.0, 80.0),
@@ -222,19 +245,19 @@ class LocalApi:
         return await self._sim_call(lambda: sim.plug_in(cid, **args))
 
     async def sim_unplug(self, request: web.Request) -> web.Response:
-        sim, body = self._sim(), await self._body(request)
+        sim, body = self.sim, await self._body(request)
         cid = self._connector(body)
         return await self._sim_call(lambda: sim.unplug(cid))
 
     async def sim_swipe(self, request: web.Request) -> web.Response:
-        sim, body = self._sim(), await self._body(request)
+        sim, body = self.sim, await self._body(request)
         tag = body.get("id_tag")
         if not isinstance(tag, str) or not tag:
             raise BadRequest("id_tag must be a non-empty string")
         return await self._sim_call(lambda: sim.swipe(tag))
 
     async def sim_ev(self, request: web.Request) -> web.Response:
-        sim, body = self._sim(), await self._body(request)
+        sim, body = self.sim, await self._body(request)
         cid = self._connector(body)
         action = body.get("action")
         if not isinstance(action, str):
@@ -242,7 +265,7 @@ class LocalApi:
         return await self._sim_call(lambda: sim.ev_action(cid, action))
 
     async def sim_fault(self, request: web.Request) -> web.Response:
-        sim, body = self._sim(), await self._body(request)
+        sim, body = self.sim, await self._body(request)
         cid = self._connector(body)
         kind, active = body.get("kind"), body.get("active", True)
         if not isinstance(kind, str):
@@ -267,6 +290,7 @@ def _phases(body: dict[str, Any]) -> int:
 
 
 def _int(text: str, key: str, lo: int, hi: int) -> int:
-    if not text.isdigit() or not lo <= int(text) <= hi:
-        raise BadRequest(f"{key} must be an integer from {lo} to {hi}, not {text!r}")
+    # ASCII digits only ("²".isdigit() is true), few of them (int() of 5000 digits raises).
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(hi))) or not lo <= int(text) <= hi:
+        raise BadRequest(f"{key} must be an integer from {lo} to {hi}, not {text[:40]!r}")
     return int(text)

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("ctl", help="talk to a running daemon's local API")
     p.add_argument("--api", default="http://127.0.0.1:8080")
+    p.add_argument("--password", help=f"the API's password ([api] password_hash); default: ${PASSWORD_ENV}")
     p.add_argument("--json", action="store_true")
     ctl = p.add_subparsers(dest="ctl", required=True)
     ctl.add_parser("status")
@@ -85,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("probe", help="find devices on a bus (evsed probe meter --help)")
     p.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser(
+        "hash-password",
+        help="read a password (terminal or stdin) and print its hash for [api] password_hash",
+        description="Prints a salted scrypt hash of the password for [api] password_hash. The password is "
+        "read from the terminal (asked twice), or as the first line of stdin when stdin is not a terminal.",
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -118,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+PASSWORD_ENV = "EVSED_API_PASSWORD"  # evsed ctl's password when --password is not given
 CSMS_API_PORT = 8081  # evsed sim serves its bench CSMS's control API here when it is free
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: non-zero, so systemd's Restart=on-failure starts us again
 
@@ -204,12 +214,33 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return probe_main(args.args)
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from controller.api_access import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("API password: ")
+        if getpass.getpass("again: ") != password:
+            print("evsed hash-password: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(hash_password(password))
+    except ValueError as exc:
+        print(f"evsed hash-password: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     base = args.api.rstrip("/")
+    password = args.password or os.environ.get(PASSWORD_ENV)
     if args.ctl == "csms":
         return ctl_csms(args)
     if args.ctl == "status":
-        result = _http("GET", base + "/api/status")
+        result = _http("GET", base + "/api/status", password=password)
         if result is None:
             return 1
         print(json.dumps(result, indent=2) if args.json else format_status(result))
@@ -232,7 +263,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         "ocpp": ("/api/ocpp/{action}", lambda _a: {}),
     }  # type: ignore[dict-item]
     path, body = requests[args.ctl]
-    result = _http("POST", base + path.format(action=getattr(args, "action", "")), body(args))  # type: ignore[operator]
+    url = base + path.format(action=getattr(args, "action", ""))
+    result = _http("POST", url, body(args), password)  # type: ignore[operator]
     if result is None:
         return 1
     print(json.dumps(result) if args.json else "ok")
@@ -259,9 +291,12 @@ def ctl_csms(args: argparse.Namespace) -> int:
     return 0
 
 
-def _http(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+def _http(method: str, url: str, body: dict[str, Any] | None = None, password: str | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if password:
+        headers["Authorization"] = f"Bearer {password}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
@@ -298,7 +333,14 @@ def format_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "sim": cmd_sim, "ctl": cmd_ctl, "probe": cmd_probe}
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "sim": cmd_sim,
+    "ctl": cmd_ctl,
+    "probe": cmd_probe,
+    "hash-password": cmd_hash_password,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

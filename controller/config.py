@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.api_access import PasswordHash, is_loopback, parse_password_hash
 from controller.diagnostics import DiagnosticsConfig
 from controller.firmware import FirmwareConfig
 from controller.ocpp.setup import OcppConfig
 from controller.time_sync import TimeConfig
 from hal.board import Board, ConnectorSlot, build_board
-from hal.config import ConfigError, ConfigSection, format_toml
+from hal.config import REDACTED, ConfigError, ConfigSection, format_toml
 
 DEFAULT_PATH = "/etc/evsed/evsed.toml"
 SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp", "firmware",
@@ -134,14 +135,29 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     enabled: bool = True
+    password_hash: PasswordHash | None = None  # None: open, allowed on loopback only
 
     @staticmethod
     def from_section(s: ConfigSection) -> ApiConfig:
         listen = s.get_str("listen", "127.0.0.1:8080")
         host, sep, port = listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not sep or not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise s.error("listen", listen, 'expected "host:port", e.g. "127.0.0.1:8080" (port 0 = any free port)')
-        return ApiConfig(host=host.strip("[]"), port=int(port), enabled=s.get_bool("enabled", True))
+        host = host.strip("[]")
+        enabled = s.get_bool("enabled", True)
+        text = s.get_str("password_hash", None, secret=True)  # a hash, yet a target for guessing: never echoed
+        try:
+            password_hash = parse_password_hash(text) if text is not None else None
+        except ValueError as exc:
+            raise s.error("password_hash", REDACTED, str(exc)) from None
+        if enabled and password_hash is None and not is_loopback(host):
+            raise s.error(
+                "listen",
+                listen,
+                "reachable from the network: set [api] password_hash too (evsed hash-password makes one), "
+                'or listen on loopback ("127.0.0.1:8080")',
+            )
+        return ApiConfig(host=host, port=int(port), enabled=enabled, password_hash=password_hash)
 
 
 @dataclass(frozen=True)

@@ -173,13 +173,14 @@ def read_sessions(db_path: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def with_runtime_sections(toml: str, state_dir: Path, listen: str = "127.0.0.1:0") -> str:
-    return toml + f'\n[storage]\nstate_dir = "{state_dir}"\n\n[api]\nlisten = "{listen}"\n'
+def with_runtime_sections(toml: str, state_dir: Path, listen: str = "127.0.0.1:0", api: str = "") -> str:
+    """``toml`` plus [storage] and [api] (``api``: more lines for [api], e.g. a password_hash)."""
+    return toml + f'\n[storage]\nstate_dir = "{state_dir}"\n\n[api]\nlisten = "{listen}"\n{api}\n'
 
 
 @pytest.fixture
 async def start_daemon(tmp_path: Path) -> Any:
-    """``await start_daemon(toml, simulated=True)`` -> a started ``Running``; stopped at teardown."""
+    """``await start_daemon(toml, simulated=True, api="")`` -> a started ``Running``; stopped at teardown."""
     from controller.config import load_board, parse
     from controller.daemon import Daemon
     from controller.station import StationEvent
@@ -187,9 +188,9 @@ async def start_daemon(tmp_path: Path) -> Any:
     running: list[Running] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
-    async def start(toml: str, simulated: bool = True, name: str = "daemon") -> Running:
+    async def start(toml: str, simulated: bool = True, name: str = "daemon", api: str = "") -> Running:
         state_dir = tmp_path / f"{name}-{len(running)}"
-        config = parse(with_runtime_sections(toml, state_dir), f"{name}.toml")
+        config = parse(with_runtime_sections(toml, state_dir, api=api), f"{name}.toml")
         board = load_board(config)
         if not simulated:
             board.simulation = None  # the HAL devices stay; the bench controls go away
@@ -227,9 +228,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
+def http_json(
+    method: str, url: str, body: Any = None, timeout: float = 5.0, password: str | None = None
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {password}"} if password else {})
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -237,9 +241,18 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> 
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``evsed *args``; stdin is ``input``, else empty (never the terminal)."""
     return subprocess.run(
-        [EVSED, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env or os.environ.copy()
+        [EVSED, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env or os.environ.copy(),
+        input=input or "",
     )
 
 
@@ -249,13 +262,14 @@ class EvsedProcess:
     port: int
     state_dir: Path
     log_path: Path
+    password: str | None = None  # the API's, when its config has a password_hash
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
-        return http_json(method, self.url + path, body, timeout)
+        return http_json(method, self.url + path, body, timeout, self.password)
 
     def connector(self, cid: int = 1) -> dict[str, Any]:
         code, body = self.api("GET", "/api/status")
@@ -284,20 +298,23 @@ class EvsedProcess:
 
 @pytest.fixture
 def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
-    """``evsed_process(toml, state_dir=None, port=None)``: ``evsed run`` in a subprocess, API up."""
+    """``evsed_process(toml, state_dir=None, port=None, api="")``: ``evsed run`` in a subprocess, API up
+    (``api``: more [api] lines; with a password_hash, pass ``password`` too so readiness can be seen)."""
     procs: list[EvsedProcess] = []
 
-    def start(toml: str, state_dir: Path | None = None, port: int | None = None) -> EvsedProcess:
+    def start(
+        toml: str, state_dir: Path | None = None, port: int | None = None, api: str = "", password: str | None = None
+    ) -> EvsedProcess:
         state_dir = state_dir or tmp_path / "state"
         port = port or free_port()
         cfg = tmp_path / f"evsed-{len(procs)}.toml"
-        cfg.write_text(with_runtime_sections(toml, state_dir, f"127.0.0.1:{port}"))
+        cfg.write_text(with_runtime_sections(toml, state_dir, f"127.0.0.1:{port}", api))
         log_path = tmp_path / f"evsed-{len(procs)}.log"
         with open(log_path, "w") as log_file:
             proc = subprocess.Popen(
                 [EVSED, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO
             )
-        p = EvsedProcess(proc, port, state_dir, log_path)
+        p = EvsedProcess(proc, port, state_dir, log_path, password)
         procs.append(p)
         p.wait_ready()
         return p

@@ -112,9 +112,10 @@ async def test_sessions_limit(start_daemon) -> None:
     assert code == 200 and len(rows) == 2
     assert rows[0]["id"] > rows[1]["id"]  # newest first
     assert len((await run.get("/api/sessions"))[1]) == 3
-    for bad in ("0", "abc", "-1", "1001"):
+    # Non-ASCII digits pass str.isdigit(); thousands of digits make int() raise: all are 400.
+    for bad in ("0", "abc", "-1", "1001", "²", "%C2%B2", "%D9%A3", "+5", "%205", "9" * 5000, "1e3", ""):
         code, body = await run.get(f"/api/sessions?limit={bad}")
-        assert code == 400 and "limit" in body["error"], (bad, body)
+        assert code == 400 and "limit must be an integer from 1 to 1000" in body["error"], (bad[:20], code, body)
 
 
 BAD_REQUESTS = [
@@ -122,6 +123,8 @@ BAD_REQUESTS = [
     ("plug-in", b"{not json", ["not JSON"]),
     ("plug-in", b"", ["not JSON"]),
     ("swipe", b"\xff\xfe{}", ["not JSON"]),
+    ("plug-in", b"[" * 20_000, ["nested too deeply"]),
+    ("swipe", b'{"id_tag": ' * 3_000 + b'"x"' + b"}" * 3_000, ["nested too deeply"]),
     ("plug-in", [1, 2], ["JSON object"]),
     ("unplug", "connector", ["JSON object"]),
     ("fault", b"null", ["JSON object"]),
@@ -208,20 +211,23 @@ async def test_every_ev_action(start_daemon) -> None:
 async def test_sim_endpoints_are_404_on_a_real_board(start_daemon, endpoint: str) -> None:
     run = await start_daemon(LOCAL_TOKENS, simulated=False)
     code, body = await run.post(f"/api/sim/{endpoint}", {"connector": 1, "id_tag": "TAG-A", "kind": "rcd"})
-    assert code == 404 and body == {"error": "not a simulated board"}
+    assert code == 404 and body["error"].startswith("not a simulated board: the /api/sim endpoints exist only")
+    code, body = await run.get(f"/api/sim/{endpoint}")
+    assert code == 404, "not routed at all (a routed POST-only path answers GET with 405)"
     code, body = await run.get("/api/status")
     assert code == 200 and "ev" not in body["connectors"][0]
     assert body["connectors"][0]["status"] == "Available"
 
 
-async def test_unknown_path_and_method(start_daemon) -> None:
+async def test_unknown_path_method_and_size_get_json_errors(start_daemon) -> None:
     run = await start_daemon(LOCAL_TOKENS)
-    async with run.http.get(run.url + "/api/nothing") as resp:
-        assert resp.status == 404
+    assert await run.get("/api/nothing") == (404, {"error": "no such endpoint: GET /api/nothing"})
     async with run.http.get(run.url + "/api/sim/plug-in") as resp:
-        assert resp.status == 405
-    async with run.http.post(run.url + "/api/status") as resp:
-        assert resp.status == 405
+        assert (resp.status, resp.headers["Allow"]) == (405, "POST")
+        assert await resp.json() == {"error": "Method Not Allowed"}
+    assert (await run.post("/api/status"))[0] == 405
+    code, body = await run.post("/api/sim/swipe", data=b'{"id_tag": "' + b"x" * 70_000 + b'"}')
+    assert code == 413 and "Too Large" in body["error"]
 
 
 async def _connector_where(run, pred, connector: int = 1):  # type: ignore[no-untyped-def]
