@@ -1,9 +1,11 @@
 """systemd integration: readiness, status lines, watchdog, journal logging.
 
 Rules kept here:
-- Works with or without systemd-python: the notify protocol is one datagram to
-  ``$NOTIFY_SOCKET``, so we speak it directly when the library is missing.
-- Outside systemd every call is a no-op.
+- No systemd library (systemd-python needs a compiler and libsystemd headers on the box):
+  the notify protocol is one datagram to ``$NOTIFY_SOCKET``, spoken directly, and under
+  systemd the log goes to stderr with a ``<N>`` syslog priority on every line, which
+  journald reads as the entry's priority (``journalctl -p warning`` works).
+- Outside systemd every call is a no-op and the log is plain timestamped stderr.
 """
 
 from __future__ import annotations
@@ -38,26 +40,21 @@ def watchdog_interval_s() -> float | None:
 
 
 def log_handler() -> logging.Handler:
-    """The journal when we run under systemd (and the library exists), else stderr."""
-    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
-        try:
-            from systemd.journal import JournalHandler  # type: ignore[import-not-found]
-
-            return JournalHandler(SYSLOG_IDENTIFIER="evsed")
-        except ImportError:
-            pass  # stderr goes to the journal anyway under systemd
-        handler = logging.StreamHandler()
-        handler.setFormatter(_SyslogPrefix("%(name)s: %(message)s"))
-        return handler
+    """stderr: with syslog priorities for journald under systemd, else with timestamps."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
+        handler.setFormatter(SyslogPrefix("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     return handler
 
 
-class _SyslogPrefix(logging.Formatter):
-    """``<N>`` syslog priority prefixes, which journald reads from a service's stderr."""
+class SyslogPrefix(logging.Formatter):
+    """``<N>`` syslog priority prefixes, which journald reads from a service's stderr. Every
+    line gets one: journald stores each line as an entry, so a traceback keeps its priority."""
 
     PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"<{self.PRIORITY.get(record.levelno, 6)}>" + super().format(record)
+        prefix = f"<{self.PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())

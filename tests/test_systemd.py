@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
+import sys
 
 import pytest
 from conftest import FREE_VEND, eventually
@@ -35,6 +37,23 @@ def received(sock: socket.socket) -> list[str]:
 def test_notify_is_a_no_op_outside_systemd(monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert systemd.notify("READY=1") is False
+
+
+def test_under_systemd_every_log_line_carries_its_syslog_priority(monkeypatch):
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    monkeypatch.setenv("INVOCATION_ID", "0123")
+    handler = systemd.log_handler()
+    try:
+        raise ValueError("no answer")
+    except ValueError:
+        error = logging.LogRecord("evsed.meter", logging.ERROR, "", 1, "read %s failed", ("sdm630",), sys.exc_info())
+    lines = handler.format(error).splitlines()
+    assert lines[0] == "<3>evsed.meter: read sdm630 failed" and lines[-1] == "<3>ValueError: no answer"
+    assert len(lines) > 3 and all(line.startswith("<3>") for line in lines)  # the traceback too
+    warning = logging.LogRecord("evsed", logging.WARNING, __file__, 1, "two\nlines", None, None)
+    assert handler.format(warning) == "<4>evsed: two\n<4>lines"
+    monkeypatch.delenv("INVOCATION_ID")  # a terminal: timestamps, no priorities
+    assert " WARNING evsed: two\nlines" in systemd.log_handler().format(warning)
 
 
 def test_watchdog_interval_is_half_of_watchdog_sec_for_this_process_only(monkeypatch):
