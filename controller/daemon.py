@@ -11,6 +11,9 @@ Rules kept here:
   real-time loop stops with every contactor open, the last meter values are written,
   the database closes, the board closes. A failing step never skips the next.
 - The systemd watchdog is fed only while the real-time loop is healthy.
+- A release on trial (firmware update, or ``systemd/install.sh`` run again) ends its trial
+  when it reaches the backend (the OCPP front end decides); without ``[ocpp] url`` it has
+  come up once the daemon is ready.
 """
 
 from __future__ import annotations
@@ -125,6 +128,8 @@ class Daemon:
         if self.ocpp is not None:
             self.ocpp.start()
         self._spawn(self._watchdog(), "watchdog")
+        if self.ocpp is None:
+            self._verify_boot_without_backend()
         notify("READY=1", f"STATUS=evsed {__version__}: {len(self.board.connectors)} connector(s) ready")
         log.info("evsed %s ready on a %s board", __version__, self.board.kind)
         self.ready.set()
@@ -133,6 +138,20 @@ class Daemon:
         if self.ocpp is not None and self.ocpp.security is not None:
             step = f"system clock stepped by {offset_s:+.3f} s (NTP)"
             await self.ocpp.security.report_event("SettingSystemTime", step)
+
+    def _verify_boot_without_backend(self) -> None:
+        """End a trial (or settle a rollback) by the firmware rules, with "ready" for "accepted"."""
+        from controller.firmware.slots import SlotRoot
+        from controller.firmware.updater import Updater
+
+        if SlotRoot(self.config.firmware.slot_root).marker() is None:
+            return
+        cfg = self.config
+        updater = Updater(
+            cfg.firmware, cfg.storage.state_dir, self.clock, __version__,
+            report=_unreported, security_event=_unreported, restart=lambda: self._reset("Soft"),
+        )  # fmt: skip
+        self._spawn(updater.verify_boot(self.ready), "firmware trial")
 
     def _register_at_start(self, connector: int) -> float | None:
         reading = self.poller.read_blocking(connector)
@@ -208,3 +227,7 @@ class Daemon:
 
 async def _nothing() -> None:
     return None
+
+
+async def _unreported(*_what: Any) -> None:
+    """No backend to tell: the updater logs every step itself."""

@@ -15,6 +15,8 @@ Rules kept here:
   ``current`` names the previous slot again, and the previous launcher is executed in place
   of this one. Every other command (``ctl``, ``check``, ``sim``, ``--version``...) runs the
   current slot and never reads or writes the marker: looking at a box on trial is no boot.
+- With ``verify_s`` set, the deadline runs from the first boot of the new slot, not from the
+  install: a release installed while the service was stopped gets its full time when it starts.
 - The daemon of the new release ends the trial (deleting the marker) once it reached the
   backend, or rolls back itself with the same ``rollback`` when it cannot.
 """
@@ -46,6 +48,7 @@ class Marker:
     boots: int = 0
     failure: str = ""  # the status to report after a rollback
     reason: str = ""
+    verify_s: float = 0.0  # > 0: the first boot sets deadline = that boot + verify_s
 
 
 def read_marker(root: Path) -> Marker | None:
@@ -88,6 +91,12 @@ def switch_current(root: Path, target: Path) -> None:
     fsync_dir(root)
 
 
+def count_boot(marker: Marker, now: float) -> Marker:
+    """The marker after one more boot of the slot on trial. Pure."""
+    first = marker.boots == 0 and marker.verify_s > 0
+    return replace(marker, boots=marker.boots + 1, deadline=now + marker.verify_s if first else marker.deadline)
+
+
 def decide(marker: Marker | None, this_slot: str, now: float) -> str:
     """ "run" this slot, or "rollback" to the previous one. Pure."""
     if marker is None or marker.state != "trial" or marker.slot != this_slot:
@@ -114,11 +123,11 @@ def is_boot(args: list[str]) -> bool:
 
 def boot(root: Path, slot: Path) -> None:
     """Count this boot if ``slot`` is on trial; past its boots or deadline, run the previous slot."""
-    marker = read_marker(root)
+    marker, now = read_marker(root), time.time()
     if marker is not None and marker.state == "trial" and marker.slot == str(slot):
-        marker = replace(marker, boots=marker.boots + 1)
+        marker = count_boot(marker, now)
         write_marker(root, marker)
-    if decide(marker, str(slot), time.time()) == "rollback":
+    if decide(marker, str(slot), now) == "rollback":
         assert marker is not None
         why = f"boot {marker.boots} of at most {marker.max_boots}" if marker.boots > marker.max_boots else "too late"
         previous = rollback(root, marker, "InstallationFailed", f"release {marker.to_version} did not come up ({why})")

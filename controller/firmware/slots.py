@@ -13,11 +13,16 @@ Rules kept here:
   written the same way so the restarted daemon reports Installed.
 - Every failure is an ``InstallFailed`` carrying the status to report; the running slot and
   ``current`` are never touched by a failed install.
+- ``install_checkout`` is what ``systemd/install.sh`` does with the wheel of a checkout: the
+  first slot of a new installation, and afterwards an update like one over OCPP (the same
+  verification, inactive slot, trial marker and ``[firmware]`` trial rule), never while
+  another release is still on trial (its slot is the only one known to work).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import shlex
 import shutil
@@ -25,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.firmware import launcher
+from controller.firmware import FirmwareConfig, launcher
 from controller.firmware.launcher import CURRENT, Marker, fsync_dir, switch_current, write_marker
 from controller.firmware.release import Release, ReleaseInvalid, read_release, unmet_requirements, unpack
 
@@ -48,6 +53,7 @@ class Trial:
     from_version: str
     deadline: float
     max_boots: int
+    verify_s: float = 0.0  # > 0: the deadline runs from the new release's first boot (launcher.py)
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ class SlotRoot:
             raise InstallFailed(f"{self.root / CURRENT} is not a symlink: no A/B layout to install into")
         slot = self._build(artifact)
         marker = Marker("trial", str(slot.resolve()), str(previous), trial.request_id, trial.signed,
-                        trial.from_version, release.version, trial.deadline, trial.max_boots)  # fmt: skip
+                        trial.from_version, release.version, trial.deadline, trial.max_boots,
+                        verify_s=trial.verify_s)  # fmt: skip
         write_marker(self.root, marker)
         switch_current(self.root, slot)
         return slot
@@ -115,6 +122,13 @@ class SlotRoot:
             raise InstallFailed(f"building slot {slot}: {exc}") from exc
         return slot
 
+    def version(self, slot: Path) -> str | None:
+        """The evsed release unpacked in ``slot``; None if there is none."""
+        for dist in importlib.metadata.distributions(path=[str(slot / "lib")]):
+            if dist.metadata["Name"] == "evsed":
+                return dist.version
+        return None
+
     def marker(self) -> Marker | None:
         return launcher.read_marker(self.root)
 
@@ -123,6 +137,30 @@ class SlotRoot:
 
     def rollback(self, marker: Marker, failure: str, reason: str) -> Path:
         return launcher.rollback(self.root, marker, failure, reason)
+
+
+def install_checkout(root: SlotRoot, artifact: Path, config: FirmwareConfig, now: float) -> str:
+    """``systemd/install.sh``: make the checkout's wheel ``artifact`` the release that boots.
+    Returns what happened, as a line for the installer to print."""
+    if root.active() is None:
+        version = root.verify(artifact, config.max_size_bytes * 4).version
+        return f"release {version} installed in {root.provision(artifact)}"
+    pending = root.marker()
+    if pending is not None and pending.state == "trial":
+        raise InstallFailed(
+            f"release {pending.to_version or '(external installer)'} is still on trial in {root.root / CURRENT}: "
+            f"start evsed and let it end the trial (or roll back), then run the installer again"
+        )
+    release = root.verify(artifact, config.max_size_bytes * 4)
+    previous = root.active()
+    running = (root.version(previous) if previous else None) or "unknown"
+    trial = Trial(None, False, running, now + config.verify_timeout_s, config.trial_boots, config.verify_timeout_s)
+    slot = root.install(artifact, release, trial)
+    return (
+        f"release {release.version} installed in {slot}, on trial (was {running} in {previous}): it must start "
+        f"within {config.trial_boots} boot(s) and come up (reach the backend, or start without one) within "
+        f"{config.verify_timeout_s:.0f} s of its first start, else the launcher returns to {previous}"
+    )
 
 
 async def run_installer(command: str, artifact: Path) -> None:

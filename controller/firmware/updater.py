@@ -202,7 +202,8 @@ class Updater:
             log.info("firmware update %s: waiting for the running sessions to end", self.request_id)
         await self._wait_idle()
         cfg = self.config
-        trial = Trial(self.request_id, self.signed, self.version, time.time() + cfg.verify_timeout_s, cfg.trial_boots)
+        trial = Trial(self.request_id, self.signed, self.version, time.time() + cfg.verify_timeout_s, cfg.trial_boots,
+                      cfg.verify_timeout_s)  # fmt: skip
         try:
             if cfg.installer_command is not None:
                 await self._to(Event.INSTALL)
