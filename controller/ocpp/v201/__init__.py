@@ -1,0 +1,5 @@
+"""OCPP 2.0.1 specifics. So far the device model (part 2 appendices, "Referenced Components and
+Variables"), sans-I/O: the table (variables, controllers, physical, inventory), typed values
+(values), the state and its effects (device_model), GetVariables / SetVariables
+(variable_requests), GetBaseReport / GetReport / NotifyReport (reports, notify_report), SQLite
+persistence (store) and the ``[ocpp.variables]`` presets (presets)."""
