@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ocpp.v201.enums import DataEnumType, MessageFormatEnumType, MessagePriorityEnumType, MonitorBaseEnumType
 
+from controller.core.vocabulary import TxPoint
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.variables import (
     Attribute,
@@ -46,7 +47,8 @@ OPTION_LIST = DataEnumType.option_list
 MEMBER_LIST = DataEnumType.member_list
 SEQUENCE_LIST = DataEnumType.sequence_list
 DAY_S = 86400
-TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")  # no DataSigned: no signing meter
+# The core's transaction points (controller/core/txpolicy.py); no DataSigned: no meter here signs.
+TX_POINTS = tuple(p.value for p in TxPoint)
 FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
 MONITORING_BASES = tuple(b.value for b in MonitorBaseEnumType)
 IDENTIFIER = r"[A-Za-z0-9*\-_=:+|@.]*"  # identifierString (part 2 2.1.4)
@@ -68,7 +70,7 @@ def _csv(values: tuple[str, ...]) -> int:
 def controller_variables(d: StationDescription) -> tuple[Variable, ...]:
     c = d.capacities
     measurands = d.measurands
-    tx_points = (*TX_POINTS, "ParkingBayOccupancy") if d.has_bay_sensor else TX_POINTS
+    tx_points = TX_POINTS if d.has_bay_sensor else tuple(p for p in TX_POINTS if p != TxPoint.PARKING_BAY_OCCUPANCY)
     slots = tuple(str(n) for n in range(1, d.network_slots + 1))
     ntp = tuple(str(n) for n in range(1, max(2, len(d.ntp_servers)) + 1))
     time_sources = ("NTP", "Heartbeat")
