@@ -38,7 +38,9 @@ def hold_state_dir(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = state_dir / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Readable by all (inside a 0700 directory): a daemon user can still lock a file that
+        # root's `check --hardware` created before the first start.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         writable = True
     except PermissionError:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -50,7 +50,7 @@ def test_the_lock_is_exclusive_within_one_process_too_and_names_its_holder(tmp_p
     state = tmp_path / "state"
     with hold_state_dir(state):
         assert (state / LOCK_FILE).read_text() == f"{os.getpid()}\n"
-        assert state.stat().st_mode & 0o777 == 0o700
+        assert state.stat().st_mode & 0o777 == 0o700 and (state / LOCK_FILE).stat().st_mode & 0o777 == 0o644
         busy = rf"state directory {state} is in use by another evsed \(pid {os.getpid()}\)"
         with pytest.raises(StateDirBusy, match=busy), hold_state_dir(state):
             pass
