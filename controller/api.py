@@ -11,6 +11,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -26,10 +27,12 @@ from hal.types import PilotMode
 
 if TYPE_CHECKING:
     from controller.daemon import Daemon
+    from controller.station import StationEvent
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024  # the largest request body accepted; every API body is a few keys
+SWIPE_ANSWER_S = 8.0  # a swipe's answer waits this long for the station (authorization may ask the CSMS)
 
 
 class BadRequest(Exception):
@@ -250,11 +253,28 @@ class LocalApi:
         return await self._sim_call(lambda: sim.unplug(cid))
 
     async def sim_swipe(self, request: web.Request) -> web.Response:
-        sim, body = self.sim, await self._body(request)
+        """The tag at the simulated reader; answers what the station made of it (``outcome``:
+        started, waiting, stopped, unlocked, rejected; pending when it took over SWIPE_ANSWER_S)."""
+        body = await self._body(request)
         tag = body.get("id_tag")
         if not isinstance(tag, str) or not tag:
             raise BadRequest("id_tag must be a non-empty string")
-        return await self._sim_call(lambda: sim.swipe(tag))
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def read(event: StationEvent) -> None:
+            if event.kind == "token_read" and event.id_tag == tag and event.outcome and not answer.done():
+                answer.set_result(event.outcome)
+
+        listeners = self.daemon.station.listeners
+        listeners.append(read)
+        try:
+            await self._sim_call(lambda: self.sim.swipe(tag))
+            outcome = await asyncio.wait_for(answer, SWIPE_ANSWER_S)
+        except TimeoutError:
+            outcome = "pending"
+        finally:
+            listeners.remove(read)
+        return web.json_response({"ok": outcome != "rejected", "outcome": outcome})
 
     async def sim_ev(self, request: web.Request) -> web.Response:
         sim, body = self.sim, await self._body(request)

@@ -233,6 +233,11 @@ def load(path: str | Path) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the configuration: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:  # one line, not a traceback
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{p}: not UTF-8 text (TOML must be): byte {exc.object[exc.start]:#04x}, line {line}"
+        ) from None
     return parse(text, str(p))
 
 

@@ -30,21 +30,30 @@ class StateDirBusy(Exception):
     """Another process holds the state directory."""
 
 
+class StateDirUnusable(OSError):
+    """The state directory cannot be created or its lock file opened; the message names the key."""
+
+
 @contextlib.contextmanager
 def hold_state_dir(state_dir: Path) -> Iterator[None]:
     """Lock ``state_dir`` (created if missing) for the block; raise StateDirBusy if it is held.
 
-    OSError when the directory cannot be created or the lock file cannot be opened."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    StateDirUnusable when the directory cannot be created or the lock file cannot be opened."""
     path = state_dir / LOCK_FILE
     try:
-        # Readable by all (inside a 0700 directory): a daemon user can still lock a file that
-        # root's `check --hardware` created before the first start.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        writable = True
-    except PermissionError:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        writable = False
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            # Readable by all (inside a 0700 directory): a daemon user can still lock a file that
+            # root's `check --hardware` created before the first start.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            writable = True
+        except PermissionError:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            writable = False
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(state_dir) else ""
+        what = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror
+        raise StateDirUnusable(f"[storage] state_dir = '{state_dir}': {what}{where}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -65,11 +65,13 @@ LimitSource = Callable[[int, float], Limit | None]
 
 @dataclass(frozen=True)
 class StationEvent:
-    kind: str  # "status" | "session_started" | "session_stopped" | "fault"
-    connector: int
+    kind: str  # "status" | "session_started" | "session_stopped" | "fault" | "token_read"
+    connector: int  # 0 for "token_read": the reader serves the station
     status: ConnectorStatus | None = None
     fault: Fault | None = None
     session: Session | None = None
+    id_tag: str | None = None  # "token_read": the tag, and what present_token made of it
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,9 +169,14 @@ class Station:
         while True:
             tag = await asyncio.to_thread(reader.poll)
             if tag:
-                self.spawn(self.present_token(tag), f"token {tag}")
+                self.spawn(self._token_read(tag), f"token {tag}")
             else:
                 await asyncio.sleep(0.1)
+
+    async def _token_read(self, id_tag: str) -> None:
+        outcome = await self.present_token(id_tag)
+        for listener in self.listeners:
+            listener(StationEvent("token_read", 0, id_tag=id_tag, outcome=outcome))
 
     def _check_timeouts(self, evse: Evse, now: float) -> None:
         if (

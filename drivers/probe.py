@@ -12,11 +12,15 @@ Rules kept here:
 - The scan stops at the first line setting where a meter answered: an RS-485 line has
   one setting, and every extra setting costs ``units x timeout``.
 - Probing only reads registers; it never writes to a device.
+- A serial device or TCP endpoint that cannot be opened at all is reported as such (no such
+  device, permission denied, connection refused), never as a silent bus.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,6 +156,23 @@ def scan(links: Sequence[Link], units: Sequence[int], timeout_s: float, out: obj
     return []
 
 
+def unreachable(port: str | None, host: str | None, tcp_port: int, timeout_s: float) -> str | None:
+    """Why the serial device or TCP endpoint cannot be opened at all, or None when it can."""
+    try:
+        if port is not None:
+            os.close(os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
+        elif host is not None:
+            socket.create_connection((host, tcp_port), timeout=max(timeout_s, 2.0)).close()
+    except FileNotFoundError:
+        return f"{port}: no such device"
+    except PermissionError:
+        return f"{port}: permission denied (is this user in the dialout group?)"
+    except OSError as exc:
+        where = port if port is not None else f"{host}:{tcp_port}"
+        return f"{where}: cannot open: {exc.strerror or exc}"
+    return None
+
+
 def parse_units(text: str) -> list[int]:
     units: list[int] = []
     for part in text.split(","):
@@ -175,22 +196,14 @@ def parse_list(allowed: Sequence[object], cast: type) -> object:
 
 
 def probe_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="evsed probe", description="Find Modbus devices and print their config.")
-    sub = parser.add_subparsers(dest="what", required=True)
-    meter = sub.add_parser("meter", help="scan for energy meters and print a [connector.meter] table")
-    where = meter.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", help="RS-485 serial device, e.g. /dev/ttyUSB0")
-    where.add_argument("--host", help="Modbus TCP gateway or meter")
-    meter.add_argument("--tcp-port", type=int, default=502)
-    meter.add_argument("--bauds", type=parse_list(BAUD_RATES, int), default=list(DEFAULT_BAUDS))
-    meter.add_argument("--parities", type=parse_list(PARITIES, str), default=list(PARITIES))
-    meter.add_argument("--stopbits", type=parse_list((1, 2), int), default=[1])
-    meter.add_argument("--units", type=parse_units, default=list(range(1, 11)), help="e.g. 1-10 or 1,3,5-7")
-    meter.add_argument("--timeout", type=float, default=0.2, help="seconds per request")
     try:
-        args = parser.parse_args(argv)
+        args = probe_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    problem = unreachable(args.port, args.host, args.tcp_port, args.timeout)
+    if problem is not None:  # no device, no permission, nobody listening: wiring advice would mislead
+        print(f"evsed probe meter: {problem}", file=sys.stderr)
+        return 1
     if args.host:
         links: list[Link] = [TcpEndpoint(args.host, args.tcp_port)]
     else:
@@ -201,3 +214,23 @@ def probe_main(argv: list[str]) -> int:
         return 1
     print("\n\n".join(snippet(f) for f in found))
     return 0
+
+
+def probe_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evsed probe", description="Find Modbus devices and print their config.")
+    sub = parser.add_subparsers(dest="what", required=True)
+    meter = sub.add_parser("meter", help="scan for energy meters and print a [connector.meter] table")
+    where = meter.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="RS-485 serial device, e.g. /dev/ttyUSB0")
+    where.add_argument("--host", help="Modbus TCP gateway or meter")
+    meter.add_argument("--tcp-port", type=int, default=502, help="with --host (default 502)")
+    meter.add_argument("--bauds", type=parse_list(BAUD_RATES, int), default=list(DEFAULT_BAUDS),
+                       help=f"baud rates to try, in order (default {','.join(map(str, DEFAULT_BAUDS))})")  # fmt: skip
+    meter.add_argument("--parities", type=parse_list(PARITIES, str), default=list(PARITIES),
+                       help=f"parities to try (default {','.join(PARITIES)})")  # fmt: skip
+    meter.add_argument("--stopbits", type=parse_list((1, 2), int), default=[1], help="stop bits to try (default 1)")
+    meter.add_argument(
+        "--units", type=parse_units, default=list(range(1, 11)), help="unit ids, e.g. 1-10 (default), 1,3,5-7"
+    )
+    meter.add_argument("--timeout", type=float, default=0.2, help="seconds per request")
+    return parser

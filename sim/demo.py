@@ -7,7 +7,10 @@ Rules kept here:
 - The daemon runs exactly as ``evsed run`` would, in a fresh temporary state
   directory, with its local API on a free port (or ``--api-port``) so ``evsed ctl``
   works against the bench while it runs.
-- A run ends with a summary; ``--headless --json`` prints only one JSON object.
+- A run ends with a summary; ``--headless --json`` prints only one JSON object. The summary
+  is not ok when a session the scenario started is still open at its end.
+- The live view (sim/live.py) keeps log lines above it; the bench CSMS's frames are logged
+  only with ``--frames``.
 - The daemon talks OCPP 1.6J to the bench CSMS, started on a free port (its counts are the
   summary's "ocpp"), or to ``--csms URL``; the bench CSMS knows the bench's tokens.
 """
@@ -19,9 +22,9 @@ import contextlib
 import dataclasses
 import json
 import logging
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +34,7 @@ from aiohttp import web
 
 from controller.config import ApiConfig, Config, StorageConfig, load, load_board, parse
 from controller.station import StationEvent
+from sim.live import LiveArea
 
 if TYPE_CHECKING:
     from sim.csms import Csms
@@ -168,7 +172,8 @@ def unstopped(sessions: list[dict[str, Any]]) -> str | None:
     return f"session on connector {', '.join(open_on)} not stopped by the end of the scenario" if open_on else None
 
 
-def live_line(daemon: Any) -> str:
+def live_parts(daemon: Any) -> list[str]:
+    """One short line per connector for the live area (sim/live.py)."""
     from controller.api import connector_status_json
 
     parts = []
@@ -182,22 +187,22 @@ def live_line(daemon: Any) -> str:
             f"{meter.get('power_w', 0) / 1000:5.2f} kW "
             f"{(c['session'] or {}).get('energy_wh', 0):6.1f} Wh"
         )
-    return " | ".join(parts)
+    return parts
 
 
-async def serve_csms_control(csms: Csms) -> web.AppRunner | None:
+async def serve_csms_control(csms: Csms, say: Callable[[str], None]) -> web.AppRunner | None:
     """The bench CSMS's HTTP control API for ``evsed ctl csms``, if its port is free."""
-    from controller.cli import CSMS_API_PORT
+    from controller.ctl import CSMS_API_PORT
 
     runner = web.AppRunner(csms.http_app())
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", CSMS_API_PORT).start()
     except OSError as exc:
-        print(f"evsed sim: bench CSMS control API not served ({exc}); evsed ctl csms is unavailable")
+        say(f"evsed sim: bench CSMS control API not served ({exc.strerror or exc}); evsed ctl csms is unavailable")
         await runner.cleanup()
         return None
-    print(f"evsed sim: bench CSMS control API http://127.0.0.1:{CSMS_API_PORT} (evsed ctl csms ...)")
+    say(f"evsed sim: bench CSMS control API http://127.0.0.1:{CSMS_API_PORT} (evsed ctl csms ...)")
     return runner
 
 
@@ -228,8 +233,9 @@ async def start_tls_csms(csms: Csms, config: Config) -> Config:
                                                                 ca_file=root_file, keys=keys))  # fmt: skip
 
 
-async def _run(scenario: str, config: Config, headless: bool, csms_url: str | None = None,
+async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: str | None = None,
                tls: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The scenario against the daemon; ``area``: the live view (None: headless)."""
     from controller.daemon import Daemon
     from sim.csms import Csms, CsmsConfig
 
@@ -250,22 +256,17 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
     error = None
     view: asyncio.Task[None] | None = None
     control = None
-    if not headless:
-        print(f"evsed sim: scenario {scenario!r}, API http://127.0.0.1:{daemon.api.port}/api/status")
+    if area is not None:
+        area.say(f"evsed sim: scenario {scenario!r}, API http://127.0.0.1:{daemon.api.port}/api/status")
         if csms is not None:
-            control = await serve_csms_control(csms)
+            control = await serve_csms_control(csms, area.say)
 
-        async def show() -> None:
+        async def show(live: LiveArea) -> None:
             while True:
-                line = live_line(daemon)
-                print(
-                    f"\r{line}\033[K" if sys.stdout.isatty() else line,
-                    end="" if sys.stdout.isatty() else "\n",
-                    flush=True,
-                )
-                await asyncio.sleep(0.5 if sys.stdout.isatty() else 2.0)
+                live.show(live_parts(daemon))
+                await asyncio.sleep(0.5 if live.tty else 2.0)
 
-        view = asyncio.create_task(show())
+        view = asyncio.create_task(show(area))
     try:
         for step in SCENARIOS[scenario][1]:
             await bench.run_step(step)
@@ -276,7 +277,9 @@ async def _run(scenario: str, config: Config, headless: bool, csms_url: str | No
             view.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await view
-            print()
+        if area is not None:
+            area.show(live_parts(daemon))  # the end of the scenario, not the last 0.5 s tick
+            area.close()
         run_sessions = daemon.ledger.history(100)
         faults = list(daemon.station.faults_seen)
         await daemon.stop()
@@ -318,11 +321,18 @@ def run_demo(
     api_port: int = 0,
     csms_url: str | None = None,
     tls: bool = False,
+    frames: bool = False,
 ) -> int:
+    area = None if headless or as_json else LiveArea()
     logging.basicConfig(
-        level=logging.WARNING if headless or as_json else logging.INFO,
+        level=logging.INFO if area is not None else logging.WARNING,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        handlers=[area.handler()] if area is not None else None,
     )
+    # The bench CSMS's library logs every frame at INFO: only with --frames. websockets' INFO
+    # lines (listening, connection open / closed) say nothing the daemon does not.
+    logging.getLogger("ocpp").setLevel(logging.INFO if frames else logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="evsed-sim-") as state_dir:
         if scenario == FIRMWARE_UPDATE:  # the daemon runs as a subprocess from A/B slots: sim/firmware_demo.py
             from sim.firmware_demo import run_firmware_update
@@ -330,7 +340,7 @@ def run_demo(
             summary = asyncio.run(run_firmware_update(Path(state_dir)))
         else:
             config = bench_config(scenario, config_path, Path(state_dir), api_port)
-            summary = asyncio.run(_run(scenario, config, headless or as_json, csms_url, tls))
+            summary = asyncio.run(_run(scenario, config, area, csms_url, tls))
     if as_json:
         print(json.dumps(summary))
     else:
@@ -345,4 +355,9 @@ def run_demo(
             )
         for f in summary["faults"]:
             print(f"  fault on connector {f['connector']}: {f['kind']} at {f['at']}")
+        firmware = summary.get("firmware")
+        if firmware is not None:
+            print(
+                f"  firmware {firmware['from']} -> {firmware['to']}: {' -> '.join(firmware['statuses']) or 'no status'}"
+            )
     return 0 if summary["ok"] else 1

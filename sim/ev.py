@@ -79,6 +79,10 @@ class EvParams:
     reaction_s: float = 1.0
     needs_ventilation: bool = False
 
+    def __str__(self) -> str:
+        ventilation = ", needs ventilation" if self.needs_ventilation else ""
+        return f"{self.max_current_a:g} A x {self.phases} phase(s), {self.battery_kwh:g} kWh battery{ventilation}"
+
     def __post_init__(self) -> None:
         _check_number("battery_kwh", self.battery_kwh, 0.0, 1000.0, lo_open=True)
         _check_number("max_current_a", self.max_current_a, 0.0, MAX_EV_CURRENT_A, lo_open=True)

@@ -86,7 +86,7 @@ async def run_firmware_update(work: Path) -> dict[str, Any]:
                              "signingCertificate": manufacturer.signer.cert_pem, "signature": signature},
             })  # fmt: skip
             if answer.get("status") != "Accepted":
-                raise RuntimeError(f"SignedUpdateFirmware answered {answer}")
+                raise RuntimeError(f"SignedUpdateFirmware answered {answer.get('status')}")
             await csms.wait_for(lambda _c: any(s in END for s in statuses()))
         if statuses()[-1] != "Installed" or boots()[-1:] != [NEXT_VERSION]:
             error = f"update ended {statuses()[-1]}, booted {boots()}"

@@ -235,7 +235,7 @@ class World:
             c.ev = Ev(params, soc, self._now, on_cp_change=lambda t, s: c.cp_log.append((t, s)))
             c.cp_log.append((self._now, c.ev.cp_state))
             c.ev.see_pilot(c.pilot)
-            log.info("connector %d: EV plugged in (%s, soc %.2f)", connector, params, soc)
+            log.info("connector %d: EV plugged in (%s, %.0f %% charged)", connector, params, soc * 100)
 
     def unplug(self, connector: int) -> None:
         with self._lock:

@@ -32,7 +32,7 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["contactor"]) == ("B1", 0.0, None, False)
     assert c["session"] is None and c["ev"]["plugged"] is True
 
-    assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True})
+    assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "started"})
     c = await eventually(lambda: _connector_in(run, "Charging"), what="Charging")
     assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["contactor"]) == ("C2", 32.0, 53.33, True)
     assert c["limit_a"] == 32.0 and c["limit_stale"] is False
@@ -51,7 +51,7 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert (c["iec_state"], c["duty_percent"], c["contactor"]) == ("B2", 53.33, False)
     assert c["session"]["id"] == session["id"]
 
-    assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True})
+    assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "stopped"})
     # Finishing is announced when the session ends; the loop switches the PWM off on its next tick.
     c = await eventually(
         lambda: _connector_where(run, lambda c: c["status"] == "Finishing" and c["iec_state"] == "B1"),
@@ -69,6 +69,14 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert await run.post("/api/sim/unplug", {"connector": 1}) == (200, {"ok": True})
     c = await eventually(lambda: _connector_in(run, "Available"), what="Available")
     assert c["iec_state"] == "A1" and c["ev"]["plugged"] is False
+
+
+async def test_a_swipe_answers_what_the_station_made_of_it(start_daemon) -> None:
+    run = await start_daemon(LOCAL_TOKENS)
+    assert await run.post("/api/sim/swipe", {"id_tag": "STRANGER"}) == (200, {"ok": False, "outcome": "rejected"})
+    assert run.station.pending is None
+    assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "waiting"})
+    assert run.station.pending.id_tag == "TAG-A"  # for an EV to plug in
 
 
 async def test_contactor_feedback_in_status_is_live(start_daemon) -> None:

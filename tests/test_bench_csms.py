@@ -87,7 +87,15 @@ async def test_http_control_api(bench):
         async with http.post(f"{base}/csms/call", json={"cp": "nobody", "action": "Reset"}) as reply:
             assert reply.status == 404
         async with http.post(f"{base}/csms/call", json={"cp": "CP7", "action": "Reset", "payload": {}}) as reply:
-            assert reply.status == 502  # CP answered with a CALLERROR (type missing)
+            assert reply.status == 400  # a payload without "type": nothing sent
+            assert (await reply.json())["error"].startswith("Reset payload: ")
+        async with http.post(f"{base}/csms/call", json={"cp": "CP7", "action": "Bogus"}) as reply:
+            assert (reply.status, await reply.json()) == (400, {"error": "'Bogus' is not an OCPP 1.6 message"})
+        async with http.post(f"{base}/csms/call", json={"cp": "CP7", "action": "Reset",
+                                                         "payload": {"type": "Sideways"}}) as reply:  # fmt: skip
+            error = (await reply.json())["error"]
+            assert reply.status == 502 and error.startswith("FormatViolation: Payload for Action is syntactically")
+            assert error.endswith("('Sideways' is not one of ['Hard', 'Soft'])"), error  # no dict repr
         async with http.get(f"{base}/csms/messages") as reply:
             actions = [m["text"] for m in await reply.json()]
         assert any('"Heartbeat"' in text for text in actions)
@@ -102,7 +110,9 @@ async def test_log_is_bounded():
     assert len(csms.messages()) == 3 and csms.summary()["received"] == {"Heartbeat": 10}
 
 
-async def test_runs_standalone():
+async def test_runs_standalone_and_knows_the_bench_tokens():
+    """``evsed sim --csms URL`` against ``python -m sim.csms`` needs no --tag: the bench's tokens
+    (sim/configs/bench*.toml) are known, others are not."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sim.csms", "--port", "0", "--http-port", "0",
         stdout=asyncio.subprocess.PIPE, cwd=REPO,
@@ -111,6 +121,16 @@ async def test_runs_standalone():
         async with asyncio.timeout(10):
             line = (await proc.stdout.readline()).decode()
         assert line.startswith("csms listening ws://127.0.0.1:")
+        link = Link(line.split()[2], "CP-STANDALONE", Rpc("1.6"))
+        link.start()
+        try:
+            async with asyncio.timeout(10):
+                await link.connected.wait()
+                for tag, status in (("DEMO-TAG-1", "Accepted"), ("DEMO-TAG-2", "Accepted"), ("NOBODY", "Invalid")):
+                    answer = await link.call("Authorize", {"idTag": tag})
+                    assert answer["idTagInfo"]["status"] == status, tag
+        finally:
+            await link.close()
     finally:
         proc.kill()
         await proc.wait()

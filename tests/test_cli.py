@@ -36,8 +36,10 @@ def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_proces
 
     assert ctl("plug-in").stdout == "ok\n"
     wait_status("Preparing")
-    assert ctl("swipe", "TAG-A").stdout == "ok\n"
+    assert ctl("swipe", "TAG-A").stdout == "started\n"
     wait_status("Charging")
+    stranger = run_cli("ctl", "--api", api, "swipe", "STRANGER", timeout=20)
+    assert (stranger.returncode, stranger.stdout, stranger.stderr) == (1, "rejected\n", "")
     wait_until(lambda: daemon.connector(1)["session"]["energy_wh"] > 0.2, what="energy")
 
     human = ctl("status").stdout.splitlines()
@@ -63,7 +65,7 @@ def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_proces
     ctl("plug-in", "--connector", "2", "--max-current", "16", "--phases", "1", "--soc", "0.5")
     ev2 = wait_status("Preparing", 2)["ev"]["ev"]
     assert (ev2["phases"], ev2["max_current_a"], ev2["soc"]) == (1, 16.0, 0.5)
-    ctl("swipe", "TAG-B")
+    assert ctl("swipe", "TAG-B").stdout == "started\n"
     wait_status("Charging", 2)
     assert json.loads(ctl("--json", "fault", "rcd", "on", "--connector", "2").stdout) == {"ok": True}
     c2 = wait_status("Faulted", 2)
@@ -118,6 +120,8 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
         )
         for name in ("basic", "faults", "two-connectors")
     }
+    # The demo as people run it (not a terminal here: plain lines, no control codes).
+    human = subprocess.Popen([EVSED, "sim"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=60)
@@ -148,6 +152,15 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
         (2, "DEMO-TAG-2", "EVDisconnected"),
     ]
     assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["sessions"])
+
+    out, err = human.communicate(timeout=60)
+    assert human.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[-2].startswith("scenario basic: done in ") and lines[-1].startswith("  connector 1: DEMO-TAG-1 ")
+    assert any(line.startswith("#1 Charging      C2 offered 32.0 A") for line in out.splitlines()), out
+    assert "connector 1: EV plugged in (32 A x 3 phase(s), 60 kWh battery, 20 % charged)" in err
+    for noise in ("receive message", "send [", "EvParams(", "websockets", "{'", "\033"):
+        assert noise not in out + err, f"{noise!r} reached the user"
 
 
 def test_run_startup_failures_are_one_line_errors(tmp_path) -> None:
@@ -191,3 +204,60 @@ def test_sim_summary_fails_when_a_session_was_left_open() -> None:
     assert unstopped([done, {"connector": 2, "stop_reason": None}]) == (
         "session on connector 2 not stopped by the end of the scenario"
     )
+
+
+def test_every_subcommand_and_option_has_help_text() -> None:
+    import argparse
+
+    from controller.cli import build_parser
+    from drivers.probe import probe_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, child in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(f"{path} {name}")
+                    walk(child, f"{path} {name}")
+            elif not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "evsed")
+    walk(probe_parser(), "evsed probe")
+    assert not missing, f"without help text: {missing}"
+
+
+def test_command_line_errors_are_one_line_naming_the_cause(tmp_path) -> None:
+    """No such serial device, a config that is not UTF-8, a websocket URL without a host, a
+    state_dir that is a file: exit 1, one line on stderr that names the thing, no traceback."""
+    good = TWO_CONNECTORS
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(good.encode() + b'\n[station]\ncharge_point_id = "Caf\xe9"\n')
+    no_host = tmp_path / "no-host.toml"
+    no_host.write_text(good + '\n[ocpp]\nurl = "ws://"\n')
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    state_is_a_file = tmp_path / "state-file.toml"
+    state_is_a_file.write_text(with_runtime_sections(good, a_file))
+    tty = tmp_path / "ttyUSB0"
+    cases = [
+        (["probe", "meter", "--port", str(tty)], f"evsed probe meter: {tty}: no such device"),
+        (["check", "--config", str(latin1)], f"evsed: {latin1}: not UTF-8 text (TOML must be): byte 0xe9, line "),
+        (["check", "--config", str(no_host)], f"evsed: {no_host}: [ocpp] url = 'ws://': expected a websocket URL"),
+        (
+            ["run", "--config", str(state_is_a_file)],
+            f"evsed: cannot start: [storage] state_dir = '{a_file}': not a dir",
+        ),
+    ]
+    failures = []
+    for args, start in cases:
+        result = run_cli(*args, timeout=30)
+        lines = result.stderr.splitlines()
+        if result.returncode != 1 or len(lines) != 1 or not lines[0].startswith(start) or result.stdout:
+            failures.append(f"evsed {' '.join(args)}: exit {result.returncode}, stdout {result.stdout[-200:]!r}, "
+                            f"stderr {result.stderr[-300:]!r}")  # fmt: skip
+    assert not failures, "\n".join(failures)
+    assert "host is missing" in run_cli("check", "--config", str(no_host)).stderr

@@ -44,5 +44,23 @@ async def test_ctl_drops_and_restores_the_link_and_drives_the_bench_csms(bench):
 
         bad = await ctl("csms", "call", "TriggerMessage", "{not json", "--csms-api", csms_api)
         assert bad.returncode == 2 and "not JSON" in bad.stderr
+        # Nothing is sent for an action the station's version lacks or a payload that does not fit.
+        sent = dict(bench.csms.sent)
+        bogus = await ctl("csms", "call", "Bogus", "--csms-api", csms_api)
+        assert (bogus.returncode, bogus.stdout) == (1, "")
+        assert bogus.stderr == f"evsed ctl: POST {csms_api}/csms/call: 400 'Bogus' is not an OCPP 1.6 message\n"
+        for action, payload, words in (("TriggerMessage", '{"requested": "Heartbeat"}', "TriggerMessage payload: "),
+                                       ("ocpp_message", "{}", "'ocpp_message' is not")):  # fmt: skip
+            unfit = await ctl("csms", "call", action, payload, "--csms-api", csms_api)
+            assert unfit.returncode == 1 and f"400 {words}" in unfit.stderr, unfit.stderr
+        assert bench.csms.sent == sent
+
+        # The daemon's status for people: the OCPP link in words, not a Python dict.
+        status = await ctl("--api", api, "status")
+        assert status.returncode == 0, status.stderr
+        [ocpp] = [line for line in status.stdout.splitlines() if line.startswith("ocpp: ")]
+        assert ocpp.startswith("ocpp: version 1.6, state connected, url ws://127.0.0.1:"), ocpp
+        assert "registration Accepted" in ocpp
+        assert "{" not in status.stdout and "'" not in status.stdout and "None" not in status.stdout
     finally:
         await runner.cleanup()

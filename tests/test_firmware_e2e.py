@@ -158,3 +158,19 @@ def test_sim_scenario_firmware_update_reports_the_versions_and_statuses():
     assert summary["firmware"]["statuses"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
                                                "InstallRebooting", "Installed"]  # fmt: skip
     assert summary["ocpp"]["received"]["BootNotification"] == 2
+
+
+@pytest.mark.slow
+def test_sim_scenario_firmware_update_shows_its_statuses_without_json_and_frames_on_request():
+    import subprocess
+
+    evsed = str(Path(sys.executable).with_name("evsed"))
+    result = subprocess.run([evsed, "sim", "--scenario", "firmware-update", "--frames"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"  firmware {__version__} -> {__version__}+bench1: "
+        "Downloading -> Downloaded -> SignatureVerified -> Installing -> InstallRebooting -> Installed"
+    )
+    frames = [line for line in result.stderr.splitlines() if "receive message [2," in line]
+    assert any('"BootNotification"' in line for line in frames), result.stderr[-2000:]

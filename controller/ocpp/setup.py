@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from controller import __version__
 from hal.config import ConfigError, ConfigSection
@@ -66,9 +67,7 @@ class OcppConfig:
     def from_section(s: ConfigSection) -> OcppConfig:
         from controller.ocpp.v16.keys import named
 
-        url = s.get_str("url", None, min_length=1)
-        if url is not None and not url.startswith(("ws://", "wss://")):
-            raise s.error("url", url, 'expected a websocket URL, "ws://..." or "wss://..."')
+        url = websocket_url(s, "url", ("ws", "wss"))
         keys_section = s.section("keys")
         keys: dict[str, str] = {}
         for name in keys_section.names():  # unknown names are left unread: check_unused names them
@@ -87,9 +86,7 @@ class OcppConfig:
                 keys[key.name] = str(keys_section.get_int(name, minval=key.minimum, maxval=key.maximum))
             else:
                 keys[key.name] = keys_section.get_str(name)
-        tls_url = s.get_str("tls_url", None, min_length=1)
-        if tls_url is not None and not tls_url.startswith("wss://"):
-            raise s.error("tls_url", tls_url, 'expected a TLS websocket URL "wss://..."')
+        tls_url = websocket_url(s, "tls_url", ("wss",))
         ca_file = s.get_str("ca_file", None, min_length=1)
         if ca_file is not None and not Path(ca_file).is_file():
             raise s.error("ca_file", ca_file, "expected a readable PEM file of CSMS root certificates")
@@ -106,6 +103,25 @@ class OcppConfig:
             reconnect_cap_s=s.get_float("reconnect_cap_s", 300.0, minval=0.1, maxval=3600.0),
             keys=keys,
         )
+
+
+def websocket_url(s: ConfigSection, key: str, schemes: tuple[str, ...]) -> str | None:
+    """``key`` as a websocket URL of one of ``schemes`` with a host (and a valid port, if any)."""
+    url = s.get_str(key, None, min_length=1)
+    if url is None:
+        return None
+    kind = "a TLS websocket URL" if schemes == ("wss",) else "a websocket URL"
+    expected = f"expected {kind} " + " or ".join(f'"{scheme}://host[:port]/path"' for scheme in schemes)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not 0..65535
+    except ValueError as exc:
+        raise s.error(key, url, f"{expected}: {exc}") from None
+    if parts.scheme not in schemes:
+        raise s.error(key, url, expected)
+    if not parts.hostname:
+        raise s.error(key, url, f"{expected}: the host is missing")
+    return url
 
 
 def build_frontend(

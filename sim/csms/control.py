@@ -4,8 +4,9 @@ Rules kept here:
 - GET /csms/messages[?cp=ID] (every logged frame), GET /csms/summary (``Csms.summary()``),
   POST /csms/call {"cp", "action", "payload"} (a CSMS -> station CALL of the station's version;
   without "cp" while one station is connected, that one), POST /csms/raw {"cp", "text"}.
-- A body that is not a JSON object is a 400, an unknown station a 404, a CALL the station
-  answered with a CALLERROR (or that could not be built) a 502 naming the error.
+- A body that is not a JSON object, an action the station's version lacks or a payload that
+  does not fit it is a 400, an unknown station a 404, a CALL the station answered with a
+  CALLERROR (or that could not be built) a 502 naming the error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from ocpp.exceptions import OCPPError
+
+from sim.csms.session import UnknownAction
 
 if TYPE_CHECKING:
     from sim.csms.server import Csms
@@ -24,6 +28,14 @@ async def _body(request: web.Request) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def call_error_text(exc: OCPPError) -> str:
+    """``code: description`` and the first line of a cause, without the library's dict reprs."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    cause = str(details.get("cause", "")).splitlines()[:1]
+    why = cause[0].rpartition(" is not valid: ")[2] if cause else ""  # the schema's verdict, not the payload
+    return f"{getattr(exc, 'code', type(exc).__name__)}: {exc.description}" + (f" ({why})" if why else "")
 
 
 def app(csms: Csms) -> web.Application:
@@ -43,7 +55,11 @@ def app(csms: Csms) -> web.Application:
             return web.json_response({"error": "unknown or missing cp"}, status=404)
         try:
             response = await csms.call(body["cp"], str(body.get("action")), body.get("payload") or {})
-        except Exception as exc:  # the caller wants to see CALLERRORs and bad requests alike
+        except UnknownAction as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except OCPPError as exc:  # the station's CALLERROR, or the schema refused the payload here
+            return web.json_response({"error": call_error_text(exc)}, status=502)
+        except Exception as exc:  # the caller wants to see every failure, named
             return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=502)
         return web.json_response({"response": response})
 

@@ -45,7 +45,7 @@ from websockets.typing import Subprotocol
 from sim import pki
 from sim.csms import control
 from sim.csms.ledger import Ledger
-from sim.csms.session import Session
+from sim.csms.session import Session, UnknownAction
 from sim.csms.v16 import V16Session
 from sim.csms.v201 import V201Session
 
@@ -184,9 +184,16 @@ class Csms:
 
     async def call(self, cp_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CSMS-initiated CALL of the station's OCPP version; returns the response payload
-        (camelCase). A CALLERROR raises the ``ocpp`` package's OCPPError."""
+        (camelCase). A CALLERROR raises the ``ocpp`` package's OCPPError; an unknown action or a
+        payload with missing or unknown fields raises UnknownAction before anything is sent."""
         session = self.sessions[cp_id]
-        request = getattr(session._call, action)(**camel_to_snake_case(payload))
+        message = getattr(session._call, action, None) if action.isidentifier() and action[:1].isupper() else None
+        if not isinstance(message, type):
+            raise UnknownAction(f"{action!r} is not an OCPP {self.versions[cp_id]} message")
+        try:
+            request = message(**camel_to_snake_case(payload))
+        except TypeError as exc:  # a missing or unknown field
+            raise UnknownAction(f"{action} payload: {exc}") from None
         response = await session.call(request, suppress=False)
         return snake_to_camel_case(remove_nones(serialize_as_dict(response)))
 

@@ -35,6 +35,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class UnknownAction(ValueError):
+    """A CSMS -> station message the station's OCPP version does not have, or a payload that does
+    not fit it: nothing was sent."""
+
+
 class Session(ChargePoint):  # type: ignore[misc]  # ocpp ships no type information
     _call: ModuleType  # the version's call / call_result modules (set by ocpp.v16 / ocpp.v201)
     _call_result: ModuleType
