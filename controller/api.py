@@ -22,12 +22,16 @@ from aiohttp import web
 
 from controller import __version__
 from controller.api_access import ApiAccess
+from controller.clock import iso
+from controller.core.events import Event, EventKind
+from controller.core.ledger import Transaction
+from controller.core.vocabulary import Token
+from controller.ocpp.v16.status import connector_status
 from controller.realtime import ConnectorSnapshot
 from hal.types import PilotMode
 
 if TYPE_CHECKING:
     from controller.daemon import Daemon
-    from controller.station import StationEvent
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,17 +50,43 @@ def iec_state(snap: ConnectorSnapshot) -> str:
     return snap.cp.value + ("2" if snap.pilot.mode is PilotMode.X2 else "1")
 
 
+def token_json(token: Token | None) -> dict[str, Any] | None:
+    return None if token is None else {"id": token.id, "type": token.type.value, "group": token.group}
+
+
+def transaction_json(tx: Transaction) -> dict[str, Any]:
+    return {
+        "id": tx.id,
+        "evse": tx.evse,
+        "token": token_json(tx.token),
+        "start_point": tx.start_point.value,
+        "started_at": iso(tx.started_at),
+        "meter_start_wh": tx.meter_start_wh,
+        "stopped_at": iso(tx.stopped_at) if tx.stopped_at else None,
+        "meter_stop_wh": tx.meter_stop_wh,
+        "stop_cause": tx.stop_cause.value if tx.stop_cause else None,
+        "stop_token": token_json(tx.stop_token),
+        "remote_start_id": tx.remote_start_id,
+        "reservation_id": tx.reservation_id,
+        "max_current_a": tx.max_current_a,
+        "energy_wh": round(tx.energy_wh, 1),
+    }
+
+
 def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
-    station = daemon.station
-    evse = station.evses[connector]
-    snap = daemon.rt.snapshot(connector) or evse.snapshot  # the loop's latest tick, not the last material change
-    meter = evse.meter
-    session = evse.session
+    view = daemon.station.view(connector)
+    snap = daemon.rt.snapshot(connector) or view.snapshot  # the loop's latest tick, not the last material change
+    meter = view.meter
+    tx = view.transaction
     out: dict[str, Any] = {
         "connector": connector,
-        "status": evse.status.value if evse.status else None,
-        "error": evse.fault.value if evse.fault else None,
-        "operative": evse.operative,
+        "status": connector_status(view)[0].value if view.indication is not None else None,
+        "charging_state": view.charging_state.value if view.charging_state else None,
+        "occupancy": view.occupancy.value if view.occupancy else None,
+        "indication": view.indication.value if view.indication else None,
+        "error": view.fault.value if view.fault else None,
+        "operative": view.operative,
+        "limit": None if view.limit is None else {"amps": view.limit.amps, "source": view.limit.source},
     }
     if snap is not None:
         out.update(
@@ -87,17 +117,16 @@ def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
             "serial_number": meter.serial_number,
         }
     )
-    out["session"] = (
+    out["transaction"] = (
         None
-        if session is None
+        if tx is None
         else {
-            "id": session.id,
-            "id_tag": session.id_tag,
-            "started_at": session.started_at,
-            "meter_start_wh": session.meter_start_wh,
-            "energy_wh": round(
-                (meter.energy_import_wh if meter else session.last_meter_wh) - session.meter_start_wh, 1
-            ),
+            "id": tx.id,
+            "token": token_json(tx.token),
+            "start_point": tx.start_point.value,
+            "started_at": iso(tx.started_at),
+            "meter_start_wh": tx.meter_start_wh,
+            "energy_wh": round(view.energy_wh, 1),
         }
     )
     sim = daemon.board.simulation
@@ -184,8 +213,8 @@ class LocalApi:
             "board": d.board.kind,
             "realtime_healthy": d.rt.healthy(),
             "time": {"now": d.clock.now().isoformat(), "source": d.clock.source, "offset_s": d.clock.offset_s},
-            "connectors": [connector_status_json(d, cid) for cid in d.station.evses],
-            "faults_seen": d.station.faults_seen[-20:],
+            "connectors": [connector_status_json(d, cid) for cid in d.station.evse_ids],
+            "faults_seen": d.station.faults_seen()[-20:],
         }
         for extra in self.extra_status:
             body.update(extra())
@@ -193,8 +222,7 @@ class LocalApi:
 
     async def sessions(self, request: web.Request) -> web.Response:
         limit = _int(request.query.get("limit", "50"), "limit", 1, 1000)
-        rows = self.daemon.ledger.history(limit)
-        return web.json_response([{**r.__dict__, "energy_wh": round(r.energy_wh, 1)} for r in rows])
+        return web.json_response([transaction_json(tx) for tx in self.daemon.ledger.history(limit)])
 
     # -- OCPP link --------------------------------------------------------------
     def _ocpp(self) -> Any:
@@ -225,8 +253,8 @@ class LocalApi:
 
     def _connector(self, body: dict[str, Any]) -> int:
         cid = body.get("connector", 1)
-        if not isinstance(cid, int) or cid not in self.daemon.station.evses:
-            raise BadRequest(f"connector must be one of {sorted(self.daemon.station.evses)}, not {cid!r}")
+        if not isinstance(cid, int) or cid not in self.daemon.station.evse_ids:
+            raise BadRequest(f"connector must be one of {sorted(self.daemon.station.evse_ids)}, not {cid!r}")
         return cid
 
     async def _sim_call(self, fn: Callable[[], None]) -> web.Response:
@@ -261,19 +289,19 @@ class LocalApi:
             raise BadRequest("id_tag must be a non-empty string")
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-        def read(event: StationEvent) -> None:
-            if event.kind == "token_read" and event.id_tag == tag and event.outcome and not answer.done():
-                answer.set_result(event.outcome)
+        def read(event: Event) -> None:
+            token, outcome = event.token, event.token_outcome
+            if event.kind is EventKind.TOKEN_READ and token and token.id == tag and outcome and not answer.done():
+                answer.set_result(outcome.value)
 
-        listeners = self.daemon.station.listeners
-        listeners.append(read)
+        unsubscribe = self.daemon.station.subscribe(read)
         try:
             await self._sim_call(lambda: self.sim.swipe(tag))
             outcome = await asyncio.wait_for(answer, SWIPE_ANSWER_S)
         except TimeoutError:
             outcome = "pending"
         finally:
-            listeners.remove(read)
+            unsubscribe()
         return web.json_response({"ok": outcome != "rejected", "outcome": outcome})
 
     async def sim_ev(self, request: web.Request) -> web.Response:

@@ -111,16 +111,20 @@ def format_status(status: dict[str, Any]) -> str:
     lines += [f"{name}: {words(value)}" for name, value in status.items() if name not in STATUS_KEYS]
     for c in status["connectors"]:
         meter = c.get("meter") or {}
-        session = c.get("session")
+        tx = c.get("transaction")
         lines.append(
             f"connector {c['connector']}: {c['status']:<13} {c.get('iec_state', '?'):<3} "
             f"offered {c.get('offered_a', 0):5.1f} A  drawn {max(meter.get('current_a') or [0]):5.1f} A  "
             f"{meter.get('power_w', 0) / 1000:6.2f} kW  {meter.get('energy_wh', 0) / 1000:9.3f} kWh"
             + (f"  contactor {'closed' if c.get('contactor') else 'open'}")
             + (f"  faults: {', '.join(c['faults'])}" if c.get("faults") else "")
-            + (f"  session {session['id']} {session['id_tag']} {session['energy_wh']:.0f} Wh" if session else "")
+            + (f"  transaction {tx['id'][:8]} {_token(tx['token'])} {tx['energy_wh']:.0f} Wh" if tx else "")
         )
     return "\n".join(lines)
+
+
+def _token(token: dict[str, Any] | None) -> str:
+    return "-" if token is None else token["id"] or token["type"]
 
 
 def words(value: Any) -> str:

@@ -1,13 +1,16 @@
 """The daemon: builds the station from configuration and runs it until told to stop.
 
 Rules kept here:
-- Start order: database, the OCPP front end's ledger hook (when ``[ocpp] url`` is set), crash
-  recovery (sessions left open are closed with PowerLoss and the meter register; their
-  StopTransactions are queued in the same transaction), real-time loop, meter polling, station,
-  API, OCPP connection, then READY=1.
-- An OCPP Reset ends the sessions (SoftReset/HardReset), then ``request_stop`` with
-  ``restart_requested`` set; ``evsed run`` then exits for systemd or re-executes (cli.py).
-- Stop order (SIGTERM/SIGINT or ``request_stop``): sessions end (reason Reboot), the
+- Start order: database, ledger, meter poller, real-time loop (not started), station
+  (constructed), the OCPP front end (when ``[ocpp] url`` is set; its ledger hook and event
+  listener registered as it is built), crash recovery (transactions left open are closed with
+  PowerLoss and the meter register; the front end's messages for them are queued in the same
+  SQLite transaction), the station takes over what was persisted, loop start, meter polling,
+  station duties, API, OCPP connection, then READY=1.
+- A reset is the core's (controller/core/station.py): it ends the transactions, then calls
+  ``restart``, which sets ``restart_requested`` and the front end's reset retries and stops;
+  ``evsed run`` then exits for systemd or re-executes (cli.py).
+- Stop order (SIGTERM/SIGINT or ``request_stop``): transactions end (Reboot), the
   real-time loop stops with every contactor open, the last meter values are written,
   the database closes, the board closes. A failing step never skips the next.
 - The systemd watchdog is fed only while the real-time loop is healthy.
@@ -29,10 +32,11 @@ from typing import Any
 from controller import __version__
 from controller.clock import WallClock
 from controller.config import Config
+from controller.core.ledger import Ledger
+from controller.core.station import Station
+from controller.core.vocabulary import RestartKind, StopCause
 from controller.metering import MeterPoller
 from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
-from controller.sessions import SessionLedger, StopReason
-from controller.station import Station
 from controller.storage import Database
 from controller.systemd import notify, watchdog_interval_s
 from controller.tasks import Tasks
@@ -46,7 +50,7 @@ class Daemon:
     config: Config
     board: Board
     db: Database = field(init=False)
-    ledger: SessionLedger = field(init=False)
+    ledger: Ledger = field(init=False)
     rt: RealtimeLoop = field(init=False)
     station: Station = field(init=False)
     poller: MeterPoller = field(init=False)
@@ -54,7 +58,7 @@ class Daemon:
     api: Any = None
     ocpp: Any = None  # the OCPP front end when [ocpp] has a url
     time_sync: Any = None  # NTP when [time] names servers
-    restart_requested: str | None = None  # "Soft" / "Hard" after an OCPP Reset
+    restart_requested: RestartKind | None = None  # after a reset
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,7 +70,7 @@ class Daemon:
         self._tasks = Tasks("daemon", on_failure=lambda task: self.request_stop())  # a dead duty stops us
         sys.setswitchinterval(0.001)  # bound how long any thread holds the GIL: the loop thread waits less
         self.db = Database(cfg.storage.database)
-        self.ledger = SessionLedger(self.db)
+        self.ledger = Ledger(self.db)
         meters = {c.id: c.meter for c in self.board.connectors}
         self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
         from controller.ocpp.setup import build_frontend
@@ -76,16 +80,6 @@ class Daemon:
 
             self.time_sync = TimeSync(cfg.time, self.clock, on_step=self._clock_stepped)
             self._spawn(self.time_sync.run(), "ntp")
-        # Before recovery: the front end's ledger hook queues the PowerLoss StopTransactions.
-        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, on_reset=self._reset,
-                                   time_source=self.time_sync)  # fmt: skip
-        for session in self.ledger.recover(self._register_at_start, self.clock.now()):
-            log.warning(
-                "connector %s: session %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
-                session.connector,
-                session.id,
-                session.meter_stop_wh or 0.0,
-            )
         self.rt = RealtimeLoop(
             [
                 (hw, ConnectorLimits(cfg.connector(hw.id).max_current_a, cfg.connector(hw.id).ventilation))
@@ -100,15 +94,19 @@ class Daemon:
             ),
             on_change=lambda snap: loop.call_soon_threadsafe(self.station.on_snapshot, snap),
         )
-        self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock)
-        if self.ocpp is not None:
-            self.ocpp.attach(self.station)
-            if cfg.charging.authorize == "ocpp":
-                self.station.authorizer = self.ocpp
+        self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock, restart=self._restart)
+        # Before recovery: the front end's ledger hook queues the PowerLoss messages.
+        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, self.station, time_source=self.time_sync)
+        for tx in self.ledger.recover(self._register_at_start, self.clock.now()):
+            log.warning(
+                "connector %s: transaction %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
+                tx.evse,
+                tx.id,
+                tx.meter_stop_wh or 0.0,
+            )
+        self.station.restore()
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read
-        for evse in self.station.evses.values():
-            self.station.refresh_limit(evse.id)
         self.rt.start()
         # READY means the status of every connector is known: wait for the loop's first samples.
         await asyncio.wait_for(self.station.sampled.wait(), timeout=5.0)
@@ -149,8 +147,9 @@ class Daemon:
         cfg = self.config
         updater = Updater(
             cfg.firmware, cfg.storage.state_dir, self.clock, __version__,
-            report=_unreported, security_event=_unreported, restart=lambda: self._reset("Soft"),
+            report=_unreported, security_event=_unreported, restart_kind=RestartKind.SOFT,
         )  # fmt: skip
+        updater.attach(self.station)
         self._spawn(updater.verify_boot(self.ready), "firmware trial")
 
     def _register_at_start(self, connector: int) -> float | None:
@@ -173,17 +172,17 @@ class Daemon:
     def request_stop(self) -> None:
         self.stopping.set()
 
-    def _reset(self, kind: str) -> None:
-        """OCPP Reset: the front end already ended the sessions; stop, then the CLI restarts us."""
+    def _restart(self, kind: RestartKind) -> None:
+        """A reset: the station already ended the transactions; stop, then the CLI restarts us."""
         self.restart_requested = kind
         if self.ocpp is not None:
-            self.reset_retries = int(self.ocpp.keys["ResetRetries"])
+            self.reset_retries = self.ocpp.reset_retries
         self.request_stop()
 
-    async def stop(self, reason: StopReason = StopReason.REBOOT) -> None:
+    async def stop(self, cause: StopCause = StopCause.REBOOT) -> None:
         notify("STOPPING=1", "STATUS=stopping")
         steps = [
-            ("end sessions", lambda: self.station.stop_all(reason)),
+            ("end transactions", lambda: self.station.stop_all(cause)),
             ("stop api", lambda: self.api.stop() if self.api else _nothing()),
             ("stop ocpp", lambda: self.ocpp.stop() if self.ocpp else _nothing()),
         ]

@@ -2,8 +2,9 @@
 
 Rules kept here:
 - Scenarios are data: a list of ``Step``s per name. A step acts on the simulated world
-  (through the same ``Simulation`` calls the local API makes) and may wait for a
-  connector status, which it learns from the station's events, not by sleeping.
+  (through the same ``Simulation`` calls the local API makes) and may wait for a connector
+  status (OCPP 1.6 words, projected from the station's views), checked at every station
+  event, not by sleeping.
 - The daemon runs exactly as ``evsed run`` would, in a fresh temporary state
   directory, with its local API on a free port (or ``--api-port``) so ``evsed ctl``
   works against the bench while it runs.
@@ -32,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from controller.clock import iso
 from controller.config import ApiConfig, Config, StorageConfig, load, load_board, parse
-from controller.station import StationEvent
+from controller.core.events import Event
+from controller.ocpp.v16.status import connector_status
 from sim.live import LiveArea
 
 if TYPE_CHECKING:
@@ -127,14 +130,14 @@ class Bench:
     def __init__(self, daemon: Any):
         self.daemon = daemon
         self.changed = asyncio.Event()
-        daemon.station.listeners.append(self._on_event)
+        daemon.station.subscribe(self._on_event)
 
-    def _on_event(self, event: StationEvent) -> None:
+    def _on_event(self, event: Event) -> None:
         self.changed.set()
 
     def status(self, connector: int) -> str | None:
-        s = self.daemon.station.evses[connector].status
-        return s.value if s else None
+        view = self.daemon.station.view(connector)
+        return connector_status(view)[0].value if view.indication is not None else None
 
     async def wait_status(self, connector: int, status: str, within: float = WAIT_S) -> None:
         deadline = time.monotonic() + within
@@ -166,10 +169,10 @@ class Bench:
             await self.wait_status(step.connector, step.until)
 
 
-def unstopped(sessions: list[dict[str, Any]]) -> str | None:
-    """Every scenario ends with its EVs gone: a session still open then is a failure."""
-    open_on = [str(s["connector"]) for s in sessions if s["stop_reason"] is None]
-    return f"session on connector {', '.join(open_on)} not stopped by the end of the scenario" if open_on else None
+def unstopped(transactions: list[dict[str, Any]]) -> str | None:
+    """Every scenario ends with its EVs gone: a transaction still open then is a failure."""
+    open_on = [str(t["evse"]) for t in transactions if t["stop_cause"] is None]
+    return f"transaction on connector {', '.join(open_on)} not ended by the end of the scenario" if open_on else None
 
 
 def live_parts(daemon: Any) -> list[str]:
@@ -177,7 +180,7 @@ def live_parts(daemon: Any) -> list[str]:
     from controller.api import connector_status_json
 
     parts = []
-    for cid in daemon.station.evses:
+    for cid in daemon.station.evse_ids:
         c = connector_status_json(daemon, cid)
         meter = c["meter"] or {}
         drawn = max(meter.get("current_a") or [0.0])
@@ -185,7 +188,7 @@ def live_parts(daemon: Any) -> list[str]:
             f"#{cid} {c['status'] or '?':<13} {c.get('iec_state', '?'):<2} "
             f"offered {c.get('offered_a', 0):4.1f} A drawn {drawn:4.1f} A "
             f"{meter.get('power_w', 0) / 1000:5.2f} kW "
-            f"{(c['session'] or {}).get('energy_wh', 0):6.1f} Wh"
+            f"{(c['transaction'] or {}).get('energy_wh', 0):6.1f} Wh"
         )
     return parts
 
@@ -280,33 +283,33 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
         if area is not None:
             area.show(live_parts(daemon))  # the end of the scenario, not the last 0.5 s tick
             area.close()
-        run_sessions = daemon.ledger.history(100)
-        faults = list(daemon.station.faults_seen)
+        run_transactions = daemon.ledger.history(100)
+        faults = daemon.station.faults_seen()
         await daemon.stop()
         if control is not None:
             await control.cleanup()
         if csms is not None:
             await csms.stop()
-    sessions = [
+    transactions = [
         {
-            "connector": s.connector,
-            "id_tag": s.id_tag,
-            "energy_wh": round(s.energy_wh, 1),
-            "max_current_a": round(s.max_current_a, 1),
-            "stop_reason": s.stop_reason.value if s.stop_reason else None,
-            "meter_start_wh": round(s.meter_start_wh, 1),
-            "meter_stop_wh": round(s.meter_stop_wh, 1) if s.meter_stop_wh is not None else None,
-            "started_at": s.started_at,
-            "stopped_at": s.stopped_at,
+            "evse": t.evse,
+            "token": t.token.id if t.token is not None else None,
+            "energy_wh": round(t.energy_wh, 1),
+            "max_current_a": round(t.max_current_a, 1),
+            "stop_cause": t.stop_cause.value if t.stop_cause else None,
+            "meter_start_wh": round(t.meter_start_wh, 1),
+            "meter_stop_wh": round(t.meter_stop_wh, 1) if t.meter_stop_wh is not None else None,
+            "started_at": iso(t.started_at),
+            "stopped_at": iso(t.stopped_at) if t.stopped_at else None,
         }
-        for s in reversed(run_sessions)
+        for t in reversed(run_transactions)
     ]
     return {
         "scenario": scenario,
-        "ok": error is None and unstopped(sessions) is None,
-        "error": error or unstopped(sessions),
+        "ok": error is None and unstopped(transactions) is None,
+        "error": error or unstopped(transactions),
         "seconds": round(time.monotonic() - started, 1),
-        "sessions": sessions,
+        "transactions": transactions,
         "faults": faults,
         "ocpp": {**csms.summary(), "security_profiles": dict(csms.profiles)} if csms is not None else None,
     }
@@ -348,10 +351,10 @@ def run_demo(
             f"scenario {scenario}: {'done' if summary['ok'] else 'FAILED: ' + str(summary['error'])} "
             f"in {summary['seconds']} s"
         )
-        for s in summary["sessions"]:
+        for t in summary["transactions"]:
             print(
-                f"  connector {s['connector']}: {s['id_tag']:<12} {s['energy_wh']:8.1f} Wh  "
-                f"max {s['max_current_a']:4.1f} A  stopped: {s['stop_reason']}"
+                f"  connector {t['evse']}: {t['token'] or '-':<12} {t['energy_wh']:8.1f} Wh  "
+                f"max {t['max_current_a']:4.1f} A  ended: {t['stop_cause']}"
             )
         for f in summary["faults"]:
             print(f"  fault on connector {f['connector']}: {f['kind']} at {f['at']}")

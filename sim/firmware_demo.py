@@ -105,7 +105,7 @@ async def run_firmware_update(work: Path) -> dict[str, Any]:
         "ok": error is None,
         "error": error,
         "seconds": round(time.monotonic() - started, 1),
-        "sessions": [],
+        "transactions": [],
         "faults": [],
         "ocpp": csms.summary(),
         "firmware": {"from": __version__, "to": NEXT_VERSION, "statuses": statuses()},

@@ -112,6 +112,7 @@ class Running:
     daemon: Any
     http: aiohttp.ClientSession
     events: list[Any] = field(default_factory=list)
+    announced: dict[int, list[str]] = field(default_factory=dict)  # 1.6 statuses, in order, per connector
     stopped: bool = False
 
     @property
@@ -127,15 +128,25 @@ class Running:
         return f"http://127.0.0.1:{self.daemon.api.port}"
 
     def status(self, connector: int = 1) -> str | None:
-        s = self.station.evses[connector].status
-        return s.value if s is not None else None
+        """The connector's status in OCPP 1.6 words (the v16 front end's projection of its view)."""
+        from controller.ocpp.v16.status import connector_status
+
+        view = self.station.view(connector)
+        return connector_status(view)[0].value if view.indication is not None else None
 
     def statuses(self, connector: int = 1) -> list[str]:
-        """Every status the station announced for ``connector``, in order."""
-        return [e.status.value for e in self.events if e.kind == "status" and e.connector == connector]
+        """Every status the station showed for ``connector``, in order (1.6 words)."""
+        return self.announced.get(connector, [])
 
-    def session(self, connector: int = 1) -> Any:
-        return self.station.evses[connector].session
+    def record(self, event: Any) -> None:
+        self.events.append(event)
+        for cid in self.station.evse_ids:
+            seen, now = self.announced.setdefault(cid, []), self.status(cid)
+            if now is not None and (not seen or seen[-1] != now):
+                seen.append(now)
+
+    def transaction(self, connector: int = 1) -> Any:
+        return self.station.view(connector).transaction
 
     async def wait_status(self, status: str, connector: int = 1, within: float = 10.0) -> None:
         await eventually(lambda: self.status(connector) == status, within, f"connector {connector} {status}")
@@ -154,8 +165,8 @@ class Running:
         assert code == 200, body
         return body["connectors"][connector - 1]
 
-    def sessions_in_db(self) -> list[dict[str, Any]]:
-        return read_sessions(self.daemon.config.storage.database)
+    def transactions_in_db(self) -> list[dict[str, Any]]:
+        return read_transactions(self.daemon.config.storage.database)
 
     async def stop(self) -> None:
         if not self.stopped:
@@ -163,12 +174,12 @@ class Running:
             await self.daemon.stop()
 
 
-def read_sessions(db_path: Path) -> list[dict[str, Any]]:
-    """The sessions table straight from the SQLite file, with a connection of our own."""
+def read_transactions(db_path: Path) -> list[dict[str, Any]]:
+    """The ledger's transactions table straight from the SQLite file, with a connection of our own."""
     conn = sqlite3.connect(db_path)
     try:
         conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM sessions ORDER BY id")]
+        return [dict(r) for r in conn.execute("SELECT * FROM transactions ORDER BY rowid")]
     finally:
         conn.close()
 
@@ -183,7 +194,6 @@ async def start_daemon(tmp_path: Path) -> Any:
     """``await start_daemon(toml, simulated=True, api="")`` -> a started ``Running``; stopped at teardown."""
     from controller.config import load_board, parse
     from controller.daemon import Daemon
-    from controller.station import StationEvent
 
     running: list[Running] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -197,11 +207,12 @@ async def start_daemon(tmp_path: Path) -> Any:
         daemon = Daemon(config, board)
         run = Running(daemon, http)
         await daemon.start()
-        evses = daemon.station.evses.values()
-        await eventually(lambda: all(e.snapshot is not None for e in evses), 5, "the first loop snapshots")
-        # Seed with the status at attach time, then every change the station announces.
-        run.events.extend(StationEvent("status", e.id, status=e.status) for e in evses)
-        daemon.station.listeners.append(run.events.append)
+        views = daemon.station.views
+        await eventually(lambda: all(v.indication is not None for v in views()), 5, "the first loop snapshots")
+        # Seed with the status at subscription time, then every change the station's events bring.
+        daemon.station.subscribe(run.record)
+        for cid in daemon.station.evse_ids:
+            run.announced[cid] = [run.status(cid)]
         running.append(run)
         return run
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.config import load_board, parse
+from controller.core.reservations import Reservation
 from controller.daemon import Daemon
+from controller.ocpp.v16.status import connector_status
 from sim.csms import Csms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,3 +116,12 @@ class Bench:
 
     async def wait_status(self, connector: int, status: str) -> None:
         await self.wait(lambda _c: self.status_of(connector) == status)
+
+
+def v16_status(daemon: Daemon, connector: int) -> str:
+    """The connector's status as the 1.6 front end projects it from the core's view."""
+    return connector_status(daemon.station.view(connector))[0].value
+
+
+def reservation(daemon: Daemon, reservation_id: int) -> Reservation:
+    return next(r for r in daemon.station.reservations() if r.id == reservation_id)

@@ -19,10 +19,10 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert body["board"] == "sim" and body["realtime_healthy"] is True
     assert isinstance(body["version"], str) and body["faults_seen"] == []
     [c] = body["connectors"]
-    assert CONNECTOR_KEYS | {"session", "ev"} <= c.keys()
+    assert CONNECTOR_KEYS | {"transaction", "ev"} <= c.keys()
     assert c["connector"] == 1
     assert (c["status"], c["iec_state"], c["offered_a"], c["duty_percent"]) == ("Available", "A1", 0.0, None)
-    assert (c["contactor"], c["faults"], c["session"], c["error"]) == (False, [], None, None)
+    assert (c["contactor"], c["faults"], c["transaction"], c["error"]) == (False, [], None, None)
     c = await eventually(lambda: _with_meter(run), what="a first meter reading")
     assert c["meter"]["energy_wh"] == 1000.0 and c["meter"]["power_w"] == 0.0
     assert c["meter"]["serial_number"] == "SIM-1" and c["meter"]["voltage_v"] == [230.0, 230.0, 230.0]
@@ -30,26 +30,27 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
     assert await run.post("/api/sim/plug-in", {"connector": 1, **EV}) == (200, {"ok": True})
     c = await eventually(lambda: _connector_in(run, "Preparing"), what="Preparing")
     assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["contactor"]) == ("B1", 0.0, None, False)
-    assert c["session"] is None and c["ev"]["plugged"] is True
+    assert c["transaction"] is None and c["ev"]["plugged"] is True
 
     assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "started"})
     c = await eventually(lambda: _connector_in(run, "Charging"), what="Charging")
     assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["contactor"]) == ("C2", 32.0, 53.33, True)
     assert c["limit_a"] == 32.0 and c["limit_stale"] is False
-    session = c["session"]
-    assert session["id_tag"] == "TAG-A" and session["meter_start_wh"] == 1000.0
-    assert isinstance(session["id"], int) and session["started_at"].endswith("Z")
+    session = c["transaction"]
+    assert session["token"] == {"id": "TAG-A", "type": "ISO14443", "group": None}
+    assert session["meter_start_wh"] == 1000.0
+    assert len(session["id"]) == 36 and session["started_at"].endswith("Z")  # a UUID
     c = await eventually(
         lambda: _connector_where(run, lambda c: c["meter"]["current_a"] == [32.0, 32.0, 32.0]), what="32 A"
     )
     assert c["meter"]["power_w"] == pytest.approx(3 * 230.0 * 32.0)
-    c = await eventually(lambda: _connector_where(run, lambda c: c["session"]["energy_wh"] > 0.5), what="energy")
-    assert c["session"]["energy_wh"] == pytest.approx(c["meter"]["energy_wh"] - 1000.0, abs=0.11)
+    c = await eventually(lambda: _connector_where(run, lambda c: c["transaction"]["energy_wh"] > 0.5), what="energy")
+    assert c["transaction"]["energy_wh"] == pytest.approx(c["meter"]["energy_wh"] - 1000.0, abs=0.11)
 
     assert await run.post("/api/sim/ev", {"connector": 1, "action": "pause"}) == (200, {"ok": True})
     c = await eventually(lambda: _connector_in(run, "SuspendedEV"), what="SuspendedEV")
     assert (c["iec_state"], c["duty_percent"], c["contactor"]) == ("B2", 53.33, False)
-    assert c["session"]["id"] == session["id"]
+    assert c["transaction"]["id"] == session["id"]
 
     assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "stopped"})
     # Finishing is announced when the session ends; the loop switches the PWM off on its next tick.
@@ -57,12 +58,12 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
         lambda: _connector_where(run, lambda c: c["status"] == "Finishing" and c["iec_state"] == "B1"),
         what="Finishing with the PWM off",
     )
-    assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["session"]) == ("B1", 0.0, None, None)
+    assert (c["iec_state"], c["offered_a"], c["duty_percent"], c["transaction"]) == ("B1", 0.0, None, None)
 
     code, rows = await run.get("/api/sessions")
     assert code == 200
     [row] = rows
-    assert (row["id"], row["id_tag"], row["stop_reason"], row["connector"]) == (session["id"], "TAG-A", "Local", 1)
+    assert (row["id"], row["token"]["id"], row["stop_cause"], row["evse"]) == (session["id"], "TAG-A", "Local", 1)
     assert row["energy_wh"] > 0.5 and row["stopped_at"] is not None
     assert row["energy_wh"] == pytest.approx(row["meter_stop_wh"] - row["meter_start_wh"], abs=0.06)
 
@@ -74,9 +75,10 @@ async def test_status_through_plug_in_swipe_charge_and_stop(start_daemon) -> Non
 async def test_a_swipe_answers_what_the_station_made_of_it(start_daemon) -> None:
     run = await start_daemon(LOCAL_TOKENS)
     assert await run.post("/api/sim/swipe", {"id_tag": "STRANGER"}) == (200, {"ok": False, "outcome": "rejected"})
-    assert run.station.pending is None
+    assert run.station.view(1).authorization is None
     assert await run.post("/api/sim/swipe", {"id_tag": "TAG-A"}) == (200, {"ok": True, "outcome": "waiting"})
-    assert run.station.pending.id_tag == "TAG-A"  # for an EV to plug in
+    assert run.station.view(1).authorization.token.id == "TAG-A"  # for an EV to plug in
+    assert run.station.view(1).token_waiting
 
 
 async def test_contactor_feedback_in_status_is_live(start_daemon) -> None:
@@ -118,7 +120,7 @@ async def test_sessions_limit(start_daemon) -> None:
         await eventually(lambda: _connector_in(run, "Available"), what="Available")
     code, rows = await run.get("/api/sessions?limit=2")
     assert code == 200 and len(rows) == 2
-    assert rows[0]["id"] > rows[1]["id"]  # newest first
+    assert rows[0]["started_at"] > rows[1]["started_at"]  # newest first
     assert len((await run.get("/api/sessions"))[1]) == 3
     # Non-ASCII digits pass str.isdigit(); thousands of digits make int() raise: all are 400.
     for bad in ("0", "abc", "-1", "1001", "²", "%C2%B2", "%D9%A3", "+5", "%205", "9" * 5000, "1e3", ""):

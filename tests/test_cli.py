@@ -13,7 +13,7 @@ from conftest import (
     REPO,
     TWO_CONNECTORS,
     free_port,
-    read_sessions,
+    read_transactions,
     run_cli,
     wait_until,
     with_runtime_sections,
@@ -40,21 +40,21 @@ def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_proces
     wait_status("Charging")
     stranger = run_cli("ctl", "--api", api, "swipe", "STRANGER", timeout=20)
     assert (stranger.returncode, stranger.stdout, stranger.stderr) == (1, "rejected\n", "")
-    wait_until(lambda: daemon.connector(1)["session"]["energy_wh"] > 0.2, what="energy")
+    wait_until(lambda: daemon.connector(1)["transaction"]["energy_wh"] > 0.2, what="energy")
 
     human = ctl("status").stdout.splitlines()
     assert human[0].startswith("evsed ") and human[0].endswith("on a sim board, real-time loop healthy")
     line1 = next(line for line in human if line.startswith("connector 1:"))
     for part in ("connector 1: Charging", " C2 ", "offered  32.0 A", "drawn  32.0 A", "contactor closed", "TAG-A"):
         assert part in line1, f"{part!r} not in {line1!r}"
-    assert "session 1 TAG-A" in line1
     line2 = next(line for line in human if line.startswith("connector 2:"))
-    assert "connector 2: Available" in line2 and "contactor open" in line2 and "session" not in line2
+    assert "connector 2: Available" in line2 and "contactor open" in line2 and "transaction" not in line2
 
     status = json.loads(ctl("--json", "status").stdout)
     c1, c2 = status["connectors"]
-    assert (c1["status"], c1["session"]["id_tag"], c1["offered_a"]) == ("Charging", "TAG-A", 32.0)
-    assert (c2["status"], c2["session"]) == ("Available", None)
+    assert (c1["status"], c1["transaction"]["token"]["id"], c1["offered_a"]) == ("Charging", "TAG-A", 32.0)
+    assert f"transaction {c1['transaction']['id'][:8]} TAG-A" in line1
+    assert (c2["status"], c2["transaction"]) == ("Available", None)
 
     assert ctl("ev", "pause").stdout == "ok\n"
     assert wait_status("SuspendedEV")["ev"]["ev"]["paused"] is True
@@ -78,10 +78,10 @@ def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_proces
     assert bad.stderr.startswith(f"evsed ctl: POST {api}/api/sim/fault: 400 fault = 'gremlins': expected one of")
 
     assert daemon.terminate(signal.SIGTERM) == 0, daemon.log()
-    rows = {r["connector"]: r for r in read_sessions(daemon.state_dir / "evsed.db")}
-    assert rows[1]["id_tag"] == "TAG-A" and rows[1]["stop_reason"] == "Reboot"
+    rows = {r["evse"]: r for r in read_transactions(daemon.state_dir / "evsed.db")}
+    assert rows[1]["token_id"] == "TAG-A" and rows[1]["stop_cause"] == "Reboot"
     assert rows[1]["meter_stop_wh"] > rows[1]["meter_start_wh"]
-    assert rows[2]["id_tag"] == "TAG-B" and rows[2]["stop_reason"] == "Other"
+    assert rows[2]["token_id"] == "TAG-B" and rows[2]["stop_cause"] == "GroundFault"
     assert all(r["stopped_at"] is not None for r in rows.values())
     assert "Traceback" not in daemon.log()
 
@@ -107,9 +107,9 @@ def test_ctl_usage_errors_exit_2() -> None:
 
 def test_evsed_sim_scenarios_print_one_json_summary() -> None:
     """``evsed sim --headless --json`` for the basic, faults and two-connectors scenarios, run side
-    by side. Every session a scenario started is stopped by its end (the summary reads the
+    by side. Every transaction a scenario started is ended by its end (the summary reads the
     ledger as soon as the last status is seen: a stop made visible before it was durable showed
-    as an open session with 0 Wh)."""
+    as an open transaction with 0 Wh)."""
     procs = {
         name: subprocess.Popen(
             [EVSED, "sim", "--scenario", name, "--headless", "--json"],
@@ -130,8 +130,8 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
 
     basic = results["basic"]
     assert (basic["scenario"], basic["ok"], basic["error"]) == ("basic", True, None)
-    [s] = basic["sessions"]
-    assert (s["connector"], s["id_tag"], s["stop_reason"]) == (1, "DEMO-TAG-1", "Local")
+    [s] = basic["transactions"]
+    assert (s["evse"], s["token"], s["stop_cause"]) == (1, "DEMO-TAG-1", "Local")
     assert s["energy_wh"] > 0
     assert abs(s["max_current_a"] - 32.0) <= 0.5
     assert abs(s["meter_stop_wh"] - s["meter_start_wh"] - s["energy_wh"]) <= 0.11
@@ -141,17 +141,17 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
     assert faults["ok"] is True, faults["error"]
     assert [f["kind"] for f in faults["faults"]] == ["meter_offline", "overtemp", "rcd", "diode"]
     assert {f["connector"] for f in faults["faults"]} == {1}
-    first = faults["sessions"][0]
-    assert (first["id_tag"], first["stop_reason"]) == ("DEMO-TAG-1", "Other")  # ended by the RCD trip
+    first = faults["transactions"][0]
+    assert (first["token"], first["stop_cause"]) == ("DEMO-TAG-1", "GroundFault")  # ended by the RCD trip
     assert first["energy_wh"] > 0
 
     two = results["two-connectors"]
     assert two["ok"] is True, two["error"]
-    assert [(s["connector"], s["id_tag"], s["stop_reason"]) for s in two["sessions"]] == [
+    assert [(s["evse"], s["token"], s["stop_cause"]) for s in two["transactions"]] == [
         (1, "DEMO-TAG-1", "EVDisconnected"),
         (2, "DEMO-TAG-2", "EVDisconnected"),
     ]
-    assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["sessions"])
+    assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["transactions"])
 
     out, err = human.communicate(timeout=60)
     assert human.returncode == 0, err
@@ -196,13 +196,13 @@ def test_hard_reset_retries_the_reboot_command_then_falls_back(tmp_path):
     assert reboot((str(tmp_path / "no-such-command"),), retries=0) is False
 
 
-def test_sim_summary_fails_when_a_session_was_left_open() -> None:
+def test_sim_summary_fails_when_a_transaction_was_left_open() -> None:
     from sim.demo import unstopped
 
-    done = {"connector": 1, "stop_reason": "Local"}
+    done = {"evse": 1, "stop_cause": "Local"}
     assert unstopped([done]) is None
-    assert unstopped([done, {"connector": 2, "stop_reason": None}]) == (
-        "session on connector 2 not stopped by the end of the scenario"
+    assert unstopped([done, {"evse": 2, "stop_cause": None}]) == (
+        "transaction on connector 2 not ended by the end of the scenario"
     )
 
 

@@ -14,10 +14,17 @@ import aiohttp
 import pytest
 from conftest import BOARD, EV, FREE_VEND, LOCAL_TOKENS, LOOP, ONE_CONNECTOR, TWO_CONNECTORS, eventually
 
+from controller.core.events import EventKind
+from controller.core.vocabulary import FREE_VEND as FREE_VEND_TOKEN
+from controller.core.vocabulary import StopCause, Token, TokenSource, TokenType
 from controller.faults import Fault
 from controller.ocpp.v16.status import error_code
 from controller.realtime import ConnectorControl, Limit
 from hal.types import PilotMode
+
+
+def tag(id_: str) -> Token:
+    return Token(id_, TokenType.ISO14443)
 
 
 def energy(run, connector: int = 1) -> float:  # type: ignore[no-untyped-def]
@@ -41,13 +48,13 @@ async def test_free_vend_starts_a_session_at_plug_in(start_daemon) -> None:
     assert run.status() == "Available"
     run.sim.plug_in(1, **EV)
     await run.wait_status("Charging")
-    session = run.session()
-    assert session.id_tag == "FreeVend"
-    assert session.meter_start_wh == 1000.0  # the simulated register of connector 1 before any energy
-    rows = run.sessions_in_db()
-    assert len(rows) == 1 and rows[0]["stopped_at"] is None and rows[0]["id_tag"] == "FreeVend"
-    started = [e for e in run.events if e.kind == "session_started"]
-    assert [e.session.id for e in started] == [session.id]
+    tx = run.transaction()
+    assert tx.token == FREE_VEND_TOKEN
+    assert tx.meter_start_wh == 1000.0  # the simulated register of connector 1 before any energy
+    rows = run.transactions_in_db()
+    assert len(rows) == 1 and rows[0]["stopped_at"] is None and rows[0]["token_type"] == "NoAuthorization"
+    started = [e for e in run.events if e.kind is EventKind.TRANSACTION_STARTED]
+    assert [e.transaction.id for e in started] == [tx.id]
     await eventually(lambda: energy(run) > 1001.0, what="energy flowing")
     assert run.sim.snapshot(1)["contactor"] == {"commanded": True, "closed": True}
 
@@ -55,8 +62,8 @@ async def test_free_vend_starts_a_session_at_plug_in(start_daemon) -> None:
 async def test_local_unknown_token_is_rejected(start_daemon) -> None:
     run = await start_daemon(LOCAL_TOKENS)
     # Nothing plugged: an unknown token neither starts nor waits.
-    assert await run.station.present_token("STRANGER") == "rejected"
-    assert run.station.pending is None
+    assert (await run.station.present_token(tag("STRANGER"), TokenSource.API)).outcome == "rejected"
+    assert run.station.view(1).authorization is None and not run.station.view(1).token_waiting
     assert run.status() == "Available"
     # Plugged: an unknown swipe is ignored, the known one that follows it (in any letter case:
     # tokens are case-insensitive) starts the session.
@@ -65,8 +72,8 @@ async def test_local_unknown_token_is_rejected(start_daemon) -> None:
     run.sim.swipe("STRANGER")
     run.sim.swipe("tag-a")
     await run.wait_status("Charging")
-    assert run.session().id_tag == "tag-a"
-    assert [r["id_tag"] for r in run.sessions_in_db()] == ["tag-a"]
+    assert run.transaction().token.id == "tag-a"
+    assert [r["token_id"] for r in run.transactions_in_db()] == ["tag-a"]
 
 
 async def test_known_token_then_plug_in(start_daemon) -> None:
@@ -74,35 +81,36 @@ async def test_known_token_then_plug_in(start_daemon) -> None:
     run.sim.swipe("TAG-A")
     await run.wait_status("Preparing")  # a token waits for an EV
     assert run.sim.snapshot(1)["plugged"] is False
-    assert run.session() is None and run.station.pending.id_tag == "TAG-A"
+    assert run.transaction() is None and run.station.view(1).authorization.token.id == "TAG-A"
+    assert run.station.view(1).token_waiting
     run.sim.plug_in(1, **EV)
     await run.wait_status("Charging")
-    assert run.session().id_tag == "TAG-A"
-    assert run.station.pending is None
+    assert run.transaction().token.id == "TAG-A"
+    assert not run.station.view(1).token_waiting
 
 
 async def test_plug_in_then_token_and_only_the_owner_stops_it(start_daemon) -> None:
     run = await start_daemon(LOCAL_TOKENS)
     run.sim.plug_in(1, **EV)
     await run.wait_status("Preparing")
-    assert run.session() is None  # local authorization: no token, no session
+    assert run.transaction() is None  # local authorization: no token, no session
     run.sim.swipe("TAG-B")
     await run.wait_status("Charging")
-    session = run.session()
-    assert session.id_tag == "TAG-B"
+    tx = run.transaction()
+    assert tx.token.id == "TAG-B"
     # Another valid token does not stop someone else's session (and finds no free connector).
-    assert await run.station.present_token("TAG-A") == "rejected"
-    assert run.session() == session and run.status() == "Charging"
+    assert (await run.station.present_token(tag("TAG-A"), TokenSource.API)).outcome == "rejected"
+    assert run.transaction().id == tx.id and run.status() == "Charging"
     run.sim.swipe("TAG-B")
     await run.wait_status("Finishing")
-    [row] = run.sessions_in_db()
-    assert row["stop_reason"] == "Local"
+    [row] = run.transactions_in_db()
+    assert row["stop_cause"] == "Local"
     assert row["meter_stop_wh"] > row["meter_start_wh"]
-    stopped = [e.session for e in run.events if e.kind == "session_stopped"]
-    assert [(s.id, s.stop_reason) for s in stopped] == [(session.id, "Local")]
+    ended = [e.transaction for e in run.events if e.kind is EventKind.TRANSACTION_ENDED]
+    assert [(t.id, t.stop_cause) for t in ended] == [(tx.id, "Local")]
     run.sim.unplug(1)
     await run.wait_status("Available")
-    assert len(run.sessions_in_db()) == 1
+    assert len(run.transactions_in_db()) == 1
 
 
 async def test_finishing_and_available_are_announced_only_after_the_stopped_row_is_durable(start_daemon) -> None:
@@ -117,13 +125,16 @@ async def test_finishing_and_available_are_announced_only_after_the_stopped_row_
     async def read_meter_slowly(connector: int) -> None:
         await read_meter(connector)
         if slow:
-            await station.until_snapshot(connector, lambda snap: not snap.contactor)
+            await station.until(lambda: not station.view(connector).snapshot.contactor)
 
     station.read_meter = read_meter_slowly
     seen: list[tuple[str, list[str | None]]] = []
-    station.listeners.append(
-        lambda e: e.kind == "status" and seen.append((e.status.value, [r["stop_reason"] for r in run.sessions_in_db()]))
-    )
+
+    def announced(_event: object) -> None:
+        if not seen or seen[-1][0] != run.status():
+            seen.append((run.status(), [r["stop_cause"] for r in run.transactions_in_db()]))
+
+    station.subscribe(announced)
     for stop, status, reason in ((lambda: run.sim.swipe("TAG-A"), "Finishing", "Local"),
                                  (lambda: run.sim.unplug(1), "Available", "EVDisconnected")):  # fmt: skip
         if run.status() != "Available":
@@ -133,11 +144,11 @@ async def test_finishing_and_available_are_announced_only_after_the_stopped_row_
         await run.wait_status("Preparing")
         run.sim.swipe("TAG-A")
         await run.wait_status("Charging")
-        slow, seen[:] = True, []
+        slow, seen[:] = True, [("Charging", [])]
         stop()
         await run.wait_status(status)
         slow = False
-        assert seen[0] == (status, [*seen[0][1][:-1], reason]), f"announced before the row was closed: {seen}"
+        assert seen[1] == (status, [*seen[1][1][:-1], reason]), f"announced before the row was closed: {seen}"
 
 
 async def test_unplug_stops_the_session_with_ev_disconnected(start_daemon) -> None:
@@ -145,10 +156,10 @@ async def test_unplug_stops_the_session_with_ev_disconnected(start_daemon) -> No
     await charging(run)
     run.sim.unplug(1)
     await run.wait_status("Available")
-    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
-    assert row["stop_reason"] == "EVDisconnected"
+    [row] = await eventually(lambda: [r for r in run.transactions_in_db() if r["stop_cause"]], what="stopped row")
+    assert row["stop_cause"] == "EVDisconnected"
     assert row["meter_stop_wh"] > row["meter_start_wh"] + 0.5
-    assert run.session() is None
+    assert run.transaction() is None
     # The EV left while charging: Charging -> Available, nothing in between (no SuspendedEVSE:
     # the EVSE suspended nothing, and a backend would be told it did).
     statuses = run.statuses()
@@ -257,7 +268,7 @@ async def test_connection_timeout_returns_to_available(start_daemon) -> None:
         t0 = time.monotonic()
         await plugged_only.wait_status("Available", within=10)
         assert time.monotonic() - t0 >= 4.8  # not before the 5 s timeout
-        assert plugged_only.sim.snapshot(1)["plugged"] is True and plugged_only.session() is None
+        assert plugged_only.sim.snapshot(1)["plugged"] is True and plugged_only.transaction() is None
 
     async def token_without_plug() -> None:
         token_only.sim.swipe("TAG-A")
@@ -265,13 +276,13 @@ async def test_connection_timeout_returns_to_available(start_daemon) -> None:
         t0 = time.monotonic()
         await token_only.wait_status("Available", within=10)
         assert time.monotonic() - t0 >= 4.8
-        assert token_only.station.pending is None
+        assert token_only.station.view(1).authorization is None
         # The expired token must not start a session at the next plug-in; a fresh one does.
         token_only.sim.plug_in(1, **EV)
         await token_only.wait_status("Preparing")
         token_only.sim.swipe("TAG-B")
         await token_only.wait_status("Charging")
-        assert token_only.session().id_tag == "TAG-B"
+        assert token_only.transaction().token.id == "TAG-B"
 
     await asyncio.gather(plug_without_token(), token_without_plug())
 
@@ -282,24 +293,24 @@ async def test_connection_timeout_returns_to_available(start_daemon) -> None:
 async def test_meter_offline_suspends_and_the_session_survives(start_daemon) -> None:
     run = await start_daemon(FREE_VEND)
     await charging(run)
-    session = run.session()
+    tx = run.transaction()
     run.sim.set_fault(1, "meter_offline", True)
     await run.wait_status("Faulted")
-    assert run.station.evses[1].fault is Fault.METER_OFFLINE
+    assert run.station.view(1).fault is Fault.METER_OFFLINE
     assert run.sim.snapshot(1)["contactor"]["commanded"] is False
-    assert run.session() == session  # suspended, not ended
-    [row] = run.sessions_in_db()
+    assert run.transaction().id == tx.id  # suspended, not ended
+    [row] = run.transactions_in_db()
     assert row["stopped_at"] is None
     before = energy(run)
 
     run.sim.set_fault(1, "meter_offline", False)
     await run.wait_status("Charging")
-    assert run.session().id == session.id
+    assert run.transaction().id == tx.id
     await eventually(lambda: energy(run) > before + 0.5, what="energy after the meter came back")
     run.sim.unplug(1)
     await run.wait_status("Available")
-    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
-    assert (row["id"], row["stop_reason"]) == (session.id, "EVDisconnected")
+    [row] = await eventually(lambda: [r for r in run.transactions_in_db() if r["stop_cause"]], what="stopped row")
+    assert (row["id"], row["stop_cause"]) == (tx.id, "EVDisconnected")
     assert row["meter_stop_wh"] > before
 
 
@@ -308,10 +319,10 @@ async def test_rcd_trip_ends_the_session_and_stays_faulted_until_unplug(start_da
     await charging(run)
     run.sim.set_fault(1, "rcd", True)
     await run.wait_status("Faulted")
-    assert run.station.evses[1].fault is Fault.RCD
-    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
-    assert row["stop_reason"] == "Other"
-    assert run.session() is None
+    assert run.station.view(1).fault is Fault.RCD
+    [row] = await eventually(lambda: [r for r in run.transactions_in_db() if r["stop_cause"]], what="stopped row")
+    assert row["stop_cause"] == "GroundFault"  # the 1.6 Reason "Other": test_ocpp16_frontend.py
+    assert run.transaction() is None
     (fault_at, kind, active), *_ = run.sim.fault_log(1)
     assert (kind, active) == ("rcd", True)
     opened = [t for t, closed in run.sim.contactor_log(1) if not closed and t >= fault_at]
@@ -321,12 +332,12 @@ async def test_rcd_trip_ends_the_session_and_stays_faulted_until_unplug(start_da
     # The condition is gone: the pilot leaves F (X1, to watch for the unplug) ...
     await eventually(lambda: run.sim.snapshot(1)["pilot"]["mode"] == "X1", what="pilot back to X1")
     # ... but the trip is latched for this plug-in.
-    assert run.status() == "Faulted" and run.station.evses[1].fault is Fault.RCD
+    assert run.status() == "Faulted" and run.station.view(1).fault is Fault.RCD
     assert run.sim.snapshot(1)["contactor"]["commanded"] is False
     run.sim.unplug(1)
     await run.wait_status("Available")
-    assert run.station.evses[1].fault is None
-    assert len(run.sessions_in_db()) == 1
+    assert run.station.view(1).fault is None
+    assert len(run.transactions_in_db()) == 1
 
 
 async def test_welded_contactor_is_detected(start_daemon) -> None:
@@ -335,12 +346,12 @@ async def test_welded_contactor_is_detected(start_daemon) -> None:
     run.sim.set_fault(1, "contactor_weld", True)
     run.sim.ev_action(1, "pause")  # the EV leaves C: the contactor is told to open, the contacts stay closed
     await run.wait_status("Faulted")
-    evse = run.station.evses[1]
+    evse = run.station.view(1)
     assert evse.fault is Fault.CONTACTOR_WELD
     assert error_code(evse.fault) == "PowerSwitchFailure"
     assert run.sim.snapshot(1)["contactor"] == {"commanded": False, "closed": True}
-    [row] = await eventually(lambda: [r for r in run.sessions_in_db() if r["stop_reason"]], what="stopped row")
-    assert row["stop_reason"] == "Other"
+    [row] = await eventually(lambda: [r for r in run.transactions_in_db() if r["stop_cause"]], what="stopped row")
+    assert row["stop_cause"] == "Other"
     body = await run.connector_json(1)
     assert body["status"] == "Faulted" and body["error"] == "contactor_weld"
     # While the weld is there the pilot stays at F; once it is gone and the EV has left: Available.
@@ -348,14 +359,14 @@ async def test_welded_contactor_is_detected(start_daemon) -> None:
     run.sim.unplug(1)
     run.sim.set_fault(1, "contactor_weld", False)
     await run.wait_status("Available")
-    assert len(run.sessions_in_db()) == 1
+    assert len(run.transactions_in_db()) == 1
 
 
 async def test_welded_contactor_is_detected_while_idle(start_daemon) -> None:
     run = await start_daemon(FREE_VEND)
     run.sim.set_fault(1, "contactor_weld", True)
     await run.wait_status("Faulted")
-    assert run.station.evses[1].fault is Fault.CONTACTOR_WELD
+    assert run.station.view(1).fault is Fault.CONTACTOR_WELD
     assert run.sim.snapshot(1)["pilot"]["mode"] == "F"  # no EV will be offered power
     run.sim.set_fault(1, "contactor_weld", False)
     await run.wait_status("Available")
@@ -368,25 +379,27 @@ async def test_welded_contactor_is_detected_while_idle(start_daemon) -> None:
 async def test_two_connectors_charge_at_once_with_independent_sessions(start_daemon) -> None:
     run = await start_daemon(TWO_CONNECTORS)
     await asyncio.gather(charging(run, 1), charging(run, 2))
-    s1, s2 = run.session(1), run.session(2)
+    s1, s2 = run.transaction(1), run.transaction(2)
     assert s1.id != s2.id
-    assert (s1.connector, s2.connector) == (1, 2)
+    assert (s1.evse, s2.evse) == (1, 2)
     assert (s1.meter_start_wh, s2.meter_start_wh) == (1000.0, 2000.0)  # each connector's own meter
     assert run.status(1) == run.status(2) == "Charging"
 
     run.sim.unplug(1)
     await run.wait_status("Available", 1)
-    assert run.status(2) == "Charging" and run.session(2).id == s2.id
-    await eventually(lambda: run.sessions_in_db()[0]["stop_reason"] == "EVDisconnected", what="session 1 closed")
-    rows = {r["connector"]: r for r in run.sessions_in_db()}
+    assert run.status(2) == "Charging" and run.transaction(2).id == s2.id
+    await eventually(lambda: run.transactions_in_db()[0]["stop_cause"] == "EVDisconnected", what="session 1 closed")
+    rows = {r["evse"]: r for r in run.transactions_in_db()}
     assert rows[2]["stopped_at"] is None
     e2 = energy(run, 2)
     await eventually(lambda: energy(run, 2) > e2 + 0.2, what="connector 2 still charging")
 
-    run.sim.swipe("FreeVend")  # the id tag of a free-vend session stops it (like any owner's token)
+    # Free vend has no token to present again: a stop command ends it (the 1.6 idTag "FreeVend" is
+    # only its wire name, test_ocpp16_frontend.py).
+    assert await run.station.stop(2, StopCause.LOCAL) == "stopped"
     await run.wait_status("Finishing", 2)
-    rows = {r["connector"]: r for r in run.sessions_in_db()}
-    assert (rows[1]["stop_reason"], rows[2]["stop_reason"]) == ("EVDisconnected", "Local")
+    rows = {r["evse"]: r for r in run.transactions_in_db()}
+    assert (rows[1]["stop_cause"], rows[2]["stop_cause"]) == ("EVDisconnected", "Local")
     assert rows[1]["meter_stop_wh"] < 2000.0 < rows[2]["meter_stop_wh"]
 
 
@@ -406,8 +419,8 @@ async def test_stop_opens_every_contactor_and_closes_sessions_with_reboot(start_
         assert run.sim.pilot_log(cid)[-1][1].mode is PilotMode.X1
         assert run.sim.snapshot(cid)["contactor"]["closed"] is False
     assert run.sim.snapshot(2)["locked"] is False  # the socket lets the cable go
-    rows = run.sessions_in_db()
-    assert [r["stop_reason"] for r in rows] == ["Reboot", "Reboot"]
+    rows = run.transactions_in_db()
+    assert [r["stop_cause"] for r in rows] == ["Reboot", "Reboot"]
     for r in rows:
         assert r["stopped_at"] is not None
         assert r["meter_stop_wh"] > r["meter_start_wh"]
@@ -419,6 +432,6 @@ async def test_single_phase_ev_on_a_three_phase_connector(start_daemon) -> None:
     toml = BOARD + ONE_CONNECTOR + LOOP
     run = await start_daemon(toml)
     await charging(run, phases=1, max_current_a=16.0)
-    await eventually(lambda: run.station.evses[1].meter.current_a == (16.0, 0.0, 0.0), what="one phase at 16 A")
+    await eventually(lambda: run.station.view(1).meter.current_a == (16.0, 0.0, 0.0), what="one phase at 16 A")
     assert run.daemon.rt.snapshot(1).offered_a == pytest.approx(32.0)  # the EV takes less than offered
     assert run.status() == "Charging"

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from firmware_bench import FileServer, FtpServer, signed_update
 from ocpp.exceptions import OCPPError
+from ocpp_bench import v16_status
 
 from controller.config import load_board, parse
 from controller.daemon import Daemon
@@ -30,6 +31,7 @@ from controller.firmware.release import ReleaseInvalid, read_release
 from controller.firmware.signature import CertificateRejected, SignatureRejected, check_signing_certificate, verify_file
 from controller.firmware.slots import InstallFailed, SlotRoot, Trial
 from controller.firmware.update import END_STATES, Event, FirmwareStatus, IllegalTransition, answer_new_request, step
+from controller.ocpp.v16.idtag import token
 from controller.transfer import Location, TransferError, download
 from sim.csms import Csms, CsmsConfig
 from sim.release import Manufacturer, build_wheel
@@ -322,7 +324,7 @@ async def test_interrupted_download_is_resumed_then_installed_after_the_session(
     daemon = await station.start()
     sim = daemon.board.simulation
     sim.plug_in(1, max_current_a=16.0, phases=3, battery_kwh=60.0, soc=0.2)
-    await eventually(lambda: daemon.station.evses[1].session is not None)
+    await eventually(lambda: daemon.station.view(1).transaction is not None)
     artifact = releases["0.2.0"]
     files.cut[artifact.name] = 100_000
     payload = signed_update(manufacturer, artifact, files.url(f"/fw/{artifact.name}"), 21)
@@ -333,8 +335,8 @@ async def test_interrupted_download_is_resumed_then_installed_after_the_session(
     assert station.statuses() == ["Downloading", "DownloadPaused", "Downloading", "Downloaded", "SignatureVerified"]
     assert files.ranges == [None, "bytes=100000-"]
     # The session goes on; nothing installs, and no new session may start meanwhile.
-    assert daemon.station.evses[1].session is not None and daemon.restart_requested is None
-    assert await daemon.station.start_session(1, "TAG1") == "rejected"
+    assert daemon.station.view(1).transaction is not None and daemon.restart_requested is None
+    assert await daemon.station.remote_start(token("TAG1"), 1) == "rejected"
     sim.unplug(1)
     await station.wait_status("InstallRebooting")
     assert station.statuses()[-2:] == ["Installing", "InstallRebooting"]
@@ -343,7 +345,7 @@ async def test_interrupted_download_is_resumed_then_installed_after_the_session(
     marker = json.loads((station.slot_root / "update.json").read_text())
     assert (marker["state"], marker["to_version"], marker["request_id"]) == ("trial", "0.2.0", 21)
     assert (station.slot_root / "slots" / "a" / "bin" / "evsed").stat().st_mode & 0o111
-    assert daemon.station.evses[1].status.value == "Unavailable"  # until the restart
+    assert v16_status(daemon, 1) == "Unavailable"  # until the restart
 
 
 async def test_oversize_firmware_fails_without_retrying(station, files, manufacturer, tmp_path):

@@ -8,7 +8,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from ocpp.exceptions import OccurenceConstraintViolationError, PropertyConstraintViolationError
-from ocpp_bench import EV, until
+from ocpp_bench import EV, until, v16_status
+
+from controller.core.vocabulary import TokenSource
+from controller.ocpp.v16.idtag import token
 
 ACCEPTED = {"status": "Accepted"}
 
@@ -68,10 +71,10 @@ async def test_offline_start_from_the_list_then_the_csms_disagrees(bench):
     await link(daemon, "disconnect")
     sim.plug_in(1, **EV)
     # Listed and not Accepted: refused even with AllowOfflineTxForUnknownId.
-    assert await daemon.station.present_token("BLOCKED") == "rejected"
+    assert (await daemon.station.present_token(token("BLOCKED"), TokenSource.API)).outcome == "rejected"
     sim.swipe("listed")  # case-insensitive
-    await until(lambda: daemon.station.evses[1].session is not None)
-    assert daemon.station.evses[1].session.parent_id_tag == "FLEET"
+    await until(lambda: daemon.station.view(1).transaction is not None)
+    assert daemon.station.view(1).transaction.token.group == "FLEET"
     await link(daemon, "connect")
     await bench.wait(lambda c: c.received["StartTransaction"] >= 1)
     assert bench.payloads("StartTransaction")[0]["idTag"] == "listed"
@@ -100,7 +103,7 @@ async def test_preauthorized_start_kept_with_max_energy_on_invalid_id(bench):
     assert bench.payloads("Authorize") == []  # LocalPreauthorize: no waiting for the CSMS
     # StartTransaction.conf says Invalid; the session stays, 5 Wh in all, then nothing is offered.
     await bench.wait_status(1, "SuspendedEVSE")
-    session = daemon.station.evses[1].session
+    session = daemon.station.view(1).transaction
     assert session is not None and session.energy_wh >= 5.0
     assert bench.csms.received["StopTransaction"] == 0
     sim.swipe("LISTED")
@@ -138,13 +141,13 @@ async def test_cache_from_start_transaction_and_a_group_member_stops(bench):
     # ... so it starts offline (LocalAuthorizeOffline), where an unknown tag does not.
     await link(daemon, "disconnect")
     sim.unplug(1)
-    await until(lambda: daemon.station.evses[1].status.value == "Available")
+    await until(lambda: v16_status(daemon, 1) == "Available")
     sim.plug_in(1, **EV)
-    assert await daemon.station.present_token("STRANGER") == "rejected"
+    assert (await daemon.station.present_token(token("STRANGER"), TokenSource.API)).outcome == "rejected"
     sim.swipe("04A2B3C4")
-    await until(lambda: daemon.station.evses[1].session is not None)
-    assert daemon.station.evses[1].session.id_tag == "04A2B3C4"
-    assert daemon.station.evses[1].session.parent_id_tag == "FAMILY"  # the cached parent
+    await until(lambda: daemon.station.view(1).transaction is not None)
+    assert daemon.station.view(1).transaction.token.id == "04A2B3C4"
+    assert daemon.station.view(1).transaction.token.group == "FAMILY"  # the cached parent
     assert len(bench.payloads("Authorize")) == 2
 
 
@@ -158,11 +161,11 @@ async def test_the_group_named_in_start_transaction_conf_lets_a_member_stop(benc
     sim.plug_in(1, **EV)
     assert await bench.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1}) == ACCEPTED
     await bench.wait_status(1, "Charging")
-    await until(lambda: daemon.station.evses[1].session.parent_id_tag == "FAMILY")
+    await until(lambda: daemon.station.view(1).transaction.token.group == "FAMILY")
     assert bench.payloads("Authorize") == []
     sim.swipe("04A2B3C4")  # another card of the family
     await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
     stop = bench.payloads("StopTransaction")[0]
     assert stop["idTag"] == "04A2B3C4" and stop["reason"] == "Local"
     assert bench.csms.received["StartTransaction"] == 1  # it stopped the session, started none
-    assert daemon.station.ledger.history()[0].parent_id_tag == "FAMILY"  # on disk too
+    assert daemon.station.ledger.history()[0].token.group == "FAMILY"  # on disk too

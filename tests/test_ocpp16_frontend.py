@@ -9,9 +9,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from ocpp_bench import CONFIG, CONNECTOR, EV, MEASURANDS, WITHIN, until
+from ocpp_bench import CONFIG, CONNECTOR, EV, MEASURANDS, WITHIN, until, v16_status
 
 from controller.config import load_board, parse
+from controller.core.vocabulary import StopCause
 from hal.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,11 +87,11 @@ async def test_nothing_but_boot_until_accepted_then_retry_after_interval(bench, 
     if first == "Pending":  # the CSMS may configure the station meanwhile
         assert (await bench.call("ChangeConfiguration", change)) == {"status": "Accepted"}
         bench.daemon.board.simulation.plug_in(1, **EV)
-        await until(lambda: bench.daemon.station.evses[1].status.value == "Preparing")
+        await until(lambda: v16_status(bench.daemon, 1) == "Preparing")
         # ... but a transaction could not be announced: RemoteStart is Rejected and nothing starts.
         remote = {"idTag": "TAG1", "connectorId": 1}
         assert (await bench.call("RemoteStartTransaction", remote)) == {"status": "Rejected"}
-        assert bench.daemon.station.pending is None and bench.daemon.station.evses[1].session is None
+        assert bench.daemon.station.station_view().pending is None and bench.daemon.station.view(1).transaction is None
     else:  # 4.2: while Rejected the station answers nothing
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):
@@ -124,7 +125,7 @@ async def test_configuration_keys_in_any_letter_case(bench, tmp_path):
     for key, value in [("LocalPreAuthorize", "false"), ("ConnectionTimeout", "20")]:
         assert await bench.call("ChangeConfiguration", {"key": key, "value": value}) == {"status": "Accepted"}
     assert daemon.ocpp.keys["LocalPreauthorize"] is False
-    assert daemon.station.connection_timeout_s == 20  # the key's listener ran
+    assert daemon.station.policy.connection_timeout_s == 20  # the key's listener ran
     # The secret in any letter case is still a secret, and a profile raised in lower case reconnects.
     secret = "Tr0ub4dor&3-Horse:Staple"
     assert await bench.call("ChangeConfiguration", {"key": "authorizationkey", "value": secret}) == {
@@ -169,7 +170,7 @@ async def test_start_transaction_not_accepted_stops_with_deauthorized(bench):
     await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
     assert bench.payloads("Authorize") == []
     assert bench.payloads("StopTransaction")[0]["reason"] == "DeAuthorized"
-    await until(lambda: daemon.station.evses[1].session is None)
+    await until(lambda: daemon.station.view(1).transaction is None)
 
 
 async def test_change_availability_scheduled_and_persisted(bench):
@@ -185,7 +186,7 @@ async def test_change_availability_scheduled_and_persisted(bench):
     bench.csms.log.clear()
     daemon = await bench.start()
     await bench.wait_status(1, "Unavailable")
-    assert not daemon.station.evses[1].operative
+    assert not daemon.station.view(1).operative
     assert (await bench.call("ChangeAvailability", {"connectorId": 0, "type": "Operative"}))["status"] == "Accepted"
     await bench.wait_status(1, "Available")
     await bench.wait_status(0, "Available")
@@ -253,6 +254,7 @@ async def test_trigger_message_and_small_requests(bench):
 STATION_PROCESS = """
 import asyncio, sys
 from controller.config import load_board, parse
+from controller.core.vocabulary import StopCause
 from controller.daemon import Daemon
 from hal.config import ConfigError
 
@@ -294,7 +296,7 @@ async def test_transaction_open_at_a_kill_is_stopped_with_power_loss_after_resta
     assert stop["transactionId"] == 1 and stop["reason"] == "PowerLoss"
     assert stop["meterStop"] >= bench.payloads("StartTransaction")[0]["meterStart"]
     assert bench.csms.received["StartTransaction"] == 1
-    assert daemon.ledger.open_sessions() == []
+    assert daemon.ledger.open_transactions() == []
 
 
 async def test_offline_transaction_from_the_cache_is_delivered_after_reconnect(bench):
@@ -317,14 +319,14 @@ async def test_offline_transaction_from_the_cache_is_delivered_after_reconnect(b
             ocpp = (await r.json())["ocpp"]
         assert ocpp["state"] == "disconnected" and ocpp["url"].endswith("/CP-TEST")
         sim.unplug(1)
-        await until(lambda: daemon.station.evses[1].status.value == "Available")
+        await until(lambda: v16_status(daemon, 1) == "Available")
         sim.plug_in(1, **EV)
         sim.swipe("STRANGER")  # unknown offline, AllowOfflineTxForUnknownId = false: rejected
         sim.swipe("TAG1")  # cached Accepted, LocalAuthorizeOffline = true
-        await until(lambda: daemon.station.evses[1].session is not None)
-        assert daemon.station.evses[1].session.id_tag == "TAG1"
+        await until(lambda: daemon.station.view(1).transaction is not None)
+        assert daemon.station.view(1).transaction.token.id == "TAG1"
         sim.swipe("TAG1")
-        await until(lambda: daemon.station.evses[1].session is None)
+        await until(lambda: daemon.station.view(1).transaction is None)
         assert bench.csms.received["StartTransaction"] == 1
         async with http.post(f"{api}/api/ocpp/connect") as r:
             assert r.status == 200
@@ -354,3 +356,19 @@ def test_ocpp_section_errors_name_the_key(tmp_path, section, message):
     text = text[: text.index("[ocpp]")] + section
     with pytest.raises(ConfigError, match=message):
         load_board(parse(text, "test")).close()
+
+
+async def test_a_fault_that_ends_the_transaction_is_reason_other_in_1_6(bench):
+    """The core keeps the fault's own cause (GroundFault); 1.6 has no such Reason: Other."""
+    daemon = await bench.start()
+    await bench.wait_status(1, "Available")
+    daemon.board.simulation.plug_in(1, **EV)
+    daemon.board.simulation.swipe("TAG1")
+    await bench.wait_status(1, "Charging")
+    daemon.board.simulation.set_fault(1, "rcd", True)
+    await bench.wait(lambda c: c.received["StopTransaction"] >= 1)
+    [stop] = bench.payloads("StopTransaction")
+    assert (stop["reason"], stop["idTag"]) == ("Other", "TAG1")
+    assert daemon.ledger.history(1)[0].stop_cause is StopCause.GROUND_FAULT
+    await bench.wait_status(1, "Faulted")
+    assert bench.payloads("StatusNotification")[-1]["errorCode"] == "GroundFailure"

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.authorization import AuthResult
+from controller.core.authorizer import AuthResult
+from controller.core.vocabulary import AuthorizedBy, AuthStatus
 from controller.ocpp.v16.authorization import Authorization, TagInfo, offline_decision
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.local_list import BadList, ListState, LocalList, updated
@@ -75,17 +76,21 @@ def test_requests_the_specification_forbids_are_callerrors(payload, code):
     assert caught.value.code == code
 
 
+ACCEPTED, INVALID = AuthStatus.ACCEPTED, AuthStatus.INVALID
+CACHE, OFFLINE = AuthorizedBy.CACHE, AuthorizedBy.OFFLINE
+
+
 @pytest.mark.parametrize(
     ("known", "offline", "unknown", "expected"),
     [
-        (TagInfo("Accepted"), True, False, AuthResult(True, "Accepted")),
-        (TagInfo("Accepted", parent_id_tag="P"), True, False, AuthResult(True, "Accepted", "P")),
-        (TagInfo("Accepted", NOW - timedelta(seconds=1)), True, True, AuthResult(False, "Expired")),
-        (TagInfo("Blocked"), True, True, AuthResult(False, "Blocked")),  # known and not valid: never
-        (TagInfo("Accepted"), False, False, AuthResult(False, "Invalid")),  # LocalAuthorizeOffline off
-        (TagInfo("Accepted"), False, True, AuthResult(True, "Accepted")),
-        (None, True, False, AuthResult(False, "Invalid")),
-        (None, True, True, AuthResult(True, "Accepted")),
+        (TagInfo("Accepted"), True, False, AuthResult(ACCEPTED, CACHE)),
+        (TagInfo("Accepted", parent_id_tag="P"), True, False, AuthResult(ACCEPTED, CACHE, "P")),
+        (TagInfo("Accepted", NOW - timedelta(seconds=1)), True, True, AuthResult(AuthStatus.EXPIRED, CACHE)),
+        (TagInfo("Blocked"), True, True, AuthResult(AuthStatus.BLOCKED, CACHE)),  # known and not valid: never
+        (TagInfo("Accepted"), False, False, AuthResult(INVALID, OFFLINE)),  # LocalAuthorizeOffline off
+        (TagInfo("Accepted"), False, True, AuthResult(ACCEPTED, OFFLINE)),
+        (None, True, False, AuthResult(INVALID, OFFLINE)),
+        (None, True, True, AuthResult(ACCEPTED, OFFLINE)),
     ],
 )
 def test_offline_decision(known, offline, unknown, expected):
@@ -124,7 +129,7 @@ async def test_cache_expiry_eviction_and_list_priority(db):
     assert (await auth.authorize("V1", csms)).accepted  # LocalPreauthorize: the cache decides online
     assert asked == []
     await local_list.send_local_list(send(1, "Full", ("V1", {"status": "Blocked"})))
-    assert (await auth.authorize("V1", csms)) == AuthResult(False, "Invalid")  # list entry not Accepted: asked
+    assert (await auth.authorize("V1", csms)) == AuthResult(INVALID, AuthorizedBy.BACKEND)  # list entry not Accepted
     conflicts: list[str] = []
     auth.on_conflict = conflicts.append
     await auth.remember("V1", {"status": "Accepted"})  # a listed tag never enters the cache...

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.exceptions import OCPPError
-from ocpp_bench import EV, Bench
+from ocpp_bench import EV, Bench, reservation
 
 from controller.clock import iso
+from controller.core.vocabulary import TokenSource
+from controller.ocpp.v16.idtag import token
 
 
 def expiry(seconds: float = 3600.0) -> str:
@@ -31,7 +33,7 @@ async def test_only_the_reserving_tag_starts_and_its_start_transaction_ends_the_
     sim.plug_in(1, **EV)
     await bench.wait_status(1, "Preparing")
     # Another tag, accepted by the CSMS, may not start here: not by a swipe, not remotely.
-    assert await daemon.station.present_token("04A2B3C4") == "rejected"
+    assert (await daemon.station.present_token(token("04A2B3C4"), TokenSource.API)).outcome == "rejected"
     assert await bench.call("RemoteStartTransaction", {"idTag": "04A2B3C4", "connectorId": 1}) == {"status": "Rejected"}
     assert bench.payloads("Authorize") == [{"idTag": "04A2B3C4"}]
     sim.swipe("TAG1")  # through the simulated token reader
@@ -39,7 +41,7 @@ async def test_only_the_reserving_tag_starts_and_its_start_transaction_ends_the_
     [start] = bench.payloads("StartTransaction")
     assert start["idTag"] == "TAG1" and start["reservationId"] == 42
     assert await bench.call("CancelReservation", {"reservationId": 42}) == {"status": "Rejected"}  # ended
-    assert daemon.station.reservations == {}
+    assert daemon.station.reservations() == ()
 
 
 async def test_a_group_reservation_learns_the_parent_of_another_tag(bench):
@@ -55,7 +57,9 @@ async def test_a_group_reservation_learns_the_parent_of_another_tag(bench):
     assert await bench.call("ReserveNow", reserve(7, 1, "TAG1", parentIdTag="FAMILY")) == {"status": "Accepted"}
     await bench.wait_status(1, "Reserved")
     sim.plug_in(1, **EV)
-    assert await daemon.station.present_token("STRANGER") == "rejected"  # accepted, but of another group
+    assert (
+        await daemon.station.present_token(token("STRANGER"), TokenSource.API)
+    ).outcome == "rejected"  # accepted, but of another group
     assert await bench.call("RemoteStartTransaction", {"idTag": "STRANGER", "connectorId": 1}) == {
         "status": "Rejected"  # the cache knows its group: nothing to ask
     }
@@ -65,8 +69,8 @@ async def test_a_group_reservation_learns_the_parent_of_another_tag(bench):
     assert bench.payloads("Authorize") == [{"idTag": "STRANGER"}, {"idTag": "NOBODY"}, {"idTag": "04A2B3C4"}]
     [start] = bench.payloads("StartTransaction")
     assert start["idTag"] == "04A2B3C4" and start["reservationId"] == 7
-    assert daemon.station.evses[1].session.parent_id_tag == "FAMILY"
-    assert daemon.station.reservations == {}
+    assert daemon.station.view(1).transaction.token.group == "FAMILY"
+    assert daemon.station.reservations() == ()
 
 
 async def test_expiry_cancel_replace_and_a_restart(bench):
@@ -75,16 +79,16 @@ async def test_expiry_cancel_replace_and_a_restart(bench):
     assert await bench.call("ReserveNow", reserve(1, 1, seconds=1.5)) == {"status": "Accepted"}
     await bench.wait_status(1, "Reserved")
     await bench.wait_status(1, "Available")  # expired: available again, and said so
-    assert daemon.station.reservations == {}
+    assert daemon.station.reservations() == ()
     assert await bench.call("ReserveNow", reserve(2, 1)) == {"status": "Accepted"}
     await bench.wait_status(1, "Reserved")
     # The same reservationId replaces the reservation (another tag, another expiry).
     assert await bench.call("ReserveNow", reserve(2, 1, "04A2B3C4", parentIdTag="FAMILY")) == {"status": "Accepted"}
-    assert daemon.station.reservations[2].id_tag == "04A2B3C4"
+    assert reservation(daemon, 2).token.id == "04A2B3C4"
     await bench.stop()
     bench.csms.log.clear()
     daemon = await bench.start()
-    assert daemon.station.reservations[2].parent_id_tag == "FAMILY"  # kept in SQLite
+    assert reservation(daemon, 2).token.group == "FAMILY"  # kept in SQLite
     await bench.wait_status(1, "Reserved")  # the boot report after the restart
     assert await bench.call("CancelReservation", {"reservationId": 2}) == {"status": "Accepted"}
     await bench.wait_status(1, "Available")

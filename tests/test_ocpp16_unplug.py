@@ -2,7 +2,7 @@
 UnlockConnectorOnEVSideDisconnect (1.6 sections 4.9 and 4.10), ConnectionTimeOut and UnlockConnector,
 on simulated sockets with a cable lock."""
 
-from ocpp_bench import EV, Bench, until
+from ocpp_bench import EV, Bench, until, v16_status
 
 
 async def charging(bench: Bench, tag: str = "TAG1"):
@@ -71,7 +71,7 @@ async def test_connection_timeout_key_sends_an_unauthorized_plug_back_to_availab
     assert (await bench.call("ChangeConfiguration", {"key": "ConnectionTimeOut", "value": "1"})) == {
         "status": "Accepted"
     }
-    assert daemon.station.connection_timeout_s == 1
+    assert daemon.station.policy.connection_timeout_s == 1
     daemon.board.simulation.plug_in(1, **EV)
     await bench.wait_status(1, "Preparing")
     await bench.wait_status(1, "Available")  # [charging] connection_timeout_s is 30 s here
@@ -96,9 +96,9 @@ async def test_minimum_status_duration_hides_a_short_lived_status(csms, tmp_path
         await bench.wait_status(1, "Available")
         sim = daemon.board.simulation
         sim.plug_in(1, **EV)
-        await until(lambda: daemon.station.evses[1].status.value == "Preparing")
+        await until(lambda: v16_status(daemon, 1) == "Preparing")
         sim.unplug(1)  # Preparing lasted far less than a second
-        await until(lambda: daemon.station.evses[1].status.value == "Available")
+        await until(lambda: v16_status(daemon, 1) == "Available")
         sim.plug_in(1, **EV)
         await bench.wait_status(1, "Preparing")  # this one held for the whole second
         preparing = [p for p in bench.payloads("StatusNotification") if p["status"] == "Preparing"]

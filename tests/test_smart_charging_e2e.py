@@ -32,7 +32,7 @@ def loop_limit(daemon: Daemon, connector: int) -> float:
 
 
 def drawn(daemon: Daemon, connector: int) -> float:
-    meter = daemon.station.evses[connector].meter
+    meter = daemon.station.view(connector).meter
     return max(meter.current_a, default=0.0) if meter is not None else 0.0
 
 
@@ -253,7 +253,7 @@ async def test_offline_the_tx_profile_keeps_applying(bench):
     await until(lambda: not daemon.ocpp.link.connected.is_set())
     await until(lambda: loop_limit(daemon, 1) == 8, within=6)
     assert not daemon.ocpp.link.connected.is_set()
-    assert daemon.station.evses[1].session is not None
+    assert daemon.station.view(1).transaction is not None
 
 
 async def test_a_limit_below_6_a_pauses_and_a_higher_one_resumes(bench):

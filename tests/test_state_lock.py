@@ -8,7 +8,7 @@ import os
 import signal
 
 import pytest
-from conftest import FREE_VEND, read_sessions, run_cli, wait_until
+from conftest import FREE_VEND, read_transactions, run_cli, wait_until
 
 from controller.state_lock import LOCK_FILE, StateDirBusy, hold_state_dir
 
@@ -16,8 +16,8 @@ from controller.state_lock import LOCK_FILE, StateDirBusy, hold_state_dir
 def test_a_second_daemon_on_the_same_state_dir_touches_nothing(evsed_process) -> None:
     first = evsed_process(FREE_VEND)
     first.api("POST", "/api/sim/plug-in", {"connector": 1})
-    session = wait_until(lambda: first.connector()["session"], what="a session")
-    wait_until(lambda: first.connector()["session"]["energy_wh"] > 1.0, what="energy")
+    session = wait_until(lambda: first.connector()["transaction"], what="a session")
+    wait_until(lambda: first.connector()["transaction"]["energy_wh"] > 1.0, what="energy")
     database = first.state_dir / "evsed.db"
 
     # The same configuration file, as a second `systemctl start` or a hand-started copy would use.
@@ -33,17 +33,17 @@ def test_a_second_daemon_on_the_same_state_dir_touches_nothing(evsed_process) ->
     assert run_cli("check", "--config", str(config), timeout=30).returncode == 0
 
     # Not closed as PowerLoss by a second crash recovery: the session is open and charges on.
-    rows = read_sessions(database)
-    assert [(r["id"], r["stopped_at"], r["stop_reason"]) for r in rows] == [(session["id"], None, None)]
-    before = first.connector()["session"]["energy_wh"]
-    wait_until(lambda: first.connector()["session"]["energy_wh"] > before + 1.0, what="more energy")
-    assert first.connector()["session"]["id"] == session["id"] and first.connector()["status"] == "Charging"
+    rows = read_transactions(database)
+    assert [(r["id"], r["stopped_at"], r["stop_cause"]) for r in rows] == [(session["id"], None, None)]
+    before = first.connector()["transaction"]["energy_wh"]
+    wait_until(lambda: first.connector()["transaction"]["energy_wh"] > before + 1.0, what="more energy")
+    assert first.connector()["transaction"]["id"] == session["id"] and first.connector()["status"] == "Charging"
 
     # kill -9: the kernel drops the lock (no stale lock file to clean up); the next daemon starts.
     assert first.terminate(signal.SIGKILL) == -signal.SIGKILL
     evsed_process(FREE_VEND, state_dir=first.state_dir)
-    (row,) = read_sessions(database)
-    assert row["stop_reason"] == "PowerLoss"
+    (row,) = read_transactions(database)
+    assert row["stop_cause"] == "PowerLoss"
 
 
 def test_the_lock_is_exclusive_within_one_process_too_and_names_its_holder(tmp_path) -> None:

@@ -44,7 +44,7 @@ class Token:
         return self.type is other.type and self.id.casefold() == other.id.casefold()
 
     def in_group(self, group: str | None) -> bool:
-        """This token belongs to ``group`` (its own group, or it is the group's token itself)."""
+        """This token is of ``group``: its group is that one, or it is the group's own token."""
         if not group:
             return False
         return any(g.casefold() == group.casefold() for g in (self.id, self.group) if g)
@@ -156,3 +156,12 @@ class RestartKind(StrEnum):
 
     SOFT = "Soft"
     HARD = "Hard"
+
+
+class Occupancy(StrEnum):
+    """Whether an EVSE can take a new driver now (the 2.0.1 connector status without Reserved)."""
+
+    AVAILABLE = "available"
+    OCCUPIED = "occupied"  # an EV, a token, a transaction or its end keeps it
+    UNAVAILABLE = "unavailable"
+    FAULTED = "faulted"

@@ -10,12 +10,14 @@ Rules kept here (security whitepaper L01; OCPP 1.6 5.19):
   each resuming the partial file; a bad location or an oversize file is not retried.
 - A signed update is installed only after its signature verified; an unsigned one only when
   ``allow_unsigned`` (the front end refuses it earlier otherwise).
-- Install waits for every session to end; meanwhile every connector is set inoperative
-  (idle ones Unavailable at once, busy ones after their session; no new sessions) and the
-  previous availability comes back if the install does not happen.
-- After the switch: InstallRebooting, then ``restart``. After the restart ``verify_boot``
-  decides from the marker: Installed once the backend accepted the new release within the
-  verify timeout; otherwise roll back, restart, and the previous release reports the failure.
+- Install waits until the station is idle (the core's ``until_idle``); meanwhile the station
+  is inoperative for the firmware's reason (idle EVSEs Unavailable at once, busy ones after
+  their transaction; no new ones), lifted again if the install does not happen. Other reasons
+  (an operator's) are the core's business and stay as they are.
+- After the switch: InstallRebooting, then a reset of the station (the core ends what runs,
+  the daemon restarts). After the restart ``verify_boot`` decides from the marker: Installed
+  once the backend accepted the new release within the verify timeout; otherwise roll back,
+  reset, and the previous release reports the failure.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from controller.clock import WallClock
+from controller.core.commands import ResetWhen
+from controller.core.vocabulary import AvailabilityReason, RestartKind, StopCause
 from controller.firmware import FirmwareConfig
 from controller.firmware.launcher import Marker
 from controller.firmware.signature import SignatureRejected, verify_file
@@ -42,7 +46,7 @@ from controller.tasks import Tasks
 from controller.transfer import TransferError, download, redacted
 
 if TYPE_CHECKING:
-    from controller.station import Station, StationEvent
+    from controller.core.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +74,24 @@ class UpdateRequest:
 
 class Updater:
     def __init__(self, config: FirmwareConfig, state_dir: Path, clock: WallClock, version: str, *,
-                 report: Report, security_event: SecurityEvent, restart: Callable[[], None]):  # fmt: skip
+                 report: Report, security_event: SecurityEvent,
+                 restart_kind: RestartKind = RestartKind.HARD):  # fmt: skip
         self.config = config
         self.dir = state_dir / "firmware"
         self.clock = clock
         self.version = version
-        self.report, self.security_event, self.restart = report, security_event, restart
+        self.report, self.security_event, self.restart_kind = report, security_event, restart_kind
         self.slots = SlotRoot(config.slot_root)
         self.status = FirmwareStatus.IDLE
         self.request_id: int | None = None
         self.signed = False
         self.station: Station | None = None
-        self._idle = asyncio.Event()
-        self._held: dict[int, bool] = {}  # connector -> operative before the hold
         self._task: asyncio.Task[None] | None = None
         self._tasks = Tasks("firmware")
         shutil.rmtree(self.dir, ignore_errors=True)  # leftovers of a run a power cut ended
 
     def attach(self, station: Station) -> None:
         self.station = station
-        station.listeners.append(self._on_event)
-
-    def _on_event(self, event: StationEvent) -> None:
-        if event.kind == "session_stopped":
-            self._idle.set()
 
     async def close(self) -> None:
         await self._tasks.cancel()
@@ -141,7 +139,7 @@ class Updater:
                 await asyncio.sleep((request.install_at - self.clock.now()).total_seconds())  # the CSMS's schedule
             await self._install(artifact)
         except asyncio.CancelledError:
-            self._hold(False)
+            await self._hold(False)
             raise
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -174,33 +172,25 @@ class Updater:
             return artifact
         return None
 
-    def _hold(self, on: bool) -> None:
-        """Idle connectors Unavailable and no new sessions while an install waits (L01.FR.07),
-        through the core's own availability; what was set before comes back on release. A
-        restart into the new release reloads the persisted availability anyway."""
-        station = self.station
-        if station is None:
-            return
-        if on and not self._held:
-            self._held = {cid: evse.operative for cid, evse in station.evses.items()}
-            for cid in self._held:
-                station.set_operative(cid, False)  # "Scheduled" while a session runs: after it
-        elif not on:
-            held, self._held = self._held, {}
-            for cid, operative in held.items():
-                station.set_operative(cid, operative)
+    async def _hold(self, on: bool) -> None:
+        """Idle EVSEs Unavailable and no new transactions while an install waits (L01.FR.07),
+        through the core's availability, for the firmware's reason only (not kept over a restart)."""
+        if self.station is not None:
+            await self.station.set_availability(None, not on, AvailabilityReason.FIRMWARE)
 
-    async def _wait_idle(self) -> None:
-        station = self.station
-        while station is not None and any(e.session is not None for e in station.evses.values()):
-            self._idle.clear()
-            await self._idle.wait()
+    async def restart(self) -> None:
+        """Into the new (or back into the previous) release: the core resets the station."""
+        if self.station is None:
+            log.error("firmware installed, but nothing can restart this process: restart evsed")
+            return
+        await self.station.reset(None, ResetWhen.IMMEDIATE, StopCause.REBOOT, kind=self.restart_kind)
 
     async def _install(self, artifact: Path) -> None:
-        self._hold(True)
-        if self.station is not None and any(e.session is not None for e in self.station.evses.values()):
-            log.info("firmware update %s: waiting for the running sessions to end", self.request_id)
-        await self._wait_idle()
+        await self._hold(True)
+        if self.station is not None:
+            if any(v.transaction is not None for v in self.station.views()):
+                log.info("firmware update %s: waiting for the running transactions to end", self.request_id)
+            await self.station.until_idle()
         cfg = self.config
         trial = Trial(self.request_id, self.signed, self.version, time.time() + cfg.verify_timeout_s, cfg.trial_boots,
                       cfg.verify_timeout_s)  # fmt: skip
@@ -218,14 +208,14 @@ class Updater:
                 log.warning("firmware update %s: release %s installed in %s", self.request_id, release.version, slot)
         except InstallFailed as exc:
             log.error("firmware update %s: %s", self.request_id, exc)
-            self._hold(False)
+            await self._hold(False)
             await self._to(
                 Event.VERIFICATION_FAILED if exc.status == "InstallVerificationFailed" else Event.INSTALL_FAILED
             )
             await self.security_event("FirmwareInstallationFailed", str(exc)[:255])
             return
         await self._to(Event.REBOOT)
-        self.restart()
+        await self.restart()
 
     def _write_marker(self, marker: Marker) -> None:
         from controller.firmware.launcher import write_marker
@@ -278,4 +268,4 @@ class Updater:
         except OSError:
             # The restart still helps: the launcher rolls back once the trial boots are used up.
             log.exception("firmware update %s: rollback failed", marker.request_id)
-        self.restart()
+        await self.restart()

@@ -15,13 +15,12 @@ Rules kept here:
   never in the configuration file, it lives in ``<state_dir>/secrets/authorization_key``;
   certificates in ``<state_dir>/certificates``.
 - The front end's hook is registered on the ledger before crash recovery runs, so the
-  StopTransaction (PowerLoss) of a session a crash left open is queued with the session's
-  closing, in the same SQLite transaction.
+  StopTransaction (PowerLoss) of a transaction a crash left open is queued with its closing,
+  in the same SQLite transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,9 +32,10 @@ from hal.config import ConfigError, ConfigSection
 if TYPE_CHECKING:
     from controller.clock import WallClock
     from controller.config import Config
+    from controller.core.ledger import Ledger
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import ChargePoint, Feature
     from controller.ocpp.v16.security import TimeSource
-    from controller.sessions import SessionLedger
     from controller.storage import Database
 
 VERSIONS = ("1.6",)
@@ -127,12 +127,13 @@ def websocket_url(s: ConfigSection, key: str, schemes: tuple[str, ...]) -> str |
 def build_frontend(
     config: Config,
     db: Database,
-    ledger: SessionLedger,
+    ledger: Ledger,
     clock: WallClock,
-    on_reset: Callable[[str], None] | None = None,
+    station: Station,
     time_source: TimeSource | None = None,
 ) -> ChargePoint | None:
-    """The 1.6 charge point for ``config`` (None without an [ocpp] url); its hook is on the ledger."""
+    """The 1.6 charge point for ``config`` (None without an [ocpp] url), bound to ``station``;
+    its hook is on the ledger."""
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.journal import Journal
     from controller.ocpp.link import Link
@@ -200,16 +201,17 @@ def build_frontend(
     )
     features: list[Feature] = [security]  # one object per wired feature profile beyond Core / RemoteTrigger
     features.append(smart_charging)
-    maintenance = firmware_management.build(config, clock, certificates, security, on_reset, charge_point_id)
+    maintenance = firmware_management.build(config, clock, certificates, security, charge_point_id)
     features.extend(maintenance)
     local_list = LocalList(db, keys)
     features += [local_list, ReservationProfile(keys)]
-    charge_point = ChargePoint(
-        db, link, journal, keys, identity, clock, on_reset=on_reset, features=features, local_list=local_list
-    )
+    charge_point = ChargePoint(db, link, journal, keys, identity, clock, features=features, local_list=local_list)
     charge_point.remote_start_profile = smart_charging.remote_start_profile
     charge_point.certificates, charge_point.security = certificates, security
     security.charge_point = charge_point
     firmware_management.bind(maintenance, charge_point, security)
     ledger.hooks.append(charge_point.transactions.hook)
+    charge_point.attach(station)
+    if config.charging.authorize == "ocpp":
+        station.authorizer = charge_point
     return charge_point

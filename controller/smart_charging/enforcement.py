@@ -21,10 +21,10 @@ Rules kept here (OCPP 1.6 sections 3.13, 3.13.6, 5.16, errata 3.37; 2.0.1 K01, K
   (``share_station_limit``); a connector without one is capped by the whole station limit.
 - W limits are divided by the phases the car draws on when the meter shows current flowing
   (phases carrying at least ``PHASE_IN_USE_A``), otherwise by the connector's configured phases.
-- Relative schedules start at the transaction start (the session's start time).
-- A TxProfile given with a remote start (``expect_profile``) is installed on the connector where
-  that id tag's session starts, before the station first computes that session's limit, so the
-  pilot is never switched on at a higher current first.
+- Relative schedules start at the transaction start.
+- A TxProfile given with a remote start travels with it through the core and is installed on
+  the EVSE where its transaction starts, when the core announces the start and before it first
+  computes that transaction's limit, so the pilot is never switched on at a higher current first.
 - The backend plays no part here: installed profiles keep applying offline (3.13.6). No profile
   at all means no opinion: hardware and configuration decide.
 - Wall-clock ``now`` is injected (profiles are in UTC); the limit source converts boundaries to
@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from controller import realtime
+from controller.core.events import Event, EventKind
 from controller.smart_charging.composite import (
     DEFAULT_PHASES,
     CompositeSchedule,
@@ -52,16 +53,16 @@ from controller.smart_charging.composite import (
     station_limit_at,
 )
 from controller.smart_charging.installed import InstalledProfiles
-from controller.smart_charging.profiles import ChargingProfile, ProfileFormatError, Purpose, RateUnit, parse_time
+from controller.smart_charging.profiles import ChargingProfile, Purpose, RateUnit
 from controller.smart_charging.store import ProfileStore
 from hal.types import MeterReading
 
 if TYPE_CHECKING:
-    from controller.sessions import Session
-    from controller.station import Station, StationEvent
+    from controller.core.station import Station
 
 log = logging.getLogger(__name__)
 
+LIMIT_SOURCE = "charging profiles"
 HANDOVER_S = 1.0
 MAX_WAKE_S = 60.0  # wake at least this often: expiry, and a wall clock that was stepped
 PHASE_IN_USE_A = 1.0  # below this a phase counts as idle (meter noise, standby draw)
@@ -69,7 +70,7 @@ PHASE_IN_USE_A = 1.0  # below this a phase counts as idle (meter noise, standby 
 
 @dataclass(frozen=True, slots=True)
 class RunningTransaction:
-    session_id: int
+    station_id: str  # the core's transaction id
     start: datetime
     id: int | str | None = None  # the protocol's transaction id, once a front end knows it
 
@@ -167,16 +168,6 @@ def handed_over(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Expected:
-    """A TxProfile waiting for the session a remote start will begin."""
-
-    connector: int | None  # None: whichever connector the session starts on
-    id_tag: str
-    profile: ChargingProfile
-    deadline: float  # loop time
-
-
 class ChargingLimits:
     """The installed profiles of a station, applied to its connectors."""
 
@@ -192,14 +183,13 @@ class ChargingLimits:
             store.save_sync(self.installed)
         self.station: Station | None = None
         self._transactions: dict[int, RunningTransaction] = {}
-        self._expected: list[_Expected] = []
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     def attach(self, station: Station) -> None:
         self.station = station
-        station.limit_sources.append(self.limit)
-        station.listeners.append(self._on_event)
+        station.add_limit_source(LIMIT_SOURCE, self.limit)
+        station.subscribe(self._on_event)
 
     # ---- changes from a front end -------------------------------------------------------------
 
@@ -226,11 +216,6 @@ class ChargingLimits:
             await self.store.save(self.installed)
         return removed
 
-    def expect_profile(self, connector: int | None, id_tag: str, profile: ChargingProfile, within_s: float) -> None:
-        """Install ``profile`` (a TxProfile) for the session ``id_tag`` starts within ``within_s``."""
-        deadline = asyncio.get_running_loop().time() + within_s
-        self._expected.append(_Expected(connector, id_tag, profile, deadline))
-
     def identify_transaction(self, connector: int, transaction_id: int | str) -> None:
         """The front end learned the protocol's id of the transaction running on ``connector``."""
         self.transactions()  # adopt a session started since the last look
@@ -242,17 +227,15 @@ class ChargingLimits:
     # ---- what is known ----------------------------------------------------------------------
 
     def transactions(self) -> dict[int, RunningTransaction]:
-        """The running transaction of each connector that has one, from the station's sessions."""
+        """The running transaction of each EVSE that has one, from the station's views."""
         if self.station is None:
             return {}
-        for connector, evse in self.station.evses.items():
-            session = evse.session
-            known = self._transactions.get(connector)
-            if session is None:
-                self._transactions.pop(connector, None)
-            elif known is None or known.session_id != session.id:
-                self._transactions[connector] = RunningTransaction(session.id, self._started(session))
-                self._adopt_expected(connector, session)
+        for view in self.station.views():
+            tx, known = view.transaction, self._transactions.get(view.id)
+            if tx is None:
+                self._transactions.pop(view.id, None)
+            elif known is None or known.station_id != tx.id:
+                self._transactions[view.id] = RunningTransaction(tx.id, tx.started_at)
         return dict(self._transactions)
 
     def facts(self) -> dict[int, ConnectorFacts]:
@@ -260,13 +243,13 @@ class ChargingLimits:
             return {}
         transactions = self.transactions()
         return {
-            connector: ConnectorFacts(
-                max_current_a=evse.config.max_current_a,
-                phases=evse.config.phases,
-                phases_in_use=phases_in_use(evse.meter),
-                transaction=transactions.get(connector),
+            view.id: ConnectorFacts(
+                max_current_a=view.max_current_a,
+                phases=view.phases,
+                phases_in_use=phases_in_use(view.meter),
+                transaction=transactions.get(view.id),
             )
-            for connector, evse in self.station.evses.items()
+            for view in self.station.views()
         }
 
     def composite(self, connector: int, duration_s: int, unit: RateUnit) -> CompositeSchedule:
@@ -343,40 +326,26 @@ class ChargingLimits:
 
     def _refresh_all(self) -> None:
         if self.station is not None:
-            for connector in self.station.evses:
-                self.station.refresh_limit(connector)
+            for evse in self.station.evse_ids:
+                self.station.refresh_limit(evse)
 
     # ---- transactions -----------------------------------------------------------------------
 
-    def _on_event(self, event: StationEvent) -> None:
-        if event.kind == "session_stopped":
-            self._transactions.pop(event.connector, None)
-            kept = self.installed.end_transaction(event.connector)
+    def _on_event(self, event: Event) -> None:
+        if event.kind is EventKind.TRANSACTION_ENDED and event.evse is not None:
+            self._transactions.pop(event.evse, None)
+            kept = self.installed.end_transaction(event.evse)
             if len(kept) != len(self.installed):
                 self.installed = kept
                 self._save_later()
             self._refresh_all()  # the others' shares of the station cap grow
-        elif event.kind == "session_started":
+        elif event.kind is EventKind.TRANSACTION_STARTED and event.evse is not None:
+            remote = event.remote_start
+            if remote is not None and isinstance(remote.profile, ChargingProfile):
+                self.installed = self.installed.add(event.evse, remote.profile)
+                self._save_later()
+                log.info("connector %s: TxProfile %s of the remote start installed", event.evse, remote.profile.id)
             self._refresh_all()  # the others' shares of the station cap shrink
-
-    def _started(self, session: Session) -> datetime:
-        try:
-            return parse_time(session.started_at, "started_at")
-        except ProfileFormatError:
-            return self.now()
-
-    def _adopt_expected(self, connector: int, session: Session) -> None:
-        now = asyncio.get_running_loop().time()
-        self._expected = [e for e in self._expected if e.deadline >= now]
-        match = next(
-            (e for e in self._expected if e.id_tag == session.id_tag and e.connector in (None, connector)), None
-        )
-        if match is None:
-            return
-        self._expected.remove(match)
-        self.installed = self.installed.add(connector, match.profile)
-        self._save_later()
-        log.info("connector %s: TxProfile %s of the remote start installed", connector, match.profile.id)
 
     def _save_later(self) -> None:
         if self.station is not None:

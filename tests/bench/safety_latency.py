@@ -29,6 +29,7 @@ import ocpp
 
 from controller.config import load_board, parse
 from controller.daemon import Daemon
+from controller.ocpp.v16.status import connector_status
 
 CONFIG = """
 [board]
@@ -140,7 +141,7 @@ async def main(events: int, period_ms: float) -> dict[str, float]:
                 else:
                     world.set_fault(1, "rcd", False)
                     world.unplug(1)
-                    await until(lambda: daemon.station.evses[1].status.value == "Available")
+                    await until(lambda: connector_status(daemon.station.view(1))[0] == "Available")
                     world.plug_in(1, 32.0, 3, 60.0, 0.2)
         finally:
             stop.set()

@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from controller.authorization import AuthResult
 from controller.clock import iso, parse_time
+from controller.core.authorizer import AuthResult
+from controller.core.vocabulary import AuthorizedBy, AuthStatus
 from controller.ocpp.link import CallFailed
 from controller.ocpp.v16.configuration import Configuration
 from controller.storage import Database
@@ -78,24 +79,28 @@ class TagInfo:
         past = self.expires_at is not None and self.expires_at <= now
         return "Expired" if self.status == ACCEPTED and past else self.status
 
-    def result(self, now: datetime) -> AuthResult:
-        status = self.status_at(now)
-        return AuthResult(status == ACCEPTED, status, self.parent_id_tag)
+    def result(self, now: datetime, by: AuthorizedBy) -> AuthResult:
+        return AuthResult(AuthStatus(self.status_at(now)), by, self.parent_id_tag)
 
 
 def offline_decision(
-    known: TagInfo | None, now: datetime, *, local_authorize_offline: bool, allow_unknown: bool
+    known: TagInfo | None,
+    now: datetime,
+    *,
+    local_authorize_offline: bool,
+    allow_unknown: bool,
+    by: AuthorizedBy = AuthorizedBy.CACHE,
 ) -> AuthResult:
-    """3.5 / 3.5.4 while the CSMS cannot be asked."""
+    """3.5 / 3.5.4 while the CSMS cannot be asked; ``by``: where ``known`` came from."""
     if known is not None:
         status = known.status_at(now)
         if status != ACCEPTED:
-            return AuthResult(False, status, known.parent_id_tag)
+            return AuthResult(AuthStatus(status), by, known.parent_id_tag)
         if local_authorize_offline:
-            return AuthResult(True, ACCEPTED, known.parent_id_tag)
+            return AuthResult(AuthStatus.ACCEPTED, by, known.parent_id_tag)
     if allow_unknown:
-        return AuthResult(True, ACCEPTED, known.parent_id_tag if known is not None else None)
-    return AuthResult(False, "Invalid")
+        return AuthResult(AuthStatus.ACCEPTED, AuthorizedBy.OFFLINE, known.parent_id_tag if known else None)
+    return AuthResult(AuthStatus.INVALID, AuthorizedBy.OFFLINE)
 
 
 class Authorization:
@@ -144,18 +149,20 @@ class Authorization:
     async def authorize(self, id_tag: str, ask: Ask | None) -> AuthResult:
         """Decide for ``id_tag``; ``ask`` sends Authorize.req and returns its payload (None: offline)."""
         known = await self.known(id_tag)
+        by = AuthorizedBy.LOCAL_LIST if self.listed(id_tag) is not None else AuthorizedBy.CACHE
         now = self.now()
         if ask is not None:
             if known is not None and known.status_at(now) == ACCEPTED and self._on("LocalPreauthorize"):
-                return known.result(now)
+                return known.result(now, by)
             info = await self._asked(id_tag, ask)
             if info is not None:
-                return AuthResult(info["status"] == ACCEPTED, info["status"], info.get("parentIdTag"))
+                return AuthResult(AuthStatus(info["status"]), AuthorizedBy.BACKEND, info.get("parentIdTag"))
         return offline_decision(
             known,
             now,
             local_authorize_offline=self._on("LocalAuthorizeOffline"),
             allow_unknown=self._on("AllowOfflineTxForUnknownId"),
+            by=by,
         )
 
     async def parent_of(self, id_tag: str, ask: Ask | None) -> str | None:

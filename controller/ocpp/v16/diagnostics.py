@@ -36,12 +36,13 @@ from controller.diagnostics.logs import LogFiles
 from controller.firmware.update import attempts
 from controller.ocpp.link import CallFailed, Refuse, Reply
 from controller.ocpp.v16.firmware import parse_time
+from controller.ocpp.v16.status import connector_status
 from controller.tasks import Tasks
 from controller.transfer import Location, TransferError, redacted, upload
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import ChargePoint
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,10 @@ class Diagnostics:
     def status(self) -> dict[str, Any]:
         """What status.json says: version, backend link, each connector."""
         connectors = [
-            {"connector": e.id, "status": e.status.value if e.status else None,
-             "fault": e.fault.value if e.fault else None, "operative": e.operative,
-             "session": e.session.id if e.session else None}
-            for e in (self.station.evses.values() if self.station else ())
+            {"connector": v.id, "status": connector_status(v)[0].value,
+             "fault": v.fault.value if v.fault else None, "operative": v.operative,
+             "transaction": v.transaction.id if v.transaction else None}
+            for v in (self.station.views() if self.station else ())
         ]  # fmt: skip
         ocpp = self.charge_point.status_json()["ocpp"] if self.charge_point is not None else None
         return {"version": self.version, "charge_point_id": self.charge_point_id,

@@ -40,8 +40,8 @@ from controller.tasks import Tasks
 from controller.transfer import Location, TransferError
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import ChargePoint
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +91,12 @@ class FirmwareManagement:
     charge_point: ChargePoint | None = None  # set by build_frontend: the link and the boot gate
 
     def __init__(self, config: FirmwareConfig, state_dir: Path, clock: WallClock, version: str, *,
-                 installed_roots: Callable[[], list[x509.Certificate]], report_event: ReportEvent,
-                 restart: Callable[[], None]):  # fmt: skip
+                 installed_roots: Callable[[], list[x509.Certificate]], report_event: ReportEvent):  # fmt: skip
         self.config, self.clock = config, clock
         self.installed_roots = installed_roots
         self.factory_roots = load_roots(config.manufacturer_roots)
         self.report_event = report_event
-        self.updater = Updater(config, state_dir, clock, version, report=self._report,
-                               security_event=report_event, restart=restart)  # fmt: skip
+        self.updater = Updater(config, state_dir, clock, version, report=self._report, security_event=report_event)
         self._tasks = Tasks("ocpp firmware")
 
     def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:

@@ -7,13 +7,12 @@ Rules kept here:
 - Security events go through the security feature (its log, its queue); FirmwareUpdated and
   failed installs are critical (guaranteed delivery), the signature/certificate ones are not
   (whitepaper chapter 8).
-- A finished install restarts the daemon the way an OCPP Reset does (``on_reset("Hard")``).
+- A finished install resets the station through the core (controller/firmware/updater.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller import __version__
@@ -36,21 +35,15 @@ Features = tuple[FirmwareManagement, Diagnostics]
 
 
 def build(config: Config, clock: WallClock, certificates: CertificateStore, security: Security,
-          on_reset: Callable[[str], None] | None, charge_point_id: str) -> Features:  # fmt: skip
+          charge_point_id: str) -> Features:  # fmt: skip
     async def report_event(kind: str, tech_info: str | None) -> None:
         await security.report_event(kind, tech_info, critical=kind in CRITICAL_EVENTS)
-
-    def restart() -> None:
-        if on_reset is None:
-            log.error("firmware installed, but this process cannot restart itself: restart evsed")
-        else:
-            on_reset("Hard")
 
     state_dir = config.storage.state_dir
     firmware = FirmwareManagement(
         config.firmware, state_dir, clock, __version__,
         installed_roots=lambda: certificates.certificates("ManufacturerRootCertificate"),
-        report_event=report_event, restart=restart,
+        report_event=report_event,
     )  # fmt: skip
     diagnostics = Diagnostics(config.diagnostics, state_dir, clock, effective_config=config.effective,
                               version=__version__, charge_point_id=charge_point_id)  # fmt: skip

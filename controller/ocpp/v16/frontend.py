@@ -1,9 +1,13 @@
 """The OCPP 1.6J charge point: a translator between the charging core and the CSMS.
 
 Rules kept here (OCPP 1.6 edition 2 chapters 4 and 5; DESIGN.md "One core, two protocols"):
-- Core events become messages (status -> StatusNotification, sessions -> Start/Stop via
-  transactions.py); CSMS requests become core calls (``start_session``, ``stop_session``,
-  ``set_operative``...). No charging logic lives here.
+- Core events become messages (any event -> the connectors' statuses projected again
+  (status.py), changes -> StatusNotification; the ledger's transactions -> Start/Stop via
+  transactions.py); CSMS requests become core commands (``remote_start``, ``remote_stop``,
+  ``set_availability``, ``reset``...). No charging logic lives here.
+- The 1.6 keys that are charging rules (ConnectionTimeOut, StopTransactionOnEVSideDisconnect,
+  UnlockConnectorOnEVSideDisconnect, StopTransactionOnInvalidId, MaxEnergyOnInvalidId) become
+  the core's ``ChargingPolicy``, at start and on every change.
 - BootNotification first on every connection until one is Accepted (4.2). Pending: answer the
   CSMS, send nothing of our own (TriggerMessage excepted) and boot again after ``interval``;
   RemoteStartTransaction is Rejected then (its StartTransaction could not be sent);
@@ -32,44 +36,54 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from controller.authorization import AuthResult
 from controller.clock import WallClock, iso
-from controller.faults import Fault
+from controller.core.authorizer import AuthResult
+from controller.core.commands import AvailabilityOutcome, ChargingPolicy, RemoteStartOutcome, ResetWhen, UnlockOutcome
+from controller.core.events import Event, EventKind
+from controller.core.vocabulary import AvailabilityReason, RestartKind, StopCause, Token
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16.authorization import Ask, Authorization
 from controller.ocpp.v16.configuration import Configuration
+from controller.ocpp.v16.idtag import id_tag, token
+from controller.ocpp.v16.policy import tx_policy
 from controller.ocpp.v16.sampling import Sampling
-from controller.ocpp.v16.status import NO_ERROR, error_code
+from controller.ocpp.v16.status import Status, connector_status, station_status
 from controller.ocpp.v16.transactions import Transactions
-from controller.sessions import StopReason
-from controller.status import ConnectorStatus
 from controller.storage import Database
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.security import Security
-    from controller.station import Station, StationEvent
 
 log = logging.getLogger(__name__)
 
 BOOT_RETRY_S = 60.0  # when the CSMS says interval 0
-UNLOCK_WAIT_S = 3.0  # lock motor plus the loop's feedback check
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[Payload | Reply]]
 StatusItem = tuple[int, str, str, str]  # connector, status, errorCode, timestamp
 
 _AVAILABILITY_DDL = "CREATE TABLE ocpp16_availability (connector INTEGER PRIMARY KEY, operative INTEGER NOT NULL)"
+# ChangeAvailability used to be kept here; the core keeps it now (controller/core/availability.py).
+_AVAILABILITY_TO_CORE = f"""
+INSERT OR IGNORE INTO availability (evse, reason)
+    SELECT connector, '{AvailabilityReason.OPERATOR.value}' FROM ocpp16_availability WHERE operative = 0;
+DROP TABLE ocpp16_availability
+"""
 
-RESET_REASON = {"Soft": StopReason.SOFT_RESET, "Hard": StopReason.HARD_RESET}
-# Keys whose value the core applies as is: key -> Station attribute.
-STATION_POLICIES = {
-    "ConnectionTimeOut": "connection_timeout_s",
-    "StopTransactionOnEVSideDisconnect": "stop_on_ev_disconnect",
-    "UnlockConnectorOnEVSideDisconnect": "unlock_on_ev_disconnect",
-}
+RESET_CAUSE = {"Soft": StopCause.SOFT_RESET, "Hard": StopCause.HARD_RESET}
+UNLOCK_STATUS = {UnlockOutcome.UNLOCKED: "Unlocked", UnlockOutcome.FAILED: "UnlockFailed"}
+# Keys that are charging rules of the core (ChargingPolicy).
+POLICY_KEYS = (
+    "ConnectionTimeOut",
+    "StopTransactionOnEVSideDisconnect",
+    "UnlockConnectorOnEVSideDisconnect",
+    "StopTransactionOnInvalidId",
+    "MaxEnergyOnInvalidId",
+)
 
 
 class Feature(Protocol):
@@ -92,7 +106,6 @@ class Identity:
 
 
 class ChargePoint:
-    free_vend = False  # as the station's authorizer: the CSMS decides, nobody charges unasked
     # Set by build_frontend, for features that need them (firmware: ManufacturerRootCertificate,
     # SecurityEventNotification).
     certificates: CertificateStore | None = None
@@ -107,16 +120,15 @@ class ChargePoint:
         identity: Identity,
         clock: WallClock,
         *,
-        on_reset: Callable[[str], None] | None = None,
         features: Iterable[Feature] = (),
         local_list: LocalList | None = None,
     ):
         db.migrate("ocpp16_availability_0001", _AVAILABILITY_DDL)
+        db.migrate("ocpp16_availability_0002_to_core", _AVAILABILITY_TO_CORE)
         self.db, self.link, self.journal, self.keys = db, link, journal, keys
         self.identity = identity
         self.clock = clock
-        self.on_reset = on_reset
-        self.transactions = Transactions(journal, keys, clock.now)
+        self.transactions = Transactions(db, journal, keys, clock.now)
         self.authorization = Authorization(db, keys, clock.now, local_list)
         self.authorization.on_conflict = self._local_list_conflict
         self.transactions.authorization = self.authorization
@@ -125,6 +137,7 @@ class ChargePoint:
         self.accepted = asyncio.Event()
         self.registration: str | None = None  # last BootNotification status
         self._sent_status: dict[int, tuple[str, str]] = {}
+        self._seen_status: dict[int, Status] = {}  # the last projection of each connector
         self._status_queue: asyncio.Queue[StatusItem] = asyncio.Queue()
         self._latest_status: dict[int, StatusItem] = {}  # per connector, for MinimumStatusDuration
         self._status_lock = asyncio.Lock()
@@ -134,7 +147,7 @@ class ChargePoint:
         self.features = list(features)
         # Set when Smart Charging is wired: judges (and keeps) a RemoteStartTransaction's
         # chargingProfile; False answers Rejected. Without it the profile is ignored.
-        self.remote_start_profile: Callable[[int | None, str, Payload], bool] | None = None
+        self.remote_start_profile: Callable[[int | None, Payload], object | None] | None = None
         link.on_connected = self._on_connected
         for action, handler in self._handlers().items():
             link.handle(action, handler)
@@ -166,22 +179,39 @@ class ChargePoint:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def attach(self, station: Station) -> None:
-        """Bind to the station (after the ledger's crash recovery queued its StopTransactions)."""
+        """Bind to the station (before the ledger's crash recovery queues its StopTransactions)."""
         self.station = station
         self.transactions.station = station
         self.sampling.station = station
-        station.listeners.append(self._on_event)
-        for key, attribute in STATION_POLICIES.items():
-            setattr(station, attribute, self.keys[key])
-            self.keys.on_change(key, lambda value, a=attribute: setattr(station, a, value))
+        station.subscribe(self._on_event)
+        station.set_policy(self.policy())
+        for key in POLICY_KEYS:
+            if key in self.keys.keys:
+                self.keys.on_change(key, lambda _v: station.set_policy(self.policy()))
         for feature in self.features:
             feature.attach(station)
-        stored = self.db.run_sync(
-            lambda c: c.execute("SELECT connector, operative FROM ocpp16_availability").fetchall()
+
+    def policy(self) -> ChargingPolicy:
+        """The charging rules the keys say."""
+        timeout, invalid_cap = self.keys["ConnectionTimeOut"], self._key("MaxEnergyOnInvalidId", 0)
+        assert isinstance(timeout, int) and isinstance(invalid_cap, int)
+        return ChargingPolicy(
+            tx=tx_policy(bool(self.keys["StopTransactionOnEVSideDisconnect"])),
+            connection_timeout_s=float(timeout),
+            unlock_on_ev_disconnect=bool(self.keys["UnlockConnectorOnEVSideDisconnect"]),
+            stop_on_invalid_id=bool(self.keys["StopTransactionOnInvalidId"]),
+            max_energy_on_invalid_id_wh=float(invalid_cap),
         )
-        for connector, operative in stored:
-            if connector == 0 or connector in station.evses:
-                station.set_operative(connector, bool(operative))
+
+    def _key(self, name: str, absent: int) -> object:
+        """An optional key left out of the table has the value ``absent``."""
+        return self.keys[name] if name in self.keys.keys else absent
+
+    @property
+    def reset_retries(self) -> int:
+        retries = self.keys["ResetRetries"]
+        assert isinstance(retries, int)
+        return retries
 
     def start(self) -> None:
         self._spawn(self.journal.deliver(self.link, self.accepted), "ocpp-journal")
@@ -230,7 +260,7 @@ class ChargePoint:
         if self.identity.serial_number:
             payload["chargePointSerialNumber"] = self.identity.serial_number
         if self.station is not None:
-            serials = [e.meter.serial_number for e in self.station.evses.values() if e.meter and e.meter.serial_number]
+            serials = [v.meter.serial_number for v in self.station.views() if v.meter and v.meter.serial_number]
             if serials:
                 payload["meterSerialNumber"] = serials[0][:25]
         return payload
@@ -305,30 +335,29 @@ class ChargePoint:
 
     # ---- status -----------------------------------------------------------------------------
 
-    def _on_event(self, event: StationEvent) -> None:
-        if event.kind == "status" and event.status is not None:
-            self._queue_status((event.connector, event.status.value, error_code(event.fault), iso(self.clock.now())))
-            if event.connector in (self.station.evses if self.station else {}):
-                self._queue_station_status()
-        elif event.kind == "session_started" and event.session is not None:
-            self.sampling.session_started(event.session)
-        elif event.kind == "session_stopped" and event.session is not None:
-            self.sampling.session_stopped(event.session)
+    def _on_event(self, event: Event) -> None:
+        if event.kind is EventKind.TRANSACTION_STARTED and event.transaction is not None:
+            self.sampling.transaction_started(event.transaction)
+        elif event.kind is EventKind.TRANSACTION_ENDED and event.transaction is not None:
+            self.sampling.transaction_ended(event.transaction)
+        self._project_statuses()
 
-    def station_status(self) -> str:
-        """Connector 0: Unavailable when every connector was made inoperative, Faulted when every
-        connector is faulted (the station as a whole cannot charge), else Available."""
-        evses = list(self.station.evses.values()) if self.station is not None else []
-        if evses and not any(e.operative for e in evses):
-            return ConnectorStatus.UNAVAILABLE.value
-        if evses and all(e.status is ConnectorStatus.FAULTED for e in evses):
-            return ConnectorStatus.FAULTED.value
-        return ConnectorStatus.AVAILABLE.value
-
-    def _queue_station_status(self) -> None:
-        current = self.connector_status(0)
-        if self._sent_status.get(0) != current:
-            self._queue_status((0, *current, iso(self.clock.now())))
+    def _project_statuses(self) -> None:
+        """Every connector's status projected from its view; each change is reported."""
+        if self.station is None:
+            return
+        views = self.station.views()
+        changed = False
+        for view in views:
+            if view.indication is None:
+                continue  # not sampled yet
+            status, code = connector_status(view)
+            if self._seen_status.get(view.id) != (status, code):
+                self._seen_status[view.id], changed = (status, code), True
+                self._queue_status((view.id, status.value, code, iso(self.clock.now())))
+        station, code = station_status(views)
+        if changed and self._sent_status.get(0) != (station.value, code):
+            self._queue_status((0, station.value, code, iso(self.clock.now())))
 
     def _queue_status(self, item: StatusItem) -> None:
         """Report a status change, or with MinimumStatusDuration only once it held that long."""
@@ -345,15 +374,15 @@ class ChargePoint:
         if self._latest_status.get(item[0]) is item:
             self._status_queue.put_nowait(item)
 
+    def station_status(self) -> str:
+        return station_status(self.station.views() if self.station is not None else ())[0].value
+
     def connector_status(self, connector: int) -> tuple[str, str]:
         if connector == 0 or self.station is None:
-            status = self.station_status()
-            if status == ConnectorStatus.FAULTED.value and self.station is not None:
-                return status, self.connector_status(min(self.station.evses))[1]  # the faults they share
-            return status, NO_ERROR
-        evse = self.station.evses[connector]
-        status = (evse.status or ConnectorStatus.UNAVAILABLE).value
-        return status, error_code(evse.fault)
+            status, code = station_status(self.station.views() if self.station is not None else ())
+        else:
+            status, code = connector_status(self.station.view(connector))
+        return status.value, code
 
     async def _send_statuses(self) -> None:
         while True:
@@ -382,12 +411,12 @@ class ChargePoint:
     async def _report_all_statuses(self) -> None:
         self._drain_status_queue()
         self._sent_status.clear()  # after a boot every connector is reported once, current status
-        for connector in [0, *(self.station.evses if self.station else ())]:
+        for connector in [0, *(self.station.evse_ids if self.station else ())]:
             await self.send_status(connector, *self.connector_status(connector), only_if_changed=True)
 
     async def _report_changed_statuses(self) -> None:
         self._drain_status_queue()
-        for connector in [0, *(self.station.evses if self.station else ())]:
+        for connector in [0, *(self.station.evse_ids if self.station else ())]:
             current = self.connector_status(connector)
             if self._sent_status.get(connector) != current:
                 await self.send_status(connector, *current)
@@ -398,9 +427,14 @@ class ChargePoint:
 
     # ---- authorization (the station's authorizer when charging.authorize = "ocpp") ---------
 
-    async def authorize(self, id_tag: str) -> AuthResult:
+    @property
+    def free_vend(self) -> bool:
+        return False  # as the station's authorizer: the CSMS decides, nobody charges unasked
+
+    async def authorize(self, t: Token) -> AuthResult:
         """Local list, cache and CSMS as authorization.py orders them; offline rules without a link."""
-        return await self.authorization.authorize(id_tag, self._asker(id_tag))
+        tag = id_tag(t)
+        return await self.authorization.authorize(tag, self._asker(tag))
 
     def _asker(self, id_tag: str) -> Ask | None:
         """Sends Authorize.req for ``id_tag``; None while the CSMS cannot be asked."""
@@ -420,7 +454,7 @@ class ChargePoint:
         cid = payload.get(key)
         if cid is None:
             return None
-        if self.station is None or not (cid in self.station.evses or (allow_zero and cid == 0)):
+        if self.station is None or not (cid in self.station.evse_ids or (allow_zero and cid == 0)):
             raise _Unknown
         return int(cid)
 
@@ -432,37 +466,36 @@ class ChargePoint:
             return {"status": "Rejected"}
         if station is None or not self.accepted.is_set():  # Pending: StartTransaction may not be sent
             return {"status": "Rejected"}
-        candidates = [station.evses[connector]] if connector is not None else list(station.evses.values())
-        id_tag = payload["idTag"]
-        idle = [e for e in candidates if e.session is None and e.operative and not e.finishing]
-        known = await self.authorization.known(id_tag)
+        tag = payload["idTag"]
+        known = await self.authorization.known(tag)
         parent = known.parent_id_tag if known is not None else None
 
         def admitted(group: str | None) -> bool:
-            return any(station.admission(e.id, id_tag, group).allowed for e in idle)
+            return station.remote_start_check(token(tag, group), connector) is RemoteStartOutcome.ACCEPTED
 
         # Unknown here, it may still belong to a group a reservation admits: ask the CSMS (5.13).
-        groups = {r.parent_id_tag for r in station.reservations.values() if r.parent_id_tag}
+        groups = {r.token.group for r in station.reservations() if r.token.group}
         learn = not admitted(parent) and known is None and any(admitted(g) for g in groups)
         if not (admitted(parent) or learn):  # no idle connector, or reserved for another
             return {"status": "Rejected"}
-        profile = payload.get("chargingProfile")
-        judge = self.remote_start_profile
-        if profile is not None and judge is not None and not judge(connector, id_tag, profile):
-            return {"status": "Rejected"}
+        profile = None
+        if payload.get("chargingProfile") is not None and self.remote_start_profile is not None:
+            profile = self.remote_start_profile(connector, payload["chargingProfile"])
+            if profile is None:
+                return {"status": "Rejected"}
 
         async def start() -> None:
             group = parent
             if self.keys["AuthorizeRemoteTxRequests"]:
-                result = await self.authorize(id_tag)
+                result = await self.authorize(token(tag))
                 if not result.accepted:
-                    log.info("RemoteStartTransaction for %s not authorized: %s", id_tag, result.status)
+                    log.info("RemoteStartTransaction for %s not authorized: %s", tag, result.status.value)
                     return
-                group = result.parent_id_tag
+                group = result.group
             elif learn:
-                group = await self.authorization.parent_of(id_tag, self._asker(id_tag))
-            outcome = await station.start_session(connector, id_tag, group)
-            log.info("RemoteStartTransaction %s on %s: %s", id_tag, connector or "any connector", outcome)
+                group = await self.authorization.parent_of(tag, self._asker(tag))
+            outcome = await station.remote_start(token(tag, group), connector, profile=profile)
+            log.info("RemoteStartTransaction %s on %s: %s", tag, connector or "any connector", outcome.value)
 
         return Reply({"status": "Accepted"}, after=start)
 
@@ -471,11 +504,12 @@ class ChargePoint:
         station = self.station
         if station is None:
             return {"status": "Rejected"}
-        for cid in station.evses:
-            if await self.transactions.transaction_of(cid) == wanted:
+        for view in station.views():
+            tx = view.transaction
+            if tx is not None and await self.journal.transaction_id(tx.id) == wanted:
 
-                async def stop(connector: int = cid) -> None:
-                    await station.stop_session(connector, StopReason.REMOTE)
+                async def stop(transaction_id: str = tx.id) -> None:
+                    await station.remote_stop(transaction_id)
 
                 return Reply({"status": "Accepted"}, after=stop)
         return {"status": "Rejected"}
@@ -488,32 +522,24 @@ class ChargePoint:
         if self.station is None or connector is None:
             return {"status": "Rejected"}
         operative = payload["type"] == "Operative"
-        targets = [0, *self.station.evses] if connector == 0 else [connector]
-
-        def persist(c: Any) -> None:
-            if connector == 0:
-                c.execute("DELETE FROM ocpp16_availability")
-            for target in targets:
-                c.execute("INSERT OR REPLACE INTO ocpp16_availability VALUES (?, ?)", (target, int(operative)))
-
-        await self.db.run(persist)
-        return {"status": self.station.set_operative(connector, operative)}
+        outcome = await self.station.set_availability(connector or None, operative, AvailabilityReason.OPERATOR)
+        return {"status": "Scheduled" if outcome is AvailabilityOutcome.SCHEDULED else "Accepted"}
 
     async def reset(self, payload: Payload) -> Reply:
         kind = payload["type"]
+
+        async def drain() -> None:  # 4.11: graceful; a hard reset sends them after the reboot
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await self.journal.wait_empty()  # StopTransactions out before we go, if online
 
         async def restart() -> None:
             if self.security is not None:  # critical: journaled, so it is delivered after the restart at worst
                 await self.security.report_event("ResetOrReboot", f"Reset {kind} requested by the CSMS")
             if self.station is not None:
-                await self.station.stop_all(RESET_REASON[kind])
-            if kind == "Soft":  # 4.11: graceful; a hard reset sends them after the reboot
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(10):
-                        await self.journal.wait_empty()  # StopTransactions out before we go, if online
-            log.warning("Reset %s requested by the CSMS: restarting", kind)
-            if self.on_reset is not None:
-                self.on_reset(kind)
+                log.warning("Reset %s requested by the CSMS: restarting", kind)
+                await self.station.reset(None, ResetWhen.IMMEDIATE, RESET_CAUSE[kind], kind=RestartKind(kind),
+                                         settle=drain if kind == "Soft" else None)  # fmt: skip
 
         return Reply({"status": "Accepted"}, after=restart)
 
@@ -522,20 +548,10 @@ class ChargePoint:
             connector = self._evse_id(payload)
         except _Unknown:
             return {"status": "NotSupported"}
-        if self.station is None or connector is None:
+        if self.station is None or connector is None or not self.station.view(connector).has_lock:
             return {"status": "NotSupported"}
-        if self.station.board.connector(connector).lock is None:
-            return {"status": "NotSupported"}
-        if self.station.evses[connector].session is not None:
-            await self.station.stop_session(connector, StopReason.UNLOCK_COMMAND)
-        self.station.unlock(connector)
-        # The loop drives the lock; the answer waits for its verdict (feedback checked there).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(UNLOCK_WAIT_S):
-                await self.station.until_snapshot(connector, lambda s: not s.locked and Fault.LOCK not in s.faults)
-                return {"status": "Unlocked"}
-        log.warning("connector %s: unlock failed", connector)
-        return {"status": "UnlockFailed"}
+        await self.station.stop(connector, StopCause.UNLOCK_COMMAND)  # 1.6: unlocking ends the transaction
+        return {"status": UNLOCK_STATUS.get(await self.station.unlock(connector), "NotSupported")}
 
     async def trigger_message(self, payload: Payload) -> Payload | Reply:
         requested = payload["requestedMessage"]
@@ -563,7 +579,7 @@ class ChargePoint:
             self._boot_now.set()
 
     async def _triggered_status(self, connector: int | None) -> None:
-        targets = [connector] if connector is not None else [0, *(self.station.evses if self.station else ())]
+        targets = [connector] if connector is not None else [0, *(self.station.evse_ids if self.station else ())]
         for cid in targets:
             await self.send_status(cid, *self.connector_status(cid))
 
@@ -572,12 +588,12 @@ class ChargePoint:
             return
         from controller.ocpp.v16.metering import meter_value, sampled_values
 
-        targets = [connector] if connector not in (None, 0) else list(self.station.evses)
+        targets = [connector] if connector not in (None, 0) else list(self.station.evse_ids)
         for cid in targets:
-            evse = self.station.evses[cid]
+            view = self.station.view(cid)
             measurands = self.keys["MeterValuesSampledData"]
             assert isinstance(measurands, tuple)
-            samples = sampled_values(measurands, evse.meter, evse.snapshot, "Trigger")
+            samples = sampled_values(measurands, view.meter, view.snapshot, "Trigger")
             if not samples:
                 continue
             payload: Payload = {"connectorId": cid, "meterValue": [meter_value(iso(self.clock.now()), samples)]}

@@ -31,8 +31,8 @@ from controller.ocpp.v16.configuration import Configuration
 from controller.storage import Database
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import Handler
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 

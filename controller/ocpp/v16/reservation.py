@@ -1,7 +1,7 @@
 """The OCPP 1.6 Reservation profile: ReserveNow and CancelReservation on the core's reservations.
 
 Rules kept here (OCPP 1.6 edition 2 sections 3.11, 5.1, 5.13, 9.3.1; the rules themselves are
-the core's, controller/reservations.py):
+the core's, controller/core/reservations.py):
 - ReserveNow answers what the station decides: Accepted / Occupied / Faulted / Unavailable /
   Rejected. connectorId 0 is "any connector" and needs ReserveConnectorZeroSupported = true,
   else Rejected; a connectorId the station does not have is Rejected.
@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from controller.clock import parse_time
+from controller.core.reservations import ANY_EVSE, Reservation
 from controller.ocpp.link import Refuse
 from controller.ocpp.v16.configuration import Configuration
-from controller.reservations import ANY_CONNECTOR, Reservation
+from controller.ocpp.v16.idtag import token
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import Handler
-    from controller.station import Station
 
 Payload = dict[str, Any]
 
@@ -42,17 +43,17 @@ class ReservationProfile:
     async def reserve_now(self, payload: Payload) -> Payload:
         connector = payload["connectorId"]
         station = self.station
-        if station is None or (connector != ANY_CONNECTOR and connector not in station.evses):
+        if station is None or (connector != ANY_EVSE and connector not in station.evse_ids):
             return {"status": "Rejected"}
         try:
             expires_at = parse_time(payload["expiryDate"])
         except ValueError as exc:
             raise Refuse("PropertyConstraintViolation", f"expiryDate: {exc}") from None
         reservation = Reservation(
-            payload["reservationId"], connector, payload["idTag"], expires_at, payload.get("parentIdTag")
+            payload["reservationId"], connector, token(payload["idTag"], payload.get("parentIdTag")), expires_at
         )
         zero = "ReserveConnectorZeroSupported" in self.keys.keys and bool(self.keys["ReserveConnectorZeroSupported"])
-        outcome = await station.reserve(reservation, any_connector_allowed=zero)
+        outcome = await station.reserve(reservation, any_evse_allowed=zero)
         return {"status": outcome.value}
 
     async def cancel_reservation(self, payload: Payload) -> Payload:

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from controller.clock import WallClock, iso
+from controller.core.ledger import Transaction
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.metering import meter_value, sampled_values
 from controller.ocpp.v16.transactions import Transactions
-from controller.sessions import Session
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
-    from controller.station import Station
+    from controller.core.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -82,20 +82,20 @@ class Sampling:
 
     # ---- sampled, per transaction ---------------------------------------------------------
 
-    def session_started(self, session: Session) -> None:
-        self._samplers[session.id] = self._tasks.spawn(self._sample(session), f"ocpp-sample-{session.id}")
+    def transaction_started(self, tx: Transaction) -> None:
+        self._samplers[tx.id] = self._tasks.spawn(self._sample(tx), f"ocpp-sample-{tx.id}")
 
-    def session_stopped(self, session: Session) -> None:
-        task = self._samplers.pop(session.id, None)
+    def transaction_ended(self, tx: Transaction) -> None:
+        task = self._samplers.pop(tx.id, None)
         if task is not None:
             task.cancel()
 
-    async def _sample(self, session: Session) -> None:
+    async def _sample(self, tx: Transaction) -> None:
         while True:
             interval = self._interval("MeterValueSampleInterval")
             if await self._sleep(interval if interval > 0 else None, "MeterValueSampleInterval"):
                 continue
-            await self.transactions.queue_meter_values(session, "Sample.Periodic")
+            await self.transactions.queue_meter_values(tx, "Sample.Periodic")
 
     # ---- clock-aligned --------------------------------------------------------------------
 
@@ -125,11 +125,11 @@ class Sampling:
             return
         measurands = self.keys["MeterValuesAlignedData"]
         assert isinstance(measurands, tuple)
-        for evse in station.evses.values():
-            if evse.session is not None:
-                await self.transactions.queue_meter_values(evse.session, "Sample.Clock", timestamp)
+        for view in station.views():
+            if view.transaction is not None:
+                await self.transactions.queue_meter_values(view.transaction, "Sample.Clock", timestamp)
                 continue
-            samples = sampled_values(measurands, evse.meter, evse.snapshot, "Sample.Clock")
+            samples = sampled_values(measurands, view.meter, view.snapshot, "Sample.Clock")
             if samples:
-                payload = {"connectorId": evse.id, "meterValue": [meter_value(timestamp, samples)]}
+                payload = {"connectorId": view.id, "meterValue": [meter_value(timestamp, samples)]}
                 await self.send("MeterValues", payload)

@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import ChargePoint
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,8 @@ Rules kept here (OCPP 1.6 sections 3.13, 5.5, 5.7, 5.16, 6.13/14, 6.21/22, 6.43/
   chargingRateUnit the schedule is in A (W when only Power is allowed). At most ``MAX_COMPOSITE_S``
   are reported; the schedule's duration says what was covered.
 - RemoteStartTransaction.chargingProfile must be a TxProfile without transactionId (5.16.2, errata
-  3.41) that would be accepted on the connector; otherwise the remote start is Rejected. It is
-  installed for the session that id tag starts (errata 3.42), if it starts within the connection
-  timeout plus ``REMOTE_START_GRACE_S`` (authorization may take a CALL).
+  3.41) that would be accepted on the connector; otherwise the remote start is Rejected. The core
+  hands it to the transaction that remote start begins, where it is installed (errata 3.42).
 """
 
 from __future__ import annotations
@@ -44,15 +43,14 @@ from controller.smart_charging.profiles import (
 from controller.smart_charging.validation import StationContext, Verdict, validate
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.frontend import Handler
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 RATE_UNITS = {"Current": RateUnit.A, "Power": RateUnit.W}
 MAX_COMPOSITE_S = 31 * 86_400
-REMOTE_START_GRACE_S = 60.0
 
 
 class SmartCharging:
@@ -91,7 +89,7 @@ class SmartCharging:
             max_periods=int(self.keys["ChargingScheduleMaxPeriods"]),  # type: ignore[arg-type]
             allowed_units=frozenset(RATE_UNITS[unit] for unit in units),
             max_installed=int(self.keys["MaxChargingProfilesInstalled"]),  # type: ignore[arg-type]
-            connectors=frozenset(self.station.evses if self.station else ()),
+            connectors=frozenset(self.station.evse_ids if self.station else ()),
             now=self.limits.now(),
             installed=self.limits.installed,
             transactions=transactions,
@@ -99,13 +97,15 @@ class SmartCharging:
 
     async def _running(self, connector: int) -> dict[int, int | None]:
         """The transaction on ``connector`` as validation sees it: {connector: CSMS id or None}."""
-        if self.station is None or connector not in self.station.evses or self.station.evses[connector].session is None:
+        if self.station is None or connector not in self.station.evse_ids:
+            return {}
+        if self.station.view(connector).transaction is None:
             return {}
         return {connector: await self.transaction_of(connector)}
 
     async def set_charging_profile(self, payload: Payload) -> Payload:
         connector = payload["connectorId"]
-        if connector != 0 and (self.station is None or connector not in self.station.evses):
+        if connector != 0 and (self.station is None or connector not in self.station.evse_ids):
             raise Refuse("PropertyConstraintViolation", f"connectorId {connector} does not exist")
         profile = _read(payload["csChargingProfiles"])
         transactions = await self._running(connector)
@@ -131,7 +131,7 @@ class SmartCharging:
 
     async def get_composite_schedule(self, payload: Payload) -> Payload:
         connector, duration = payload["connectorId"], payload["duration"]
-        if self.station is None or (connector != 0 and connector not in self.station.evses) or duration < 0:
+        if self.station is None or (connector != 0 and connector not in self.station.evse_ids) or duration < 0:
             return {"status": "Rejected"}
         unit = payload.get("chargingRateUnit")
         allowed = self.keys["ChargingScheduleAllowedChargingRateUnit"]
@@ -143,26 +143,24 @@ class SmartCharging:
         schedule = self.limits.composite(connector, min(duration, MAX_COMPOSITE_S), rate_unit)
         return {"status": "Accepted", **schedule.to_dict(self.limits.max_amps(connector), self.limits.voltage_v)}
 
-    def remote_start_profile(self, connector: int | None, id_tag: str, data: Payload) -> bool:
-        """RemoteStartTransaction.chargingProfile: False (answer Rejected) unless it is a TxProfile
-        that would be accepted; then it is installed when that id tag's session starts."""
+    def remote_start_profile(self, connector: int | None, data: Payload) -> ChargingProfile | None:
+        """RemoteStartTransaction.chargingProfile: the profile when it is a TxProfile that would
+        be accepted, else None (answer Rejected)."""
         try:
             profile = profile_from_dict(data)
         except ProfileFormatError as exc:
             log.info("RemoteStartTransaction chargingProfile unreadable: %s", exc)
-            return False
+            return None
         if self.station is None or profile.purpose is not Purpose.TX or profile.transaction_id is not None:
             log.info("RemoteStartTransaction chargingProfile must be a TxProfile without transactionId")
-            return False
-        # Judged as if the session had started on the connector (any one will do when none is named).
-        target = connector if connector is not None else min(self.station.evses)
+            return None
+        # Judged as if the transaction had started on the connector (any one will do when none is named).
+        target = connector if connector is not None else min(self.station.evse_ids)
         verdict = validate(profile, target, self._context({target: None}))
         if not verdict.accepted:
             log.info("RemoteStartTransaction chargingProfile %s: %s", profile.id, _why(verdict))
-            return False
-        within = self.station.config.charging.connection_timeout_s + REMOTE_START_GRACE_S
-        self.limits.expect_profile(connector, id_tag, profile, within)
-        return True
+            return None
+        return profile
 
 
 def _read(data: Any) -> ChargingProfile:

@@ -1,23 +1,26 @@
-"""OCPP 1.6 transactions from the core's sessions: Start/Stop/MeterValues through the journal.
+"""OCPP 1.6 transactions from the core's ledger: Start/Stop/MeterValues through the journal.
 
 Rules kept here (OCPP 1.6 edition 2 sections 4.8, 4.10, 3.16.1; errata 3.18):
-- A session row and its StartTransaction / StopTransaction are one SQLite transaction: the
-  ledger hook queues them with ``enqueue_in``; the journal is woken only once that
+- A transaction's row and its StartTransaction / StopTransaction are one SQLite transaction:
+  the ledger hook queues them with ``enqueue_in``; the journal is woken only once that
   transaction committed (the wake-up is queued to the loop, and the journal reads on the
   same single database thread, after the commit).
-- ``tx_key`` is the session id; the journal fills in the CSMS's transactionId (or -1).
-- meterStart / meterStop are integer Wh of the energy register, as the session recorded them.
+- ``tx_key`` is the core's transaction id (a UUID); the journal fills in the CSMS's
+  transactionId (or -1). Messages a version before UUIDs queued under the integer session id
+  are re-keyed to the UUID the ledger's migration gave that session.
+- meterStart / meterStop are integer Wh of the energy register, as the ledger recorded them;
+  the reason is the stop cause's 1.6 Reason (``REASON``: a cause 1.6 does not know is Other).
 - Periodic and clock-aligned MeterValues of a running transaction go through the journal too
   (in order with Start/Stop; when they are taken is sampling.py's business). Samples of
   StopTxnSampledData (begin, periodic, end) and StopTxnAlignedData (clock) are kept per
   transaction and sent as StopTransaction.transactionData; after a crash only the end is known.
-- A StartTransaction.conf whose idTagInfo is not Accepted stops the session with
-  DeAuthorized when StopTransactionOnInvalidId is true (4.10 / 3.13 of the errata); when false
-  the session stays and delivers at most MaxEnergyOnInvalidId Wh in all (0 A from then on).
+- A StartTransaction.conf whose idTagInfo is not Accepted invalidates the token: the core
+  stops the transaction (DeAuthorized) or caps its energy, as StopTransactionOnInvalidId /
+  MaxEnergyOnInvalidId (the charging policy) say (4.10 / 3.13 of the errata).
 - The idTagInfo of every Start/StopTransaction.conf goes to the authorization cache (3.5.1);
-  a parentIdTag in StartTransaction.conf becomes the running session's group, so another
+  a parentIdTag in StartTransaction.conf becomes the running transaction's group, so another
   token of that group stops it (3.10, 4.8) even when nothing was asked before the start.
-- StartTransaction carries the reservationId of the reservation the session ended (4.8);
+- StartTransaction carries the reservationId of the reservation the transaction used (4.8);
   StopTransaction the idTag that stopped it (a group member's) or else the starting one.
 """
 
@@ -31,143 +34,155 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from controller.clock import iso
+from controller.core.ledger import Change, Transaction
+from controller.core.vocabulary import StopCause
 from controller.ocpp.journal import START_ACTION, Entry, Journal, enqueue_in
 from controller.ocpp.v16.configuration import Configuration
+from controller.ocpp.v16.idtag import id_tag
 from controller.ocpp.v16.metering import meter_value, sampled_values
-from controller.sessions import Session, SessionEvent, StopReason
+from controller.storage import Database
 
 if TYPE_CHECKING:
+    from controller.core.station import Station
     from controller.ocpp.v16.authorization import Authorization
-    from controller.station import Station
 
 log = logging.getLogger(__name__)
 
+# The 1.6 Reason of each stop cause; the 2.0.1-only ones are "Other" in 1.6.
+REASON: dict[StopCause, str] = {
+    cause: cause.value
+    for cause in (
+        StopCause.LOCAL, StopCause.REMOTE, StopCause.EV_DISCONNECTED, StopCause.POWER_LOSS, StopCause.REBOOT,
+        StopCause.HARD_RESET, StopCause.SOFT_RESET, StopCause.DEAUTHORIZED, StopCause.EMERGENCY_STOP,
+        StopCause.UNLOCK_COMMAND, StopCause.OTHER,
+    )
+} | {StopCause.IMMEDIATE_RESET: StopCause.HARD_RESET.value}  # fmt: skip
+_REKEY = """
+UPDATE ocpp_journal SET tx_key = (SELECT t.id FROM transactions t WHERE CAST(t.legacy_id AS TEXT) = ocpp_journal.tx_key)
+WHERE tx_key IN (SELECT CAST(legacy_id AS TEXT) FROM transactions WHERE legacy_id IS NOT NULL);
+UPDATE ocpp_transaction_ids SET tx_key = (SELECT t.id FROM transactions t
+    WHERE CAST(t.legacy_id AS TEXT) = ocpp_transaction_ids.tx_key)
+WHERE tx_key IN (SELECT CAST(legacy_id AS TEXT) FROM transactions WHERE legacy_id IS NOT NULL)
+"""
 
-def tx_key(session: Session) -> str:
-    return str(session.id)
+
+def reason(cause: StopCause | None) -> str:
+    return REASON.get(cause or StopCause.OTHER, StopCause.OTHER.value)
 
 
-def start_payload(session: Session) -> dict[str, Any]:
+def start_payload(tx: Transaction) -> dict[str, Any]:
+    assert tx.token is not None and tx.evse is not None  # the 1.6 policy starts with both
     return {
-        "connectorId": session.connector,
-        "idTag": session.id_tag,
-        "meterStart": int(session.meter_start_wh),
-        "timestamp": session.started_at,
-        **({"reservationId": session.reservation_id} if session.reservation_id is not None else {}),
+        "connectorId": tx.evse,
+        "idTag": id_tag(tx.token),
+        "meterStart": int(tx.meter_start_wh),
+        "timestamp": iso(tx.started_at),
+        **({"reservationId": tx.reservation_id} if tx.reservation_id is not None else {}),
     }
 
 
-def stop_payload(session: Session, transaction_data: list[dict[str, Any]]) -> dict[str, Any]:
+def stop_payload(tx: Transaction, transaction_data: list[dict[str, Any]]) -> dict[str, Any]:
+    by = tx.stop_token or tx.token
     payload: dict[str, Any] = {
         "transactionId": -1,  # the journal replaces it with the confirmed id at send time
-        "idTag": session.stop_id_tag or session.id_tag,
-        "meterStop": int(session.meter_stop_wh if session.meter_stop_wh is not None else session.last_meter_wh),
-        "timestamp": session.stopped_at or session.started_at,
-        "reason": (session.stop_reason or StopReason.OTHER).value,
+        "meterStop": int(tx.meter_stop_wh if tx.meter_stop_wh is not None else tx.last_meter_wh),
+        "timestamp": iso(tx.stopped_at or tx.started_at),
+        "reason": reason(tx.stop_cause),
     }
+    if by is not None:
+        payload["idTag"] = id_tag(by)
     if transaction_data:
         payload["transactionData"] = transaction_data
     return payload
 
 
 class Transactions:
-    def __init__(self, journal: Journal, keys: Configuration, now: Callable[[], datetime]):
+    def __init__(self, db: Database, journal: Journal, keys: Configuration, now: Callable[[], datetime]):
+        db.migrate("ocpp16_tx_keys_0001_uuid", _REKEY)
         self.journal = journal
         self.keys = keys
         self.now = now
         self.station: Station | None = None
         self.authorization: Authorization | None = None  # set by the charge point
-        self._stop_data: dict[int, list[dict[str, Any]]] = {}  # session id -> StopTxn*Data samples
+        self._stop_data: dict[str, list[dict[str, Any]]] = {}  # transaction id -> StopTxn*Data samples
         self._loop = asyncio.get_running_loop()
         journal.on_confirmed = self._confirmed
 
-    # ---- the ledger hook (database thread, inside the session's transaction) --------------
+    # ---- the ledger hook (database thread, inside the transaction's SQLite transaction) -----
 
-    def hook(self, conn: sqlite3.Connection, event: SessionEvent) -> None:
-        session = event.session
-        if event.kind == "started":
-            enqueue_in(conn, START_ACTION, start_payload(session), tx_key(session))
-            self._stop_data[session.id] = self._samples(session.connector, "Transaction.Begin", "StopTxnSampledData")
-        elif event.kind == "stopped":
-            data = self._stop_data.pop(session.id, [])
-            end = self._samples(session.connector, "Transaction.End", "StopTxnSampledData", session)
-            enqueue_in(conn, "StopTransaction", stop_payload(session, data + end), tx_key(session))
+    def hook(self, conn: sqlite3.Connection, change: Change, tx: Transaction) -> None:
+        if change is Change.STARTED:
+            enqueue_in(conn, START_ACTION, start_payload(tx), tx.id)
+            self._stop_data[tx.id] = self._samples(tx.evse, "Transaction.Begin", "StopTxnSampledData")
+        elif change is Change.ENDED:
+            data = self._stop_data.pop(tx.id, [])
+            end = self._samples(tx.evse, "Transaction.End", "StopTxnSampledData", tx)
+            enqueue_in(conn, "StopTransaction", stop_payload(tx, data + end), tx.id)
+        else:
+            return
         self._loop.call_soon_threadsafe(self.journal.notify)
 
-    def _samples(self, connector: int, context: str, key: str, stopped: Session | None = None) -> list[dict[str, Any]]:
+    def _samples(
+        self, evse: int | None, context: str, key: str, ended: Transaction | None = None
+    ) -> list[dict[str, Any]]:
         measurands = self.keys[key]
         assert isinstance(measurands, tuple)
-        if not measurands:
+        if not measurands or evse is None or self.station is None:
             return []
-        evse = self.station.evses.get(connector) if self.station is not None else None
-        reading = evse.meter if evse is not None else None
-        samples = sampled_values(measurands, reading, evse.snapshot if evse else None, context)
-        if stopped is not None and stopped.meter_stop_wh is not None:
-            for s in samples:  # the register value the session closed with, not a later poll
+        view = self.station.view(evse)
+        samples = sampled_values(measurands, view.meter, view.snapshot, context)
+        if ended is not None and ended.meter_stop_wh is not None:
+            for s in samples:  # the register value the transaction closed with, not a later poll
                 if s["measurand"] == "Energy.Active.Import.Register":
-                    s["value"] = str(int(stopped.meter_stop_wh))
-        timestamp = stopped.stopped_at if stopped is not None and stopped.stopped_at else iso(self.now())
+                    s["value"] = str(int(ended.meter_stop_wh))
+        timestamp = iso(ended.stopped_at) if ended is not None and ended.stopped_at else iso(self.now())
         return [meter_value(timestamp, samples)] if samples else []
 
     # ---- MeterValues during a transaction (scheduled by sampling.py) ---------------------
 
-    async def queue_meter_values(self, session: Session, context: str, timestamp: str | None = None) -> bool:
-        """Queue one MeterValues of ``session``; False if there was nothing to send.
+    async def queue_meter_values(self, tx: Transaction, context: str, timestamp: str | None = None) -> bool:
+        """Queue one MeterValues of ``tx``; False if there was nothing to send.
 
         Sample.Clock takes MeterValuesAlignedData (and feeds StopTxnAlignedData), everything
         else MeterValuesSampledData (Sample.Periodic feeds StopTxnSampledData)."""
-        evse = self.station.evses[session.connector] if self.station is not None else None
-        if evse is None:
+        if self.station is None or tx.evse is None:
             return False
+        view = self.station.view(tx.evse)
         clock = context == "Sample.Clock"
         measurands = self.keys["MeterValuesAlignedData" if clock else "MeterValuesSampledData"]
         assert isinstance(measurands, tuple)
         timestamp = timestamp or iso(self.now())
         stop_measurands = self.keys["StopTxnAlignedData" if clock else "StopTxnSampledData"]
-        if context in ("Sample.Periodic", "Sample.Clock") and stop_measurands and session.id in self._stop_data:
+        if context in ("Sample.Periodic", "Sample.Clock") and stop_measurands and tx.id in self._stop_data:
             assert isinstance(stop_measurands, tuple)
-            extra = sampled_values(stop_measurands, evse.meter, evse.snapshot, context)
+            extra = sampled_values(stop_measurands, view.meter, view.snapshot, context)
             if extra:
-                self._stop_data[session.id].append(meter_value(timestamp, extra))
-        samples = sampled_values(measurands, evse.meter, evse.snapshot, context)
+                self._stop_data[tx.id].append(meter_value(timestamp, extra))
+        samples = sampled_values(measurands, view.meter, view.snapshot, context)
         if not samples:
             return False
-        payload = {
-            "connectorId": session.connector,
-            "transactionId": -1,
-            "meterValue": [meter_value(timestamp, samples)],
-        }
-        await self.journal.enqueue("MeterValues", payload, tx_key(session))
+        payload = {"connectorId": tx.evse, "transactionId": -1, "meterValue": [meter_value(timestamp, samples)]}
+        await self.journal.enqueue("MeterValues", payload, tx.id)
         return True
 
     # ---- confirmations ------------------------------------------------------------------
 
     async def _confirmed(self, entry: Entry, response: dict[str, Any]) -> None:
-        info, id_tag = response.get("idTagInfo"), entry.payload.get("idTag")
-        if info is not None and id_tag is not None and self.authorization is not None:
-            await self.authorization.remember(id_tag, info)
-        if entry.action != START_ACTION or entry.tx_key is None or info is None:
+        info, tag = response.get("idTagInfo"), entry.payload.get("idTag")
+        if info is not None and tag is not None and self.authorization is not None:
+            await self.authorization.remember(tag, info)
+        station = self.station
+        if entry.action != START_ACTION or entry.tx_key is None or info is None or station is None:
             return
-        station, session_id, status = self.station, int(entry.tx_key), info["status"]
-        if station is not None and info.get("parentIdTag"):
-            await station.set_parent(session_id, info["parentIdTag"])
-        if status == "Accepted":
-            return
-        for evse in station.evses.values() if station is not None else ():
-            if station is None or evse.session is None or evse.session.id != session_id:
-                continue
-            if self.keys["StopTransactionOnInvalidId"]:
-                log.info("connector %s: StartTransaction idTagInfo %s: stopping (DeAuthorized)", evse.id, status)
-                station.spawn(station.stop_session(evse.id, StopReason.DEAUTHORIZED), f"deauthorized {evse.id}")
-            else:
-                cap = self.keys["MaxEnergyOnInvalidId"] if "MaxEnergyOnInvalidId" in self.keys.keys else 0
-                assert isinstance(cap, int)
-                log.info("connector %s: StartTransaction idTagInfo %s: at most %s Wh", evse.id, status, cap)
-                station.cap_energy(evse.id, float(cap))
+        if info.get("parentIdTag"):
+            await station.set_group(entry.tx_key, info["parentIdTag"])
+        if info["status"] != "Accepted":
+            log.info("transaction %s: StartTransaction idTagInfo %s", entry.tx_key, info["status"])
+            station.invalidate_token(entry.tx_key)
 
-    async def transaction_of(self, connector: int) -> int | None:
-        """The CSMS transactionId of the session running on ``connector`` (None: none / unknown)."""
+    async def transaction_of(self, evse: int) -> int | None:
+        """The CSMS transactionId of the transaction running on ``evse`` (None: none / unknown)."""
         if self.station is None:
             return None
-        session = self.station.evses[connector].session
-        return None if session is None else await self.journal.transaction_id(tx_key(session))
+        tx = self.station.view(evse).transaction
+        return None if tx is None else await self.journal.transaction_id(tx.id)
