@@ -190,15 +190,17 @@ class Ledger:
         return await self.db.run(write)
 
     async def update(self, tx: Transaction) -> Transaction:
-        """Store what changed of an open transaction: its EVSE, token (and group), reservation."""
+        """Store what changed of an open transaction: its EVSE (and meter start, taken when an EV
+        bound it to one), token (and group), reservation."""
 
         def write(conn: sqlite3.Connection) -> Transaction:
             t = tx.token
             conn.execute(
-                "UPDATE transactions SET evse = ?, token_id = ?, token_type = ?, token_group = ?, reservation_id = ?"
-                " WHERE id = ? AND stopped_at IS NULL",
-                (tx.evse, t and t.id, t and t.type.value, t and t.group, tx.reservation_id, tx.id),
-            )
+                "UPDATE transactions SET evse = ?, meter_start_wh = ?, last_meter_wh = ?, token_id = ?, token_type = ?,"
+                " token_group = ?, reservation_id = ? WHERE id = ? AND stopped_at IS NULL",
+                (tx.evse, tx.meter_start_wh, tx.last_meter_wh, t and t.id, t and t.type.value, t and t.group,
+                 tx.reservation_id, tx.id),
+            )  # fmt: skip
             self._emit(conn, Change.UPDATED, tx)
             return tx
 
