@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from ocpp_bench import EV, Bench
 
-from controller.ocpp.v16.sampling import next_aligned
+from controller.aligned import next_aligned
 
 
 def at(text: str) -> datetime:

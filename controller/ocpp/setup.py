@@ -134,6 +134,7 @@ def build_frontend(
 ) -> ChargePoint | None:
     """The 1.6 charge point for ``config`` (None without an [ocpp] url), bound to ``station``;
     its hook is on the ledger."""
+    from controller import measurands
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.journal import Journal
     from controller.ocpp.link import Link
@@ -143,7 +144,6 @@ def build_frontend(
     from controller.ocpp.v16.configuration import Configuration
     from controller.ocpp.v16.frontend import ChargePoint, Identity
     from controller.ocpp.v16.local_list import LocalList
-    from controller.ocpp.v16.metering import supported_measurands
     from controller.ocpp.v16.reservation import ReservationProfile
     from controller.ocpp.v16.security import Security, TlsSettings
     from controller.ocpp.v16.smart_charging import SmartCharging
@@ -160,7 +160,7 @@ def build_frontend(
         **ocpp.keys,
     }
     try:
-        keys = Configuration(db, WIRED_PROFILES, measurands=supported_measurands(), overrides=overrides,
+        keys = Configuration(db, WIRED_PROFILES, measurands=measurands.supported(), overrides=overrides,
                              hidden=WITHOUT_EFFECT,
                              secrets={"AuthorizationKey": state_dir / AUTHORIZATION_KEY_FILE})  # fmt: skip
     except ValueError as exc:

@@ -18,9 +18,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from controller.aligned import next_aligned
 from controller.clock import WallClock, iso
 from controller.core.ledger import Transaction
 from controller.ocpp.v16.configuration import Configuration
@@ -32,18 +32,6 @@ if TYPE_CHECKING:
     from controller.core.station import Station
 
 log = logging.getLogger(__name__)
-
-DAY_S = 86400
-
-
-def next_aligned(now: datetime, interval_s: int) -> datetime:
-    """The first clock-aligned instant strictly after ``now`` (aware UTC)."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    elapsed = (now - midnight).total_seconds()
-    steps = int(elapsed // interval_s) + 1
-    if steps * interval_s >= DAY_S:
-        return midnight + timedelta(days=1)
-    return midnight + timedelta(seconds=steps * interval_s)
 
 
 class Sampling:
