@@ -25,6 +25,7 @@ from ocpp_bench import Bench
 
 from controller.core.ledger import Change, Ledger, Transaction
 from controller.core.vocabulary import FREE_VEND, StopCause, Token, TokenType, TxPoint
+from controller.ocpp.v16.idtag import token
 from controller.storage import Database
 
 LEGACY = Path(__file__).parent / "data" / "legacy-d0b4d1c.db"
@@ -147,5 +148,7 @@ async def test_a_database_of_the_version_before_upgrades_with_its_queue(csms, tm
         assert set(uuid_of) == {1, 2, 3, 4} and all(len(u) == 36 for u in uuid_of.values())
         await bench.wait_status(2, "Unavailable")  # ChangeAvailability kept across the upgrade
         assert not daemon.station.view(2).operative and daemon.station.view(1).operative
+        cached = await daemon.ocpp.authorization.known(token("tag1"))  # the cache moved to the station's
+        assert cached is not None and cached.status == "Accepted"
     finally:
         await bench.stop()

@@ -46,7 +46,7 @@ async def test_send_local_list_versions_and_refusals(bench):
     with pytest.raises(PropertyConstraintViolationError):
         await bench.call("SendLocalList", send(0, "Full"))
     assert await bench.call("GetLocalListVersion", {}) == {"listVersion": 5}  # refusals changed nothing
-    assert bench.daemon.ocpp.authorization.local_list.get("c") is not None
+    assert bench.daemon.ocpp.authorization.local_list.get(token("c")) is not None
     assert await bench.call("ChangeConfiguration", {"key": "LocalAuthListEnabled", "value": "false"}) == ACCEPTED
     assert await bench.call("SendLocalList", send(7, "Full")) == {"status": "NotSupported"}
     assert await bench.call("GetLocalListVersion", {}) == {"listVersion": 5}
@@ -134,8 +134,8 @@ async def test_cache_from_start_transaction_and_a_group_member_stops(bench):
     assert await bench.call("RemoteStartTransaction", {"idTag": "04A2B3C4", "connectorId": 1}) == ACCEPTED
     await bench.wait(lambda c: c.received["StartTransaction"] >= 2)
     await daemon.ocpp.journal.wait_empty()  # confirmed and committed
-    cached = await daemon.ocpp.authorization.known("04A2B3C4")
-    assert cached is not None and (cached.status, cached.parent_id_tag) == ("Accepted", "FAMILY")
+    cached = await daemon.ocpp.authorization.known(token("04A2B3C4"))
+    assert cached is not None and (cached.status, cached.group) == ("Accepted", "FAMILY")
     sim.swipe("04A2B3C4")
     await bench.wait(lambda c: c.received["StopTransaction"] >= 2)
     # ... so it starts offline (LocalAuthorizeOffline), where an unknown tag does not.

@@ -135,6 +135,7 @@ def build_frontend(
     """The 1.6 charge point for ``config`` (None without an [ocpp] url), bound to ``station``;
     its hook is on the ledger."""
     from controller import measurands
+    from controller.authorization.local_list import LocalList
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.journal import Journal
     from controller.ocpp.link import Link
@@ -143,7 +144,7 @@ def build_frontend(
     from controller.ocpp.v16 import firmware_management
     from controller.ocpp.v16.configuration import Configuration
     from controller.ocpp.v16.frontend import ChargePoint, Identity
-    from controller.ocpp.v16.local_list import LocalList
+    from controller.ocpp.v16.local_list import LocalListProfile
     from controller.ocpp.v16.reservation import ReservationProfile
     from controller.ocpp.v16.security import Security, TlsSettings
     from controller.ocpp.v16.smart_charging import SmartCharging
@@ -203,8 +204,8 @@ def build_frontend(
     features.append(smart_charging)
     maintenance = firmware_management.build(config, clock, certificates, security, charge_point_id)
     features.extend(maintenance)
-    local_list = LocalList(db, keys)
-    features += [local_list, ReservationProfile(keys)]
+    local_list = LocalList(db)
+    features += [LocalListProfile(db, local_list, keys), ReservationProfile(keys)]
     charge_point = ChargePoint(db, link, journal, keys, identity, clock, features=features, local_list=local_list)
     charge_point.remote_start_profile = smart_charging.remote_start_profile
     charge_point.certificates, charge_point.security = certificates, security

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from controller.authorization.engine import Ask
+from controller.authorization.rules import TokenInfo
 from controller.clock import WallClock, iso
 from controller.core.authorizer import AuthResult
 from controller.core.commands import AvailabilityOutcome, ChargingPolicy, RemoteStartOutcome, ResetWhen, UnlockOutcome
@@ -43,7 +45,8 @@ from controller.core.events import Event, EventKind
 from controller.core.vocabulary import AvailabilityReason, RestartKind, StopCause, Token
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
-from controller.ocpp.v16.authorization import Ask, Authorization
+from controller.ocpp.v16 import authorization
+from controller.ocpp.v16.authorization import readable_tag_info
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.idtag import id_tag, token
 from controller.ocpp.v16.policy import tx_policy
@@ -54,9 +57,9 @@ from controller.storage import Database
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
+    from controller.authorization.local_list import LocalList
     from controller.core.station import Station
     from controller.ocpp.certificates import CertificateStore
-    from controller.ocpp.v16.local_list import LocalList
     from controller.ocpp.v16.security import Security
 
 log = logging.getLogger(__name__)
@@ -129,7 +132,7 @@ class ChargePoint:
         self.identity = identity
         self.clock = clock
         self.transactions = Transactions(db, journal, keys, clock.now)
-        self.authorization = Authorization(db, keys, clock.now, local_list)
+        self.authorization = authorization.build(db, keys, clock.now, local_list)
         self.authorization.on_conflict = self._local_list_conflict
         self.transactions.authorization = self.authorization
         self.sampling = Sampling(keys, clock, self.transactions, self._send_when_accepted)
@@ -432,19 +435,26 @@ class ChargePoint:
         return False  # as the station's authorizer: the CSMS decides, nobody charges unasked
 
     async def authorize(self, t: Token) -> AuthResult:
-        """Local list, cache and CSMS as authorization.py orders them; offline rules without a link."""
+        """Local list, cache and CSMS as the engine orders them; offline rules without a link."""
         tag = id_tag(t)
-        return await self.authorization.authorize(tag, self._asker(tag))
+        return await self.authorization.authorize(token(tag), self._asker(tag))
 
-    def _asker(self, id_tag: str) -> Ask | None:
-        """Sends Authorize.req for ``id_tag``; None while the CSMS cannot be asked."""
+    def _asker(self, tag: str) -> Ask | None:
+        """Sends Authorize.req for ``tag`` (its answer remembered); None while the CSMS cannot be asked."""
 
-        async def ask() -> Payload:
-            return await self.link.call("Authorize", {"idTag": id_tag})
+        async def ask() -> TokenInfo | None:
+            try:
+                response = await self.link.call("Authorize", {"idTag": tag})
+            except CallFailed as exc:
+                log.info("Authorize %s failed (%s)", tag, exc)
+                return None
+            info, cacheable = readable_tag_info(tag, response["idTagInfo"])
+            await self.authorization.remember(token(tag), info, cacheable=cacheable)
+            return info
 
         return ask if self.accepted.is_set() and self.link.connected.is_set() else None
 
-    def _local_list_conflict(self, _id_tag: str) -> None:
+    def _local_list_conflict(self, _token: Token) -> None:
         """3.5.2: the CSMS contradicts the local list -> StatusNotification 0 with LocalListConflict."""
         self._spawn(self.send_status(0, self.station_status(), "LocalListConflict"), "local-list-conflict")
 
@@ -467,8 +477,8 @@ class ChargePoint:
         if station is None or not self.accepted.is_set():  # Pending: StartTransaction may not be sent
             return {"status": "Rejected"}
         tag = payload["idTag"]
-        known = await self.authorization.known(tag)
-        parent = known.parent_id_tag if known is not None else None
+        known = await self.authorization.known(token(tag))
+        parent = known.group if known is not None else None
 
         def admitted(group: str | None) -> bool:
             return station.remote_start_check(token(tag, group), connector) is RemoteStartOutcome.ACCEPTED
@@ -493,7 +503,7 @@ class ChargePoint:
                     return
                 group = result.group
             elif learn:
-                group = await self.authorization.parent_of(tag, self._asker(tag))
+                group = await self.authorization.group_of(token(tag), self._asker(tag))
             outcome = await station.remote_start(token(tag, group), connector, profile=profile)
             log.info("RemoteStartTransaction %s on %s: %s", tag, connector or "any connector", outcome.value)
 

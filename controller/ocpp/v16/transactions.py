@@ -37,14 +37,15 @@ from controller.clock import iso
 from controller.core.ledger import Change, Transaction
 from controller.core.vocabulary import StopCause
 from controller.ocpp.journal import START_ACTION, Entry, Journal, enqueue_in
+from controller.ocpp.v16.authorization import readable_tag_info
 from controller.ocpp.v16.configuration import Configuration
-from controller.ocpp.v16.idtag import id_tag
+from controller.ocpp.v16.idtag import id_tag, token
 from controller.ocpp.v16.metering import meter_value, sampled_values
 from controller.storage import Database
 
 if TYPE_CHECKING:
+    from controller.authorization.engine import Authorization
     from controller.core.station import Station
-    from controller.ocpp.v16.authorization import Authorization
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,8 @@ class Transactions:
     async def _confirmed(self, entry: Entry, response: dict[str, Any]) -> None:
         info, tag = response.get("idTagInfo"), entry.payload.get("idTag")
         if info is not None and tag is not None and self.authorization is not None:
-            await self.authorization.remember(tag, info)
+            known, cacheable = readable_tag_info(tag, info)
+            await self.authorization.remember(token(tag), known, cacheable=cacheable)
         station = self.station
         if entry.action != START_ACTION or entry.tx_key is None or info is None or station is None:
             return
