@@ -119,6 +119,7 @@ class LoopConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     state_dir: Path = Path("/var/lib/evsed")
+    curve_interval_s: float = 60.0  # a running transaction's power/current sample (controller/curves.py)
 
     @property
     def database(self) -> Path:
@@ -127,7 +128,10 @@ class StorageConfig:
     @staticmethod
     def from_section(s: ConfigSection) -> StorageConfig:
         default = os.environ.get("STATE_DIRECTORY", "/var/lib/evsed").split(":")[0]
-        return StorageConfig(state_dir=Path(s.get_str("state_dir", default, min_length=1)))
+        return StorageConfig(
+            state_dir=Path(s.get_str("state_dir", default, min_length=1)),
+            curve_interval_s=s.get_float("curve_interval_s", 60.0, minval=1.0, maxval=3600.0),
+        )
 
 
 @dataclass(frozen=True)

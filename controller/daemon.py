@@ -35,7 +35,9 @@ from controller.config import Config
 from controller.core.ledger import Ledger
 from controller.core.station import Station
 from controller.core.vocabulary import RestartKind, StopCause
+from controller.curves import Curves
 from controller.metering import MeterPoller
+from controller.owner_limits import OWNER, OwnerLimits
 from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
 from controller.storage import Database
 from controller.systemd import notify, watchdog_interval_s
@@ -54,6 +56,8 @@ class Daemon:
     rt: RealtimeLoop = field(init=False)
     station: Station = field(init=False)
     poller: MeterPoller = field(init=False)
+    owner_limits: OwnerLimits = field(init=False)
+    curves: Curves = field(init=False)
     clock: WallClock = field(default_factory=WallClock)
     api: Any = None
     ocpp: Any = None  # the OCPP front end when [ocpp] has a url
@@ -104,6 +108,10 @@ class Daemon:
                 tx.id,
                 tx.meter_stop_wh or 0.0,
             )
+        self.owner_limits = OwnerLimits(self.db, {c.id: (c.max_current_a, c.phases) for c in cfg.connectors})
+        self.station.add_limit_source(OWNER, self.owner_limits.limit)
+        self.curves = Curves(self.db, self.station.views, self.clock, cfg.storage.curve_interval_s)
+        self.station.subscribe(self.curves.on_event)
         self.station.restore()
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read
@@ -112,6 +120,7 @@ class Daemon:
         await asyncio.wait_for(self.station.sampled.wait(), timeout=5.0)
         self._spawn(self.poller.run(), "meter poller")
         self._spawn(self.station.run(), "station")
+        self._spawn(self.curves.run(), "session curves")
         if cfg.api.enabled:
             from controller.api import LocalApi
 
@@ -183,6 +192,7 @@ class Daemon:
         notify("STOPPING=1", "STATUS=stopping")
         steps = [
             ("end transactions", lambda: self.station.stop_all(cause)),
+            ("write curves", lambda: self.curves.drain()),
             ("stop api", lambda: self.api.stop() if self.api else _nothing()),
             ("stop ocpp", lambda: self.ocpp.stop() if self.ocpp else _nothing()),
         ]
