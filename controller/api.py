@@ -2,8 +2,9 @@
 
 Rules kept here:
 - Listens on ``[api] listen`` (loopback by default). With ``[api] password_hash`` every
-  request must present the password (controller/api_access.py decides); without one the API
-  is open and the configuration allows only a loopback address.
+  request must present the password or a browser session (controller/api_access.py decides);
+  without one the API is open and the configuration allows only a loopback address. The web
+  page (controller/web/) is routed on the same app and passes the same decision.
 - ``/api/sim/*`` exist only on a simulated board; elsewhere they are not routed (404).
 - Bad requests get 400 with a message naming what was wrong; nothing a client sends
   can raise out of a handler. Bodies are small (``MAX_BODY``); every error is JSON.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -21,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from controller import __version__
-from controller.api_access import ApiAccess
+from controller.api_access import ANSWERS, SESSION_COOKIE, ApiAccess, Decision, Verdict
 from controller.clock import iso
 from controller.core.events import Event, EventKind
 from controller.core.ledger import Transaction
 from controller.core.vocabulary import Token
 from controller.ocpp.v16.status import connector_status
 from controller.realtime import ConnectorSnapshot
+from controller.web import install as install_page
 from hal.types import PilotMode
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024  # the largest request body accepted; every API body is a few keys
 SWIPE_ANSWER_S = 8.0  # a swipe's answer waits this long for the station (authorization may ask the CSMS)
+ACCESS = web.RequestKey("access", Decision)  # what ApiAccess decided for the request
 
 
 class BadRequest(Exception):
@@ -160,6 +164,8 @@ class LocalApi:
                 ]
             )
         self.extra_status: list[Callable[[], dict[str, Any]]] = []  # protocol front ends add theirs
+        self.public: set[tuple[str, str]] = set()  # (method, path) served without a credential
+        install_page(self)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -183,14 +189,19 @@ class LocalApi:
 
     @web.middleware
     async def _access(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if await self.access.allows(request.headers):
+        cookie = request.cookies.get(SESSION_COOKIE)
+        decision = await self.access.decide(request.method, request.headers, cookie, request.remote)
+        request[ACCESS] = decision
+        public = (request.method, request.path) in self.public
+        if decision.allowed or (public and decision.verdict not in (Verdict.CROSS_SITE, Verdict.FOREIGN_HOST)):
             return await handler(request)
-        given = "Authorization" in request.headers
-        return web.json_response(
-            {"error": "wrong password" if given else "this API needs its password (Authorization: Bearer ...)"},
-            status=401,
-            headers={"WWW-Authenticate": 'Basic realm="evsed"'},
-        )
+        status, text = ANSWERS[decision.verdict]
+        headers = {}
+        if status == 401 and request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate":
+            headers["WWW-Authenticate"] = 'Basic realm="evsed"'  # not to the page's own requests: no pop-up
+        if decision.retry_after_s:
+            headers["Retry-After"] = str(math.ceil(decision.retry_after_s))
+        return web.json_response({"error": text}, status=status, headers=headers)
 
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -207,6 +218,9 @@ class LocalApi:
 
     # -- status -----------------------------------------------------------------
     async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.status_json())
+
+    def status_json(self) -> dict[str, Any]:
         d = self.daemon
         body: dict[str, Any] = {
             "version": __version__,
@@ -218,10 +232,10 @@ class LocalApi:
         }
         for extra in self.extra_status:
             body.update(extra())
-        return web.json_response(body)
+        return body
 
     async def sessions(self, request: web.Request) -> web.Response:
-        limit = _int(request.query.get("limit", "50"), "limit", 1, 1000)
+        limit = query_int(request.query.get("limit", "50"), "limit", 1, 1000)
         return web.json_response([transaction_json(tx) for tx in self.daemon.ledger.history(limit)])
 
     # -- OCPP link --------------------------------------------------------------
@@ -241,15 +255,7 @@ class LocalApi:
 
     # -- simulator --------------------------------------------------------------
     async def _body(self, request: web.Request) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from exc
-        except RecursionError:
-            raise BadRequest("body is nested too deeply") from None
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        return body
+        return await body_json(request)
 
     def _connector(self, body: dict[str, Any]) -> int:
         cid = body.get("connector", 1)
@@ -323,6 +329,19 @@ class LocalApi:
         return await self._sim_call(lambda: sim.set_fault(cid, kind, active))
 
 
+async def body_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or BadRequest saying why not."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
 def _num(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
@@ -337,7 +356,7 @@ def _phases(body: dict[str, Any]) -> int:
     return int(value)
 
 
-def _int(text: str, key: str, lo: int, hi: int) -> int:
+def query_int(text: str, key: str, lo: int, hi: int) -> int:
     # ASCII digits only ("²".isdigit() is true), few of them (int() of 5000 digits raises).
     if not (text.isascii() and text.isdigit() and len(text) <= len(str(hi))) or not lo <= int(text) <= hi:
         raise BadRequest(f"{key} must be an integer from {lo} to {hi}, not {text[:40]!r}")

@@ -53,6 +53,8 @@ def ctl_main(args: argparse.Namespace) -> int:
             return 1
         print(json.dumps(result, indent=2) if args.json else format_status(result))
         return 0
+    if args.ctl == "sessions":
+        return ctl_sessions(args, base, password)
     path, body = SIM_REQUESTS[args.ctl]
     result = http("POST", base + path.format(action=getattr(args, "action", "")), body(args), password)
     if result is None:
@@ -60,6 +62,40 @@ def ctl_main(args: argparse.Namespace) -> int:
     outcome = result.get("outcome") if isinstance(result, dict) else None  # a swipe says what it did
     print(json.dumps(result) if args.json else outcome or "ok")
     return 1 if outcome == "rejected" else 0
+
+
+def ctl_sessions(args: argparse.Namespace, base: str, password: str | None) -> int:
+    """The history as the web page shows it (newest first), or its CSV export as is."""
+    if args.csv:
+        text = http("GET", f"{base}/api/sessions.csv?limit={args.limit}", password=password, text=True)
+        if text is None:
+            return 1
+        sys.stdout.write(text)
+        return 0
+    rows = http("GET", f"{base}/api/sessions?limit={min(args.limit, 1000)}", password=password)
+    if rows is None:
+        return 1
+    print(json.dumps(rows, indent=2) if args.json else format_sessions(rows))
+    return 0
+
+
+def format_sessions(rows: list[dict[str, Any]]) -> str:
+    from controller.web.words import stop_words
+
+    if not rows:
+        return "no sessions yet"
+    lines = [f"{'started':<20} {'stopped':<20} {'conn':>4} {'token':<20} {'kWh':>9}  why it stopped"]
+    for r in rows:
+        why = stop_words(r["stop_cause"]) if r["stopped_at"] else "running"
+        lines.append(
+            f"{_when(r['started_at']):<20} {_when(r['stopped_at']):<20} {r['evse'] or '-':>4} "
+            f"{_token(r['token']):<20} {r['energy_wh'] / 1000:9.3f}  {why}"
+        )
+    return "\n".join(lines)
+
+
+def _when(iso: str | None) -> str:
+    return "-" if not iso else iso.replace("T", " ")[:19]
 
 
 def ctl_csms(args: argparse.Namespace) -> int:
@@ -82,8 +118,10 @@ def ctl_csms(args: argparse.Namespace) -> int:
     return 0
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None, password: str | None = None) -> Any:
-    """The JSON answer, or None after printing one line saying why there is none."""
+def http(
+    method: str, url: str, body: dict[str, Any] | None = None, password: str | None = None, text: bool = False
+) -> Any:
+    """The JSON answer (``text``: the body as text), or None after printing one line saying why there is none."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"}
     if password:
@@ -91,7 +129,8 @@ def http(method: str, url: str, body: dict[str, Any] | None = None, password: st
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"null")
+            raw = resp.read()
+            return raw.decode() if text else json.loads(raw or b"null")
     except urllib.error.HTTPError as exc:
         try:
             message = json.loads(exc.read()).get("error", exc.reason)

@@ -184,9 +184,11 @@ def read_transactions(db_path: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def with_runtime_sections(toml: str, state_dir: Path, listen: str = "127.0.0.1:0", api: str = "") -> str:
-    """``toml`` plus [storage] and [api] (``api``: more lines for [api], e.g. a password_hash)."""
-    return toml + f'\n[storage]\nstate_dir = "{state_dir}"\n\n[api]\nlisten = "{listen}"\n{api}\n'
+def with_runtime_sections(
+    toml: str, state_dir: Path, listen: str = "127.0.0.1:0", api: str = "", storage: str = ""
+) -> str:
+    """``toml`` plus [storage] and [api] (``api`` / ``storage``: more lines for them, e.g. a password_hash)."""
+    return toml + f'\n[storage]\nstate_dir = "{state_dir}"\n{storage}\n[api]\nlisten = "{listen}"\n{api}\n'
 
 
 @pytest.fixture
@@ -198,9 +200,11 @@ async def start_daemon(tmp_path: Path) -> Any:
     running: list[Running] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
-    async def start(toml: str, simulated: bool = True, name: str = "daemon", api: str = "") -> Running:
+    async def start(
+        toml: str, simulated: bool = True, name: str = "daemon", api: str = "", storage: str = ""
+    ) -> Running:
         state_dir = tmp_path / f"{name}-{len(running)}"
-        config = parse(with_runtime_sections(toml, state_dir, api=api), f"{name}.toml")
+        config = parse(with_runtime_sections(toml, state_dir, api=api, storage=storage), f"{name}.toml")
         board = load_board(config)
         if not simulated:
             board.simulation = None  # the HAL devices stay; the bench controls go away

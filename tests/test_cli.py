@@ -72,6 +72,14 @@ def test_ctl_drives_a_running_daemon_and_sigterm_closes_the_session(evsed_proces
     assert c2["faults"] == ["rcd"] and c2["error"] == "rcd"
     assert daemon.connector(1)["status"] == "Charging"  # the other connector charges on
 
+    # The history, as the web page shows it, and its CSV export.
+    history = ctl("sessions").stdout.splitlines()
+    assert history[0].split() == ["started", "stopped", "conn", "token", "kWh", "why", "it", "stopped"]
+    assert "TAG-B" in history[1] and history[1].endswith("earth-leakage fault")
+    assert "TAG-A" in history[2] and history[2].endswith("running") and " - " in history[2]
+    exported = ctl("sessions", "--csv", "--limit", "1").stdout.splitlines()
+    assert exported[0].startswith("id,connector,token,") and len(exported) == 2 and ",TAG-B," in exported[1]
+
     # A request the daemon refuses: exit 1 and the daemon's message.
     bad = run_cli("ctl", "--api", api, "fault", "gremlins", "on", timeout=20)
     assert bad.returncode == 1 and bad.stdout == ""
