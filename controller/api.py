@@ -28,7 +28,8 @@ from controller.clock import iso
 from controller.core.events import Event, EventKind
 from controller.core.ledger import Transaction
 from controller.core.vocabulary import Token
-from controller.ocpp.v16.status import connector_status
+from controller.ocpp.frontend import FrontEnd
+from controller.ocpp.versions import status_words
 from controller.realtime import ConnectorSnapshot
 from controller.web import install as install_page
 from hal.types import PilotMode
@@ -84,7 +85,7 @@ def connector_status_json(daemon: Daemon, connector: int) -> dict[str, Any]:
     tx = view.transaction
     out: dict[str, Any] = {
         "connector": connector,
-        "status": connector_status(view)[0].value if view.indication is not None else None,
+        "status": status_words(daemon.config, view),
         "charging_state": view.charging_state.value if view.charging_state else None,
         "occupancy": view.occupancy.value if view.occupancy else None,
         "indication": view.indication.value if view.indication else None,
@@ -239,18 +240,18 @@ class LocalApi:
         return web.json_response([transaction_json(tx) for tx in self.daemon.ledger.history(limit)])
 
     # -- OCPP link --------------------------------------------------------------
-    def _ocpp(self) -> Any:
+    def _ocpp(self) -> FrontEnd:
         if self.daemon.ocpp is None:
             body = json.dumps({"error": "no [ocpp] url configured"})
             raise web.HTTPNotFound(text=body, content_type="application/json")
         return self.daemon.ocpp
 
     async def ocpp_disconnect(self, request: web.Request) -> web.Response:
-        await self._ocpp().link.disconnect()
+        await self._ocpp().disconnect()
         return web.json_response({"ok": True})
 
     async def ocpp_connect(self, request: web.Request) -> web.Response:
-        self._ocpp().link.connect()
+        await self._ocpp().connect()
         return web.json_response({"ok": True})
 
     # -- simulator --------------------------------------------------------------

@@ -21,6 +21,7 @@ import sys
 from controller import __version__
 from controller.config import DEFAULT_PATH, Config, effective_toml, load, load_board
 from controller.ctl import CSMS_API_PORT, PASSWORD_ENV
+from controller.ocpp import versions
 from hal.board import Board
 from hal.config import ConfigError
 
@@ -175,6 +176,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Plain: validate every key without opening a device (works off the box). ``--hardware``:
     the guided self-test on the real board, only while no daemon holds the state directory."""
     config = load(args.config)
+    versions.check(config)  # the chosen OCPP version's keys
     if not args.hardware:
         board = load_board(config, dry_run=True)
         board.close()

@@ -20,7 +20,7 @@ from typing import Any
 from controller.api_access import PasswordHash, is_loopback, parse_password_hash
 from controller.diagnostics import DiagnosticsConfig
 from controller.firmware import FirmwareConfig
-from controller.ocpp.setup import OcppConfig
+from controller.ocpp.config import OcppConfig
 from controller.time_sync import TimeConfig
 from hal.board import Board, ConnectorSlot, build_board
 from hal.config import REDACTED, ConfigError, ConfigSection, format_toml

@@ -37,6 +37,7 @@ from controller.core.station import Station
 from controller.core.vocabulary import RestartKind, StopCause
 from controller.curves import Curves
 from controller.metering import MeterPoller
+from controller.ocpp.frontend import FrontEnd
 from controller.owner_limits import OWNER, OwnerLimits
 from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
 from controller.storage import Database
@@ -60,7 +61,7 @@ class Daemon:
     curves: Curves = field(init=False)
     clock: WallClock = field(default_factory=WallClock)
     api: Any = None
-    ocpp: Any = None  # the OCPP front end when [ocpp] has a url
+    ocpp: FrontEnd | None = None  # the OCPP front end when [ocpp] has a url
     time_sync: Any = None  # NTP when [time] names servers
     restart_requested: RestartKind | None = None  # after a reset
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
@@ -77,8 +78,10 @@ class Daemon:
         self.ledger = Ledger(self.db)
         meters = {c.id: c.meter for c in self.board.connectors}
         self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
-        from controller.ocpp.setup import build_frontend
+        from controller.ocpp import versions
+        from controller.ocpp.frontend import FrontEndContext  # the front ends' layer, imported when used
 
+        versions.check(cfg)  # the chosen OCPP version's keys, before anything starts
         if cfg.time.servers:
             from controller.time_sync import TimeSync
 
@@ -100,7 +103,8 @@ class Daemon:
         )
         self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock, restart=self._restart)
         # Before recovery: the front end's ledger hook queues the PowerLoss messages.
-        self.ocpp = build_frontend(cfg, self.db, self.ledger, self.clock, self.station, time_source=self.time_sync)
+        context = FrontEndContext(cfg, self.db, self.ledger, self.station, self.clock, time_source=self.time_sync)
+        self.ocpp = versions.build_frontend(context)
         for tx in self.ledger.recover(self._register_at_start, self.clock.now()):
             log.warning(
                 "connector %s: transaction %s was left open by a crash or power cut; closed with PowerLoss at %.1f Wh",
@@ -129,8 +133,6 @@ class Daemon:
                 self.api.extra_status.append(self.time_sync.status_json)
             if self.ocpp is not None:
                 self.api.extra_status.append(self.ocpp.status_json)
-                if self.ocpp.security is not None:
-                    self.api.extra_status.append(self.ocpp.security.status_json)
             await self.api.start(cfg.api.host, cfg.api.port)
         if self.ocpp is not None:
             self.ocpp.start()
@@ -142,9 +144,9 @@ class Daemon:
         self.ready.set()
 
     async def _clock_stepped(self, offset_s: float) -> None:
-        if self.ocpp is not None and self.ocpp.security is not None:
+        if self.ocpp is not None:
             step = f"system clock stepped by {offset_s:+.3f} s (NTP)"
-            await self.ocpp.security.report_event("SettingSystemTime", step)
+            await self.ocpp.report_security_event("SettingSystemTime", step)
 
     def _verify_boot_without_backend(self) -> None:
         """End a trial (or settle a rollback) by the firmware rules, with "ready" for "accepted"."""

@@ -78,6 +78,10 @@ class ConfigSection:
             raise self.error(key, shown, f"expected a length of {limit} characters")
         return value
 
+    def get_value(self, key: str) -> Any:
+        """``key``'s value as written (any TOML type), for a reader that checks it later."""
+        return self._raw(key, REQUIRED)
+
     def get_bool(self, key: str, default: Any = REQUIRED) -> bool:
         value = self._raw(key, default)
         if not isinstance(value, bool):

@@ -110,6 +110,12 @@ SCENARIOS: dict[str, tuple[str, list[Step]]] = {
 }
 
 WAIT_S = 30.0
+# What the bench CSMS sets after the boot, as an energy platform would, but sampling often
+# enough that a demo session shows MeterValues.
+DEMO_KEYS = {
+    "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
+    "MeterValueSampleInterval": "5",
+}
 FIRMWARE_UPDATE = "firmware-update"  # a signed update into a new release, end to end (sim/firmware_demo.py)
 SCENARIO_NAMES = (*SCENARIOS, FIRMWARE_UPDATE)
 
@@ -216,7 +222,7 @@ async def start_tls_csms(csms: Csms, config: Config) -> Config:
     on to profile 3 (ExtendedTriggerMessage SignChargePointCertificate, then SecurityProfile 3)."""
     import secrets
 
-    from controller.ocpp.setup import AUTHORIZATION_KEY_FILE
+    from controller.ocpp.config import AUTHORIZATION_KEY_FILE
     from controller.secret_files import write_secret
     from sim import pki
     from sim.csms import tls_context
@@ -231,7 +237,7 @@ async def start_tls_csms(csms: Csms, config: Config) -> Config:
     csms.signer = root
     write_secret(config.storage.state_dir / AUTHORIZATION_KEY_FILE, password)
     port = await csms.start(ssl=tls_context(str(cert), str(key), str(root_file)))
-    keys = {**config.ocpp.keys, "SecurityProfile": "2"}
+    keys = {**config.ocpp.keys, "SecurityProfile": 2}
     return dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=f"wss://localhost:{port}",
                                                                 ca_file=root_file, keys=keys))  # fmt: skip
 
@@ -244,7 +250,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
 
     csms = None
     if csms_url is None:  # the bench CSMS on a free port, knowing the bench's tokens
-        csms = Csms(CsmsConfig(id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}))
+        csms = Csms(CsmsConfig(id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}, configure=DEMO_KEYS))
         if tls:
             config = await start_tls_csms(csms, config)
         else:

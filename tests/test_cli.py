@@ -144,6 +144,8 @@ def test_evsed_sim_scenarios_print_one_json_summary() -> None:
     assert abs(s["max_current_a"] - 32.0) <= 0.5
     assert abs(s["meter_stop_wh"] - s["meter_start_wh"] - s["energy_wh"]) <= 0.11
     assert basic["faults"] == []
+    # The bench CSMS sampled the session (MeterValueSampleInterval 5 s) and the station told it.
+    assert basic["ocpp"]["received"]["MeterValues"] >= 2, basic["ocpp"]
 
     faults = results["faults"]
     assert faults["ok"] is True, faults["error"]

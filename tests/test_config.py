@@ -257,8 +257,9 @@ def test_evsed_check_prints_the_effective_configuration(tmp_path: Path) -> None:
         (MINIMAL + '[charging]\nauthorize = "local"\n', "[charging] tokens = []"),
         (MINIMAL + "[connector.sim]\ncable_ampacity = 20\n", "[connector[0].sim] cable_ampacity = 20"),
         (MINIMAL + "[charging\n", "not valid TOML"),
+        (MINIMAL + '[ocpp]\nurl = "ws://x"\n[ocpp.keys]\nHeartbeatInterval = "often"\n', "[ocpp.keys] Heartbeat"),
     ],
-    ids=["value", "board key", "toml"],
+    ids=["value", "board key", "toml", "ocpp key of the chosen version"],
 )
 def test_evsed_check_bad_file_exits_1_with_one_line(tmp_path: Path, text: str, start: str) -> None:
     path = tmp_path / "bad.toml"

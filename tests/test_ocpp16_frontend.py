@@ -13,6 +13,7 @@ from ocpp_bench import CONFIG, CONNECTOR, EV, MEASURANDS, WITHIN, until, v16_sta
 
 from controller.config import load_board, parse
 from controller.core.vocabulary import StopCause
+from controller.ocpp import versions
 from hal.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,6 +255,7 @@ async def test_trigger_message_and_small_requests(bench):
 STATION_PROCESS = """
 import asyncio, sys
 from controller.config import load_board, parse
+from controller.ocpp import versions
 from controller.core.vocabulary import StopCause
 from controller.daemon import Daemon
 from hal.config import ConfigError
@@ -355,7 +357,9 @@ def test_ocpp_section_errors_name_the_key(tmp_path, section, message):
     text = CONFIG.format(state_dir=tmp_path, port=1, measurands=MEASURANDS, connectors=CONNECTOR.format(id=1))
     text = text[: text.index("[ocpp]")] + section
     with pytest.raises(ConfigError, match=message):
-        load_board(parse(text, "test")).close()
+        config = parse(text, "test")
+        versions.check(config)  # the chosen version's keys, as evsed check and the daemon's start do
+        load_board(config).close()
 
 
 async def test_a_fault_that_ends_the_transaction_is_reason_other_in_1_6(bench):

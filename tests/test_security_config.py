@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from controller.config import effective_toml, load_board, parse
+from controller.ocpp import versions
 from controller.secret_files import read_secret, write_secret
 from controller.storage import Database
 from hal.config import ConfigError
@@ -32,7 +33,9 @@ KEY = "0123456789abcdef0123456789abcdef"
 )
 def test_errors_name_the_key(section, message):
     with pytest.raises(ConfigError) as raised:
-        load_board(parse(BASE + section, "evsed.toml")).close()
+        config = parse(BASE + section, "evsed.toml")
+        versions.check(config)  # [ocpp.keys]: the chosen version's table
+        load_board(config).close()
     assert f"evsed.toml: {message}" in str(raised.value)
     assert KEY not in str(raised.value)
 

@@ -12,7 +12,7 @@ from ocpp_bench import until
 from tls_bench import KEY, SecureBench, make_pki, provision_key, tls_csms
 
 from controller.ocpp.certificates import hash_data
-from controller.ocpp.setup import AUTHORIZATION_KEY_FILE
+from controller.ocpp.config import AUTHORIZATION_KEY_FILE
 from sim import pki
 from sim.csms import CsmsConfig
 

@@ -73,7 +73,7 @@ class SecureBench(Bench):
 
 def provision_key(state_dir: Path, key: str = KEY) -> None:
     """What an installer does before the first start: the AuthorizationKey in its secret file."""
-    from controller.ocpp.setup import AUTHORIZATION_KEY_FILE
+    from controller.ocpp.config import AUTHORIZATION_KEY_FILE
     from controller.secret_files import write_secret
 
     write_secret(state_dir / AUTHORIZATION_KEY_FILE, key)

@@ -23,6 +23,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -141,9 +142,8 @@ def main() -> None:
     if is_boot(sys.argv[1:]):
         boot(slot.parent.parent, slot)
     sys.path.insert(0, str(slot / "lib"))
-    from controller.cli import main as evsed_main
-
-    sys.exit(evsed_main())
+    # The slot's own program, found in its lib at run time: this script is no module of it.
+    sys.exit(importlib.import_module("controller.cli").main())
 
 
 if __name__ == "__main__":

@@ -128,8 +128,7 @@ async def reconnect(request: web.Request) -> web.Response:
     daemon = _daemon(request)
     if daemon.ocpp is None:
         return _answer(404, "no backend is configured ([ocpp] url)")
-    daemon.ocpp.link.connect()  # also after a disconnect on request
-    await daemon.ocpp.link.reconnect()
+    await daemon.ocpp.reconnect()  # also after a disconnect on request
     return _answer(200, "Reconnecting to the backend.")
 
 

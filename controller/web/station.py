@@ -35,9 +35,8 @@ async def ocpp_json(daemon: Daemon) -> dict[str, Any] | None:
     if frontend is None:
         return None
     status = frontend.status_json()
-    ocpp, security = status["ocpp"], (frontend.security.status_json()["security"] if frontend.security else None)
+    ocpp, security = status["ocpp"], status.get("security")
     words = link_words(ocpp["state"], ocpp.get("registration"))
-    journal = getattr(frontend, "journal", None)
     profile = security["profile"] if security else None
     return {
         **ocpp,
@@ -46,7 +45,7 @@ async def ocpp_json(daemon: Daemon) -> dict[str, Any] | None:
         "last_error_words": link_error_words(ocpp.get("last_error") or ""),
         "security_profile": profile,
         "security_profile_words": SECURITY_PROFILES.get(profile, str(profile)) if profile is not None else "none",
-        "queued": len(await journal.pending()) if journal is not None else None,
+        "queued": await frontend.queued_messages(),
     }
 
 

@@ -43,7 +43,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from sim import pki
-from sim.csms import control
+from sim.csms.control import app as control_app
 from sim.csms.ledger import Ledger
 from sim.csms.session import Session, UnknownAction
 from sim.csms.v16 import V16Session
@@ -70,6 +70,9 @@ class CsmsConfig:
     price_per_kwh: float | None = None  # TransactionEventResponse.totalCost (Updated / Ended); None: not sent
     charging_priority: int | None = None  # TransactionEventResponse.chargingPriority; None: not sent
     personal_message: str | None = None  # TransactionEventResponse.updatedPersonalMessage; None: not sent
+    # 1.6 only: ChangeConfiguration of these keys after every accepted BootNotification, as the
+    # energy platforms of the design notes do (MeterValuesSampledData, MeterValueSampleInterval).
+    configure: dict[str, str] = field(default_factory=dict)
 
 
 def tls_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:
@@ -272,4 +275,4 @@ class Csms:
 
     def http_app(self) -> web.Application:
         """The HTTP control API (``control.py``) on this CSMS."""
-        return control.app(self)
+        return control_app(self)

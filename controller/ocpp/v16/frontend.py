@@ -242,7 +242,7 @@ class ChargePoint:
         return self._tasks.spawn(coro, name)
 
     def status_json(self) -> dict[str, Any]:
-        return {
+        link = {
             "ocpp": {
                 "version": "1.6",
                 "state": self.link.state.value,
@@ -251,6 +251,24 @@ class ChargePoint:
                 "registration": self.registration,
             }
         }
+        return {**link, **(self.security.status_json() if self.security is not None else {})}
+
+    async def connect(self) -> None:
+        self.link.connect()
+
+    async def disconnect(self) -> None:
+        await self.link.disconnect()
+
+    async def reconnect(self) -> None:
+        self.link.connect()
+        await self.link.reconnect()
+
+    async def queued_messages(self) -> int:
+        return len(await self.journal.pending())
+
+    async def report_security_event(self, kind: str, detail: str) -> None:
+        if self.security is not None:
+            await self.security.report_event(kind, detail)
 
     # ---- boot -----------------------------------------------------------------------------
 

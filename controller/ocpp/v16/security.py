@@ -36,7 +36,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
 
@@ -49,6 +49,7 @@ from controller.ocpp.certificates import (
     fingerprint,
     parse_pem_chain,
 )
+from controller.ocpp.frontend import TimeSource
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.security_log import SecurityLog
@@ -70,16 +71,6 @@ Payload = dict[str, Any]
 UPGRADE_ATTEMPTS = 3  # failed attempts with a new profile before falling back
 EVENT = "SecurityEventNotification"
 HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")  # 16-20 bytes (whitepaper 7.2)
-
-
-class TimeSource(Protocol):
-    """What the TLS checks need from NTP (controller/time_sync.py)."""
-
-    synced: asyncio.Event
-
-    def dates_by_offset(self) -> bool:
-        """True when certificate dates must be checked against offset-corrected time."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""What the daemon and the local API know of an OCPP front end, whichever version it speaks.
+
+Rules kept here:
+- A front end is built from one ``FrontEndContext`` (everything it may use, handed to its
+  constructors: no setters after the fact). Building it registers its ledger hooks and its
+  station listener, so crash recovery, which runs after, queues its messages.
+- The daemon starts it after the station runs and stops it before the station's last
+  transactions end; the API and the web page show ``status_json`` (``ocpp``, and ``security``
+  where it has one) and ``queued_messages``, and drive ``connect`` / ``disconnect`` /
+  ``reconnect``.
+- A reset is the core's command (controller/core/station.py) and ends in the daemon's restart,
+  which reads ``reset_retries`` from the front end (how often a failed reboot is retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from controller.clock import WallClock
+from controller.config import Config
+from controller.core.ledger import Ledger
+from controller.core.station import Station
+from controller.storage import Database
+
+
+class TimeSource(Protocol):
+    """What the TLS checks need from NTP (controller/time_sync.py)."""
+
+    synced: asyncio.Event
+
+    def dates_by_offset(self) -> bool:
+        """True when certificate dates must be checked against offset-corrected time."""
+        ...
+
+
+class FrontEnd(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def status_json(self) -> dict[str, Any]: ...
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def reconnect(self) -> None:
+        """Drop the connection and open a new one at once (also after ``disconnect``)."""
+        ...
+
+    async def queued_messages(self) -> int:
+        """Messages waiting in the journal for the backend."""
+        ...
+
+    async def report_security_event(self, kind: str, detail: str) -> None: ...
+
+    @property
+    def reset_retries(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FrontEndContext:
+    config: Config
+    db: Database
+    ledger: Ledger
+    station: Station
+    clock: WallClock
+    time_source: TimeSource | None = None
+
+
+Build = Callable[[FrontEndContext], FrontEnd]
+Check = Callable[[Config], None]
