@@ -33,7 +33,7 @@ from sim import pki
 
 SOURCE = Path(controller.__file__).resolve().parent.parent
 PACKAGES = ("controller", "drivers", "hal", "sim")
-SUFFIXES = (".py", ".toml", ".json", ".js")
+SUFFIXES = (".py", ".toml", ".json", ".js", ".html", ".css")  # the package data, as pyproject.toml ships it
 
 
 def _requirements() -> list[str]:

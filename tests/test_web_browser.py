@@ -1,9 +1,13 @@
 """The web page in a real browser (Debian's Chromium via Playwright) against the real daemon on the
-sim board: logging in, a wrong password, CSRF attempts from a page on another port. Screenshots
-go to tests/artifacts/web/<test>/ (gitignored)."""
+sim board: logging in after a wrong password, CSRF attempts from a page on another port, a whole
+session watched live (its curve growing, pause, stop) and found in the history and the CSV, the
+owner's controls and the station tab, the page with the backend gone and the meter silent, and a
+signed release uploaded from the station tab. Screenshots go to tests/artifacts/web/<test>/
+(gitignored)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -226,3 +230,34 @@ async def test_the_page_works_on_with_the_backend_gone_and_the_meter_silent(star
     assert await page.is_hidden('#connector-1 .fault[data-kind="meter_offline"]') or not await page.query_selector(
         '#connector-1 .fault[data-kind="meter_offline"]'
     )
+
+
+async def test_a_signed_release_uploaded_from_the_station_tab(start_daemon, browser, tmp_path) -> None:
+    from test_web_firmware import FIRMWARE, release
+
+    from controller.firmware import launcher
+    from sim.release import Manufacturer
+
+    manufacturer = Manufacturer.create()
+    root = tmp_path / "opt"
+    (root / "factory").mkdir(parents=True)
+    launcher.switch_current(root, root / "factory")
+    (tmp_path / "roots.pem").write_text(manufacturer.root.cert_pem)
+    run = await start_daemon(LOCAL_TOKENS + FIRMWARE.format(root=root, roots=tmp_path / "roots.pem"), api=API_KEYS)
+    parts = release(manufacturer, tmp_path)
+    for name in ("file", "certificate"):
+        (tmp_path / parts[name][0]).write_bytes(parts[name][1])
+
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await log_in(page, run.url)
+    await page.click("nav button[data-tab=station]")
+    await page.wait_for_selector('#firmware[data-status="Idle"]')
+    await page.set_input_files("#firmware-upload input[name=file]", str(tmp_path / parts["file"][0]))
+    await page.set_input_files("#firmware-upload input[name=certificate]", str(tmp_path / parts["certificate"][0]))
+    await page.fill("#firmware-upload input[name=signature]", parts["signature"][1].decode())
+    await page.click("#firmware-upload button[type=submit]")  # with the session's CSRF token
+    await page.wait_for_selector('#firmware[data-status="InstallRebooting"]', timeout=20000)  # pushed, no reload
+    assert "restarting into the new release" in await page.inner_text("#firmware")
+    assert await page.get_attribute("#firmware-progress", "value") == "90"
+    await page.screenshot(path=screenshot_path("firmware", "installed"), full_page=True)
+    assert os.readlink(root / "current") == str(root / "slots" / "a")

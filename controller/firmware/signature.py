@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,12 +30,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 CHUNK = 1 << 20
 
 
+log = logging.getLogger(__name__)
+
+
 class CertificateRejected(Exception):
     """The signing certificate cannot be trusted (InvalidCertificate)."""
 
 
 class SignatureRejected(Exception):
     """The file does not match its signature (InvalidSignature)."""
+
+
+def load_roots(path: Path | None) -> list[x509.Certificate]:
+    """The manufacturer roots of ``[firmware] manufacturer_roots`` (a PEM file); none when unusable."""
+    if path is None:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        log.error("[firmware] manufacturer_roots %s unusable: %s", path, exc)
+        return []
 
 
 def check_signing_certificate(pem: str, roots: Sequence[x509.Certificate], now: datetime) -> x509.Certificate:

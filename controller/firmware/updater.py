@@ -8,6 +8,9 @@ Rules kept here (security whitepaper L01; OCPP 1.6 5.19):
   request starts and when it ends, whatever the outcome.
 - Download attempts per request: ``retries`` (default from config), ``retryInterval`` apart,
   each resuming the partial file; a bad location or an oversize file is not retried.
+- A file already on the box (``artifact``: a release uploaded through the local API) is moved
+  into the directory instead of downloaded (reported Downloading, Downloaded); from there on it
+  is checked and installed exactly as a downloaded one.
 - A signed update is installed only after its signature verified; an unsigned one only when
   ``allow_unsigned`` (the front end refuses it earlier otherwise).
 - Install waits until the station is idle (the core's ``until_idle``); meanwhile the station
@@ -66,6 +69,7 @@ class UpdateRequest:
     retry_interval_s: float | None = None
     certificate: x509.Certificate | None = None  # None: unsigned (1.6 UpdateFirmware)
     signature: str | None = None
+    artifact: Path | None = None  # uploaded, not to be downloaded (``location`` only names it)
 
     @property
     def signed(self) -> bool:
@@ -122,7 +126,7 @@ class Updater:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
-            artifact = await self._download(request)
+            artifact = await (self._take(request.artifact) if request.artifact else self._download(request))
             if artifact is None:
                 return
             if request.certificate is not None:
@@ -171,6 +175,13 @@ class Updater:
             await self._to(Event.DOWNLOADED)
             return artifact
         return None
+
+    async def _take(self, upload: Path) -> Path:
+        await self._to(Event.DOWNLOAD)
+        artifact = self.dir / "firmware.bin"
+        await asyncio.to_thread(shutil.move, upload, artifact)
+        await self._to(Event.DOWNLOADED)
+        return artifact
 
     async def _hold(self, on: bool) -> None:
         """Idle EVSEs Unavailable and no new transactions while an install waits (L01.FR.07),

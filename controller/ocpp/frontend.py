@@ -7,7 +7,8 @@ Rules kept here:
 - The daemon starts it after the station runs and stops it before the station's last
   transactions end; the API and the web page show ``status_json`` (``ocpp``, and ``security``
   where it has one) and ``queued_messages``, and drive ``connect`` / ``disconnect`` /
-  ``reconnect``.
+  ``reconnect``; the page uploads releases through the front end's ``firmware_updater`` (the
+  station's one updater, whose statuses the front end reports to the backend).
 - A reset is the core's command (controller/core/station.py) and ends in the daemon's restart,
   which reads ``reset_retries`` from the front end (how often a failed reboot is retried).
 """
@@ -23,6 +24,7 @@ from controller.clock import WallClock
 from controller.config import Config
 from controller.core.ledger import Ledger
 from controller.core.station import Station
+from controller.firmware.updater import Updater
 from controller.storage import Database
 
 
@@ -59,6 +61,9 @@ class FrontEnd(Protocol):
 
     @property
     def reset_retries(self) -> int: ...
+
+    @property
+    def firmware_updater(self) -> Updater | None: ...
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Rules kept here:
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("POST", "/api/connectors/{evse}/availability", "control", "availability"),
     ("POST", "/api/ocpp/reconnect", "control", "reconnect"),
     ("POST", "/api/diagnostics", "control", "diagnostics"),
+    ("POST", "/api/firmware", "firmware", "upload"),
 )
 PUBLIC = frozenset({("GET", "/"), ("GET", "/static/style.css"), ("GET", "/static/login.js"), ("POST", "/api/login")})
 
@@ -77,5 +79,6 @@ def _lazy(module: str, name: str) -> Handler:
 async def _shutdown(app: web.Application) -> None:
     for thing in app[WEB].made.values():
         close = getattr(thing, "close", None)
-        if close is not None:
-            close()
+        done = close() if close is not None else None
+        if inspect.isawaitable(done):
+            await done

@@ -8,7 +8,7 @@ Rules kept here:
   browsers listen.
 - A connector's frame is the API's connector JSON (``GET /api/status``) plus the words the
   page shows (controller/web/words.py): the page and the API never disagree.
-- The station summary (backend link, time) has no events of its own: while browsers are
+- The station summary (backend link, time, a firmware update's progress) has no events of its own: while browsers are
   connected it is rebuilt every ``STATION_EVERY_S`` and sent only when it changed.
 """
 
@@ -25,8 +25,9 @@ from controller.api import connector_status_json
 from controller.core.events import Event
 from controller.curves import Sample
 from controller.faults import Fault
-from controller.web import WEB
+from controller.web import WEB, Web
 from controller.web.feed import Feed
+from controller.web.firmware import progress as firmware_progress
 from controller.web.sessions import sample_json
 from controller.web.words import describe, link_error_words, link_words
 from hal.types import MeterReading
@@ -115,7 +116,8 @@ def evse_frame(daemon: Daemon, evse_id: int) -> dict[str, Any]:
     return out
 
 
-def _station_summary(daemon: Daemon) -> Callable[[], dict[str, Any]]:
+def _station_summary(shared: Web) -> Callable[[], dict[str, Any]]:
+    daemon = shared.api.daemon
     name = daemon.config.station.charge_point_id
 
     def summary() -> dict[str, Any]:
@@ -125,7 +127,8 @@ def _station_summary(daemon: Daemon) -> Callable[[], dict[str, Any]]:
             words = link_words(ocpp["state"], ocpp.get("registration"))
             link = {"state": ocpp["state"], "words": words.title, "tone": words.tone,
                     "last_error": link_error_words(ocpp.get("last_error") or "")}  # fmt: skip
-        return {"name": name, "now": daemon.clock.now().isoformat(timespec="seconds"), "link": link}
+        now = daemon.clock.now().isoformat(timespec="seconds")
+        return {"name": name, "now": now, "link": link, "firmware": firmware_progress(shared)}
 
     return summary
 
@@ -135,5 +138,5 @@ async def stream(request: web.Request) -> web.StreamResponse:
     live = shared.made.get("live")
     if live is None:
         daemon = shared.api.daemon
-        live = shared.made["live"] = Live(daemon, _station_summary(daemon))
+        live = shared.made["live"] = Live(daemon, _station_summary(shared))
     return await live.feed.stream(request)

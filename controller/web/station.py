@@ -17,7 +17,8 @@ from aiohttp import web
 from controller import __version__
 from controller.config import effective_toml
 from controller.firmware.slots import SlotRoot
-from controller.web import WEB
+from controller.web import WEB, Web
+from controller.web.firmware import progress
 from controller.web.words import SECURITY_PROFILES, link_error_words, link_words
 
 if TYPE_CHECKING:
@@ -63,17 +64,18 @@ def time_json(daemon: Daemon) -> dict[str, Any]:
     }
 
 
-def firmware_json(daemon: Daemon) -> dict[str, Any]:
+def firmware_json(shared: Web) -> dict[str, Any]:
+    daemon = shared.api.daemon
     slots = SlotRoot(daemon.config.firmware.slot_root)
     active = slots.active()
     marker = slots.marker()
     if marker is None:
-        words = "no update under way"
+        trial = None
     elif marker.state == "trial":
-        words = f"on trial: {marker.to_version or 'a new release'} must reach the backend, else it is rolled back"
+        trial = f"on trial: {marker.to_version or 'a new release'} must come up, else it is rolled back"
     else:
-        words = f"rolled back: {marker.reason}"
-    return {"version": __version__, "slot": active.name if active else None, "status_words": words, "progress": None}
+        trial = f"rolled back: {marker.reason}"
+    return {"version": __version__, "slot": active.name if active else None, "trial": trial, **progress(shared)}
 
 
 def meters_json(daemon: Daemon) -> list[dict[str, Any]]:
@@ -100,7 +102,7 @@ async def info(request: web.Request) -> web.Response:
         {
             "ocpp": await ocpp_json(daemon),
             "time": time_json(daemon),
-            "firmware": firmware_json(daemon),
+            "firmware": firmware_json(request.app[WEB]),
             "meters": meters_json(daemon),
             "config": effective_toml(daemon.config),
         }

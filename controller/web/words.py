@@ -16,6 +16,7 @@ from typing import Any
 from controller.core.view import EvseView
 from controller.core.vocabulary import AvailabilityReason, ChargingState, StopCause
 from controller.faults import CHARGING_FAULTS, FAULT_POLICY, Fault
+from controller.firmware.update import FirmwareStatus
 from controller.iec61851 import MIN_CURRENT_A
 from controller.owner_limits import OWNER
 from controller.smart_charging.enforcement import LIMIT_SOURCE as PROFILES
@@ -212,6 +213,25 @@ def link_error_words(error: str) -> str:
         return ""
     return next((words for needle, words in LINK_ERRORS if needle.lower() in error.lower()), error)
 
+
+# A firmware update's status: what it means, and how far along it is (percent; None: nothing runs).
+F = FirmwareStatus
+FIRMWARE_STEPS: dict[FirmwareStatus, tuple[str, int | None]] = {
+    F.IDLE: ("no update under way", None),
+    F.DOWNLOAD_SCHEDULED: ("download scheduled by the backend", 5),
+    F.DOWNLOADING: ("receiving the release", 15),
+    F.DOWNLOAD_PAUSED: ("download interrupted; retrying", 15),
+    F.DOWNLOADED: ("received; checking its signature", 30),
+    F.DOWNLOAD_FAILED: ("the download failed", None),
+    F.INVALID_SIGNATURE: ("refused: the signature does not match the file", None),
+    F.SIGNATURE_VERIFIED: ("signature verified; installs once no car charges", 50),
+    F.INSTALL_SCHEDULED: ("install scheduled by the backend", 55),
+    F.INSTALLING: ("installing", 70),
+    F.INSTALL_REBOOTING: ("installed; restarting into the new release", 90),
+    F.INSTALLED: ("installed and running", 100),
+    F.INSTALLATION_FAILED: ("the installation failed (see the log); the running release stays", None),
+    F.INSTALL_VERIFICATION_FAILED: ("refused: not a release this station can run", None),
+}
 
 SECURITY_PROFILES: dict[int, str] = {
     0: "none: plain connection, no password",

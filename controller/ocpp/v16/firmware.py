@@ -32,7 +32,7 @@ from cryptography import x509
 
 from controller.clock import WallClock
 from controller.firmware import FirmwareConfig
-from controller.firmware.signature import CertificateRejected, check_signing_certificate
+from controller.firmware.signature import CertificateRejected, check_signing_certificate, load_roots
 from controller.firmware.update import FirmwareStatus
 from controller.firmware.updater import Updater, UpdateRequest
 from controller.ocpp.link import CallFailed, Refuse, Reply
@@ -75,16 +75,6 @@ CONNECT_WAIT_S = 60.0
 def parse_time(text: str) -> datetime:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def load_roots(path: Path | None) -> list[x509.Certificate]:
-    if path is None:
-        return []
-    try:
-        return x509.load_pem_x509_certificates(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        log.error("[firmware] manufacturer_roots %s unusable: %s", path, exc)
-        return []
 
 
 class FirmwareManagement:

@@ -59,6 +59,7 @@ from controller.tasks import Tasks
 if TYPE_CHECKING:
     from controller.authorization.local_list import LocalList
     from controller.core.station import Station
+    from controller.firmware.updater import Updater
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.v16.security import Security
 
@@ -113,6 +114,7 @@ class ChargePoint:
     # SecurityEventNotification).
     certificates: CertificateStore | None = None
     security: Security | None = None
+    firmware_updater: Updater | None = None  # the station's one updater (the web page uploads through it)
 
     def __init__(
         self,

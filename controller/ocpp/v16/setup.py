@@ -147,6 +147,7 @@ def build(ctx: FrontEndContext) -> ChargePoint:
     charge_point = ChargePoint(db, link, journal, keys, identity, clock, features=features, local_list=local_list)
     charge_point.remote_start_profile = smart_charging.remote_start_profile
     charge_point.certificates, charge_point.security = certificates, security
+    charge_point.firmware_updater = maintenance[0].updater
     security.charge_point = charge_point
     firmware_management.bind(maintenance, charge_point, security)
     ledger.hooks.append(charge_point.transactions.hook)

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
-const state = {csrf: null, password: false, sim: null, cards: {}, offsetMs: 0, curves: {}, openSession: null};
+const state = {csrf: null, password: false, sim: null, cards: {}, offsetMs: 0, curves: {}, firmware: {}};
 
 function el(name, attrs = {}, ...children) {
   const node = document.createElement(name);
@@ -303,6 +303,7 @@ function connectFeed() {
 
 function renderStationSummary(s) {
   state.offsetMs = Date.parse(s.now) - Date.now();
+  renderFirmware(s.firmware);
   $("#title").textContent = s.name;
   const pill = $("#link-state");
   const link = s.link;
@@ -368,13 +369,49 @@ async function loadStation() {
                    : [["Backend", "none configured ([ocpp] url)"]]);
   $("#reconnect").disabled = !o;
   facts("#time", [["Now (box)", when(s.time.now)], ["Source", s.time.source_words], ["Offset", s.time.offset_words]]);
-  const f = s.firmware;
-  facts("#firmware", [["Version", f.version], ["Slot", f.slot || "not installed in slots"], ["Update", f.status_words]]);
+  state.firmware = s.firmware;
+  renderFirmware(s.firmware);
+  facts("#meters", s.meters.flatMap((m) => [[`Connector ${m.connector}`, m.words]]));
+  $("#config").textContent = s.config;
+}
+
+function renderFirmware(update) {
+  const f = {...state.firmware, ...update};
+  if (!f.version) return;  // the station tab has not been opened yet
+  facts("#firmware", [["Version", f.version], ["Slot", f.slot || "not installed in slots"],
+                      ["Trial", f.trial || "none"], ["Update", f.words]]);
+  $("#firmware").dataset.status = f.status;
   const progress = $("#firmware-progress");
   progress.hidden = f.progress === null;
   if (f.progress !== null) progress.value = f.progress;
-  facts("#meters", s.meters.flatMap((m) => [[`Connector ${m.connector}`, m.words]]));
-  $("#config").textContent = s.config;
+}
+
+function uploadFirmware(event) {
+  event.preventDefault();
+  const form = event.target;
+  const button = form.querySelector("button");
+  const progress = $("#firmware-progress");
+  const xhr = new XMLHttpRequest();  // fetch() cannot tell how far an upload is
+  xhr.open("POST", "/api/firmware");
+  if (state.csrf) xhr.setRequestHeader("X-CSRF-Token", state.csrf);
+  xhr.upload.onprogress = (e) => {
+    progress.hidden = false;
+    progress.value = e.lengthComputable ? (e.loaded / e.total) * 15 : 5;  // the upload is the first 15 %
+  };
+  xhr.onloadend = () => {
+    button.disabled = false;
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: the status says enough */ }
+    if (xhr.status === 202) {
+      toast(body.words);
+      form.reset();
+    } else {
+      toast(body.error || `upload failed (${xhr.status || "no answer"})`, true);
+    }
+    loadStation();
+  };
+  button.disabled = true;
+  xhr.send(new FormData(form));
 }
 
 async function downloadDiagnostics() {
@@ -405,6 +442,7 @@ async function main() {
   for (const b of document.querySelectorAll("nav button")) b.onclick = () => showTab(b.dataset.tab);
   $("#reconnect").onclick = () => act("POST", "/api/ocpp/reconnect", {}, "Reconnecting to the backend");
   $("#diagnostics").onclick = downloadDiagnostics;
+  $("#firmware-upload").onsubmit = uploadFirmware;
   setInterval(() => Object.values(state.cards).forEach(tickDuration), 1000);
   connectFeed();
 }
