@@ -11,10 +11,15 @@ Rules kept here:
 - A handler must not await ``call()`` (the CSMS waits for our answer first); it returns its
   response and may pass ``after``: work run once the response is on the wire, in a task the
   link keeps and whose exceptions are logged. ``spawn()`` is the same for anything else.
-- Reconnect with exponential backoff, jitter and a cap (``backoff_delay``, pure). Websocket
+- Reconnect with exponential backoff, jitter and a cap (``backoff_delay``, pure), or with the
+  version's own rule (``backoff(attempt, rand)``, e.g. OCPP-J 2.0.1 5.3); ``attempt`` counts
+  the failures since the last successful connection (0 = the first retry). Websocket
   pings every ``ping_interval`` s (0 = off) with a pong timeout, so a half-open TCP connection
   is noticed and dropped.
-- ``state`` and ``last_error`` are observable for the local API; ``connected`` is an Event.
+- While the registration is refused, incoming CALLs are dropped unanswered (``silent``, 1.6
+  section 4.2) or answered with the CALLERROR ``refuse_with`` (2.0.1 B03.FR.08: SecurityError).
+- ``state`` and ``last_error`` are observable for the local API; ``connected`` is an Event;
+  ``down_since`` the monotonic time the last connection ended (B04 needs how long it was down).
   ``disconnect()`` stays down until ``connect()``.
 - ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
   BootNotification first; ``frame_log`` sees every frame in and out.
@@ -134,6 +139,7 @@ class Link:
         frame_log: Callable[[Frame], None] | None = None,
         on_open: Callable[[ClientConnection], None] | None = None,
         on_failure: Callable[[BaseException], str | None] | None = None,
+        backoff: Callable[[int, float], float] | None = None,
     ):
         self.url = url.rstrip("/") + "/" + charge_point_id
         self.rpc = rpc
@@ -141,6 +147,7 @@ class Link:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.backoff = backoff  # (attempt, rand in [0, 1)) -> seconds; None: backoff_delay
         # A callable so the security profile can change credentials between connections.
         self.additional_headers = additional_headers
         self.ssl = ssl
@@ -153,7 +160,9 @@ class Link:
         self._state_changed = asyncio.Event()
         self.last_error = ""
         self.connected = asyncio.Event()
+        self.down_since: float | None = None  # monotonic time the last connection ended
         self.silent = False  # drop incoming CALLs unanswered (1.6 section 4.2: while Rejected)
+        self.refuse_with: str | None = None  # answer every incoming CALL with this CALLERROR code
         self._handlers: dict[str, Handler] = {}
         self._wanted = asyncio.Event()
         self._kick = asyncio.Event()
@@ -263,7 +272,11 @@ class Link:
                 self._at_once = False
                 continue
             self._set_state(LinkState.WAITING)
-            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, random.random())
+            rand = random.random()
+            if self.backoff is not None:
+                delay = self.backoff(attempt, rand)
+            else:
+                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, rand)
             attempt += 1
             log.info("reconnecting in %.1f s", delay)
             self._kick.clear()
@@ -304,6 +317,7 @@ class Link:
         finally:
             self._ws = None
             self.connected.clear()
+            self.down_since = time.monotonic()
             worker.cancel()
             if greeting is not None:
                 greeting.cancel()
@@ -318,6 +332,10 @@ class Link:
         if isinstance(message, Call):
             if self.silent:
                 log.info("%s %s from CSMS left unanswered: registration Rejected", message.action, message.unique_id)
+                return
+            if self.refuse_with is not None:
+                log.info("%s %s from CSMS refused: %s", message.action, message.unique_id, self.refuse_with)
+                await self._send(ws, self.rpc.error(message.unique_id, self.refuse_with, "registration not accepted"))
                 return
             inbox.put_nowait(message)
             return
