@@ -64,6 +64,11 @@ class Database:
         """Run ``fn(conn)`` in one transaction on the database thread."""
         return await asyncio.wrap_future(self._executor.submit(self._transaction, fn))
 
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """The same, handed to the database thread now (in call order), awaited later or never: for
+        event listeners, which must not await and whose writes must keep the events' order."""
+        return asyncio.wrap_future(self._executor.submit(self._transaction, fn))
+
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """The same, blocking: for startup, shutdown and tests."""
         if threading.current_thread() is self._thread:

@@ -165,13 +165,21 @@ def build_board(
 
     ``dry_run`` changes nothing: a simulated board opens no hardware anyway."""
     del dry_run
-    world = World(
-        {slot.id: slot.phases for slot in slots},
-        voltage_v=section.get_float("voltage_v", 230.0, minval=100.0, maxval=300.0),
-        frequency_hz=section.get_float("frequency_hz", 50.0, minval=45.0, maxval=65.0),
-        ev_reaction_s=section.get_float("ev_reaction_s", 1.0, minval=0.0, maxval=10.0),
-        clock=clock,
+    return board_on(
+        World(
+            {slot.id: slot.phases for slot in slots},
+            voltage_v=section.get_float("voltage_v", 230.0, minval=100.0, maxval=300.0),
+            frequency_hz=section.get_float("frequency_hz", 50.0, minval=45.0, maxval=65.0),
+            ev_reaction_s=section.get_float("ev_reaction_s", 1.0, minval=0.0, maxval=10.0),
+            clock=clock,
+        ),
+        slots,
     )
+
+
+def board_on(world: World, slots: Sequence[ConnectorSlot]) -> Board:
+    """The sim board's devices on ``world``: a new board on an existing world is the controller
+    restarting while the EVs, meters and faults around it stay as they are."""
     return Board(
         kind="sim",
         connectors=[_connector_hardware(world, slot) for slot in slots],

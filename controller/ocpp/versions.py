@@ -21,6 +21,8 @@ from controller.ocpp import config as ocpp_config
 from controller.ocpp.frontend import Build, Check, FrontEnd, FrontEndContext
 from controller.ocpp.v16 import setup as v16
 from controller.ocpp.v16.status import connector_status as v16_status
+from controller.ocpp.v201 import setup as v201
+from controller.ocpp.v201.availability import connector_status as v201_status
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Version:
 
 VERSIONS: dict[str, Version] = {
     "1.6": Version(v16.build, v16.check, lambda view: v16_status(view)[0].value),
+    "2.0.1": Version(v201.build, v201.check, lambda view: getattr(v201_status(view), "value", "")),
 }
 assert set(VERSIONS) == set(ocpp_config.VERSIONS), "controller/ocpp/config.py lists the versions built here"
 

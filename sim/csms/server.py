@@ -17,6 +17,10 @@ Rules kept here:
   verified by the context's client CA, authenticates instead (profile 3) unless
   ``client_certificates`` is False (a profile-2 port: 401). ``profiles[cp]`` is the profile each
   station last connected with; ``refused`` lists refused handshakes.
+- Connections are data too: ``refusing`` answers every new handshake with HTTP 503 (a CSMS that
+  "does not accept a reconnect"), ``close(cp_id)`` closes a station's websocket, ``handshakes``
+  lists when each station tried to connect; ``observers``
+  see every frame as it is recorded (a test harness keeps its own unbounded list).
 - Tasks the CSMS starts (CertificateSigned after SignCertificate) are held until done and
   cancelled by ``stop()``; their failures are logged, not lost.
 """
@@ -136,11 +140,17 @@ class Csms:
         self.profiles: dict[str, int] = {}
         self.refused: list[tuple[str, int, str]] = []  # (cp id, HTTP status or websocket close code, why)
         self.signer: pki.Issued | None = None
+        self.refusing = False  # answer new handshakes with 503
+        self.handshakes: list[tuple[str, float]] = []  # (cp id, time.monotonic()) of every opening handshake
+        self.observers: list[Callable[[LoggedFrame], None]] = []
 
     # ---- recording ----------------------------------------------------------------------
 
     def record(self, cp_id: str, direction: str, text: str) -> None:
-        self.log.append(LoggedFrame(cp_id, direction, text, time.time()))
+        logged = LoggedFrame(cp_id, direction, text, time.time())
+        self.log.append(logged)
+        for observe in self.observers:
+            observe(logged)
         try:
             frame = json.loads(text)
         except ValueError:
@@ -200,6 +210,12 @@ class Csms:
         response = await session.call(request, suppress=False)
         return snake_to_camel_case(remove_nones(serialize_as_dict(response)))
 
+    async def close(self, cp_id: str) -> None:
+        """Close the station's websocket (the closing handshake, as a CSMS going away does)."""
+        session = self.sessions.get(cp_id)
+        if session is not None:
+            await session._connection.ws.close()
+
     async def send_raw(self, cp_id: str, text: str) -> None:
         await self.sessions[cp_id]._connection.send(text)
 
@@ -240,6 +256,11 @@ class Csms:
 
     def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
         cp_id = request.path.strip("/").split("/")[-1]
+        self.handshakes.append((cp_id, time.monotonic()))
+        if self.refusing:
+            self.refused.append((cp_id, 503, "not accepting connections"))
+            self.changed()
+            return connection.respond(503, "not accepting connections\n")
         ssl_object = connection.transport.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.getpeercert():
             if not self.config.client_certificates:

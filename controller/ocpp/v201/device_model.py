@@ -14,6 +14,8 @@ Rules kept here (part 2 B05, B06, "Referenced Components and Variables"; DESIGN.
   (after the caller persisted them) and then calls the effect's listeners, except for rows that
   take effect at the next boot (RebootRequired). A failing listener is logged and never undoes
   the change.
+- An effect is bound either by a listener or, when its variables are read each time they are
+  needed (``read_at_use``), by naming it so: nothing has to be pushed then.
 - WriteOnly values are held for the station's use (``value``) and never rendered for a report
   or a GetVariables answer.
 - Reported text is cut to ReportingValueSize; written text is limited to ConfigurationValueSize.
@@ -75,6 +77,7 @@ class DeviceModel:
         if missing:
             raise ValueError(f"no reader bound for the live values {missing}")
         self._listeners: dict[str, list[Listener]] = {}
+        self._read_at_use: set[str] = set()
         self._checks: dict[str, list[Check]] = {}
         self._values: dict[Slot, Value | None] = {}
         for row in inventory:
@@ -171,6 +174,12 @@ class DeviceModel:
             raise KeyError(f"no variable of this station drives {effect!r}")
         self._checks.setdefault(effect, []).append(check)
 
+    def read_at_use(self, effect: str) -> None:
+        """``effect``'s variables are read whenever the station needs them: bound without a listener."""
+        if effect not in self.effects():
+            raise KeyError(f"no variable of this station drives {effect!r}")
+        self._read_at_use.add(effect)
+
     def unbound_effects(self) -> frozenset[str]:
-        """Effects nobody listens to: the front end checks this is empty once it is wired."""
-        return self.effects() - set(self._listeners)
+        """Effects nobody listens to or reads: the front end checks this once it is wired."""
+        return self.effects() - set(self._listeners) - self._read_at_use

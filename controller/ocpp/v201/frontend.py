@@ -1,0 +1,246 @@
+"""The OCPP 2.0.1 charging station: a translator between the charging core and the CSMS, one
+module per functional block, wired here.
+
+Rules kept here (part 2; DESIGN.md "One core, two protocols"):
+- Blocks: registration (B01-B03, G02), configuration (B05-B08, the device model), availability
+  (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
+  transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02), and
+  authorization (C01) when the CSMS decides who charges. Each block owns its handlers; this
+  module registers them and binds the device model's effects and live values.
+- Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
+  journal opens once every connector's status was reported after that Accepted; the CSMS's
+  requests are answered while Pending (B02.FR.01), refused with SecurityError while Rejected.
+- Every effect the model's variables drive is bound (a listener, or read where it is used),
+  except ``PENDING``: variables the station stores and reports whose functional block is not
+  built yet. The start fails if any other effect is unbound.
+- It keeps the ``FrontEnd`` contract (controller/ocpp/frontend.py); setup.py builds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from controller.ocpp.journal import Journal
+from controller.ocpp.link import Link, Reply
+from controller.ocpp.rpc import Rpc
+from controller.ocpp.security_log import SecurityLog
+from controller.ocpp.v201 import availability
+from controller.ocpp.v201.authorization import CsmsAuthorizer
+from controller.ocpp.v201.communication import RetryBackOff
+from controller.ocpp.v201.configuration import Configuration
+from controller.ocpp.v201.description import StationDescription
+from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.inventory import Inventory
+from controller.ocpp.v201.policy import EFFECTS as POLICY_EFFECTS
+from controller.ocpp.v201.policy import charging_policy
+from controller.ocpp.v201.readings import readers
+from controller.ocpp.v201.registration import BootReasons, Identity, Registration
+from controller.ocpp.v201.remote_control import RemoteControl
+from controller.ocpp.v201.reset import Reset
+from controller.ocpp.v201.security_events import SecurityEvents
+from controller.ocpp.v201.store import VariableStore
+from controller.ocpp.v201.transactions import Transactions
+from controller.ocpp.v201.trigger import Payload, Triggers
+from controller.tasks import Tasks
+
+if TYPE_CHECKING:
+    from controller.ocpp.frontend import FrontEndContext
+
+log = logging.getLogger(__name__)
+
+# Effects whose functional block is still to come: the variables are stored and reported.
+PENDING = frozenset({
+    "network_configuration_priority", "network_profile_connection_attempts",  # B09/B10 network profiles
+    "basic_auth_password", "organization_name",  # A security profiles, certificates
+    "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
+    "authorization_enabled", "offline_tx_for_unknown_id", "local_authorize_offline",
+    "local_pre_authorize", "master_pass_group_id", "disable_remote_authorization",  # C authorization
+    "stop_tx_on_ev_side_disconnect", "tx_before_accepted",  # E transactions
+    "sampled_data", "aligned_data",  # J meter values
+})  # fmt: skip
+READ_AT_USE = {
+    "offline_threshold": "availability.py, at each reconnect",
+    "reset_retries": "the daemon, when a reset restarts the station",
+    "time_source": "registration.py, at each CSMS time",
+    "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
+}
+BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
+           "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
+PING_INTERVAL = "OCPPCommCtrlr.WebSocketPingInterval"
+MESSAGE_ATTEMPTS = "OCPPCommCtrlr.MessageAttempts[TransactionEvent]"
+MESSAGE_INTERVAL = "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]"
+Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
+
+
+class ChargingStation:
+    def __init__(self, ctx: FrontEndContext, description: StationDescription, inventory: Inventory,
+                 presets: dict[str, str]):  # fmt: skip
+        config, db, ledger, clock, station = ctx.config, ctx.db, ctx.ledger, ctx.clock, ctx.station
+        ocpp = config.ocpp
+        assert ocpp.url is not None
+        state_dir = config.storage.state_dir
+        self.station, self.clock = station, clock
+        self.link = Link(ocpp.url, ocpp.charge_point_id or config.station.charge_point_id, Rpc("2.0.1"),
+                         call_timeout=ocpp.call_timeout_s)  # fmt: skip
+        self.journal = Journal(db)
+        store = VariableStore(db, state_dir / "secrets")
+        live = readers(station, {
+            "security_profile": self._security_profile,
+            "active_network_profile": lambda: 1,  # the configured [ocpp] url is the only profile yet
+            "certificate_entries": lambda: 0,  # none installed over OCPP yet
+        })  # fmt: skip
+        self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
+        self.configuration = Configuration(self.model, store, self.link, clock.now)
+        self.reasons = BootReasons(db)
+        self.queue_open = asyncio.Event()  # set once the statuses after the first Accepted went out
+        self.registration = Registration(
+            self.link, self.configuration, clock,
+            Identity(config.station.vendor, config.station.model, config.station.serial_number,
+                     ocpp.firmware_version),
+            self.reasons, on_accepted=self._accepted, on_reconnected=self._reconnected,
+        )  # fmt: skip
+        self.statuses = availability.StatusReports(
+            station, self.link, self.registration.accepted, clock.now,
+            lambda: self.configuration.number("OCPPCommCtrlr.OfflineThreshold"),
+        )  # fmt: skip
+        self.security_events = SecurityEvents(self.journal, SecurityLog(state_dir / "security.log"), clock.now)
+        self.triggers = Triggers(lambda: station.evse_ids)
+        self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
+        self.authorizer = CsmsAuthorizer(self.link, self.registration.accepted)
+        self.transactions = Transactions(db, self.journal, self.link, station, clock.now)
+        self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
+        self._tasks = Tasks("ocpp 2.0.1")
+        self.link.on_connected = self.registration.on_connected
+        blocks = (self.configuration, self.reset, self.triggers, self.remote_control,
+                  availability.ChangeAvailability(station))  # fmt: skip
+        for block in blocks:
+            for action, handler in block.handlers().items():
+                self.link.handle(action, handler)
+        self._offer_triggers()
+        self._bind(description.has_lock)
+        station.subscribe(self.statuses.on_event)
+        station.subscribe(self.transactions.on_event)
+        ledger.hooks.append(self.transactions.hook)
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def _bind(self, has_lock: bool) -> None:
+        model, link, journal = self.model, self.link, self.journal
+
+        def backoff(_write: object = None) -> None:
+            wait, spread, repeat = (self.configuration.number(a) for a in BACKOFF)
+            link.backoff = RetryBackOff(wait, spread, repeat).delay
+
+        def ping(_write: object = None) -> None:
+            link.ping_interval = float(self.configuration.number(PING_INTERVAL))
+
+        def attempts(_write: object = None) -> None:
+            journal.attempts = self.configuration.number(MESSAGE_ATTEMPTS)
+            journal.retry_interval = float(self.configuration.number(MESSAGE_INTERVAL))
+
+        def policy(_write: object = None) -> None:
+            self.station.set_policy(charging_policy(model.value, has_lock))
+
+        bindings: list[tuple[str, Callable[[object], None]]] = [
+            ("retry_backoff", backoff),
+            ("websocket_ping_interval", ping),
+            ("transaction_event_attempts", attempts),
+            ("transaction_event_attempt_interval", attempts),
+            *((e, policy) for e in POLICY_EFFECTS if e in model.effects()),
+        ]
+        for effect, apply in bindings:
+            model.on_change(effect, apply)
+            apply(None)
+        model.on_change("heartbeat_interval", self.registration.heartbeat_interval_changed)
+        for effect in READ_AT_USE:
+            model.read_at_use(effect)
+        unbound = model.unbound_effects() - PENDING
+        if unbound:
+            raise RuntimeError(f"device model effects nobody applies: {sorted(unbound)}")
+
+    def _offer_triggers(self) -> None:
+        def boot(_evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
+            return _nothing if self.registration.trigger() else None
+
+        def heartbeat(_evse: Payload | None) -> Callable[[], Awaitable[None]]:
+            return self.registration.heartbeat
+
+        def status(evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
+            if evse is None or "connectorId" not in evse:  # connector level only (F06.FR.12)
+                return None
+            key = (evse["id"], evse["connectorId"])
+            if key[1] not in self.station.view(key[0]).connectors:
+                return None
+            return lambda: self.statuses.triggered(key)
+
+        self.triggers.offer("BootNotification", boot)
+        self.triggers.offer("Heartbeat", heartbeat)
+        self.triggers.offer("StatusNotification", status)
+
+    def _security_profile(self) -> int:
+        """1: Basic auth over ws; 2: over wss (profile 3, client certificates, comes with the security block)."""
+        return 2 if self.link.url.startswith("wss://") else 1
+
+    async def _accepted(self) -> None:
+        await self.statuses.report_all()
+        self.queue_open.set()
+
+    async def _reconnected(self, offline_s: float) -> None:
+        await self.statuses.reconnected(offline_s)
+
+    # ---- the front end's contract ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks.spawn(self.journal.deliver(self.link, self.queue_open), "ocpp201-journal")
+        self._tasks.spawn(self.statuses.run(), "ocpp201-status")
+        self._tasks.spawn(self.registration.heartbeats(), "ocpp201-heartbeat")
+        self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
+        self.link.start()
+
+    async def stop(self) -> None:
+        if self.queue_open.is_set() and self.link.connected.is_set():
+            with contextlib.suppress(TimeoutError):  # let the last queued messages out
+                async with asyncio.timeout(3):
+                    await self.journal.wait_empty()
+        await self.link.close()
+        await self._tasks.cancel()
+
+    def status_json(self) -> dict[str, Any]:
+        status = self.registration.status
+        return {
+            "ocpp": {
+                "version": "2.0.1",
+                "state": self.link.state.value,
+                "last_error": self.link.last_error,
+                "url": self.link.url,
+                "registration": status.value if status is not None else None,
+            }
+        }
+
+    async def connect(self) -> None:
+        self.link.connect()
+
+    async def disconnect(self) -> None:
+        await self.link.disconnect()
+
+    async def reconnect(self) -> None:
+        self.link.connect()
+        await self.link.reconnect()
+
+    async def queued_messages(self) -> int:
+        return len(await self.journal.pending())
+
+    async def report_security_event(self, kind: str, detail: str) -> None:
+        await self.security_events.report(kind, detail)
+
+    @property
+    def reset_retries(self) -> int:
+        return self.configuration.number("OCPPCommCtrlr.ResetRetries")
+
+
+async def _nothing() -> None:
+    return None

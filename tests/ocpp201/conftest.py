@@ -1,0 +1,28 @@
+"""Fixtures of the part-6 harness: one charging station per test module (``cs``), the general
+preconditions restored before each test (harness.py, rules 1 and 2)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from ocpp201.harness import Harness
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    presets: dict[str, Any] = getattr(request.module, "PRESETS", {})
+    harness = Harness(tmp_path_factory.mktemp("station"), presets)
+    await harness.open()
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module", autouse=True)
+async def general_preconditions(cs: Harness) -> None:
+    await cs.restore()
