@@ -22,6 +22,7 @@ from controller import __version__
 from controller.config import DEFAULT_PATH, Config, effective_toml, load, load_board
 from controller.ctl import CSMS_API_PORT, PASSWORD_ENV
 from controller.ocpp import versions
+from controller.ocpp.config import VERSIONS
 from hal.board import Board
 from hal.config import ConfigError
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the bench CSMS on a free port)")  # fmt: skip
     p.add_argument("--tls", action="store_true",
                    help="the bench over wss: a CA made for the run, security profile 2 (bench CSMS only)")  # fmt: skip
+    p.add_argument("--ocpp", choices=VERSIONS, help="the OCPP version it speaks (default: the configuration's)")
 
     p = sub.add_parser("ctl", help="talk to a running daemon's local API")
     p.add_argument("--api", default="http://127.0.0.1:8080", metavar="URL", help="the daemon's local API")
@@ -215,6 +217,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         csms_url=args.csms,
         tls=args.tls,
         frames=args.frames,
+        version=args.ocpp,
     )
 
 

@@ -12,8 +12,12 @@ Rules kept here:
   is not ok when a session the scenario started is still open at its end.
 - The live view (sim/live.py) keeps log lines above it; the bench CSMS's frames are logged
   only with ``--frames``.
-- The daemon talks OCPP 1.6J to the bench CSMS, started on a free port (its counts are the
-  summary's "ocpp"), or to ``--csms URL``; the bench CSMS knows the bench's tokens.
+- The daemon talks OCPP 1.6J (or 2.0.1 with ``--ocpp 2.0.1``: the same scenario, the same
+  configuration with ``[ocpp] version`` switched) to the bench CSMS, started on a free port
+  (its counts are the summary's "ocpp"; for 2.0.1 also every transaction as the CSMS recorded
+  its TransactionEvents), or to ``--csms URL``; the bench CSMS knows the bench's tokens. With
+  2.0.1 the summary is not ok when a transaction reached the CSMS incomplete (a seqNo
+  missing, no Ended).
 """
 
 from __future__ import annotations
@@ -120,7 +124,8 @@ FIRMWARE_UPDATE = "firmware-update"  # a signed update into a new release, end t
 SCENARIO_NAMES = (*SCENARIOS, FIRMWARE_UPDATE)
 
 
-def bench_config(scenario: str, config_path: str | None, state_dir: Path, api_port: int) -> Config:
+def bench_config(scenario: str, config_path: str | None, state_dir: Path, api_port: int,
+                 version: str | None = None) -> Config:  # fmt: skip
     if config_path is not None:
         config = load(config_path)
     else:
@@ -128,8 +133,9 @@ def bench_config(scenario: str, config_path: str | None, state_dir: Path, api_po
         text = resources.files("sim").joinpath("configs", name).read_text(encoding="utf-8")
         config = parse(text, f"sim/configs/{name}")
     return dataclasses.replace(
-        config, storage=StorageConfig(state_dir=state_dir), api=ApiConfig("127.0.0.1", api_port, True)
-    )
+        config, storage=StorageConfig(state_dir=state_dir), api=ApiConfig("127.0.0.1", api_port, True),
+        ocpp=dataclasses.replace(config.ocpp, version=version or config.ocpp.version),
+    )  # fmt: skip
 
 
 class Bench:
@@ -181,6 +187,13 @@ def unstopped(transactions: list[dict[str, Any]]) -> str | None:
     return f"transaction on connector {', '.join(open_on)} not ended by the end of the scenario" if open_on else None
 
 
+def incomplete(csms: Csms) -> str | None:
+    """2.0.1: a transaction whose TransactionEvents did not all reach the CSMS (or came twice)."""
+    broken = [tx_id for by_id in csms.ledger.transactions.values() for tx_id, tx in by_id.items()
+              if not tx.complete or tx.duplicates or tx.gaps]  # fmt: skip
+    return f"transaction {', '.join(broken)} incomplete at the CSMS" if broken else None
+
+
 def live_parts(daemon: Any) -> list[str]:
     """One short line per connector for the live area (sim/live.py)."""
     from controller.api import connector_status_json
@@ -217,12 +230,14 @@ async def serve_csms_control(csms: Csms, say: Callable[[str], None]) -> web.AppR
 
 async def start_tls_csms(csms: Csms, config: Config) -> Config:
     """``--tls``: the bench CSMS serves wss with a CA generated for this run; the daemon trusts
-    that CA and connects with security profile 2 (Basic auth, a random AuthorizationKey
-    provisioned in its secret file). The CSMS signs CSRs with the same CA, so the bench can go
+    that CA and connects with security profile 2 (Basic auth, a random AuthorizationKey (1.6) or
+    BasicAuthPassword (2.0.1) provisioned in its secret file). The CSMS signs CSRs with the same CA, so the bench can go
     on to profile 3 (ExtendedTriggerMessage SignChargePointCertificate, then SecurityProfile 3)."""
     import secrets
 
     from controller.ocpp.config import AUTHORIZATION_KEY_FILE
+    from controller.ocpp.v201.credentials import PASSWORD as v201_PASSWORD
+    from controller.ocpp.v201.store import secret_file as v201_secret
     from controller.secret_files import write_secret
     from sim import pki
     from sim.csms import tls_context
@@ -235,7 +250,8 @@ async def start_tls_csms(csms: Csms, config: Config) -> Config:
     password = secrets.token_hex(16)
     csms.config.passwords[config.ocpp.charge_point_id or config.station.charge_point_id] = password
     csms.signer = root
-    write_secret(config.storage.state_dir / AUTHORIZATION_KEY_FILE, password)
+    where = {"1.6": AUTHORIZATION_KEY_FILE, "2.0.1": v201_secret(Path("secrets"), v201_PASSWORD)}
+    write_secret(config.storage.state_dir / where[config.ocpp.version], password)
     port = await csms.start(ssl=tls_context(str(cert), str(key), str(root_file)))
     keys = {**config.ocpp.keys, "SecurityProfile": 2}
     return dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=f"wss://localhost:{port}",
@@ -310,10 +326,11 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
         }
         for t in reversed(run_transactions)
     ]
+    error = error or unstopped(transactions) or (incomplete(csms) if csms is not None else None)
     return {
         "scenario": scenario,
-        "ok": error is None and unstopped(transactions) is None,
-        "error": error or unstopped(transactions),
+        "ok": error is None,
+        "error": error,
         "seconds": round(time.monotonic() - started, 1),
         "transactions": transactions,
         "faults": faults,
@@ -331,6 +348,7 @@ def run_demo(
     csms_url: str | None = None,
     tls: bool = False,
     frames: bool = False,
+    version: str | None = None,
 ) -> int:
     area = None if headless or as_json else LiveArea()
     logging.basicConfig(
@@ -348,7 +366,7 @@ def run_demo(
 
             summary = asyncio.run(run_firmware_update(Path(state_dir)))
         else:
-            config = bench_config(scenario, config_path, Path(state_dir), api_port)
+            config = bench_config(scenario, config_path, Path(state_dir), api_port, version)
             summary = asyncio.run(_run(scenario, config, area, csms_url, tls))
     if as_json:
         print(json.dumps(summary))

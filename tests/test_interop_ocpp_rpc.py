@@ -1,8 +1,9 @@
 """Interop: the real daemon on the simulated board against a CSMS that is not built on the
-Python ``ocpp`` package: ocpp-rpc (npm) in strict mode, driven by tests/interop/csms.js.
+Python ``ocpp`` package: ocpp-rpc (npm) in strict mode, driven by tests/interop/csms.js, as an
+OCPP 1.6J and as an OCPP 2.0.1 CSMS.
 
 Strict mode checks every CALL evsed sends and every CALLRESULT it returns against ocpp-rpc's
-own OCPP 1.6 schemas, so a mistake that both sides of an ``ocpp``-package pair share shows up
+own OCPP 1.6 / 2.0.1 schemas, so a mistake that both sides of an ``ocpp``-package pair share shows up
 here. Skipped, with the reason, where Node or npm is missing or the lockfile's packages cannot
 be installed (no registry).
 """
@@ -134,9 +135,9 @@ class NodeCsms:
 
 
 @contextlib.asynccontextmanager
-async def node_csms(directory: Path) -> AsyncIterator[tuple[NodeCsms, int]]:
+async def node_csms(directory: Path, protocol: str = "ocpp1.6") -> AsyncIterator[tuple[NodeCsms, int]]:
     process = await asyncio.create_subprocess_exec(
-        "node", "csms.js", cwd=directory, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        "node", "csms.js", protocol, cwd=directory, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     csms = NodeCsms(process)
     reader = asyncio.create_task(csms.read(), name="csms.js stdout")
@@ -222,3 +223,81 @@ async def test_a_remote_session_against_strict_ocpp_rpc(ocpp_rpc, start_daemon):
     collapsed = [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s]
     # SuspendedEV: power offered, the EV not yet drawing (its reaction time)
     assert collapsed == ["Available", "Preparing", "SuspendedEV", "Charging", "Finishing", "Available"], collapsed
+
+
+STATION_201 = (
+    BOARD
+    + ONE_CONNECTOR
+    + LOOP
+    + """
+[station]
+charge_point_id = "CP-INTEROP"
+vendor = "evsed"
+model = "interop"
+
+[charging]
+authorize = "ocpp"
+
+[ocpp]
+version = "2.0.1"
+url = "ws://127.0.0.1:{port}/ocpp"
+"""
+)
+
+
+async def test_provisioning_and_a_remote_session_against_strict_ocpp_rpc_2_0_1(ocpp_rpc, start_daemon):
+    """Boot, GetBaseReport (every NotifyReport part checked by ocpp-rpc's 2.0.1 schemas),
+    Set/GetVariables, TriggerMessage, then a remote session: RequestStartTransaction, the
+    TransactionEvents, RequestStopTransaction."""
+    async with node_csms(ocpp_rpc, "ocpp2.0.1") as (csms, port):
+        run = await start_daemon(STATION_201.format(port=port))
+        connected = await csms.wait_for(lambda: csms.of("connected"))
+        assert connected[0] == {"event": "connected", "identity": "CP-INTEROP", "protocol": "ocpp2.0.1"}
+        await csms.wait_for(lambda: csms.calls("StatusNotification"))
+        assert csms.calls("BootNotification")[0]["payload"]["reason"] == "PowerUp"
+
+        assert (await csms.call("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})) == {
+            "status": "Accepted"
+        }
+        parts = await csms.wait_for(
+            lambda: (
+                [c["payload"] for c in csms.calls("NotifyReport")]
+                if any(not c["payload"].get("tbc") for c in csms.calls("NotifyReport"))
+                else None
+            )
+        )
+        assert [p["seqNo"] for p in parts] == list(range(len(parts)))
+        reported = {(e["component"]["name"], e["variable"]["name"]) for p in parts for e in p["reportData"]}
+        assert {("OCPPCommCtrlr", "HeartbeatInterval"), ("EVSE", "AvailabilityState")} <= reported
+        heartbeat = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+        set_result = await csms.call("SetVariables", {"setVariableData": [{**heartbeat, "attributeValue": "120"}]})
+        assert set_result["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        get_result = await csms.call("GetVariables", {"getVariableData": [heartbeat]})
+        assert get_result["getVariableResult"][0]["attributeValue"] == "120"
+        assert (await csms.call("TriggerMessage", {"requestedMessage": "Heartbeat"})) == {"status": "Accepted"}
+        await csms.wait_for(lambda: csms.calls("Heartbeat"))
+
+        run.sim.plug_in(1, **EV)
+        await csms.wait_for(
+            lambda: any(c["payload"]["connectorStatus"] == "Occupied" for c in csms.calls("StatusNotification"))
+        )
+        start = {"idToken": {"idToken": "TAG1", "type": "ISO14443"}, "remoteStartId": 7, "evseId": 1}
+        assert (await csms.call("RequestStartTransaction", start))["status"] == "Accepted"
+        started = (await csms.wait_for(lambda: csms.calls("TransactionEvent")))[0]["payload"]
+        transaction_id = started["transactionInfo"]["transactionId"]
+        assert (await csms.call("RequestStopTransaction", {"transactionId": transaction_id})) == {"status": "Accepted"}
+        await csms.wait_for(lambda: [c for c in csms.calls("TransactionEvent") if c["payload"]["eventType"] == "Ended"])
+        await run.stop()
+        await csms.wait_for(lambda: csms.of("disconnected"))
+
+    assert [e for e in csms.events if e["event"] in NON_CONFORMING] == [], "strict peer saw non-conforming frames"
+    assert csms.of("error") == []
+    assert csms.calls()[0]["action"] == "BootNotification"
+    assert [c["action"] for c in csms.calls() if c["action"] == "Authorize"] == ["Authorize"]  # AuthorizeRemoteStart
+    events = [c["payload"] for c in csms.calls("TransactionEvent")]
+    assert [e["seqNo"] for e in events] == list(range(len(events)))
+    assert (events[0]["eventType"], events[0]["triggerReason"]) == ("Started", "RemoteStart")
+    assert events[0]["transactionInfo"]["remoteStartId"] == 7 and events[0]["idToken"] == start["idToken"]
+    ended = events[-1]
+    assert (ended["eventType"], ended["transactionInfo"]["stoppedReason"]) == ("Ended", "Remote")
+    assert {e["transactionInfo"]["transactionId"] for e in events} == {transaction_id}

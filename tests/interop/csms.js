@@ -1,8 +1,9 @@
-// A strict OCPP 1.6J CSMS on ocpp-rpc, an implementation independent of the Python `ocpp`
-// package: tests/test_interop_ocpp_rpc.py runs evsed against it.
+// A strict OCPP 1.6J or 2.0.1 CSMS on ocpp-rpc, an implementation independent of the Python
+// `ocpp` package: tests/test_interop_ocpp_rpc.py runs evsed against it.
+// `node csms.js [ocpp1.6|ocpp2.0.1]` (default ocpp1.6) chooses the protocol it serves.
 //
 // strictMode validates every CALL the station sends and every CALLRESULT it returns against
-// ocpp-rpc's own 1.6 schemas; a failure is answered per the spec and reported here.
+// ocpp-rpc's own schemas of that version; a failure is answered per the spec and reported here.
 //
 // stdout, one JSON object per line:
 //   {"event":"listening","port":N}
@@ -20,13 +21,16 @@ const readline = require("node:readline");
 const { RPCServer, createRPCError } = require("ocpp-rpc");
 
 const ACCEPTED_TAGS = new Set(["TAG1"]);
+const PROTOCOL = process.argv[2] || "ocpp1.6";
 let nextTransactionId = 1000; // not 1: a station that guesses the id shows up
 
 const emit = (event) => process.stdout.write(JSON.stringify(event) + "\n");
 const now = () => new Date().toISOString();
 const idTagInfo = (idTag) => ({ status: ACCEPTED_TAGS.has(idTag) ? "Accepted" : "Invalid" });
 
-const answers = {
+const tokenInfo = (idToken) => ({ status: ACCEPTED_TAGS.has(idToken.idToken) ? "Accepted" : "Invalid" });
+
+const answers16 = {
   BootNotification: () => ({ status: "Accepted", currentTime: now(), interval: 300 }),
   Heartbeat: () => ({ currentTime: now() }),
   StatusNotification: () => ({}),
@@ -40,8 +44,22 @@ const answers = {
   SecurityEventNotification: () => ({}), // the 1.6 security whitepaper's; ocpp-rpc has its schema
 };
 
+const answers201 = {
+  BootNotification: () => ({ status: "Accepted", currentTime: now(), interval: 300 }),
+  Heartbeat: () => ({ currentTime: now() }),
+  StatusNotification: () => ({}),
+  NotifyEvent: () => ({}),
+  NotifyReport: () => ({}),
+  SecurityEventNotification: () => ({}),
+  MeterValues: () => ({}),
+  Authorize: ({ idToken }) => ({ idTokenInfo: tokenInfo(idToken) }),
+  TransactionEvent: ({ idToken }) => (idToken === undefined ? {} : { idTokenInfo: tokenInfo(idToken) }),
+};
+
+const answers = { "ocpp1.6": answers16, "ocpp2.0.1": answers201 }[PROTOCOL];
+
 async function main() {
-  const server = new RPCServer({ protocols: ["ocpp1.6"], strictMode: true });
+  const server = new RPCServer({ protocols: [PROTOCOL], strictMode: true });
   let station = null;
 
   server.on("client", (client) => {

@@ -441,12 +441,7 @@ class Harness:
         """Accepted, connected, the queue open, and every connector's current status at the CSMS."""
         await self.until(lambda: self.frontend.queue_open.is_set() and self.frontend.link.connected.is_set(),
                          what="Accepted and connected")  # fmt: skip
-        await self.until(self._statuses_reported, what="every connector's status at the CSMS")
-
-    def _statuses_reported(self) -> bool:
-        reports = self.frontend.statuses
-        return all(reports.status((e, 1)) is not None and reports._sent.get((e, 1)) is reports.status((e, 1))
-                   for e in self.evse_ids)  # fmt: skip
+        await self.until(lambda: self.frontend.statuses.reported, what="every connector's status at the CSMS")
 
     async def restore(self) -> None:
         self.csms.config = dataclasses.replace(self.csms.config, boot_status="Accepted",

@@ -88,6 +88,17 @@ async def ev_connected_pre_session(cs: Harness, evse: int = 1, authorized: bool 
     return event
 
 
+async def authorization_taken(cs: Harness, token: dict[str, str]) -> None:
+    """The station has the CSMS's answer and holds the authorization (waiting for an EV, or on it)."""
+
+    def holds() -> bool:
+        view = cs.station.station_view()
+        held = [a for a in (view.pending, *(e.authorization for e in view.evses)) if a is not None]
+        return any(a.token.id == token["idToken"] and a.token.type.value == token["type"] for a in held)
+
+    await cs.until(holds, what=f"{token['idToken']} authorized")
+
+
 async def authorized_local(cs: Harness, token: dict[str, str] = VALID_TOKEN, ev_connected: bool = False
                            ) -> Payload | None:  # fmt: skip
     """Table 428 main A: present the idToken; AuthorizeRequest; a TransactionEvent with the
@@ -96,10 +107,34 @@ async def authorized_local(cs: Harness, token: dict[str, str] = VALID_TOKEN, ev_
     cs.present(token)
     request = await cs.expect("Authorize", since=since)  # step 1
     assert request["idToken"] == token
+    await authorization_taken(cs, token)
     if not (starts_at(cs, "Authorized") or ev_connected):
         return None
     event = await cs.expect("TransactionEvent", lambda p: "idToken" in p, since)  # step 3
     assert event["triggerReason"] == "Authorized" and event["idToken"] == token, event
+    return event
+
+
+async def authorized_remote(cs: Harness, evse: int = 1, token: dict[str, str] = VALID_TOKEN,
+                            remote_start_id: int = 1) -> Payload | None:  # fmt: skip
+    """Table 428 main B (errata 6.2.116): RequestStartTransaction; AuthorizeRequest when
+    AuthCtrlr.AuthorizeRemoteStart is true; the TransactionEvent with RemoteStart, the
+    remoteStartId and the idToken when the transaction starts here or runs already (returned)."""
+    since = cs.mark()
+    running = cs.station.view(evse).transaction
+    request = {"idToken": token, "remoteStartId": remote_start_id, "evseId": evse}
+    response = await cs.call("RequestStartTransaction", request)
+    assert response["status"] == "Accepted"  # step 2
+    if running is not None:
+        assert response.get("transactionId") == running.id
+    if cs.variable("AuthCtrlr.AuthorizeRemoteStart") is True:
+        assert (await cs.expect("Authorize", since=since))["idToken"] == token  # step 3
+    await authorization_taken(cs, token)
+    if not (starts_at(cs, "Authorized") or running is not None or evse in cs.plugged):
+        return None
+    event = await cs.expect("TransactionEvent", lambda p: "idToken" in p, since)  # step 5
+    assert event["triggerReason"] == "RemoteStart" and event["idToken"] == token, event
+    assert event["transactionInfo"]["remoteStartId"] == remote_start_id, event
     return event
 
 
@@ -115,6 +150,34 @@ async def energy_transfer_started(cs: Harness, evse: int = 1) -> Payload:
     assert event["triggerReason"] in ("ChargingStateChanged", "CablePluggedIn", "Authorized"), event
     await cs.until(lambda: cs.station.view(evse).snapshot.contactor, what=f"EVSE {evse} charging")
     return event
+
+
+async def energy_transfer_suspended(cs: Harness, evse: int = 1) -> Payload:
+    """Table 431: the EV suspends the energy transfer; ChargingStateChanged to SuspendedEV, or the
+    end of the transaction (StoppedByEV) where EnergyTransfer is a stop point (returned)."""
+    since = cs.mark()
+    tx = await transaction_id(cs, evse)
+    cs.sim.ev_action(evse, "pause")
+    suspended = ("SuspendedEV", "EVConnected")
+    event = await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == tx
+                            and p["transactionInfo"].get("chargingState") in suspended, since)  # fmt: skip
+    assert event["eventType"] in ("Updated", "Ended"), event  # step 1
+    if event["eventType"] == "Ended":
+        assert event["transactionInfo"]["stoppedReason"] == "StoppedByEV", event
+    else:
+        assert event["triggerReason"] == "ChargingStateChanged", event
+    return event
+
+
+async def ev_connected_post_session(cs: Harness, evse: int = 1) -> Payload | None:
+    """Table 433 (after StopAuthorized, errata 6.2.117): energy transfer has stopped; a transaction
+    still running tells chargingState EVConnected (returned)."""
+    await cs.until(lambda: not cs.station.view(evse).snapshot.contactor, what=f"EVSE {evse} not charging")
+    running = cs.station.view(evse).transaction
+    if running is None:
+        return None
+    return await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == running.id
+                           and p["transactionInfo"].get("chargingState") == "EVConnected")  # fmt: skip  # step 1
 
 
 async def transaction_id(cs: Harness, evse: int = 1) -> str:

@@ -117,6 +117,12 @@ class StatusReports:
         seen = self._seen.get(key)
         return seen[0] if seen is not None else None
 
+    @property
+    def reported(self) -> bool:
+        """The CSMS has every connector's current status (the last one sent is the current one)."""
+        self.refresh()
+        return bool(self._seen) and all(self._sent.get(key) is status for key, (status, _at) in self._seen.items())
+
     async def run(self) -> None:
         """Send every change once the registration is accepted and the link is up."""
         while True:

@@ -2,7 +2,8 @@
 module per functional block, wired here.
 
 Rules kept here (part 2; DESIGN.md "One core, two protocols"):
-- Blocks: registration (B01-B03, G02), configuration (B05-B08, the device model), availability
+- Blocks: credentials (security profiles 1 and 2), registration (B01-B03, G02), configuration
+  (B05-B08, the device model), availability
   (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
   transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02), and
   authorization (C01) when the CSMS decides who charges. Each block owns its handlers; this
@@ -32,6 +33,7 @@ from controller.ocpp.v201 import availability
 from controller.ocpp.v201.authorization import CsmsAuthorizer
 from controller.ocpp.v201.communication import RetryBackOff
 from controller.ocpp.v201.configuration import Configuration
+from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.inventory import Inventory
@@ -55,7 +57,7 @@ log = logging.getLogger(__name__)
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
     "network_configuration_priority", "network_profile_connection_attempts",  # B09/B10 network profiles
-    "basic_auth_password", "organization_name",  # A security profiles, certificates
+    "organization_name",  # A certificates
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
     "authorization_enabled", "offline_tx_for_unknown_id", "local_authorize_offline",
     "local_pre_authorize", "master_pass_group_id", "disable_remote_authorization",  # C authorization
@@ -67,6 +69,7 @@ READ_AT_USE = {
     "reset_retries": "the daemon, when a reset restarts the station",
     "time_source": "registration.py, at each CSMS time",
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
+    "basic_auth_password": "credentials.py, at each connection attempt",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -84,12 +87,15 @@ class ChargingStation:
         assert ocpp.url is not None
         state_dir = config.storage.state_dir
         self.station, self.clock = station, clock
-        self.link = Link(ocpp.url, ocpp.charge_point_id or config.station.charge_point_id, Rpc("2.0.1"),
-                         call_timeout=ocpp.call_timeout_s)  # fmt: skip
+        identity = ocpp.charge_point_id or config.station.charge_point_id
+        self.link = Link(ocpp.url, identity, Rpc("2.0.1"), call_timeout=ocpp.call_timeout_s)
+        self.credentials = Credentials(identity, ocpp.url, ocpp.ca_file, ocpp.insecure,
+                                       lambda: self.model.value(PASSWORD))  # fmt: skip
+        self.link.additional_headers, self.link.ssl = self.credentials.headers, self.credentials.ssl_context
         self.journal = Journal(db)
         store = VariableStore(db, state_dir / "secrets")
         live = readers(station, {
-            "security_profile": self._security_profile,
+            "security_profile": lambda: self.credentials.profile,
             "active_network_profile": lambda: 1,  # the configured [ocpp] url is the only profile yet
             "certificate_entries": lambda: 0,  # none installed over OCPP yet
         })  # fmt: skip
@@ -180,10 +186,6 @@ class ChargingStation:
         self.triggers.offer("BootNotification", boot)
         self.triggers.offer("Heartbeat", heartbeat)
         self.triggers.offer("StatusNotification", status)
-
-    def _security_profile(self) -> int:
-        """1: Basic auth over ws; 2: over wss (profile 3, client certificates, comes with the security block)."""
-        return 2 if self.link.url.startswith("wss://") else 1
 
     async def _accepted(self) -> None:
         await self.statuses.report_all()

@@ -37,6 +37,11 @@ _DDL = """CREATE TABLE ocpp201_variables (
 )"""
 
 
+def secret_file(secrets_dir: Path, address: str) -> Path:
+    """Where the WriteOnly value of ``address`` lives."""
+    return secrets_dir / address.replace("/", "-")
+
+
 class VariableStore:
     def __init__(self, db: Database, secrets_dir: Path):
         db.migrate("ocpp201_variables_0001", _DDL)
@@ -44,7 +49,7 @@ class VariableStore:
         self.secrets_dir = secrets_dir
 
     def _secret_path(self, address: str) -> Path:
-        return self.secrets_dir / address.replace("/", "-")
+        return secret_file(self.secrets_dir, address)
 
     def load(self, inventory: Inventory) -> dict[Slot, str]:
         """Everything the CSMS wrote, for ``DeviceModel(stored=...)`` (blocking: at startup)."""
