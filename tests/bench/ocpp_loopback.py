@@ -1,6 +1,6 @@
 """What the OCPP benchmarks share: the bench CSMS in a process of its own (so the CPU time a
 benchmark measures in its own process is the client's alone), a timed run of sequential sends,
-and the bare ``ocpp`` package's v16 ChargePoint as the yardstick.
+and the bare ``ocpp`` package's v16 and v201 ChargePoints as the yardstick.
 
 Both clients talk to the same CSMS with the same websocket settings (no compression, no pings)
 and one outstanding CALL at a time, as OCPP-J requires.
@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import websockets  # noqa: E402
+from ocpp import v201  # noqa: E402
 from ocpp.v16 import ChargePoint, call  # noqa: E402
 
 WARM_UP = 50  # sends before the clock starts: caches and validators warm
@@ -44,6 +45,18 @@ def meter_values(transaction_id: int, energy_wh: str = "12345.6") -> dict[str, A
         "transactionId": transaction_id,
         "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": sampled}],
     }
+
+
+def tx_updated() -> dict[str, Any]:
+    """A 2.0.1 TransactionEvent Updated of a running transaction with the same four samples."""
+    sampled = [{"value": float(s["value"]), "measurand": s["measurand"], "context": s["context"],
+                "unitOfMeasure": {"unit": s["unit"]}, **({"phase": s["phase"]} if "phase" in s else {})}
+               for s in SAMPLED]  # fmt: skip
+    return {
+        "eventType": "Updated", "timestamp": "2025-01-01T00:00:00Z", "triggerReason": "MeterValuePeriodic",
+        "seqNo": 1, "transactionInfo": {"transactionId": "bench-transaction", "chargingState": "Charging"},
+        "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": sampled}],
+    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,25 @@ async def bare_meter_values(url: str, count: int, payload: dict[str, Any]) -> tu
             transaction_id=payload["transactionId"],
             meter_value=payload["meterValue"],
         )
+        try:
+            return await measure(lambda: cp.call(request, suppress=False), count)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+
+async def bare_transaction_events(url: str, count: int, payload: dict[str, Any]) -> tuple[float, float]:
+    """``measure`` for the ``ocpp`` package's own v201 ChargePoint sending TransactionEvent ``payload``."""
+    async with websockets.connect(f"{url}/BENCH-BARE-201", subprotocols=["ocpp2.0.1"], compression=None,
+                                  ping_interval=None) as ws:  # fmt: skip
+        cp = v201.ChargePoint("BENCH-BARE-201", ws)
+        reader = asyncio.create_task(cp.start())
+        info = payload["transactionInfo"]
+        request = v201.call.TransactionEvent(
+            event_type=payload["eventType"], timestamp=payload["timestamp"], trigger_reason=payload["triggerReason"],
+            seq_no=payload["seqNo"], meter_value=payload["meterValue"],
+            transaction_info={"transaction_id": info["transactionId"], "charging_state": info["chargingState"]},
+        )  # fmt: skip
         try:
             return await measure(lambda: cp.call(request, suppress=False), count)
         finally:
