@@ -220,7 +220,8 @@ class ChargingStation:
                 "last_error": self.link.last_error,
                 "url": self.link.url,
                 "registration": status.value if status is not None else None,
-            }
+            },
+            "security": {"profile": self.credentials.profile, "tls": self.credentials.tls},
         }
 
     async def connect(self) -> None:
