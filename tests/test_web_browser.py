@@ -261,3 +261,32 @@ async def test_a_signed_release_uploaded_from_the_station_tab(start_daemon, brow
     assert await page.get_attribute("#firmware-progress", "value") == "90"
     await page.screenshot(path=screenshot_path("firmware", "installed"), full_page=True)
     assert os.readlink(root / "current") == str(root / "slots" / "a")
+
+
+async def test_after_a_restart_the_page_comes_back_to_the_login(browser, tmp_path) -> None:
+    """Sessions live in memory: the page notices its stream refused and shows the form again."""
+    from conftest import free_port, with_runtime_sections
+
+    from controller.config import load_board, parse
+    from controller.daemon import Daemon
+
+    port = free_port()
+    toml = with_runtime_sections(LOCAL_TOKENS, tmp_path / "state", listen=f"127.0.0.1:{port}", api=API_KEYS)
+
+    async def started() -> Daemon:
+        config = parse(toml, "evsed.toml")
+        daemon = Daemon(config, load_board(config))
+        await daemon.start()
+        return daemon
+
+    daemon = await started()
+    try:
+        page = await browser.new_page()
+        await log_in(page, f"http://127.0.0.1:{port}")
+        await page.wait_for_selector("#feed-state.ok")
+        await daemon.stop()
+        await page.wait_for_selector("#feed-state.warn")
+        daemon = await started()
+        await page.wait_for_selector("#login", timeout=20000)
+    finally:
+        await daemon.stop()

@@ -296,9 +296,24 @@ function connectFeed() {
   const pill = $("#feed-state");
   const source = new EventSource("/api/live");
   source.addEventListener("open", () => { pill.textContent = "live"; pill.className = "pill ok"; });
-  source.addEventListener("error", () => { pill.textContent = "reconnecting"; pill.className = "pill warn"; });
+  source.addEventListener("error", () => {
+    pill.textContent = "reconnecting";
+    pill.className = "pill warn";
+    // A network error is retried by the browser; an HTTP error (the daemon restarted and forgot
+    // the session, say) closes the stream for good: ask again, which reloads to the login if so.
+    if (source.readyState === EventSource.CLOSED) setTimeout(recoverFeed, 2000);
+  });
   source.addEventListener("evse", (m) => renderEvse(JSON.parse(m.data)));
   source.addEventListener("station", (m) => renderStationSummary(JSON.parse(m.data)));
+}
+
+async function recoverFeed() {
+  try {
+    await api("GET", "/api/session");
+    connectFeed();
+  } catch (e) {
+    setTimeout(recoverFeed, 5000);
+  }
 }
 
 function renderStationSummary(s) {
