@@ -14,7 +14,9 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
 - Every effect the model's variables drive is bound (a listener, or read where it is used),
   except ``PENDING``: variables the station stores and reports whose functional block is not
   built yet. The start fails if any other effect is unbound.
-- It keeps the ``FrontEnd`` contract (controller/ocpp/frontend.py); setup.py builds it.
+- It keeps the ``FrontEnd`` contract (controller/ocpp/frontend.py); setup.py builds it. Its
+  ``firmware_updater`` is the station's one updater: it settles a release on trial once a
+  BootNotification is Accepted, as the 1.6 front end does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from controller import __version__
+from controller.firmware.updater import Updater
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Link, Reply
 from controller.ocpp.rpc import Rpc
@@ -117,6 +121,12 @@ class ChargingStation:
         self.triggers = Triggers(lambda: station.evse_ids)
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
         self.authorizer = CsmsAuthorizer(self.link, self.registration.accepted)
+        # The station's one updater: the web page uploads through it, and a release on trial is
+        # settled once the backend accepted the station. Its 2.0.1 FirmwareStatusNotifications
+        # (UpdateFirmware, L) come with the firmware block; until then it reports to the log.
+        self.firmware_updater = Updater(config.firmware, state_dir, clock, __version__, report=_not_reported,
+                                        security_event=self.security_events.report)  # fmt: skip
+        self.firmware_updater.attach(station)
         self.transactions = Transactions(db, self.journal, self.link, station, clock.now)
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
         self._tasks = Tasks("ocpp 2.0.1")
@@ -201,6 +211,7 @@ class ChargingStation:
         self._tasks.spawn(self.statuses.run(), "ocpp201-status")
         self._tasks.spawn(self.registration.heartbeats(), "ocpp201-heartbeat")
         self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
+        self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
         self.link.start()
 
     async def stop(self) -> None:
@@ -209,6 +220,7 @@ class ChargingStation:
                 async with asyncio.timeout(3):
                     await self.journal.wait_empty()
         await self.link.close()
+        await self.firmware_updater.close()
         await self._tasks.cancel()
 
     def status_json(self) -> dict[str, Any]:
@@ -247,3 +259,7 @@ class ChargingStation:
 
 async def _nothing() -> None:
     return None
+
+
+async def _not_reported(*_status: object) -> None:
+    """The updater logs every step itself; the 2.0.1 FirmwareStatusNotification is still to come."""
