@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,9 @@ def signed_update(manufacturer: Manufacturer, artifact: Path, url: str, request_
         **extra,
         "firmware": {
             "location": url,
-            "retrieveDateTime": datetime.now(UTC).isoformat(),
+            # a minute ago: the station's clock follows the CSMS's time, which may lag ours by a
+            # few ms, and "now" would then be a schedule (DownloadScheduled) a moment ahead
+            "retrieveDateTime": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
             "signingCertificate": manufacturer.signer.cert_pem,
             "signature": manufacturer.sign(artifact),
         },
