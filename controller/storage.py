@@ -70,7 +70,8 @@ class Database:
         return asyncio.wrap_future(self._executor.submit(self._transaction, fn))
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """The same, blocking: for startup, shutdown and tests."""
+        """The same, blocking: for startup, shutdown, tests, and the OCPP journal's confirmation
+        (which must be on disk before anything else happens)."""
         if threading.current_thread() is self._thread:
             return self._transaction(fn)
         return self._executor.submit(self._transaction, fn).result()

@@ -53,7 +53,7 @@ DAILY_EXAMPLE = profile(
     [(0, 11000, 3), (28800, 6000, 3), (72000, 11000, 3)],
     kind="Recurring",
     recurrencyKind="Daily",
-    start="2013-01-01T00:00Z",
+    start="2013-01-01T00:00:00Z",
     unit="W",
     duration=86400,
 )
@@ -84,7 +84,7 @@ def test_spec_daily_example_in_amps_per_phase() -> None:
 
 def test_higher_stack_level_wins_while_valid_and_lower_shows_through_outside() -> None:
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-01-01T00:00Z")),
+        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-01-01T00:00:00Z")),
         (
             0,
             profile(
@@ -92,9 +92,9 @@ def test_higher_stack_level_wins_while_valid_and_lower_shows_through_outside() -
                 "TxDefaultProfile",
                 [(0, 8)],
                 stack=1,
-                start="2024-01-01T00:00Z",
-                validFrom="2024-05-01T10:00Z",
-                validTo="2024-05-01T12:00Z",
+                start="2024-01-01T00:00:00Z",
+                validFrom="2024-05-01T10:00:00Z",
+                validTo="2024-05-01T12:00:00Z",
             ),
         ),
     )
@@ -103,7 +103,7 @@ def test_higher_stack_level_wins_while_valid_and_lower_shows_through_outside() -
 
 def test_higher_stack_level_past_its_duration_lets_lower_show_through() -> None:
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00Z")),
+        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00:00Z")),
         # Periods at and after the duration are never executed (K01.FR.11).
         (
             0,
@@ -112,7 +112,7 @@ def test_higher_stack_level_past_its_duration_lets_lower_show_through() -> None:
                 "TxDefaultProfile",
                 [(0, 10), (1200, 12), (2400, 6)],
                 stack=1,
-                start="2024-05-01T00:00Z",
+                start="2024-05-01T00:00:00Z",
                 duration=1800,
             ),
         ),
@@ -124,16 +124,16 @@ def test_highest_stack_level_without_duration_never_falls_back() -> None:
     # 1.6 section 3.13.2: "If you use Stacking without a duration, on the highest stack level, the
     # Charge Point will never fall back to a lower stack level profile."
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00Z")),
-        (0, profile(2, "TxDefaultProfile", [(0, 10), (HOUR, 12)], stack=1, start="2024-05-01T00:00Z")),
+        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00:00Z")),
+        (0, profile(2, "TxDefaultProfile", [(0, 10), (HOUR, 12)], stack=1, start="2024-05-01T00:00:00Z")),
     )
     assert periods_of(installed, 1, at("2024-05-01T00:00"), 30 * DAY) == [(0, 10, 3), (HOUR, 12, 3)]
 
 
 def test_replacement_with_future_valid_from_reverts_to_default_until_then() -> None:
     # 1.6 section 3.13.2: same stackLevel and purpose replaces; until validFrom there is no limit.
-    old = profile(1, "TxDefaultProfile", [(0, 16)], start="2024-01-01T00:00Z")
-    new = profile(2, "TxDefaultProfile", [(0, 10)], start="2024-01-01T00:00Z", validFrom="2024-05-01T01:00Z")
+    old = profile(1, "TxDefaultProfile", [(0, 16)], start="2024-01-01T00:00:00Z")
+    new = profile(2, "TxDefaultProfile", [(0, 10)], start="2024-01-01T00:00:00Z", validFrom="2024-05-01T01:00:00Z")
     installed = install((0, old), (0, new))
     assert periods_of(installed, 1, at("2024-05-01T00:00"), 2 * HOUR) == [(0, None, 3), (HOUR, 10, 3)]
 
@@ -151,7 +151,7 @@ def test_201_stacked_calendar_example() -> None:
                 stack=1,
                 kind="Recurring",
                 recurrencyKind="Daily",
-                start="2020-01-09T17:00:00",
+                start="2020-01-09T17:00:00Z",
                 unit="W",
                 duration=3 * HOUR,
             ),
@@ -165,7 +165,7 @@ def test_201_stacked_calendar_example() -> None:
                 stack=2,
                 kind="Recurring",
                 recurrencyKind="Weekly",
-                start="2020-01-05T00:00:00",
+                start="2020-01-05T00:00:00Z",
                 unit="W",
                 duration=DAY,
             ),
@@ -177,11 +177,11 @@ def test_201_stacked_calendar_example() -> None:
                 "TxDefaultProfile",
                 [(0, 999999)],
                 stack=3,
-                start="2020-12-25T00:00:00",
+                start="2020-12-25T00:00:00Z",
                 unit="W",
                 duration=DAY,
-                validFrom="2020-01-01T00:00:00",
-                validTo="2021-01-01T00:00:00",
+                validFrom="2020-01-01T00:00:00Z",
+                validTo="2021-01-01T00:00:00Z",
             ),
         ),
     )
@@ -200,9 +200,11 @@ def test_201_stacked_calendar_example() -> None:
 
 # --- OCPP 1.6 section 3.13.3: combining ChargePointMaxProfile and TxDefaultProfile ---------------
 
-STATION_MAX = profile(1, "ChargePointMaxProfile", [(0, 32), (2 * HOUR, 20), (5 * HOUR, 32)], start="2024-05-01T00:00Z")
+STATION_MAX = profile(
+    1, "ChargePointMaxProfile", [(0, 32), (2 * HOUR, 20), (5 * HOUR, 32)], start="2024-05-01T00:00:00Z"
+)
 TX_DEFAULT = profile(
-    2, "TxDefaultProfile", [(0, 16), (HOUR, 25), (3 * HOUR, 10), (4 * HOUR, 25)], start="2024-05-01T00:00Z"
+    2, "TxDefaultProfile", [(0, 16), (HOUR, 25), (3 * HOUR, 10), (4 * HOUR, 25)], start="2024-05-01T00:00:00Z"
 )
 
 
@@ -221,7 +223,7 @@ def test_composite_is_the_minimum_per_interval_with_intervals_of_different_lengt
 def test_connector_zero_reports_station_max_and_its_tx_default() -> None:
     installed = install(
         (0, STATION_MAX),
-        (1, profile(3, "TxDefaultProfile", [(0, 6)], start="2024-05-01T00:00Z")),
+        (1, profile(3, "TxDefaultProfile", [(0, 6)], start="2024-05-01T00:00:00Z")),
     )
     assert periods_of(installed, 0, at("2024-05-01T00:00"), 6 * HOUR) == [
         (0, 32, 3),
@@ -233,7 +235,7 @@ def test_connector_zero_reports_station_max_and_its_tx_default() -> None:
 
 
 def test_tx_profile_overrides_tx_default_even_when_higher() -> None:
-    tx = profile(5, "TxProfile", [(0, 20)], start="2024-05-01T00:00Z", duration=HOUR, transactionId=42)
+    tx = profile(5, "TxProfile", [(0, 20)], start="2024-05-01T00:00:00Z", duration=HOUR, transactionId=42)
     installed = install((0, TX_DEFAULT), (1, tx))
     start = at("2024-05-01T00:00")
     assert periods_of(installed, 1, start, 2 * HOUR, tx_id=42, tx_start=start) == [(0, 20, 3), (HOUR, 25, 3)]
@@ -246,8 +248,8 @@ def test_tx_profile_overrides_tx_default_even_when_higher() -> None:
 
 
 def test_connector_tx_default_replaces_connector_zero_one_of_same_stack_level() -> None:
-    own = profile(3, "TxDefaultProfile", [(0, 20)], start="2024-05-01T00:00Z")
-    above = profile(4, "TxDefaultProfile", [(0, 6)], stack=1, start="2024-05-01T00:00Z", duration=HOUR)
+    own = profile(3, "TxDefaultProfile", [(0, 20)], start="2024-05-01T00:00:00Z")
+    above = profile(4, "TxDefaultProfile", [(0, 6)], stack=1, start="2024-05-01T00:00:00Z", duration=HOUR)
     installed = install((0, TX_DEFAULT), (1, own))
     start = at("2024-05-01T00:00")
     assert periods_of(installed, 1, start, 2 * HOUR) == [(0, 20, 3)]
@@ -263,7 +265,7 @@ def test_connector_tx_default_replaces_connector_zero_one_of_same_stack_level() 
 
 
 def test_external_constraints_also_bound_the_composite() -> None:
-    external = profile(-1, "ChargingStationExternalConstraints", [(0, 12)], start="2024-05-01T01:30Z", duration=HOUR)
+    external = profile(-1, "ChargingStationExternalConstraints", [(0, 12)], start="2024-05-01T01:30:00Z", duration=HOUR)
     installed = install((0, TX_DEFAULT), (1, external))
     assert periods_of(installed, 1, at("2024-05-01T00:00"), 3 * HOUR) == [
         (0, 16, 3),
@@ -280,8 +282,8 @@ def test_no_profile_means_no_limit() -> None:
 
 def test_equal_adjacent_periods_merge() -> None:
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 16), (600, 16), (1200, 8)], start="2024-05-01T00:00Z")),
-        (0, profile(2, "ChargePointMaxProfile", [(0, 32), (900, 16)], start="2024-05-01T00:00Z")),
+        (0, profile(1, "TxDefaultProfile", [(0, 16), (600, 16), (1200, 8)], start="2024-05-01T00:00:00Z")),
+        (0, profile(2, "ChargePointMaxProfile", [(0, 32), (900, 16)], start="2024-05-01T00:00:00Z")),
     )
     assert periods_of(installed, 1, at("2024-05-01T00:00"), HOUR) == [(0, 16, 3), (1200, 8, 3)]
 
@@ -296,7 +298,7 @@ def test_daily_recurring_crossing_midnight() -> None:
         [(0, 10), (3 * HOUR, 13)],
         kind="Recurring",
         recurrencyKind="Daily",
-        start="2024-01-01T22:00Z",
+        start="2024-01-01T22:00:00Z",
         duration=4 * HOUR,
     )
     installed = install((0, night))
@@ -315,7 +317,7 @@ def test_recurring_does_not_run_before_its_start_schedule() -> None:
         [(0, 10)],
         kind="Recurring",
         recurrencyKind="Daily",
-        start="2024-05-02T00:00Z",
+        start="2024-05-02T00:00:00Z",
         duration=HOUR,
     )
     assert periods_of(install((0, daily)), 1, at("2024-05-01T00:00"), 2 * DAY) == [
@@ -332,7 +334,7 @@ def test_weekly_recurring() -> None:
         [(0, 6), (12 * HOUR, 8)],
         kind="Recurring",
         recurrencyKind="Weekly",
-        start="2024-01-01T00:00Z",
+        start="2024-01-01T00:00:00Z",
         duration=DAY,
     )
     saturday = at("2024-05-04T00:00")
@@ -352,7 +354,7 @@ def test_recurring_without_duration_repeats_whole_days_and_cuts_long_periods() -
         [(0, 10), (6 * HOUR, 16), (DAY + HOUR, 6)],
         kind="Recurring",
         recurrencyKind="Daily",
-        start="2024-01-01T00:00Z",
+        start="2024-01-01T00:00:00Z",
     )
     assert periods_of(install((0, daily)), 1, at("2024-05-01T00:00"), 2 * DAY) == [
         (0, 10, 3),
@@ -383,7 +385,7 @@ def test_validity_edges_cut_inside_the_window() -> None:
         1,
         "TxDefaultProfile",
         [(0, 10)],
-        start="2024-01-01T00:00Z",
+        start="2024-01-01T00:00:00Z",
         validFrom="2024-05-01T00:10:00Z",
         validTo="2024-05-01T00:20:30Z",
     )
@@ -398,7 +400,7 @@ def test_validity_edges_cut_inside_the_window() -> None:
 
 
 def test_watts_convert_with_each_periods_phases() -> None:
-    watts = profile(1, "TxDefaultProfile", [(0, 11040), (HOUR, 3680, 1)], start="2024-05-01T00:00Z", unit="W")
+    watts = profile(1, "TxDefaultProfile", [(0, 11040), (HOUR, 3680, 1)], start="2024-05-01T00:00:00Z", unit="W")
     installed = install((0, watts))
     start = at("2024-05-01T00:00")
     assert periods_of(installed, 1, start, 2 * HOUR) == [(0, 16, 3), (HOUR, 16, 1)]
@@ -408,8 +410,8 @@ def test_watts_convert_with_each_periods_phases() -> None:
 
 def test_amps_reported_in_watts_and_mixed_units_take_the_lower() -> None:
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00Z")),
-        (0, profile(2, "ChargePointMaxProfile", [(0, 32), (HOUR, 10000)], start="2024-05-01T00:00Z", unit="W")),
+        (0, profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00:00Z")),
+        (0, profile(2, "ChargePointMaxProfile", [(0, 32), (HOUR, 10000)], start="2024-05-01T00:00:00Z", unit="W")),
     )
     start = at("2024-05-01T00:00")
     # 32 W is far below 16 A; 10000 W is 14.49 A per phase on three phases.
@@ -419,14 +421,14 @@ def test_amps_reported_in_watts_and_mixed_units_take_the_lower() -> None:
 
 def test_fewest_phases_win_and_single_phase_amps_are_kept() -> None:
     installed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 32, 1)], start="2024-05-01T00:00Z")),
-        (0, profile(2, "ChargePointMaxProfile", [(0, 16)], start="2024-05-01T00:00Z")),
+        (0, profile(1, "TxDefaultProfile", [(0, 32, 1)], start="2024-05-01T00:00:00Z")),
+        (0, profile(2, "ChargePointMaxProfile", [(0, 16)], start="2024-05-01T00:00:00Z")),
     )
     assert periods_of(installed, 1, at("2024-05-01T00:00"), HOUR) == [(0, 16, 1)]
 
 
 def test_min_charging_rate_is_reported() -> None:
-    data = profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00Z")
+    data = profile(1, "TxDefaultProfile", [(0, 16)], start="2024-05-01T00:00:00Z")
     data["chargingSchedule"]["minChargingRate"] = 6.1
     start = at("2024-05-01T00:00")
     schedule = composite_schedule(install((0, data)), 1, start, HOUR, RateUnit.A, now=start)
@@ -435,7 +437,7 @@ def test_min_charging_rate_is_reported() -> None:
 
 
 def test_to_dict_fills_unlimited_periods_and_merges() -> None:
-    installed = install((0, profile(1, "TxDefaultProfile", [(0, 16), (600, 32)], start="2024-05-01T00:10Z")))
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 16), (600, 32)], start="2024-05-01T00:10:00Z")))
     start = at("2024-05-01T00:00")
     schedule = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start)
     assert schedule.to_dict(max_amps=32) == {
@@ -454,7 +456,7 @@ def test_to_dict_fills_unlimited_periods_and_merges() -> None:
 
 
 def test_to_dict_never_reports_above_the_hardware_maximum() -> None:
-    installed = install((0, profile(1, "TxDefaultProfile", [(0, 40), (600, 10, 1)], start="2024-05-01T00:00Z")))
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 40), (600, 10, 1)], start="2024-05-01T00:00:00Z")))
     start = at("2024-05-01T00:00")
     amps = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start).to_dict(max_amps=32)
     assert [(p["limit"], p["numberPhases"]) for p in amps["chargingSchedule"]["chargingSchedulePeriod"]] == [
@@ -468,13 +470,13 @@ def test_to_dict_never_reports_above_the_hardware_maximum() -> None:
 def test_enforced_watts_divide_by_the_phases_in_use() -> None:
     # 11040 W with numberPhases 3 is 16 A per phase; a car drawing on one phase may take 48 A
     # for the same power, and the report (errata 3.34) still says 16 A on 3 phases.
-    installed = install((0, profile(1, "TxDefaultProfile", [(0, 11040, 3)], start="2024-05-01T00:00Z", unit="W")))
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 11040, 3)], start="2024-05-01T00:00:00Z", unit="W")))
     now = at("2024-05-01T00:00")
     assert limit_at(installed, 1, now).amps == 16
     assert limit_at(installed, 1, now, w_phases=1).amps == 48
     assert (
         station_limit_at(
-            install((0, {**profile(2, "ChargePointMaxProfile", [(0, 7360)], start="2024-05-01T00:00Z", unit="W")})),
+            install((0, {**profile(2, "ChargePointMaxProfile", [(0, 7360)], start="2024-05-01T00:00:00Z", unit="W")})),
             now,
             w_phases=2,
         ).amps
@@ -505,11 +507,13 @@ def test_installed_data_that_validation_would_refuse_is_read_without_crashing() 
 def test_limit_at_is_valid_until_the_next_period_boundary() -> None:
     installed = install((0, STATION_MAX), (0, TX_DEFAULT))
     assert limit_at(installed, 1, at("2024-05-01T00:30")) == Limit(16, 3, at("2024-05-01T01:00"))
-    assert limit_at(installed, 1, at("2024-05-01T02:59:59")) == Limit(20, 3, at("2024-05-01T03:00"))
+    assert limit_at(installed, 1, at("2024-05-01T02:59:59Z")) == Limit(20, 3, at("2024-05-01T03:00"))
 
 
 def test_limit_at_skips_boundaries_where_nothing_changes() -> None:
-    installed = install((0, profile(1, "TxDefaultProfile", [(0, 16), (600, 16), (1200, 8)], start="2024-05-01T00:00Z")))
+    installed = install(
+        (0, profile(1, "TxDefaultProfile", [(0, 16), (600, 16), (1200, 8)], start="2024-05-01T00:00:00Z"))
+    )
     assert limit_at(installed, 1, at("2024-05-01T00:00")).valid_until == at("2024-05-01T00:20")
 
 
@@ -519,7 +523,7 @@ def test_limit_at_validity_edge_and_recurrence() -> None:
     assert limit.amps == pytest.approx(11000 / 690)
     assert limit.valid_until == at("2024-05-02T08:00")  # across midnight, into the next occurrence
     windowed = install(
-        (0, profile(1, "TxDefaultProfile", [(0, 10)], start="2024-01-01T00:00Z", validTo="2024-05-01T00:20Z"))
+        (0, profile(1, "TxDefaultProfile", [(0, 10)], start="2024-01-01T00:00:00Z", validTo="2024-05-01T00:20:00Z"))
     )
     assert limit_at(windowed, 1, at("2024-05-01T00:00")) == Limit(10, 3, at("2024-05-01T00:20"))
 
@@ -529,7 +533,7 @@ def test_limit_at_without_profiles_is_unlimited_forever() -> None:
 
 
 def test_limit_at_reports_below_six_amps_raw_and_caps_phases() -> None:
-    installed = install((0, profile(1, "TxDefaultProfile", [(0, 4.5)], start="2024-05-01T00:00Z")))
+    installed = install((0, profile(1, "TxDefaultProfile", [(0, 4.5)], start="2024-05-01T00:00:00Z")))
     assert limit_at(installed, 1, at("2024-05-01T00:00"), phases=1) == Limit(4.5, 1, None)
 
 
@@ -538,7 +542,7 @@ def test_limit_at_constant_recurring_is_rechecked_at_the_lookahead() -> None:
         (
             0,
             profile(
-                1, "TxDefaultProfile", [(0, 10)], kind="Recurring", recurrencyKind="Daily", start="2024-01-01T00:00Z"
+                1, "TxDefaultProfile", [(0, 10)], kind="Recurring", recurrencyKind="Daily", start="2024-01-01T00:00:00Z"
             ),
         )
     )
@@ -548,7 +552,7 @@ def test_limit_at_constant_recurring_is_rechecked_at_the_lookahead() -> None:
 
 def test_limit_at_tx_profile_for_its_transaction_only() -> None:
     installed = install(
-        (0, TX_DEFAULT), (1, profile(5, "TxProfile", [(0, 7)], start="2024-05-01T00:00Z", transactionId=42))
+        (0, TX_DEFAULT), (1, profile(5, "TxProfile", [(0, 7)], start="2024-05-01T00:00:00Z", transactionId=42))
     )
     now = at("2024-05-01T00:00")
     assert limit_at(installed, 1, now, tx_id=42).amps == 7

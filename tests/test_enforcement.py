@@ -20,7 +20,7 @@ from controller.storage import Database
 from hal.types import MeterReading
 
 NOW = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
-START = "2024-05-01T00:00Z"
+START = "2024-05-01T00:00:00Z"
 IDLE = ConnectorFacts(max_current_a=32, phases=3)
 
 
@@ -111,11 +111,11 @@ def test_store_round_trip_and_restart_drops_tx_profiles_and_expired_ones(tmp_pat
         store = ProfileStore(db)
         kept = [
             (0, profile(1, "ChargePointMaxProfile", [(0, 16)], start=START)),
-            (1, profile(2, "TxDefaultProfile", [(0, 10), (60, 12.5, 1)], start=START, validTo="2024-06-01T00:00Z")),
+            (1, profile(2, "TxDefaultProfile", [(0, 10), (60, 12.5, 1)], start=START, validTo="2024-06-01T00:00:00Z")),
         ]
         gone = [
             (1, profile(3, "TxProfile", [(0, 6)], kind="Relative")),
-            (0, profile(4, "TxDefaultProfile", [(0, 8)], stack=2, start=START, validTo="2024-05-01T12:00Z")),
+            (0, profile(4, "TxDefaultProfile", [(0, 8)], stack=2, start=START, validTo="2024-05-01T12:00:00Z")),
         ]
         store.save_sync(install(*kept, *gone))
         assert store.load() == install(*kept, *gone)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.server import serve
 
 from controller.ocpp.journal import Journal, enqueue_in
 from controller.ocpp.link import Link
@@ -150,6 +151,59 @@ async def test_an_action_the_csms_does_not_handle_is_dropped_at_once(station, cs
     assert csms.received["SecurityEventNotification"] == 1
     assert csms.received["StartTransaction"] == 1
     assert await journal.transaction_id("t") == 1
+
+
+async def test_a_transaction_message_refused_with_any_code_is_retried_then_skipped(station, csms):
+    _, link, journal = station
+    journal.retry_interval = 0.1
+    link.start()
+    await csms.wait_for(lambda c: "CP1" in c.sessions)
+    # No handler: the CSMS answers NotImplemented. For a transaction message that is a
+    # "failure to process" like any other (3.7.1, OCPP-J errata 3.3): retried, then skipped.
+    del csms.sessions["CP1"].route_map["MeterValues"]
+    await journal.enqueue("MeterValues", meter(1), tx_key="t")
+    await journal.enqueue("StopTransaction", stop(2), tx_key="t")
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    sent = [f for f in csms.log if f.direction == "in" and '"MeterValues"' in f.text]
+    assert len(sent) == 3  # TransactionMessageAttempts transmissions
+    assert len({json.loads(f.text)[1] for f in sent}) == 3  # the CSMS saw and refused each: new ids
+    # TransactionMessageRetryInterval x the transmissions so far before each retry
+    assert sent[1].at - sent[0].at >= 0.09 and sent[2].at - sent[1].at >= 0.19
+    assert csms.received["StopTransaction"] == 1
+
+
+async def test_a_non_transaction_message_the_csms_never_answers_does_not_hold_the_queue(tmp_path):
+    seen: list[list] = []
+
+    async def silent_on_security_events(ws):
+        async for text in ws:
+            frame = json.loads(text)
+            seen.append(frame)
+            if frame[2] == "StartTransaction":
+                await ws.send(json.dumps([3, frame[1], {"idTagInfo": {"status": "Accepted"}, "transactionId": 5}]))
+
+    db = Database(tmp_path / "evsed.db")
+    async with serve(silent_on_security_events, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        link = Link(f"ws://127.0.0.1:{port}", "CP1", Rpc("1.6"), call_timeout=0.3, backoff_base=0.01)
+        journal = Journal(db, attempts=3, retry_interval=0)
+        await journal.enqueue("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": TS})
+        await journal.enqueue("StartTransaction", start(1), tx_key="t")
+        link.start()
+        delivery = asyncio.create_task(journal.deliver(link))
+        try:
+            await drained(journal)
+        finally:
+            delivery.cancel()
+            await link.close()
+            db.close()
+    events = [f for f in seen if f[2] == "SecurityEventNotification"]
+    assert len(events) == 2 and events[0][1] == events[1][1]  # OTHER_TIMEOUTS, same id: not refused
+    assert [f[2] for f in seen][-1] == "StartTransaction"
 
 
 async def test_waits_for_the_ready_gate(station, csms):

@@ -1,11 +1,13 @@
 """The websocket link against a raw websocket CSMS on 127.0.0.1: frames on the wire."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
 from websockets.asyncio.server import serve
 
+from controller.ocpp.journal import Journal
 from controller.ocpp.link import (
     CallErrorReceived,
     CallTimeout,
@@ -17,6 +19,9 @@ from controller.ocpp.link import (
     backoff_delay,
 )
 from controller.ocpp.rpc import Rpc
+from controller.storage import Database
+
+TS = "2025-01-01T00:00:00Z"
 
 
 class RawCsms:
@@ -27,13 +32,16 @@ class RawCsms:
         self.ws = None
         self.connections = 0
         self.arrived = asyncio.Event()
+        self.closed = asyncio.Event()  # the current connection's closing handshake arrived
 
     async def handler(self, ws):
         self.ws = ws
         self.connections += 1
+        self.closed = asyncio.Event()
         self.arrived.set()
         async for message in ws:
             await self.frames.put(message)
+        self.closed.set()
 
     async def recv(self):
         async with asyncio.timeout(5):
@@ -80,7 +88,6 @@ async def link(csms):
     ("frame", "expected"),
     [
         ("{{{", [4, "-1", "FormationViolation"]),
-        ('[9, "a1", "Reset", {}]', [4, "a1", "FormationViolation"]),
         ('[2, "a2", "Teleport", {}]', [4, "a2", "NotImplemented"]),  # ocpp package says NotSupported
         ('[2, "a3", "UnlockConnector", {"connectorId": 1}]', [4, "a3", "NotSupported"]),  # package: NotImplemented
         ('[2, "a4", "Reset", {"type": "Warm"}]', [4, "a4", "PropertyConstraintViolation"]),
@@ -94,12 +101,86 @@ async def test_every_incoming_frame_gets_the_specs_answer(csms, link, frame, exp
     assert answer[: len(expected)] == expected
 
 
+async def test_unknown_message_type_is_ignored_not_answered(csms, link):
+    await csms.send('[9, "a1", "Reset", {"type": "Soft"}]')  # OCPP-J 4.1.3: ignore the payload
+    await csms.send('[2, "a2", "Reset", {"type": "Soft"}]')
+    assert (await csms.recv())[:2] == [3, "a2"]
+
+
+async def test_binary_frames_are_never_executed(csms, link):
+    resets = []
+
+    async def reset(payload):
+        resets.append(payload)
+        return {"status": "Accepted"}
+
+    link.handle("Reset", reset)
+    await csms.ws.send(b'[2, "b1", "Reset", {"type": "Soft"}]')  # a binary websocket frame
+    assert await csms.recv() == [4, "-1", "FormationViolation", "binary frame: OCPP-J messages are UTF-8 text", {}]
+    # Invalid UTF-8 in a text frame: the websocket layer fails the connection (1007).
+    await csms.ws.send(b'[2, "b2", "Reset", {"type": "\xff"}]', text=True)
+    await csms.wait_connection(2)
+    await csms.send('[2, "b3", "Reset", {"type": "Soft"}]')
+    assert (await csms.recv())[:2] == [3, "b3"]
+    assert resets == [{"type": "Soft"}]  # only b3's
+
+
 async def test_oversized_frame_is_answered_and_the_connection_survives(csms, link):
     await csms.send(json.dumps([2, "big", "Reset", {"type": "Soft", "pad": "x" * 8000}]))
     assert (await csms.recv())[:3] == [4, "big", "FormationViolation"]
     await csms.send('[2, "next", "Reset", {"type": "Soft"}]')
     assert (await csms.recv())[:2] == [3, "next"]
     assert csms.connections == 1
+
+
+async def test_deeply_nested_frame_is_answered_and_queued_messages_still_go_out(csms, link, tmp_path):
+    nested = "[" * 1000 + "]" * 1000
+    await csms.send('[2, "deep", "DataTransfer", {"vendorId": "x", "data": ' + nested + "}]")
+    assert (await csms.recv())[:3] == [4, "deep", "FormationViolation"]
+    db = Database(tmp_path / "journal.db")
+    journal = Journal(db)
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await journal.enqueue("StopTransaction", {"transactionId": 7, "meterStop": 10, "timestamp": TS})
+        stop = await csms.recv()
+        assert stop[2:] == ["StopTransaction", {"transactionId": 7, "meterStop": 10, "timestamp": TS}]
+        await csms.send([3, stop[1], {}])
+        async with asyncio.timeout(5):
+            await journal.wait_empty()
+    finally:
+        delivery.cancel()
+        await asyncio.gather(delivery, return_exceptions=True)
+        db.close()
+    assert csms.connections == 1
+
+
+async def test_any_exception_in_the_link_is_reported_and_the_link_starts_again(csms, caplog):
+    def frame_log(frame):
+        if "boom" in frame.text:
+            raise RuntimeError("frame log broke")
+
+    link = Link(f"ws://127.0.0.1:{csms.port}", "CP1", Rpc("1.6"), backoff_base=30, frame_log=frame_log)
+    link.handle("Reset", lambda payload: _accepted())
+    link.start()
+    try:
+        await csms.wait_connection()
+        await csms.send('[2, "boom", "Reset", {"type": "Soft"}]')
+        async with asyncio.timeout(5):
+            await link.wait_state(LinkState.WAITING)  # what /api/status shows as ocpp.state
+        assert link.last_error == "link failure: RuntimeError: frame log broke"
+        assert "Traceback" in caplog.text and "RuntimeError: frame log broke" in caplog.text
+        link.connect()  # cut the backoff short
+        await csms.wait_connection(2)
+        await csms.send('[2, "ok", "Reset", {"type": "Soft"}]')
+        assert (await csms.recv())[:2] == [3, "ok"]
+        async with asyncio.timeout(5):
+            await link.wait_state(LinkState.CONNECTED)
+    finally:
+        await link.close()
+
+
+async def _accepted():
+    return {"status": "Accepted"}
 
 
 async def test_failing_handler_gets_internal_error_and_the_link_keeps_serving(csms, link):
@@ -220,6 +301,24 @@ async def test_disconnect_stays_down_until_connect(csms, link):
     await csms.wait_connection(2)
     async with asyncio.timeout(5):
         await link.connected.wait()
+
+
+async def test_a_deliberate_disconnect_lets_the_outstanding_call_get_its_answer(csms, link):
+    stop = {"transactionId": 7, "meterStop": 10, "timestamp": TS}
+    answered = []
+    call = asyncio.create_task(link.call("StopTransaction", stop, on_result=answered.append))
+    sent = await csms.recv()
+    disconnecting = asyncio.create_task(link.disconnect())  # e.g. POST /api/ocpp/disconnect
+    # A CSMS that gets our close before it answers cannot answer any more: it must not get one.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await csms.closed.wait()
+    await csms.send([3, sent[1], {}])
+    assert await call == {} and answered == [{}]  # on_result ran in the receive path
+    async with asyncio.timeout(5):
+        await disconnecting
+        await csms.closed.wait()
+        await link.wait_state(LinkState.DISCONNECTED)
 
 
 async def test_unreachable_csms_reports_the_error_and_backs_off():

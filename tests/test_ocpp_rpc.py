@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from controller.ocpp.rpc import Call, CallError, CallResult, PayloadInvalid, Reject, Rpc
+from controller.ocpp.rpc import MAX_DEPTH, Call, CallError, CallResult, Ignored, PayloadInvalid, Reject, Rpc, too_deep
 
 RPC16 = Rpc("1.6", max_frame_bytes=2000)
 RPC201 = Rpc("2.0.1", max_frame_bytes=2000)
@@ -25,7 +25,6 @@ def reject(rpc: Rpc, frame: str | bytes) -> Reject:
         ('{"a": 1}', "-1", "FormationViolation", "RpcFrameworkError"),
         ("[]", "-1", "FormationViolation", "RpcFrameworkError"),
         ('["2", "id1", "Reset", {}]', "id1", "FormationViolation", "RpcFrameworkError"),
-        ('[7, "id1", "Reset", {}]', "id1", "FormationViolation", "MessageTypeNotSupported"),
         ('[2, 17, "Reset", {}]', "-1", "FormationViolation", "RpcFrameworkError"),
         ('[2, "' + "x" * 37 + '", "Reset", {}]', "x" * 37, "FormationViolation", "RpcFrameworkError"),
         ('[2, "id1", "Reset"]', "id1", "ProtocolError", "RpcFrameworkError"),
@@ -43,6 +42,98 @@ def test_broken_calls_get_the_versions_callerror(frame, uid, code16, code201):
         assert rejected.reply is not None
         sent = json.loads(rejected.reply)
         assert sent[:3] == [4, uid, code] and isinstance(sent[3], str) and sent[4] == {}
+
+
+def test_unknown_message_type_is_ignored_in_16_and_answered_in_201():
+    # OCPP-J 4.1.3 (both versions): "it SHALL ignore the message payload"; 1.6 has no code for
+    # it, 2.0.1 has MessageTypeNotSupported.
+    assert RPC16.parse('[7, "id1", "Reset", {}]', SUPPORTED) == Ignored("id1", "MessageTypeId 7 is not 2, 3 or 4")
+    assert reject(RPC201, '[7, "id1", "Reset", {}]').code == "MessageTypeNotSupported"
+
+
+def test_binary_frames_are_not_ocpp_j_even_when_they_hold_valid_json():
+    for frame in (b'[2, "id1", "Reset", {"type": "Soft"}]', '[2, "id1", "Reset", {"type": "Soft"}]'.encode("utf-16")):
+        rejected = reject(RPC16, frame)
+        assert (rejected.unique_id, rejected.code) == ("-1", "FormationViolation")
+
+
+def nest(depth: int, inner: str = "1") -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+def test_nesting_depth_is_bounded_before_parsing():
+    assert not too_deep(nest(MAX_DEPTH))
+    assert too_deep(nest(MAX_DEPTH + 1))
+    assert too_deep('{"a": ' * 40 + "1" + "}" * 40)
+    assert not too_deep(json.dumps(["[" * 100, {"k": "{{{{" * 50}]))  # brackets in strings do not count
+    assert not too_deep(json.dumps([[1, 2]] * 5000))  # wide is fine
+    assert not too_deep('"' + '\\"' * 1000)  # an unterminated string with escapes: no nesting
+    assert too_deep("[" * 100 + '"unterminated')
+
+
+@pytest.mark.parametrize(
+    ("frame", "uid", "answered"),
+    [
+        ('[2, "deep1", "DataTransfer", {"vendorId": "v", "data": ' + nest(1000) + "}]", "deep1", True),
+        (nest(1000), "-1", True),  # no head to read: the unreadable-frame rule
+        ('[3, "r1", {"a": ' + nest(1000) + "}]", "r1", False),  # fails the waiting CALL instead
+    ],
+)
+def test_a_frame_nested_too_deep_is_judged_by_its_head(frame, uid, answered):
+    rejected = reject(RPC16, frame)
+    assert (rejected.unique_id, rejected.code) == (uid, "FormationViolation")
+    assert (rejected.reply is not None) == answered
+
+
+def test_a_deep_frame_of_unknown_type_is_ignored_too():
+    assert RPC16.parse('[9, "x", ' + nest(1000) + "]", SUPPORTED) == Ignored("x", "MessageTypeId 9 is not 2, 3 or 4")
+
+
+def reserve_now(expiry: str) -> str:
+    return json.dumps(
+        [2, "r", "ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "T", "reservationId": 1}]
+    )
+
+
+def send_local_list(expiry: str) -> str:
+    entry = {"idTag": "T", "idTagInfo": {"status": "Accepted", "expiryDate": expiry}}
+    return json.dumps(
+        [2, "r", "SendLocalList", {"listVersion": 2, "updateType": "Full", "localAuthorizationList": [entry]}]
+    )
+
+
+def set_charging_profile(start: str) -> str:
+    schedule = {
+        "chargingRateUnit": "A",
+        "startSchedule": start,
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}],
+    }
+    profile = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+               "chargingProfileKind": "Absolute", "chargingSchedule": schedule}  # fmt: skip
+    return json.dumps([2, "r", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}])
+
+
+@pytest.mark.parametrize("build", [reserve_now, send_local_list, set_charging_profile])
+@pytest.mark.parametrize(
+    "moment", ["2025-02-30T10:00:00Z", "2025-01-31", "2025-01-31T10:00:00", "2025-01-31T10:00Z", "", "tomorrow"]
+)
+def test_one_date_time_rule_for_every_request(build, moment):
+    supported = {"ReserveNow", "SendLocalList", "SetChargingProfile"}
+    rejected = RPC16.parse(build(moment), supported)
+    assert isinstance(rejected, Reject) and rejected.code == "TypeConstraintViolation", rejected
+
+
+@pytest.mark.parametrize("moment", ["2025-01-31T10:00:00Z", "2025-01-31t10:00:00.123z", "2025-01-31T10:00:00+05:30"])
+def test_rfc_3339_date_times_pass(moment):
+    supported = {"ReserveNow", "SendLocalList", "SetChargingProfile"}
+    for build in (reserve_now, send_local_list, set_charging_profile):
+        assert isinstance(RPC16.parse(build(moment), supported), Call)
+
+
+def test_responses_are_read_without_format_checks():
+    naive = {"status": "Accepted", "currentTime": "2025-01-31T10:00:00", "interval": 300}  # field CSMSs send these
+    assert RPC16.validate("BootNotification", naive, response=True, formats=False) is None
+    assert RPC16.validate("BootNotification", naive, response=True).code == "TypeConstraintViolation"
 
 
 @pytest.mark.parametrize(

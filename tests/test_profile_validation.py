@@ -270,7 +270,7 @@ def test_201_spellings_and_times() -> None:
         **SPEC_EXAMPLE,
         "chargingProfilePurpose": "ChargingStationMaxProfile",
         "transactionId": "abc",
-        "validFrom": "2020-01-09T17:00:00",  # no offset: UTC
+        "validFrom": "2020-01-09T17:00:00Z",
         "validTo": "2020-01-09T19:00:00+02:00",
     }
     profile = profile_from_dict(data)
@@ -279,6 +279,8 @@ def test_201_spellings_and_times() -> None:
     assert profile.valid_from == datetime(2020, 1, 9, 17, tzinfo=UTC)
     assert profile.valid_to == datetime(2020, 1, 9, 17, tzinfo=UTC)
     assert profile_to_dict(profile)["chargingProfilePurpose"] == "ChargePointMaxProfile"
+    with pytest.raises(ProfileFormatError, match="validFrom"):  # the one date-time rule: an offset is needed
+        profile_from_dict({**data, "validFrom": "2020-01-09T17:00:00"})
 
 
 def with_schedule(**changes: object) -> dict:

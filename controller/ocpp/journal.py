@@ -1,34 +1,43 @@
 """Transaction-related OCPP messages that are never lost: a persistent FIFO in SQLite.
 
-Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; DESIGN.md "Nothing is lost"):
+Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1, 3.3, 3.11;
+2.0.1 E13 and OCPP-J errata 4.6, the same rules for TransactionEvent; DESIGN.md "Nothing is lost"):
 - A message is committed to ``ocpp_journal`` before anything is sent; ``enqueue`` can commit
   the caller's own change (e.g. the session row) in the same transaction, and ``enqueue_in``
   works inside someone else's ``db.run``.
 - Delivery is strictly in order, one message at a time, only while the link is up (and the
   optional ``ready`` event, e.g. "BootNotification accepted", is set).
-- A message leaves the journal only when the CSMS confirmed it with a CALLRESULT; the delete
-  (and, for StartTransaction, the transactionId) is committed in one transaction right after.
-- A CALLERROR, a timeout or an invalid CALLRESULT is a "failure to process": retry after
-  ``retry_interval`` x (transmissions so far), give up after ``attempts`` transmissions and log
-  the dropped message. A lost connection is not a failure: the message waits for the next one.
-- A CALLERROR NotImplemented / NotSupported (OCPP-J 4.2.3: the CSMS does not know or does not
-  support the action, e.g. SecurityEventNotification at a CSMS without the security extension)
-  drops the message at once: every retry would get the same answer while holding the whole
-  FIFO, transaction messages included, for TransactionMessageRetryInterval x attempt.
+- A message leaves the journal only when the CSMS confirmed it with a CALLRESULT. That
+  confirmation (the delete and, for StartTransaction, the transactionId; one short SQLite
+  transaction) is committed in the link's receive path the moment the answer is read, before
+  anything else is scheduled: the event loop waits for that one commit (an fsync).
+- What a transmission that was not confirmed leads to is a table (``NEXT``), per kind of
+  outcome and per message class:
+  - not connected / connection lost: not delivered; the same message (same id) goes again
+    once reconnected. Nothing is counted.
+  - timeout: also "not delivered" (3.7.1 lets a station skip a transaction message only when
+    the CSMS reports a failure to process it): the connection is presumed dead and dropped,
+    the message goes again with the same id after the reconnect, however often that happens.
+  - CALLERROR, any code (errata 3.3: that is the "failure to process"), or an invalid
+    CALLRESULT: a failed attempt. A transaction message is retried after
+    ``retry_interval`` x (transmissions so far), after a CALLERROR with a fresh id (the CSMS
+    saw and rejected the first), and skipped after ``attempts`` transmissions, logged.
+  - Messages that are not transaction-related (security events) must not hold the FIFO:
+    skipped at the first CALLERROR or invalid answer, and after ``OTHER_TIMEOUTS`` timeouts.
+  - An invalid payload of our own (a bug in evsed) is skipped at once, loudly.
 - transactionId: messages of a local transaction carry ``tx_key``; their ``transactionId`` is
   filled in at send time from the confirmed StartTransaction. FIFO order means the Start was
   confirmed or dropped by then; dropped (or never queued) -> -1 (errata 3.18).
-- Each row keeps its message id. A resend whose outcome is unknown (connection lost, timeout,
-  or a kill -9 between sending and committing the confirmation) reuses it, which OCPP-J errata
-  3.1 (2025-04) allows, so a CSMS can recognise the duplicate. That window -- sent, answered,
-  killed before the delete committed -- cannot be closed without a CSMS-side dedup: 1.6 has
-  none, so a CSMS that ignores the id sees that one message twice. It is kept to one fsync.
-  After a CALLERROR the retry gets a fresh id: the CSMS did see and reject the first one.
+- Each row keeps its message id; a resend whose outcome is unknown reuses it (OCPP-J errata
+  3.1, 2025-04), so a CSMS can recognise the duplicate. The one window that cannot be closed
+  without CSMS-side dedup -- the answer was sent, and the station was killed before the
+  confirmation committed -- is the time from the answer reaching the station to one fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import sqlite3
@@ -48,7 +57,51 @@ T = TypeVar("T")
 START_ACTION = "StartTransaction"
 STOP_ACTION = "StopTransaction"
 UNKNOWN_TRANSACTION_ID = -1
-ACTION_NOT_HANDLED = frozenset({"NotImplemented", "NotSupported"})  # CALLERROR codes no retry can change
+TRANSACTION_ACTIONS = frozenset({START_ACTION, STOP_ACTION, "MeterValues", "TransactionEvent"})  # 1.6 3.7, 2.0.1 E13
+OTHER_TIMEOUTS = 2  # a message that is not transaction-related is skipped after this many timeouts
+
+
+class Outcome(enum.Enum):
+    """How one transmission ended, when the CSMS did not confirm it."""
+
+    LOST = "connection lost or not connected"
+    TIMEOUT = "no answer within the call timeout"
+    REFUSED = "CALLERROR or an invalid CALLRESULT"
+    OURS = "our payload is invalid"
+
+
+class Next(enum.Enum):
+    """What the journal does next with the message at the head."""
+
+    RESEND = "send the same message again once reconnected"
+    RECONNECT = "drop the connection, send the same message again once reconnected"
+    RETRY = "wait retry_interval x transmissions, send again"
+    SKIP = "give up on it"
+
+
+# (outcome, transaction-related) -> (what next, whether it counts as a failed attempt). A
+# counted failure that reaches the limit (``attempts``; OTHER_TIMEOUTS for other messages) skips.
+NEXT: dict[tuple[Outcome, bool], tuple[Next, bool]] = {
+    (Outcome.LOST, True): (Next.RESEND, False),
+    (Outcome.LOST, False): (Next.RESEND, False),
+    (Outcome.TIMEOUT, True): (Next.RECONNECT, False),
+    (Outcome.TIMEOUT, False): (Next.RECONNECT, True),
+    (Outcome.REFUSED, True): (Next.RETRY, True),
+    (Outcome.REFUSED, False): (Next.SKIP, True),
+    (Outcome.OURS, True): (Next.SKIP, True),
+    (Outcome.OURS, False): (Next.SKIP, True),
+}
+
+
+def outcome_of(exc: Exception) -> Outcome:
+    if isinstance(exc, (NotConnected, ConnectionLost)):
+        return Outcome.LOST
+    if isinstance(exc, CallTimeout):
+        return Outcome.TIMEOUT
+    if isinstance(exc, (CallErrorReceived, ResponseInvalid)):
+        return Outcome.REFUSED
+    return Outcome.OURS
+
 
 _DDL = """
 CREATE TABLE ocpp_journal (
@@ -195,49 +248,47 @@ class Journal:
             await self._send(link, entry)
 
     async def _send(self, link: Link, entry: Entry) -> None:
-        try:
-            response = await link.call(entry.action, entry.payload, unique_id=entry.message_id)
-        except (NotConnected, ConnectionLost):
-            return  # not the CSMS's failure; the same message (and id) goes again once reconnected
-        except CallErrorReceived as exc:
-            if exc.code in ACTION_NOT_HANDLED:
-                log.warning("dropping queued %s #%d: the CSMS answered %s", entry.action, entry.seq, exc)
-                await self.db.run(lambda conn: _remove(conn, entry, None))
-            else:
-                await self._failed(entry, str(exc), fresh_id=True)
-            return
-        except (CallTimeout, ResponseInvalid) as exc:
-            await self._failed(entry, str(exc), fresh_id=False)
-            return
-        except PayloadInvalid as exc:
-            # A bug in evsed: it would block the queue forever, so it goes now, loudly.
-            log.error("dropping invalid queued %s #%d: %s", entry.action, entry.seq, exc)
-            await self.db.run(lambda conn: _remove(conn, entry, None))
-            return
-        transaction_id = response.get("transactionId") if entry.action == START_ACTION else None
-        await self.db.run(lambda conn: _remove(conn, entry, transaction_id))
-        if self.on_confirmed is not None:
-            await self.on_confirmed(entry, response)
+        confirmed: list[dict[str, Any]] = []
 
-    async def _failed(self, entry: Entry, reason: str, fresh_id: bool) -> None:
+        def confirm(response: dict[str, Any]) -> None:  # in the link's receive path: first thing done
+            transaction_id = response.get("transactionId") if entry.action == START_ACTION else None
+            self.db.run_sync(lambda conn: _remove(conn, entry, transaction_id))
+            confirmed.append(response)
+
+        try:
+            await link.call(entry.action, entry.payload, unique_id=entry.message_id, on_result=confirm)
+        except (NotConnected, ConnectionLost, CallTimeout, CallErrorReceived, ResponseInvalid, PayloadInvalid) as exc:
+            if not confirmed:  # (a timeout can fire just after the answer was read)
+                await self._failed(link, entry, exc)
+                return
+        if self.on_confirmed is not None:
+            await self.on_confirmed(entry, confirmed[0])
+
+    async def _failed(self, link: Link, entry: Entry, exc: Exception) -> None:
+        transaction = entry.action in TRANSACTION_ACTIONS
+        outcome = outcome_of(exc)
+        step, counts = NEXT[(outcome, transaction)]
         transmissions = entry.attempts + 1
-        if transmissions >= self.attempts:
-            log.warning("dropping %s #%d after %d failed attempts: %s", entry.action, entry.seq, transmissions, reason)
+        if counts and transmissions >= (self.attempts if transaction else OTHER_TIMEOUTS):
+            step = Next.SKIP
+        if step is Next.SKIP:
+            level = logging.ERROR if outcome is Outcome.OURS else logging.WARNING
+            log.log(level, "skipping queued %s #%d after %d transmission(s): %s", entry.action, entry.seq,
+                    transmissions, exc)  # fmt: skip
             await self.db.run(lambda conn: _remove(conn, entry, None))
             return
-        message_id = str(uuid.uuid4()) if fresh_id else entry.message_id
-        await self.db.run(
-            lambda conn: conn.execute(
-                "UPDATE ocpp_journal SET attempts = ?, message_id = ? WHERE seq = ?",
-                (transmissions, message_id, entry.seq),
+        if counts:
+            # After a CALLERROR the CSMS saw and rejected the message: the retry is a new one, new id.
+            message_id = str(uuid.uuid4()) if isinstance(exc, CallErrorReceived) else entry.message_id
+            await self.db.run(
+                lambda conn: conn.execute(
+                    "UPDATE ocpp_journal SET attempts = ?, message_id = ? WHERE seq = ?",
+                    (transmissions, message_id, entry.seq),
+                )
             )
-        )
-        log.info(
-            "%s #%d failed (%s); retry %d in %.0f s",
-            entry.action,
-            entry.seq,
-            reason,
-            transmissions,
-            self.retry_interval * transmissions,
-        )
-        await asyncio.sleep(self.retry_interval * transmissions)
+        if step is Next.RECONNECT:
+            link.drop(f"no answer to {entry.action} #{entry.seq} within the call timeout")
+        elif step is Next.RETRY:
+            wait = self.retry_interval * transmissions
+            log.info("%s #%d failed (%s); retry %d in %.0f s", entry.action, entry.seq, exc, transmissions, wait)
+            await asyncio.sleep(wait)

@@ -7,20 +7,31 @@ Rules kept here:
 - Incoming CALLs are handled one at a time, in arrival order, by a per-connection worker.
   Unknown action -> NotImplemented, known but without a handler -> NotSupported (rpc.py
   decides), a handler that raises ``Refuse`` -> that code, anything else -> InternalError.
-  Nothing a handler or a frame does ends the connection task.
+  Frames rpc.py says to ignore are logged and dropped.
+- Nothing a handler or a frame does ends the connection task: any exception in it (a bug,
+  ours or a library's) is logged with its traceback, shown in ``last_error``, and the link
+  connects again as after a lost connection.
+- No loop step spends long on one frame: frames over ``INLINE_BYTES`` are parsed and
+  validated in a worker thread (in arrival order; the receive loop waits for each).
+- A CALLRESULT's ``on_result`` (the journal's confirmation) runs in the receive path the
+  moment the answer is read, before the waiting CALL resumes or anything else is scheduled.
 - A handler must not await ``call()`` (the CSMS waits for our answer first); it returns its
   response and may pass ``after``: work run once the response is on the wire, in a task the
   link keeps and whose exceptions are logged. ``spawn()`` is the same for anything else.
 - Reconnect with exponential backoff, jitter and a cap (``backoff_delay``, pure), or with the
   version's own rule (``backoff(attempt, rand)``, e.g. OCPP-J 2.0.1 5.3); ``attempt`` counts
-  the failures since the last successful connection (0 = the first retry). Websocket
-  pings every ``ping_interval`` s (0 = off) with a pong timeout, so a half-open TCP connection
-  is noticed and dropped.
+  the failures since the last successful connection (0 = the first retry). Websocket pings
+  every ``ping_interval`` s (0 = off); no pong within ``ping_timeout`` means a half-open
+  connection: the socket is aborted at once (no closing handshake can cross a dead path), so
+  it is noticed within ping interval + ping timeout. ``drop(reason)`` does the same for a
+  caller that got no answer (the journal after a CALL timeout).
 - While the registration is refused, incoming CALLs are dropped unanswered (``silent``, 1.6
   section 4.2) or answered with the CALLERROR ``refuse_with`` (2.0.1 B03.FR.08: SecurityError).
 - ``state`` and ``last_error`` are observable for the local API; ``connected`` is an Event;
   ``down_since`` the monotonic time the last connection ended (B04 needs how long it was down).
-  ``disconnect()`` stays down until ``connect()``.
+  ``disconnect()`` stays down until ``connect()``. A deliberate close (``disconnect``,
+  ``reconnect``) first lets the outstanding CALL get its answer (at most ``CLOSE_WAIT_S``):
+  frames already received are processed, and a CSMS busy answering does not lose the answer.
 - ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
   BootNotification first; ``frame_log`` sees every frame in and out.
 - Security hooks (the security profile decides them per attempt): ``additional_headers`` and
@@ -29,6 +40,8 @@ Rules kept here:
   certificate dates checked against NTP time); ``on_failure(exc)`` sees every failed attempt
   and returns the reason shown in ``last_error`` (None keeps the default).
   ``reconnect()`` drops the connection and connects again at once (new credentials).
+- An outgoing CALL's future is always read, whatever ended the CALL (no "Future exception
+  was never retrieved" in the log).
 """
 
 from __future__ import annotations
@@ -47,7 +60,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from controller.ocpp.rpc import Call, CallError, CallResult, PayloadInvalid, Reject, Rpc
+from controller.ocpp.rpc import Call, CallError, CallResult, Ignored, PayloadInvalid, Reject, Rpc
 from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -55,6 +68,8 @@ log = logging.getLogger(__name__)
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
 FollowUp = Callable[[], Awaitable[None]]
+INLINE_BYTES = 8192  # larger frames are parsed / validated in a worker thread
+CLOSE_WAIT_S = 5.0  # a deliberate close waits this long at most for the outstanding CALL's answer
 
 
 class LinkState(enum.StrEnum):
@@ -113,6 +128,16 @@ class CallErrorReceived(CallFailed):
         self.code, self.description, self.details = code, description, details
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """The one outstanding CALL."""
+
+    unique_id: str
+    action: str
+    future: asyncio.Future[Payload]
+    on_result: Callable[[Payload], object] | None
+
+
 def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
     """Seconds to wait before connection attempt ``attempt`` (0 = first retry); ``rand`` in [0, 1)
     spreads stations that lost the CSMS together over the upper half of the window."""
@@ -129,7 +154,7 @@ class Link:
         *,
         call_timeout: float = 30.0,
         ping_interval: float = 60.0,
-        ping_timeout: float = 30.0,
+        ping_timeout: float = 10.0,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         additional_headers: Callable[[], Mapping[str, str]] | None = None,
@@ -156,6 +181,7 @@ class Link:
         self.frame_log = frame_log
         self.on_open, self.on_failure = on_open, on_failure
         self._at_once = False  # reconnect() asked for an immediate new attempt
+        self._drop_reason: str | None = None  # why we are closing the connection ourselves
         self.state = LinkState.DISCONNECTED
         self._state_changed = asyncio.Event()
         self.last_error = ""
@@ -168,7 +194,7 @@ class Link:
         self._kick = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._call_lock = asyncio.Lock()
-        self._pending: tuple[str, str, asyncio.Future[Payload]] | None = None
+        self._pending: _Pending | None = None
         self._tasks = Tasks("ocpp link")
         self._runner: asyncio.Task[None] | None = None
 
@@ -215,21 +241,45 @@ class Link:
         if self._ws is None:
             self._set_state(LinkState.DISCONNECTED)
         else:
-            await self._ws.close()
+            await self._close_after_call()
 
     async def reconnect(self) -> None:
-        """Drop the connection and open a new one at once (new credentials or profile). An
-        outstanding CALL gets its response first (at most ``call_timeout``): a CSMS still busy
-        answering it would otherwise lose what we sent after it."""
+        """Drop the connection and open a new one at once (new credentials or profile)."""
         self._at_once = True
         self._kick.set()
+        await self._close_after_call()
+
+    def drop(self, reason: str) -> None:
+        """The connection is presumed dead (e.g. a CALL got no answer): abort it now, without a
+        closing handshake, and connect again at once."""
+        ws = self._ws
+        if ws is None:
+            return
+        log.warning("dropping the OCPP connection: %s", reason)
+        self._at_once = True
+        self._drop_reason = reason
+        self._ws = None  # nothing more goes out on it
+        self.connected.clear()
+        ws.transport.abort()
+
+    async def _close_after_call(self) -> None:
+        """Close once the outstanding CALL got its answer (at most CLOSE_WAIT_S): an answer on
+        its way is still processed, and a CSMS busy answering it does not lose what we sent."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.call_timeout), self._call_lock:
+            async with asyncio.timeout(min(CLOSE_WAIT_S, self.call_timeout)), self._call_lock:
                 if self._ws is not None:
-                    await self._ws.close()
+                    await self._close(self._ws)
                 return
         if self._ws is not None:
-            await self._ws.close()
+            await self._close(self._ws)
+
+    async def _close(self, ws: ClientConnection) -> None:
+        """The closing handshake, bounded: on a stalled connection even sending it can block."""
+        try:
+            async with asyncio.timeout(self.ping_timeout):
+                await ws.close()
+        except TimeoutError:
+            ws.transport.abort()
 
     async def close(self) -> None:
         await self.disconnect()
@@ -251,21 +301,29 @@ class Link:
                 await self._wanted.wait()
             self._set_state(LinkState.CONNECTING)
             try:
-                async with self._open() as ws:
+                ws = await self._open()
+                try:
                     if ws.subprotocol != self.rpc.dialect.subprotocol:
                         raise ConnectionError(f"CSMS did not accept subprotocol {self.rpc.dialect.subprotocol}")
                     if self.on_open is not None:
                         self.on_open(ws)
                     attempt = 0
                     await self._serve(ws)
-                    self.last_error = "closed by CSMS" if self._wanted.is_set() and not self._at_once else ""
+                    closed_by_csms = self._wanted.is_set() and not self._at_once
+                    self.last_error = "closed by CSMS" if closed_by_csms else self._drop_reason or ""
+                finally:
+                    await self._close(ws)
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException, ConnectionError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.on_failure is not None:
-                    self.last_error = self.on_failure(exc) or self.last_error
+                judged = self.on_failure(exc) if self.on_failure is not None else None
+                self.last_error = self._drop_reason or judged or f"{type(exc).__name__}: {exc}"
                 log.warning("OCPP connection to %s failed: %s", self.url, self.last_error)
+            except Exception as exc:
+                # A bug must not end the link for good: report it and connect again.
+                log.exception("OCPP link to %s failed; connecting again", self.url)
+                self.last_error = f"link failure: {type(exc).__name__}: {exc}"
+            self._drop_reason = None
             if not self._wanted.is_set():
                 continue
             if self._at_once:
@@ -285,16 +343,13 @@ class Link:
                     await self._kick.wait()
 
     def _open(self) -> connect:
-        ping = self.ping_interval or None
         return connect(
             self.url,
             subprotocols=[self.rpc.dialect.subprotocol],  # type: ignore[list-item]
             additional_headers=dict(self.additional_headers()) if self.additional_headers else None,
             ssl=self.ssl() if callable(self.ssl) else self.ssl,
             compression=self.compression,
-            ping_interval=ping,
-            ping_timeout=self.ping_timeout if ping else None,
-            # A half-open connection gets no closing handshake either: give up on it as fast.
+            ping_interval=None,  # our own keepalive: it aborts a dead connection at once
             close_timeout=self.ping_timeout,
             # Room to read an oversized frame so it can be answered rather than the socket torn down.
             max_size=self.rpc.max_frame_bytes * 4,
@@ -304,6 +359,7 @@ class Link:
     async def _serve(self, ws: ClientConnection) -> None:
         inbox: asyncio.Queue[Call] = asyncio.Queue()
         worker = asyncio.create_task(self._answer_calls(ws, inbox), name="ocpp-incoming")
+        keepalive = asyncio.create_task(self._keepalive(ws), name="ocpp-keepalive")
         self._ws = ws
         self._set_state(LinkState.CONNECTED)
         self.last_error = ""
@@ -311,24 +367,47 @@ class Link:
         log.info("OCPP connected to %s", self.url)
         greeting = self.spawn(self.on_connected(), "ocpp-on-connected") if self.on_connected else None
         try:
-            async for text in ws:
-                self._log("in", text if isinstance(text, str) else text.decode("utf-8", "replace"))
-                await self._dispatch(ws, text, inbox)
+            async for frame in ws:
+                self._log("in", frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
+                await self._dispatch(ws, frame, inbox)
         finally:
             self._ws = None
             self.connected.clear()
             self.down_since = time.monotonic()
             worker.cancel()
+            keepalive.cancel()
             if greeting is not None:
                 greeting.cancel()
-            if self._pending is not None and not self._pending[2].done():
-                self._pending[2].set_exception(ConnectionLost("connection closed while waiting for the response"))
-            await asyncio.gather(worker, return_exceptions=True)
+            if self._pending is not None and not self._pending.future.done():
+                self._pending.future.set_exception(ConnectionLost("connection closed while waiting for the response"))
+            await asyncio.gather(worker, keepalive, return_exceptions=True)
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """Ping every ``ping_interval``; no pong within ``ping_timeout``: the path is dead."""
+        while self.ping_interval > 0:
+            await asyncio.sleep(self.ping_interval)
+            try:
+                async with asyncio.timeout(self.ping_timeout):
+                    await (await ws.ping())
+            except TimeoutError:
+                self.drop(f"ping timeout: no pong within {self.ping_timeout:g} s (half-open connection)")
+                return
+            except websockets.exceptions.ConnectionClosed:
+                return
 
     # ---- incoming -----------------------------------------------------------------------
 
-    async def _dispatch(self, ws: ClientConnection, text: str | bytes, inbox: asyncio.Queue[Call]) -> None:
-        message = self.rpc.parse(text, self._handlers)
+    async def _offload(self, size: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``: inline for a small frame, in a worker thread for a large one."""
+        if size <= INLINE_BYTES:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def _dispatch(self, ws: ClientConnection, frame: str | bytes, inbox: asyncio.Queue[Call]) -> None:
+        message = await self._offload(len(frame), self.rpc.parse, frame, self._handlers)
+        if isinstance(message, Ignored):
+            log.warning("frame %s from CSMS ignored: %s", message.unique_id, message.description)
+            return
         if isinstance(message, Call):
             if self.silent:
                 log.info("%s %s from CSMS left unanswered: registration Rejected", message.action, message.unique_id)
@@ -345,20 +424,32 @@ class Link:
                 await self._send(ws, message.reply)
                 return
         pending = self._pending
-        if pending is None or pending[0] != message.unique_id or pending[2].done():
+        if pending is None or pending.unique_id != message.unique_id or pending.future.done():
             log.warning("response %s matches no outstanding CALL; ignored", message.unique_id)
             return
-        _, action, future = pending
         if isinstance(message, CallResult):
-            violation = self.rpc.validate(action, message.payload, response=True)
+            violation = await self._offload(len(frame), self.rpc.validate, pending.action, message.payload,
+                                            response=True, formats=False)  # fmt: skip
+            if pending.future.done():  # the CALL timed out while a large answer was checked
+                return
             if violation is None:
-                future.set_result(message.payload)
+                self._resolve(pending, message.payload)
             else:
-                future.set_exception(ResponseInvalid(f"{action} response: {violation.description}"))
+                pending.future.set_exception(ResponseInvalid(f"{pending.action} response: {violation.description}"))
         elif isinstance(message, CallError):
-            future.set_exception(CallErrorReceived(message.code, message.description, message.details))
+            pending.future.set_exception(CallErrorReceived(message.code, message.description, message.details))
         else:
-            future.set_exception(ResponseInvalid(f"{action} response: {message.description}"))
+            pending.future.set_exception(ResponseInvalid(f"{pending.action} response: {message.description}"))
+
+    @staticmethod
+    def _resolve(pending: _Pending, payload: Payload) -> None:
+        if pending.on_result is not None:
+            try:
+                pending.on_result(payload)
+            except Exception as exc:
+                pending.future.set_exception(exc)
+                return
+        pending.future.set_result(payload)
 
     async def _answer_calls(self, ws: ClientConnection, inbox: asyncio.Queue[Call]) -> None:
         while True:
@@ -394,16 +485,19 @@ class Link:
         payload: Payload,
         timeout: float | None = None,  # noqa: ASYNC109 - the CALL's response timeout is part of the API
         unique_id: str | None = None,
+        on_result: Callable[[Payload], object] | None = None,
     ) -> Payload:
         """Send a CALL and return the CALLRESULT payload. Raises CallErrorReceived, CallTimeout,
-        ConnectionLost, NotConnected, ResponseInvalid (all CallFailed) or PayloadInvalid."""
+        ConnectionLost, NotConnected, ResponseInvalid (all CallFailed) or PayloadInvalid.
+        ``on_result(payload)`` runs in the receive path as soon as a valid CALLRESULT is read;
+        what it raises is what the CALL raises."""
         async with self._call_lock:
             ws = self._ws
             if ws is None:
                 raise NotConnected(f"not connected ({self.state})")
             unique_id, frame = self.rpc.call(action, payload, unique_id)
             future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-            self._pending = (unique_id, action, future)
+            self._pending = _Pending(unique_id, action, future, on_result)
             try:
                 try:
                     await self._send(ws, frame)
@@ -415,6 +509,10 @@ class Link:
                 raise CallTimeout(f"no response to {action} {unique_id}") from exc
             finally:
                 self._pending = None
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # read: the connection may have failed it while we were sending
 
     async def _send(self, ws: ClientConnection, text: str) -> None:
         self._log("out", text)

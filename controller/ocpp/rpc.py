@@ -11,12 +11,24 @@ Rules kept here (OCPP-J 1.6 section 4 + its errata; OCPP 2.0.1 part 4 section 4)
   follow the 2.0.1 rule, which is also what 1.6 CSMSs in the field expect).
 - A broken CALLRESULT / CALLERROR is never answered (answering a response invites an
   endless error ping-pong); it is reported so the waiting CALL can fail.
+- Only UTF-8 JSON text is OCPP-J (4.1.2): a binary websocket frame is never executed; it is
+  answered like unreadable JSON. (Invalid UTF-8 in a text frame never gets here: the websocket
+  layer fails the connection with 1007, RFC 6455 section 8.1.)
+- A MessageTypeId that is an integer other than 2, 3, 4 is ignored (OCPP-J 4.1.3: "it SHALL
+  ignore the message payload"); 2.0.1, which has a code for it, answers MessageTypeNotSupported.
+- Nesting is bounded before the JSON parser runs (``MAX_DEPTH``; OCPP's deepest message needs
+  7 levels), in linear time: a frame nested deeper, like one larger than ``max_frame_bytes``,
+  is judged by its head alone (``[2, "id"`` gets a CALLERROR, a response fails the waiting CALL).
 - Unknown action -> NotImplemented; known action the station does not handle -> NotSupported
   (the spec's meaning; the ``ocpp`` package has these swapped). Both are decided before the
   schema is looked at.
 - Schema violations map from the jsonschema keyword: required/minItems/maxItems ->
   occurrence, type/format -> type, enum/length/pattern/range/multipleOf -> property,
   anything structural (additionalProperties...) -> formation/format violation.
+- ``format: date-time`` is checked with the station's one timestamp rule (``clock.parse_time``:
+  RFC 3339 with seconds and offset), so a bad date-time gets TypeConstraintViolation in every
+  request alike. Responses to our CALLs are read without format checks (field CSMSs send
+  naive times; their readers take them as UTC).
 - Validators are built once per (version, action, direction) and run synchronously.
   ``multipleOf`` is checked in decimal so that 21.4 is a multiple of 0.1.
 - Our own outgoing payloads are validated too: an invalid one is a bug in evsed and raises
@@ -33,6 +45,7 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +53,15 @@ import jsonschema
 import ocpp
 from jsonschema.exceptions import ValidationError
 
+from controller.clock import is_date_time
+
 log = logging.getLogger(__name__)
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 UNREADABLE_ID = "-1"
 MAX_ID_LENGTH = 36
 MAX_DESCRIPTION = 255  # OCPP-J 2.0.1 table 7; harmless for 1.6
+MAX_DEPTH = 32  # nested arrays / objects in one frame
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ class Dialect:
     format_violation: str
     occurrence_violation: str
     rpc_framework_error: str  # frame is not a usable RPC (id/action unreadable, wrong shape)
-    message_type_error: str  # MessageTypeId not 2, 3 or 4
+    message_type_error: str | None  # MessageTypeId not 2, 3 or 4 (None: ignore the frame)
     incomplete: str  # CALL with elements missing
     error_codes: frozenset[str]
 
@@ -85,7 +101,7 @@ DIALECTS: dict[str, Dialect] = {
         occurrence_violation="OccurenceConstraintViolation",
         # 1.6 has only "syntactically incorrect or not conform the PDU structure" for a broken frame,
         rpc_framework_error="FormationViolation",
-        message_type_error="FormationViolation",
+        message_type_error=None,
         # ... and "Payload for Action is incomplete" for a CALL that lacks elements.
         incomplete="ProtocolError",
         error_codes=frozenset(_COMMON_CODES | {"FormationViolation", "OccurenceConstraintViolation"}),
@@ -126,8 +142,13 @@ _KEYWORD_CODES = {
     "const": "PropertyConstraintViolation",
 }
 
-# An id we can still read from the head of a frame too large to parse.
-_HEAD_ID = re.compile(r'\s*\[\s*\d+\s*,\s*"([^"\\]{1,36})"')
+# MessageTypeId and id, read from the head of a frame too large or too deep to parse.
+_HEAD = re.compile(r'\s*\[\s*(\d+)\s*,\s*"([^"\\]{1,36})"')
+# For the nesting bound: JSON strings (an unterminated one runs to the end, so every match
+# succeeds and the scan stays linear), then everything but brackets.
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.?)*+"?', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +184,14 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class Ignored:
+    """An incoming frame the spec says to ignore (unknown MessageTypeId in 1.6): no answer."""
+
+    unique_id: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     code: str
     description: str
@@ -172,7 +201,16 @@ class PayloadInvalid(ValueError):
     """Our own outgoing payload violates the schema: a bug in evsed, never sent."""
 
 
-Incoming = Call | CallResult | CallError | Reject
+Incoming = Call | CallResult | CallError | Reject | Ignored
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """True when ``text`` nests arrays / objects more than ``limit`` deep (strings ignored).
+    Linear time, and nearly free for frames with few brackets."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
 
 
 def _multiple_of(validator: Any, step: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -197,12 +235,16 @@ def _schema_names(schema_dir: str) -> frozenset[str]:
     return frozenset(p.stem for p in (_SCHEMA_ROOT / schema_dir / "schemas").glob("*.json"))
 
 
+_FORMATS = jsonschema.FormatChecker(formats=())
+_FORMATS.checks("date-time")(is_date_time)
+
+
 @cache
-def _validator(schema_dir: str, schema_name: str) -> Any:
+def _validator(schema_dir: str, schema_name: str, formats: bool) -> Any:
     path = _SCHEMA_ROOT / schema_dir / "schemas" / f"{schema_name}.json"
     schema = json.loads(path.read_text(encoding="utf-8-sig"))  # 2.0.1 schemas start with a BOM
     cls = _validator_class(schema.get("$schema", ""))
-    return cls(schema)
+    return cls(schema, format_checker=_FORMATS if formats else None)
 
 
 def _dumps(frame: list[Any]) -> str:
@@ -226,9 +268,10 @@ class Rpc:
     def _schema_name(self, action: str, response: bool) -> str:
         return action + ("Response" if response else self.dialect.request_suffix)
 
-    def validate(self, action: str, payload: Any, *, response: bool = False) -> Violation | None:
-        """Check a request (or response) payload of ``action`` against its schema."""
-        validator = _validator(self.dialect.schema_dir, self._schema_name(action, response))
+    def validate(self, action: str, payload: Any, *, response: bool = False, formats: bool = True) -> Violation | None:
+        """Check a request (or response) payload of ``action`` against its schema; ``formats``
+        False skips the format checks (for the CSMS's responses)."""
+        validator = _validator(self.dialect.schema_dir, self._schema_name(action, response), formats)
         error = next(validator.iter_errors(payload), None)
         if error is None:
             return None
@@ -244,22 +287,38 @@ class Rpc:
         reply = self.error(unique_id, code, description) if answer else None
         return Reject(unique_id, code, description, reply)
 
-    def parse(self, frame: str | bytes, supported: Container[str]) -> Incoming:
-        """Turn one websocket message into a Call / CallResult / CallError, or a Reject
-        holding the CALLERROR to send. ``supported`` are the actions the station handles."""
+    def _judge_head(self, head: str, description: str) -> Incoming:
+        """A frame we will not parse (too large, too deep): decide from its first bytes."""
         d = self.dialect
-        size = len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "replace"))
+        match = _HEAD.match(head)
+        if match is None:
+            return self._reject(UNREADABLE_ID, d.format_violation, description)
+        kind, uid = int(match[1]), match[2]
+        if kind not in (CALL, CALLRESULT, CALLERROR):
+            return self._unknown_type(uid, kind)
+        return self._reject(uid, d.format_violation, description, answer=kind == CALL)
+
+    def _unknown_type(self, uid: str, kind: int) -> Incoming:
+        code = self.dialect.message_type_error
+        if code is None:
+            return Ignored(uid, f"MessageTypeId {kind} is not 2, 3 or 4")
+        return self._reject(uid, code, f"MessageTypeId {kind} not supported")
+
+    def parse(self, frame: str | bytes, supported: Container[str]) -> Incoming:
+        """Turn one websocket message (``bytes`` for a binary frame) into a Call / CallResult /
+        CallError, a Reject holding the CALLERROR to send, or Ignored. ``supported`` are the
+        actions the station handles."""
+        d = self.dialect
+        if isinstance(frame, bytes):
+            return self._reject(UNREADABLE_ID, d.rpc_framework_error, "binary frame: OCPP-J messages are UTF-8 text")
+        size = len(frame.encode("utf-8", "replace"))
         if size > self.max_frame_bytes:
-            head = frame[:200].decode("utf-8", "replace") if isinstance(frame, bytes) else frame[:200]
-            match = _HEAD_ID.match(head)
-            is_response = bool(re.match(r"\s*\[\s*[34]\s*,", head))
-            uid = match.group(1) if match else UNREADABLE_ID
-            return self._reject(
-                uid, d.format_violation, f"frame of {size} bytes exceeds {self.max_frame_bytes}", answer=not is_response
-            )
+            return self._judge_head(frame[:200], f"frame of {size} bytes exceeds {self.max_frame_bytes}")
+        if too_deep(frame):
+            return self._judge_head(frame[:200], f"frame nested deeper than {MAX_DEPTH} levels")
         try:
             message = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:
             return self._reject(UNREADABLE_ID, d.rpc_framework_error, f"not valid JSON: {exc}"[:MAX_DESCRIPTION])
         if not isinstance(message, list) or not message:
             return self._reject(UNREADABLE_ID, d.rpc_framework_error, "frame is not a non-empty JSON array")
@@ -268,7 +327,7 @@ class Rpc:
         if type(kind) is not int:  # bool is an int subclass; true is not a MessageTypeId
             return self._reject(uid, d.rpc_framework_error, "MessageTypeId is not an integer")
         if kind not in (CALL, CALLRESULT, CALLERROR):
-            return self._reject(uid, d.message_type_error, f"MessageTypeId {kind} not supported")
+            return self._unknown_type(uid, kind)
         answer = kind == CALL
         if uid == UNREADABLE_ID or len(uid) > MAX_ID_LENGTH:
             return self._reject(uid, d.rpc_framework_error, "message id missing, not a string or too long", answer)

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from controller import clock
+
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
 
@@ -116,10 +118,9 @@ def parse_time(text: Any, field: str) -> datetime:
     if not isinstance(text, str):
         raise ProfileFormatError(f"{field}: expected an ISO 8601 dateTime string, got {text!r}")
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return clock.parse_time(text).astimezone(UTC)
     except ValueError as error:
-        raise ProfileFormatError(f"{field}: {text!r} is not an ISO 8601 dateTime") from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise ProfileFormatError(f"{field}: {error}") from error
 
 
 def _field(data: Mapping[str, Any], key: str, where: str) -> Any:

@@ -52,9 +52,11 @@ DROP TABLE ocpp16_auth_cache
 
 
 def tag_info(info: dict[str, Any]) -> TokenInfo:
-    """An idTagInfo. Raises ValueError when expiryDate is not a date-time."""
+    """An idTagInfo. Raises ValueError when expiryDate is not a date-time (requests never get here
+    with one: rpc.py refuses them; a CSMS answer's time without offset is taken as UTC)."""
     expiry = info.get("expiryDate")
-    return TokenInfo(AuthStatus(info["status"]), parse_time(expiry) if expiry else None, info.get("parentIdTag"))
+    expires_at = parse_time(expiry, assume_utc=True) if expiry else None
+    return TokenInfo(AuthStatus(info["status"]), expires_at, info.get("parentIdTag"))
 
 
 def readable_tag_info(id_tag: str, info: dict[str, Any]) -> tuple[TokenInfo, bool]:

@@ -29,13 +29,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.clock import WallClock
+from controller.clock import WallClock, parse_time
 from controller.diagnostics import DiagnosticsConfig
 from controller.diagnostics.archive import LogSet, build_archive, diagnostics_logs, security_logs
 from controller.diagnostics.logs import LogFiles
 from controller.firmware.update import attempts
 from controller.ocpp.link import CallFailed, Refuse, Reply
-from controller.ocpp.v16.firmware import parse_time
 from controller.ocpp.v16.status import connector_status
 from controller.tasks import Tasks
 from controller.transfer import Location, TransferError, redacted, upload

@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from controller.clock import WallClock
+from controller.clock import WallClock, parse_time
 from controller.firmware import FirmwareConfig
 from controller.firmware.signature import CertificateRejected, check_signing_certificate, load_roots
 from controller.firmware.update import FirmwareStatus
@@ -70,11 +69,6 @@ V16_NOW = {
 }
 SEND_ATTEMPTS = 3
 CONNECT_WAIT_S = 60.0
-
-
-def parse_time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class FirmwareManagement:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.authorization.engine import Ask
 from controller.authorization.rules import TokenInfo
-from controller.clock import WallClock, iso
+from controller.clock import WallClock, iso, parse_time
 from controller.core.authorizer import AuthResult
 from controller.core.commands import AvailabilityOutcome, ChargingPolicy, RemoteStartOutcome, ResetWhen, UnlockOutcome
 from controller.core.events import Event, EventKind
@@ -164,7 +164,7 @@ class ChargePoint:
         keys.on_change("TransactionMessageRetryInterval", lambda v: setattr(journal, "retry_interval", float(v)))
         journal.attempts = int(keys["TransactionMessageAttempts"])  # type: ignore[arg-type]
         journal.retry_interval = float(keys["TransactionMessageRetryInterval"])  # type: ignore[arg-type]
-        if "WebSocketPingInterval" in keys.keys:  # websockets takes it per connection: from the next one
+        if "WebSocketPingInterval" in keys.keys:  # the link reads it before each ping
             keys.on_change("WebSocketPingInterval", lambda v: setattr(link, "ping_interval", float(v)))  # type: ignore[arg-type]
 
     def _handlers(self) -> dict[str, Handler]:
@@ -326,12 +326,10 @@ class ChargePoint:
 
     def _take_time(self, current_time: str) -> None:
         try:
-            csms = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
+            csms = parse_time(current_time, assume_utc=True)
         except ValueError:
             log.warning("CSMS time %r unreadable; clock not adjusted", current_time)
             return
-        if csms.tzinfo is None:
-            csms = csms.replace(tzinfo=UTC)
         self.clock.take((csms - datetime.now(UTC)).total_seconds(), "csms")  # never over NTP (clock.py)
 
     # ---- heartbeat ------------------------------------------------------------------------

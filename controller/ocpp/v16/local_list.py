@@ -3,8 +3,9 @@ station's local list (controller/authorization/local_list.py, which keeps the li
 
 Rules kept here (OCPP 1.6 edition 2 sections 3.5.2, 5.10, 5.15, 6.41, 7.1, 7.47, 9.2; errata 3.52):
 - Requests the specification forbids get a CALLERROR and change nothing: listVersion 0 or -1
-  (errata 3.52) or an unreadable expiryDate (PropertyConstraintViolation), an idTag twice in
-  one request or a Full entry without idTagInfo (OccurenceConstraintViolation).
+  (errata 3.52; PropertyConstraintViolation), an idTag twice in one request or a Full entry
+  without idTagInfo (OccurenceConstraintViolation). A bad expiryDate is rpc.py's
+  TypeConstraintViolation, as every bad date-time.
 - The limits are SendLocalListMaxLength (entries per request) and LocalAuthListMaxLength.
 - LocalAuthListEnabled = false: SendLocalList answers NotSupported and changes nothing; the list
   is kept, and GetLocalListVersion reports its version (0 while it is empty).
@@ -71,10 +72,7 @@ def changes_of(payload: dict[str, Any]) -> list[Change]:
             raise BadList("OccurenceConstraintViolation", f"idTag {tag.id} appears twice")
         if info is None and full:
             raise BadList("OccurenceConstraintViolation", f"idTag {tag.id} has no idTagInfo in a Full update")
-        try:
-            changes[key(tag)] = (tag, tag_info(info) if info is not None else None)
-        except ValueError as exc:
-            raise BadList("PropertyConstraintViolation", f"idTag {tag.id}: {exc}") from None
+        changes[key(tag)] = (tag, tag_info(info) if info is not None else None)
     return list(changes.values())
 
 

@@ -5,7 +5,8 @@ the core's, controller/core/reservations.py):
 - ReserveNow answers what the station decides: Accepted / Occupied / Faulted / Unavailable /
   Rejected. connectorId 0 is "any connector" and needs ReserveConnectorZeroSupported = true,
   else Rejected; a connectorId the station does not have is Rejected.
-- An expiryDate that is not a date-time is a PropertyConstraintViolation CALLERROR.
+- An expiryDate that is not an RFC 3339 date-time never gets here: rpc.py answers it with
+  TypeConstraintViolation, as every bad date-time.
 - CancelReservation: Accepted when a reservation with that id was in force, else Rejected.
 - The StartTransaction of a session that ends a reservation carries its reservationId
   (transactions.py); expiry and the Reserved / Available StatusNotifications come from the
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from controller.clock import parse_time
 from controller.core.reservations import ANY_EVSE, Reservation
-from controller.ocpp.link import Refuse
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.idtag import token
 
@@ -45,10 +45,7 @@ class ReservationProfile:
         station = self.station
         if station is None or (connector != ANY_EVSE and connector not in station.evse_ids):
             return {"status": "Rejected"}
-        try:
-            expires_at = parse_time(payload["expiryDate"])
-        except ValueError as exc:
-            raise Refuse("PropertyConstraintViolation", f"expiryDate: {exc}") from None
+        expires_at = parse_time(payload["expiryDate"])
         reservation = Reservation(
             payload["reservationId"], connector, token(payload["idTag"], payload.get("parentIdTag")), expires_at
         )
