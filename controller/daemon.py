@@ -17,6 +17,8 @@ Rules kept here:
 - A release on trial (firmware update, or ``systemd/install.sh`` run again) ends its trial
   when it reaches the backend (the OCPP front end decides); without ``[ocpp] url`` it has
   come up once the daemon is ready.
+- From start to stop, any asyncio step that holds the event loop over 100 ms is logged with
+  what it was doing (controller/slow_steps.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from controller.metering import MeterPoller
 from controller.ocpp.frontend import FrontEnd
 from controller.owner_limits import OWNER, OwnerLimits
 from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
+from controller.slow_steps import SlowStepWatch
 from controller.storage import Database
 from controller.systemd import notify, watchdog_interval_s
 from controller.tasks import Tasks
@@ -67,12 +70,15 @@ class Daemon:
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    slow_steps: SlowStepWatch | None = None
     _tasks: Tasks = field(init=False)
 
     async def start(self) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._tasks = Tasks("daemon", on_failure=lambda task: self.request_stop())  # a dead duty stops us
+        self.slow_steps = SlowStepWatch(loop)
+        self.slow_steps.start()
         sys.setswitchinterval(0.001)  # bound how long any thread holds the GIL: the loop thread waits less
         self.db = Database(cfg.storage.database)
         self.ledger = Ledger(self.db)
@@ -210,6 +216,7 @@ class Daemon:
             except Exception:
                 log.exception("shutdown: %s failed", name)
         self.board.close()
+        self._stop_slow_steps()
         log.info("evsed stopped")
 
     async def run_until_stopped(self) -> None:
@@ -234,6 +241,12 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     close()
         self.board.close()
+        self._stop_slow_steps()
+
+    def _stop_slow_steps(self) -> None:
+        if self.slow_steps is not None:
+            self.slow_steps.stop()
+            self.slow_steps = None
 
 
 async def _nothing() -> None:

@@ -17,7 +17,7 @@ from ocpp.exceptions import OCPPError
 from controller.config import load_board, parse
 from controller.daemon import Daemon
 from controller.diagnostics.archive import redact
-from controller.diagnostics.logs import lines_between
+from controller.diagnostics.logs import FRAME_LOG_CHARS, frame_line, lines_between
 from sim.csms import Csms, CsmsConfig
 
 AUTH_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90"  # 16 bytes as hex
@@ -161,3 +161,17 @@ def test_redaction_and_time_window_are_pure_rules():
     lines.insert(3, "Traceback (a continuation of line 2)\n")
     kept = list(lines_between(lines, t0 + timedelta(minutes=1), t0 + timedelta(minutes=2)))
     assert kept == [lines[1], lines[2], lines[3]]
+
+
+def test_frame_log_lines_are_redacted_and_bounded():
+    located = '[2,"a","GetDiagnostics",{"location":"ftp://user:pw@host/x"}]'
+    assert frame_line(located) == '[2,"a","GetDiagnostics",{"location":"ftp://user:***@host/x"}]'
+    secret = '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"00ff00ff00ff00ff"}]'
+    assert frame_line(secret) == '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]'
+    nested = '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":' + "[" * 3000 + "]" * 3000 + "}]"
+    assert frame_line(nested) == "***"  # unreadable yet naming a secret: nothing of it
+    cut = "x" * (FRAME_LOG_CHARS - 20) + ' "ftp://user:secretsecret@host/fw.bin"'  # the cut falls in the password
+    line = frame_line(cut)
+    assert "secret" not in line and line.endswith(f"ftp://***... [{len(cut)} characters]")
+    hex_blob = json.dumps([2, "d", "DataTransfer", {"vendorId": "v", "data": "0123456789abcdef" * 12500}])
+    assert frame_line(hex_blob) == hex_blob[:FRAME_LOG_CHARS] + f"... [{len(hex_blob)} characters]"

@@ -9,7 +9,9 @@ Rules kept here:
 - Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey (in
   any letter case: keys are case-insensitive) keeps its key name, never its value, and a URL
   keeps its user but not its password (GetDiagnostics and firmware locations may carry FTP
-  credentials).
+  credentials). A frame longer than ``FRAME_LOG_CHARS`` is written as its head and its length
+  (a URL cut off in its credentials loses them too), and redaction takes time linear in what
+  it reads: one hostile frame costs the loop no more than a few milliseconds here.
 - ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
 """
 
@@ -23,11 +25,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from controller.clock import parse_time
 from controller.ocpp.link import Frame
 
 SECRET_KEYS = frozenset({"authorizationkey"})  # casefolded
 REDACTED = "***"
 FRAME_LOGGER = "evsed.ocpp.frames"
+FRAME_LOG_CHARS = 8192
 
 
 class _UtcFormatter(logging.Formatter):
@@ -35,7 +39,10 @@ class _UtcFormatter(logging.Formatter):
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
-_URL_PASSWORD = re.compile(r'([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"]*:)[^@\s"/]*@')
+# "://user:password@" of any URL. Anchored on the literal "://" (found by a fast scan) and
+# possessive, so no character is looked at twice: linear time however long a run of letters.
+_URL_PASSWORD = re.compile(r'(://[^:/@\s"]*+:)[^@\s"/]*+@')
+_CUT_CREDENTIALS = re.compile(r'://[^@\s"/]*+\Z')  # a URL the cut ends in, maybe in its password
 
 
 def redact_frame(text: str) -> str:
@@ -45,7 +52,7 @@ def redact_frame(text: str) -> str:
         return text
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return REDACTED  # unreadable, yet it names a secret: keep nothing of it
     changes_secret = (
         isinstance(frame, list)
@@ -60,15 +67,22 @@ def redact_frame(text: str) -> str:
     return text
 
 
+def frame_line(text: str) -> str:
+    """What ``ocpp.log`` keeps of one frame: redacted, a long one as its head and its length."""
+    if len(text) <= FRAME_LOG_CHARS:
+        return redact_frame(text)
+    head = _CUT_CREDENTIALS.sub("://" + REDACTED, text[:FRAME_LOG_CHARS])
+    return f"{redact_frame(head)}... [{len(text)} characters]"
+
+
 def timestamp_of(line: str) -> datetime | None:
     head = line.split(" ", 1)[0]
     if len(head) < 19 or head[4:5] != "-" or head[10:11] != "T":
         return None
     try:
-        stamp = datetime.fromisoformat(head.replace("Z", "+00:00"))
+        return parse_time(head, assume_utc=True)
     except ValueError:
         return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def lines_between(lines: Iterable[str], start: datetime | None, stop: datetime | None) -> Iterator[str]:
@@ -116,7 +130,7 @@ class LogFiles:
 
     def frame(self, frame: Frame) -> None:
         """``Link.frame_log``: one line per frame."""
-        self._frame_log.info("%s %s", frame.direction, redact_frame(frame.text))
+        self._frame_log.info("%s %s", frame.direction, frame_line(frame.text))
 
     def stop(self) -> None:
         if self._daemon is not None:
