@@ -1,0 +1,163 @@
+"""Load management: the main fuse never trips, and what it leaves is shared among the connectors.
+
+Rules kept here:
+- Pure: ``step(rules, state, grid, connectors, now) -> (state, decision)``; no clock, no I/O.
+  Connectors are named by a string key (``"1"``, or ``"wb-2/1"`` for another box's).
+- Per phase, the house's other loads are the grid current minus what the connectors draw on
+  that phase (their own meters, so the estimate stays right while an EV is still following a
+  change). The connectors may draw together ``main_fuse_a - margin_a - other loads`` on a phase.
+- That room is shared max-min fairly over the phases each connector draws on (water filling).
+  A share below 6 A cannot be offered on the pilot: then the connector that started wanting
+  power last pauses (0 A) and the room is shared again among the others.
+- A grid reading older than ``max_age_s`` (or none at all) is not believed: the connectors
+  share ``fallback_a`` per phase instead, whatever the house does.
+- A lower share applies at once. A connector that already holds a limit goes up only after a
+  higher share has been possible for ``raise_delay_s``, and then to the lowest share seen
+  meanwhile, so a load that comes and goes does not make the current hunt. A connector that
+  starts wanting power gets its share at once.
+- When the fuse carries so much that the trip curve (controller/energy/fuse.py) leaves less
+  time than the normal path of a lower duty (the 5 s rule plus the EV following), every
+  connector whose limit falls is paused instead: switching the PWM off is immediate. It comes
+  back after ``raise_delay_s`` like any other increase.
+- Limits are rounded down to 0.1 A: no duty change for noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.energy.fuse import TripCurve, needs_pause
+from controller.energy.grid import PHASES, GridReading
+from controller.iec61851 import MIN_CURRENT_A
+
+STEP_A = 0.1
+
+
+@dataclass(frozen=True)
+class FuseRules:
+    main_fuse_a: float
+    margin_a: float = 2.0
+    max_age_s: float = 10.0
+    fallback_a: float = 6.0  # per phase, all connectors together, while the reading is stale
+    raise_delay_s: float = 10.0
+    curve: TripCurve = TripCurve.B
+    detection_s: float = 1.0  # how late an overload may be seen: one grid meter interval
+
+
+@dataclass(frozen=True)
+class ConnectorDemand:
+    key: str
+    phases: tuple[int, ...]  # grid phases it draws on (0 = L1), in the order of drawn_a
+    drawn_a: tuple[float, ...]  # what its meter shows per phase now
+    wants_a: float  # the most it could take now; 0 = it wants nothing (no session, paused)
+    offered_a: float  # what its pilot offers now
+    since: float  # when it started wanting power (the later one pauses first)
+
+
+@dataclass(frozen=True)
+class Held:
+    amps: float
+    wanting: bool
+    higher_since: float | None = None  # since when a higher share has been possible
+    higher_floor: float = 0.0  # the lowest such share since then
+
+
+@dataclass(frozen=True)
+class LoadState:
+    held: Mapping[str, Held] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadDecision:
+    limits: dict[str, float]
+    stale: bool
+    room_a: tuple[float, ...]  # per phase, for all connectors together
+    fuse_factor: float | None  # the most loaded phase / main_fuse_a; None when stale
+    urgent: bool  # pausing, the normal path being too slow for the fuse
+
+
+def _floor(amps: float) -> float:
+    return math.floor(amps / STEP_A + 1e-9) * STEP_A
+
+
+def water_fill(room: Sequence[float], demands: Mapping[str, tuple[tuple[int, ...], float]]) -> dict[str, float]:
+    """Max-min fair shares: every connector rises at the same pace until it has what it wants or
+    a phase it draws on is full. ``demands``: key -> (phases, wants)."""
+    shares = dict.fromkeys(demands, 0.0)
+    used = [0.0] * len(room)
+    rising = {k for k, (phases, wants) in demands.items() if wants > 0 and phases}
+    while rising:
+        load = [sum(1 for k in rising if p in demands[k][0]) for p in range(len(room))]
+        step = min(demands[k][1] - shares[k] for k in rising)
+        for p, n in enumerate(load):
+            if n:
+                step = min(step, max(0.0, room[p] - used[p]) / n)
+        for k in rising:
+            shares[k] += step
+            for p in demands[k][0]:
+                used[p] += step
+        full = {p for p, n in enumerate(load) if n and room[p] - used[p] <= 1e-9}
+        rising = {k for k in rising if demands[k][1] - shares[k] > 1e-9 and not full & set(demands[k][0])}
+    return shares
+
+
+def share(room: Sequence[float], connectors: Sequence[ConnectorDemand]) -> dict[str, float]:
+    """Water filling, then pausing the latest starter while anyone is short of 6 A."""
+    active = {c.key: c for c in connectors if c.wants_a >= MIN_CURRENT_A}
+    shares = {c.key: 0.0 for c in connectors}
+    while active:
+        fair = water_fill(room, {k: (c.phases, c.wants_a) for k, c in active.items()})
+        short = [active[k] for k, amps in fair.items() if amps < MIN_CURRENT_A - 1e-9]
+        if not short:
+            shares.update({k: _floor(a) for k, a in fair.items()})
+            break
+        del active[max(short, key=lambda c: (c.since, c.key)).key]
+    return shares
+
+
+def room_for_connectors(
+    rules: FuseRules, grid: GridReading, connectors: Sequence[ConnectorDemand]
+) -> tuple[float, ...]:
+    """Per phase: what the connectors may draw together without exceeding fuse minus margin."""
+    drawn = [0.0] * PHASES
+    for c in connectors:
+        for phase, amps in zip(c.phases, c.drawn_a, strict=False):
+            drawn[phase] += max(0.0, amps)
+    other = [grid.current_a[p] - drawn[p] for p in range(PHASES)]
+    return tuple(rules.main_fuse_a - rules.margin_a - other[p] for p in range(PHASES))
+
+
+def _hold(rules: FuseRules, before: Held | None, target: float, wanting: bool, now: float) -> Held:
+    if before is None or not before.wanting or target <= before.amps or not wanting:
+        return Held(target, wanting)
+    if before.higher_since is None:
+        return Held(before.amps, wanting, now, target)
+    floor = min(before.higher_floor, target)
+    if now - before.higher_since >= rules.raise_delay_s:
+        return Held(floor, wanting)
+    return Held(before.amps, wanting, before.higher_since, floor)
+
+
+def step(
+    rules: FuseRules, state: LoadState, grid: GridReading | None, connectors: Sequence[ConnectorDemand], now: float
+) -> tuple[LoadState, LoadDecision]:
+    stale = grid is None or not grid.fresh(now, rules.max_age_s)
+    if grid is None or stale:
+        room: tuple[float, ...] = (rules.fallback_a,) * PHASES
+        factor = None
+        urgent = False
+    else:
+        room = room_for_connectors(rules, grid, connectors)
+        factor = max(abs(a) for a in grid.current_a) / rules.main_fuse_a
+        urgent = needs_pause(rules.curve, factor, rules.detection_s + max(0.0, now - grid.at))
+    targets = share(room, connectors)
+    held: dict[str, Held] = {}
+    for c in connectors:
+        h = _hold(rules, state.held.get(c.key), targets[c.key], c.wants_a > 0, now)
+        if urgent and h.amps < c.offered_a:
+            h = Held(0.0, h.wanting)  # pausing is immediate; a lower duty may wait 5 s
+        held[c.key] = h
+    decision = LoadDecision({k: h.amps for k, h in held.items()}, stale, room, factor, urgent)
+    return LoadState(held), decision
