@@ -60,6 +60,10 @@ class GpioContactor:
     def feedback(self) -> bool | None:
         return None if self._mirror is None else self._mirror.is_on()
 
+    def may_carry_current(self) -> bool:
+        """Commanded closed, or seen closed by the mirror contact (a weld)."""
+        return self._coil.is_on() or self.feedback() is True
+
     def close(self) -> None:
         try:
             self._coil.close()
@@ -68,12 +72,43 @@ class GpioContactor:
                 self._mirror.close()
 
 
-def build_contactor(section: ConfigSection, backend: GpioBackend) -> GpioContactor:
-    """``[connector.contactor]``: coil_pin, coil_active_low, feedback_pin (mirror contact)..."""
+class GpioPhaseSwitch:
+    """The relay that connects L2 and L3 (``phase_switch_pin``: on = 3 phases, off = 1 phase).
+
+    Refuses to move while its connector's contactor may carry current: never under load."""
+
+    def __init__(self, relay: OutputPin, contactor: GpioContactor):
+        self._relay = relay
+        self._contactor = contactor
+        self._relay.set(True)  # the wired default: all three phases
+
+    def select(self, phases: int) -> None:
+        if phases not in (1, 3):
+            raise HardwareError(f"a phase switch selects 1 or 3 phases, not {phases!r}")
+        if self._contactor.may_carry_current():
+            raise HardwareError("phase switch refused under load (contactor closed)")
+        self._relay.set(phases == 3)
+
+    def selected(self) -> int:
+        return 3 if self._relay.is_on() else 1
+
+    def close(self) -> None:
+        self._relay.close()  # relay off: one phase, the contactor being open already
+
+
+def build_contactor(
+    section: ConfigSection, backend: GpioBackend, wired_phases: int = 3
+) -> tuple[GpioContactor, GpioPhaseSwitch | None]:
+    """``[connector.contactor]``: coil_pin, coil_active_low, feedback_pin (mirror contact)...,
+    and phase_switch_pin (+ _active_low) for 1-phase / 3-phase switching."""
     coil = read_output(section, backend, "coil")
     assert coil is not None
     # No debounce on the mirror contact: the controller compares it with the command itself.
-    return GpioContactor(coil, read_input(section, backend, "feedback", None, debounce_s=0.0))
+    contactor = GpioContactor(coil, read_input(section, backend, "feedback", None, debounce_s=0.0))
+    relay = read_output(section, backend, "phase_switch", None)
+    if relay is not None and wired_phases != 3:
+        raise section.error("phase_switch_pin", relay.line, "a phase switch needs a connector wired with phases = 3")
+    return contactor, (GpioPhaseSwitch(relay, contactor) if relay is not None else None)
 
 
 # -- residual current monitor ------------------------------------------------------

@@ -252,7 +252,13 @@ class EvseDinContactor:
         self.link.close()
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
+def build_board(
+    section: ConfigSection,
+    slots: Sequence[ConnectorSlot],
+    *,
+    grid_meter: ConfigSection | None = None,
+    dry_run: bool = False,
+) -> Board:
     """``[board]`` has no keys of its own; each connector has ``[connector.evse]`` and ``[connector.meter]``.
 
     A dry build starts no link: the board is never asked anything, nor told anything."""
@@ -277,6 +283,8 @@ def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_r
                     meter=build_meter(slot.section.section("meter", required=True), pool),
                 )
             )
+        if grid_meter is not None:  # on the board's RS-485 line too, if it says so
+            board.grid_meter = build_meter(grid_meter, pool, phase_power=True)
     except BaseException:
         board.close()
         raise

@@ -65,7 +65,13 @@ class AdcPollers:
             poller.close()
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
+def build_board(
+    section: ConfigSection,
+    slots: Sequence[ConnectorSlot],
+    *,
+    grid_meter: ConfigSection | None = None,
+    dry_run: bool = False,
+) -> Board:
     gpio = section.get_str("gpio", "gpiod", choices=sorted(GPIO_BACKENDS))
     chip = section.get_str("chip", "/dev/gpiochip0", min_length=1)
     pwm_root = Path(section.get_str("pwm_sysfs", str(SYSFS_PWM), min_length=1))
@@ -85,6 +91,8 @@ def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_r
     try:
         for slot in slots:
             board.connectors.append(build_connector(slot, backend, pollers, open_pwm, pool))
+        if grid_meter is not None:  # the house connection's meter may share a connector meter's bus
+            board.grid_meter = build_meter(grid_meter, pool, phase_power=True)
     except BaseException:
         board.close()
         raise
@@ -97,11 +105,13 @@ def build_connector(
     slot: ConnectorSlot, backend: GpioBackend, pollers: AdcPollers, open_pwm: PwmOpener, pool: BusPool
 ) -> ConnectorHardware:
     s = slot.section
+    contactor, phase_switch = build_contactor(s.section("contactor", required=True), backend, slot.phases)
     hw = ConnectorHardware(
         slot.id,
-        contactor=build_contactor(s.section("contactor", required=True), backend),
+        contactor=contactor,
         pilot=build_pilot(s.section("pilot", required=True), pollers, open_pwm),
         meter=build_meter(s.section("meter", required=True), pool),
+        phase_switch=phase_switch,
     )
     if s.has_section("rcd"):
         hw.rcd = build_rcd(s.section("rcd"), backend)

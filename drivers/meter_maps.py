@@ -14,6 +14,9 @@ Rules kept here:
   value for signed types) decode to ``None`` on maps with ``nan_markers``.
 - Plausibility limits (``max_voltage_v``, ``max_current_a``) are what the model can
   physically measure, with headroom: beyond them a reading is a fault, not a fact.
+- ``phase_power`` (signed active power per phase, import positive) is read only where a
+  meter sits at the house connection (load management needs the sign per phase); a
+  connector's meter never pays for it. Single-phase maps have none: their total is their phase.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 
 VOLTAGES = ("voltage_l1", "voltage_l2", "voltage_l3")
 CURRENTS = ("current_l1", "current_l2", "current_l3")
-QUANTITIES = (*VOLTAGES, *CURRENTS, "power", "energy_import", "energy_export", "frequency", "serial")
+PHASE_POWERS = ("power_l1", "power_l2", "power_l3")
+QUANTITIES = (*VOLTAGES, *CURRENTS, *PHASE_POWERS, "power", "energy_import", "energy_export", "frequency", "serial")
 
 # data type -> (words, struct format of the big-endian value, signed)
 DATA_TYPES: dict[str, tuple[int, str, bool]] = {
@@ -85,6 +89,7 @@ class MeterMap:
     max_current_a: float
     nan_markers: bool = False
     identity: Identity | None = None
+    phase_power: tuple[Register, ...] = ()  # signed W per phase, read for grid meters only
 
     def register(self, quantity: str) -> Register | None:
         return next((r for r in self.registers if r.quantity == quantity), None)
@@ -127,6 +132,7 @@ _EASTRON_3P = (
     ),
     _EASTRON_SERIAL,
 )
+_EASTRON_PHASE_POWER = _table(4, "big", _phases(PHASE_POWERS, 0x000C, 2, "float32", 1.0))
 # Single-phase Eastron meters have no system total at 0x0034: their one active power is 0x000C.
 _EASTRON_1P = (
     *_table(
@@ -146,9 +152,9 @@ _EASTRON_1P = (
 # ABB "A/B-series Modbus communication protocol" (2CMC485003M0201): holding registers
 # (FC 3), integers high word first with fixed resolutions: energy uint64 0.01 kWh at
 # 0x5000 (import) / 0x5004 (export), voltage uint32 0.1 V at 0x5B00.., current uint32
-# 0.01 A at 0x5B0C.., total active power int32 0.01 W at 0x5B14, frequency uint16
-# 0.01 Hz at 0x5B2C, serial number uint32 at 0x8900, type designation (ASCII, 6 words)
-# at 0x8960. "Not available" is 0xFFFF.. (unsigned) / 0x7FFF.. (signed).
+# 0.01 A at 0x5B0C.., total active power int32 0.01 W at 0x5B14 and per phase at
+# 0x5B16.., frequency uint16 0.01 Hz at 0x5B2C, serial number uint32 at 0x8900, type
+# designation (ASCII, 6 words) at 0x8960. "Not available" is 0xFFFF.. (unsigned) / 0x7FFF.. (signed).
 _ABB = (
     *_table(
         3,
@@ -164,6 +170,7 @@ _ABB = (
         ],
     ),
 )
+_ABB_PHASE_POWER = _table(3, "big", _phases(PHASE_POWERS, 0x5B16, 2, "int32", 0.01))
 _ABB_TYPE = Register("type", 3, 0x8960, "ascii", length=6)
 _ABB_B23 = Identity(_ABB_TYPE, ("B23",))
 _ABB_B24 = Identity(_ABB_TYPE, ("B24",))
@@ -171,7 +178,7 @@ _ABB_B24 = Identity(_ABB_TYPE, ("B24",))
 # -- Carlo Gavazzi -------------------------------------------------------------
 # Carlo Gavazzi "EM24-DIN communication protocol" and "EM340 / ET340 communication
 # protocol": FC 3 and FC 4 read the same registers; INT32 values least significant
-# word first. V L-N x10 at 0x0000.., A x1000 at 0x000C.., W sys x10 at 0x0028, Hz x10
+# word first. V L-N x10 at 0x0000.., A x1000 at 0x000C.., W L1.. x10 at 0x0012.., W sys x10 at 0x0028, Hz x10
 # (INT16) at 0x0033, kWh(+) TOT x10 at 0x0034, kWh(-) TOT x10 at 0x004E, serial number
 # 7 words of ASCII at 0x5000, product code at 0x000B (EM24: 1648..1653).
 _GAVAZZI = (
@@ -189,12 +196,13 @@ _GAVAZZI = (
     ),
     Register("serial", 3, 0x5000, "ascii", length=7),
 )
+_GAVAZZI_PHASE_POWER = _table(3, "little", _phases(PHASE_POWERS, 0x0012, 2, "int32", 0.1))
 _EM24 = Identity(Register("product_code", 3, 0x000B, "uint16"), tuple(range(1648, 1654)))
 
 # -- ORNO ----------------------------------------------------------------------
 # ORNO "OR-WE-516 / OR-WE-517 Modbus register list": holding registers (FC 3), float32
 # high word first. Voltages 0x000E.., frequency 0x0014, currents 0x0016.., total active
-# power in kW at 0x001C, forward (import) / reverse (export) active energy in kWh at
+# power in kW at 0x001C and per phase at 0x001E.., forward (import) / reverse (export) active energy in kWh at
 # 0x0108 / 0x0110, serial number uint32 at 0x0000. Common drivers read 60 registers
 # per request; we stay at that.
 _ORNO = (
@@ -213,19 +221,107 @@ _ORNO = (
     ),
 )
 
+_ORNO_PHASE_POWER = _table(3, "big", _phases(PHASE_POWERS, 0x001E, 2, "float32", 1000.0))
+
 _ALL = (
-    MeterMap("sdm630", "Eastron SDM630-Modbus V2", "Eastron SDM630 Modbus protocol", 3, 80, _EASTRON_3P, 300, 120),
-    MeterMap("sdm72d", "Eastron SDM72D-M V2", "Eastron SDM72D-M-2 Modbus protocol", 3, 80, _EASTRON_3P, 300, 120),
+    MeterMap(
+        "sdm630",
+        "Eastron SDM630-Modbus V2",
+        "Eastron SDM630 Modbus protocol",
+        3,
+        80,
+        _EASTRON_3P,
+        300,
+        120,
+        phase_power=_EASTRON_PHASE_POWER,
+    ),
+    MeterMap(
+        "sdm72d",
+        "Eastron SDM72D-M V2",
+        "Eastron SDM72D-M-2 Modbus protocol",
+        3,
+        80,
+        _EASTRON_3P,
+        300,
+        120,
+        phase_power=_EASTRON_PHASE_POWER,
+    ),
     MeterMap("sdm120", "Eastron SDM120-Modbus", "Eastron SDM120 Modbus protocol", 1, 80, _EASTRON_1P, 300, 54),
     MeterMap("sdm230", "Eastron SDM230-Modbus", "Eastron SDM230 Modbus protocol", 1, 80, _EASTRON_1P, 300, 120),
-    MeterMap("abb_b23", "ABB B23 (direct, 65 A)", "ABB 2CMC485003M0201", 3, 125, _ABB, 300, 80, True, _ABB_B23),
+    MeterMap(
+        "abb_b23",
+        "ABB B23 (direct, 65 A)",
+        "ABB 2CMC485003M0201",
+        3,
+        125,
+        _ABB,
+        300,
+        80,
+        True,
+        _ABB_B23,
+        _ABB_PHASE_POWER,
+    ),
     # CT-connected: the reading is primary current, so the ceiling is the largest CT a wallbox feeder uses.
-    MeterMap("abb_b24", "ABB B24 (CT connected)", "ABB 2CMC485003M0201", 3, 125, _ABB, 300, 2000, True, _ABB_B24),
-    MeterMap("em340", "Carlo Gavazzi EM340 (65 A)", "Carlo Gavazzi EM340 protocol", 3, 50, _GAVAZZI, 300, 80),
+    MeterMap(
+        "abb_b24",
+        "ABB B24 (CT connected)",
+        "ABB 2CMC485003M0201",
+        3,
+        125,
+        _ABB,
+        300,
+        2000,
+        True,
+        _ABB_B24,
+        _ABB_PHASE_POWER,
+    ),
+    MeterMap(
+        "em340",
+        "Carlo Gavazzi EM340 (65 A)",
+        "Carlo Gavazzi EM340 protocol",
+        3,
+        50,
+        _GAVAZZI,
+        300,
+        80,
+        phase_power=_GAVAZZI_PHASE_POWER,
+    ),
     # EM24 exists direct (AV2, 65 A) and CT-connected (AV5): the CT ceiling applies.
-    MeterMap("em24", "Carlo Gavazzi EM24-DIN", "Carlo Gavazzi EM24 protocol", 3, 50, _GAVAZZI, 300, 2000, False, _EM24),
-    MeterMap("orno_we516", "ORNO OR-WE-516 (80 A)", "ORNO OR-WE-516 register list", 3, 60, _ORNO, 300, 100),
-    MeterMap("orno_we517", "ORNO OR-WE-517 (80 A)", "ORNO OR-WE-517 register list", 3, 60, _ORNO, 300, 100),
+    MeterMap(
+        "em24",
+        "Carlo Gavazzi EM24-DIN",
+        "Carlo Gavazzi EM24 protocol",
+        3,
+        50,
+        _GAVAZZI,
+        300,
+        2000,
+        False,
+        _EM24,
+        _GAVAZZI_PHASE_POWER,
+    ),
+    MeterMap(
+        "orno_we516",
+        "ORNO OR-WE-516 (80 A)",
+        "ORNO OR-WE-516 register list",
+        3,
+        60,
+        _ORNO,
+        300,
+        100,
+        phase_power=_ORNO_PHASE_POWER,
+    ),
+    MeterMap(
+        "orno_we517",
+        "ORNO OR-WE-517 (80 A)",
+        "ORNO OR-WE-517 register list",
+        3,
+        60,
+        _ORNO,
+        300,
+        100,
+        phase_power=_ORNO_PHASE_POWER,
+    ),
 )
 MAPS: dict[str, MeterMap] = {m.model: m for m in _ALL}
 

@@ -17,6 +17,7 @@ from hal.config import ConfigSection
 from hal.interfaces import Meter
 
 
-def build_meter(section: ConfigSection, pool: BusPool) -> Meter:
+def build_meter(section: ConfigSection, pool: BusPool, *, phase_power: bool = False) -> Meter:
+    """``phase_power``: also read the signed power per phase (a meter at the house connection)."""
     model = section.get_str("model", choices=sorted(MAPS))
-    return ModbusMeter(pool.device(section), MAPS[model])
+    return ModbusMeter(pool.device(section), MAPS[model], phase_power=phase_power)

@@ -14,6 +14,8 @@ Rules kept here:
   number held back; the first sound reading after a failure is logged once.
 - The serial number is read once (it does not change) and kept; a meter that answers
   "illegal address" for it just has none.
+- With ``phase_power`` (a grid meter) the map's signed per-phase powers are read too and
+  checked like the total.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from drivers.meter_maps import CURRENTS, VOLTAGES, MeterMap, decode, plan_reads
+from drivers.meter_maps import CURRENTS, PHASE_POWERS, VOLTAGES, MeterMap, decode, plan_reads
 from drivers.modbus_bus import ExceptionReply, ModbusBusError, ModbusDevice
 from hal.errors import MeterError
 from hal.types import MeterReading
@@ -44,6 +46,7 @@ def assess(meter_map: MeterMap, values: Values, floor_import_wh: float, floor_ex
         *((q, 0.0, meter_map.max_voltage_v, True) for q in VOLTAGES[: meter_map.phases]),
         *((q, -meter_map.max_current_a, meter_map.max_current_a, True) for q in CURRENTS[: meter_map.phases]),
         ("power", -meter_map.max_power_w, meter_map.max_power_w, True),
+        *((q, -meter_map.max_power_w, meter_map.max_power_w, True) for q in PHASE_POWERS),
         ("energy_import", floor_import_wh, MAX_ENERGY_WH, True),
         ("energy_export", floor_export_wh, MAX_ENERGY_WH, False),
         ("frequency", *FREQUENCY_HZ, False),
@@ -79,6 +82,7 @@ def to_reading(meter_map: MeterMap, values: Values, at: float, serial_number: st
         frequency_hz=number("frequency"),
         at=at,
         serial_number=serial_number,
+        power_phase_w=tuple(float(values[q]) for q in PHASE_POWERS if values.get(q) is not None) or None,  # type: ignore[arg-type]
     )
 
 
@@ -120,13 +124,21 @@ class ComplaintLog:
 class ModbusMeter:
     """``hal.interfaces.Meter`` for any model in ``drivers.meter_maps.MAPS``."""
 
-    def __init__(self, device: ModbusDevice, meter_map: MeterMap, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        device: ModbusDevice,
+        meter_map: MeterMap,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        phase_power: bool = False,
+    ):
         self.device = device
         self.map = meter_map
         self.clock = clock
         self.name = f"{meter_map.model} at {device.describe()}"
         self.complaints = ComplaintLog(self.name, clock=clock)
-        self._plan = plan_reads([r for r in meter_map.registers if r.quantity != "serial"], meter_map.max_registers)
+        wanted = [r for r in meter_map.registers if r.quantity != "serial"]
+        self._plan = plan_reads([*wanted, *(meter_map.phase_power if phase_power else ())], meter_map.max_registers)
         self._serial_register = meter_map.register("serial")
         self._serial_number: str | None = None
         self._serial_known = self._serial_register is None

@@ -12,6 +12,8 @@ Rules kept here:
 - ``dry_run`` (plain ``evsed check``): the builder reads and validates every key as for a
   real start but opens no device, starts no thread and writes nothing (drivers.dry_run);
   such a board is only closed.
+- ``grid_meter``: the ``[grid.meter]`` table when the house connection has a meter on this
+  board (load management); the builder builds it like a connector's meter, on the same buses.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hal.interfaces import (
     ConnectorLock,
     Contactor,
     Meter,
+    PhaseSwitch,
     Pilot,
     ResidualCurrentMonitor,
     StatusIndicator,
@@ -59,6 +62,7 @@ class ConnectorHardware:
     cable: CableSense | None = None  # None: tethered cable, ampacity from config
     temperature: TemperatureSensor | None = None
     indicator: StatusIndicator | None = None
+    phase_switch: PhaseSwitch | None = None  # None: the wired phases, always
 
     def devices(self) -> list[object]:
         return [
@@ -72,6 +76,7 @@ class ConnectorHardware:
                 self.cable,
                 self.temperature,
                 self.indicator,
+                self.phase_switch,
             )
             if d is not None
         ]
@@ -92,6 +97,14 @@ class Simulation(Protocol):
 
     def snapshot(self, connector: int) -> dict[str, object]: ...
 
+    def set_house_load(self, load_a: list[float]) -> None: ...
+
+    def start_solar_day(self, peak_w: float, day_s: float, cloudy: bool) -> None: ...
+
+    def set_grid_meter(self, online: bool) -> None: ...
+
+    def house_snapshot(self) -> dict[str, object]: ...
+
 
 @dataclass
 class Board:
@@ -99,6 +112,7 @@ class Board:
     connectors: list[ConnectorHardware]
     token_reader: TokenReader | None = None
     simulation: Simulation | None = None  # set only by simulated boards
+    grid_meter: Meter | None = None  # the house connection's meter ([grid.meter])
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def connector(self, connector_id: int) -> ConnectorHardware:
@@ -119,6 +133,8 @@ class Board:
             closers.extend(d.close for d in c.devices() if d is not c.contactor)  # type: ignore[attr-defined]
         if self.token_reader is not None:
             closers.append(self.token_reader.close)
+        if self.grid_meter is not None:
+            closers.append(self.grid_meter.close)
         closers.extend(self._closers)
         for close in closers:
             try:
@@ -128,7 +144,14 @@ class Board:
 
 
 class BoardBuilder(Protocol):
-    def __call__(self, section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board: ...
+    def __call__(
+        self,
+        section: ConfigSection,
+        slots: Sequence[ConnectorSlot],
+        *,
+        grid_meter: ConfigSection | None = None,
+        dry_run: bool = False,
+    ) -> Board: ...
 
 
 # name -> "module:function". Adding a board is one line here plus its module.
@@ -139,7 +162,13 @@ BOARD_TYPES: dict[str, str] = {
 }
 
 
-def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_run: bool = False) -> Board:
+def build_board(
+    section: ConfigSection,
+    slots: Sequence[ConnectorSlot],
+    *,
+    grid_meter: ConfigSection | None = None,
+    dry_run: bool = False,
+) -> Board:
     kind = section.get_str("type", choices=sorted(BOARD_TYPES))
     module_name, func_name = BOARD_TYPES[kind].split(":")
     try:
@@ -150,4 +179,4 @@ def build_board(section: ConfigSection, slots: Sequence[ConnectorSlot], *, dry_r
             f"(install evsed with the 'pi' extra)"
         ) from exc
     builder: BoardBuilder = getattr(module, func_name)
-    return builder(section, slots, dry_run=dry_run)
+    return builder(section, slots, grid_meter=grid_meter, dry_run=dry_run)

@@ -58,6 +58,25 @@ class Meter(Protocol):
 
 
 @runtime_checkable
+class PhaseSwitch(Protocol):
+    """A second contactor that connects L2 and L3: 1-phase / 3-phase switching.
+
+    ``select`` is called only while the main contactor is open and no current flows (the
+    controller sequences it, controller/energy/phase_switch.py). A driver that can see the
+    main contactor closed refuses with ``HardwareError`` and leaves the relay as it was.
+    Called from the asyncio thread; returns at once.
+    """
+
+    def select(self, phases: int) -> None:
+        """Connect 1 or 3 phases."""
+
+    def selected(self) -> int:
+        """What the last successful ``select`` connected (3 before any)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class ResidualCurrentMonitor(Protocol):
     """RCD / RCM (6 mA DC detection) with a trip output and a self-test input."""
 

@@ -81,6 +81,7 @@ class MeterReading:
     frequency_hz: float | None = None
     at: float = 0.0  # time.monotonic() when read
     serial_number: str | None = None
+    power_phase_w: tuple[float, ...] | None = None  # signed active power per phase, where the meter has it
 
 
 class Indication(Enum):

@@ -6,8 +6,10 @@ Rules kept here:
   method, so every call is thread-safe and costs a lock and a lazy physics step.
 - Keys read (all optional, bounded): ``[board]`` ``voltage_v``, ``frequency_hz``,
   ``ev_reaction_s``; per connector ``[connector.sim]`` ``cable_ampacity_a`` (absent = a
-  tethered cable, no CableSense), ``lock``, ``rcd``, ``temperature``. Unknown keys are
-  left for ``ConfigSection.check_unused`` to report.
+  tethered cable, no CableSense), ``lock``, ``rcd``, ``temperature``, ``phase_switch``
+  (1-phase / 3-phase switching). Unknown keys are left for ``ConfigSection.check_unused``.
+- With a ``[grid.meter]`` table the board has a grid meter reading the simulated house
+  (sim/house.py) plus every EV; the table takes no keys.
 - ``close()`` leaves outputs safe: pilot at X1, contactor open, lock released.
 """
 
@@ -63,6 +65,35 @@ class SimMeter:
 
     def close(self) -> None:
         """Nothing to release: the meter only reports."""
+
+
+class SimGridMeter:
+    """The meter at the house connection (load management's ``[grid] source = "meter"``)."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def read(self) -> MeterReading:
+        return self._world.read_grid()
+
+    def close(self) -> None:
+        """Nothing to release: the meter only reports."""
+
+
+class SimPhaseSwitch:
+    def __init__(self, world: World, connector: int) -> None:
+        self._world, self._id = world, connector
+        self._selected = 3
+
+    def select(self, phases: int) -> None:
+        self._world.select_phases(self._id, phases)  # refuses under load
+        self._selected = phases
+
+    def selected(self) -> int:
+        return self._selected
+
+    def close(self) -> None:
+        """Left as it is: with the contactor open either position is safe."""
 
 
 class SimRcd:
@@ -151,6 +182,10 @@ def _connector_hardware(world: World, slot: ConnectorSlot) -> ConnectorHardware:
         hw.rcd = SimRcd(world, slot.id)
     if sim.get_bool("temperature", True):
         hw.temperature = SimTemperature(world, slot.id)
+    if sim.get_bool("phase_switch", False):
+        if slot.phases != 3:
+            raise sim.error("phase_switch", True, "a phase switch needs a connector wired with phases = 3")
+        hw.phase_switch = SimPhaseSwitch(world, slot.id)
     return hw
 
 
@@ -159,6 +194,7 @@ def build_board(
     slots: Sequence[ConnectorSlot],
     clock: Callable[[], float] = time.monotonic,
     *,
+    grid_meter: ConfigSection | None = None,
     dry_run: bool = False,
 ) -> Board:
     """The ``sim`` board type: one world, its devices, and the world as ``Board.simulation``.
@@ -185,4 +221,5 @@ def board_on(world: World, slots: Sequence[ConnectorSlot]) -> Board:
         connectors=[_connector_hardware(world, slot) for slot in slots],
         token_reader=SimTokenReader(world),
         simulation=world,
+        grid_meter=SimGridMeter(world) if grid_meter is not None else None,
     )

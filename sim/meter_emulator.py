@@ -56,6 +56,7 @@ class MeterValues:
     voltage_v: tuple[float, ...] = (230.0, 231.0, 229.0)
     current_a: tuple[float, ...] = (0.0, 0.0, 0.0)
     power_w: float = 0.0
+    power_phase_w: tuple[float, ...] = (0.0, 0.0, 0.0)  # signed, served where the map has them
     energy_import_wh: float = 0.0
     energy_export_wh: float = 0.0
     frequency_hz: float = 50.0
@@ -67,6 +68,8 @@ class MeterValues:
             return self.voltage_v[int(name[-1]) - 1]
         if name.startswith("current_l"):
             return self.current_a[int(name[-1]) - 1]
+        if name.startswith("power_l"):
+            return self.power_phase_w[int(name[-1]) - 1]
         return {
             "power": self.power_w,
             "energy_import": self.energy_import_wh,
@@ -93,7 +96,7 @@ class EmulatedMeter:
 
     def served_registers(self) -> list[Register]:
         """The map's registers plus every identity register of its family (sibling maps)."""
-        regs = list(self.map.registers)
+        regs = [*self.map.registers, *self.map.phase_power]
         for other in MAPS.values():
             known = other.identity is not None and any(r.address == other.identity.register.address for r in regs)
             if other.registers == self.map.registers and other.identity is not None and not known:

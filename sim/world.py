@@ -17,6 +17,12 @@ Rules kept here:
   every fault edge is logged with its clock time in bounded deques (gpiozero MockPin
   style); repeats of the same command are not changes.
 - The energy register starts at ``1000 Wh * connector id`` (a used meter) and only grows.
+- The house (sim/house.py) shares the grid connection with the connectors: the grid meter
+  reads the house's loads minus its solar production plus every EV's current, per phase,
+  signed (import positive); a connector with one phase, or switched to one, draws on L1.
+- A phase switch moves only with the contacts open: asked under load it raises
+  ``HardwareError`` and changes nothing, as the HAL contract says a driver that can see the
+  contactor must.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from hal.errors import MeterError
+from hal.errors import HardwareError, MeterError
 from hal.types import CpState, MeterReading, PilotCommand, PilotMode, PilotReading
 from sim.ev import Ev, EvParams, Supply, offered_current_a
+from sim.house import CLOUDY, House
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +65,9 @@ TOKEN_QUEUE_SIZE = 64
 @dataclass
 class _Connector:
     id: int
-    phases: int
+    phases: int  # wired
     energy_wh: float
+    selected_phases: int = 3  # what a phase switch connects (3 without one)
     pilot: PilotCommand = field(default_factory=PilotCommand.x1)
     contactor_commanded: bool = False
     locked: bool = False
@@ -69,6 +77,7 @@ class _Connector:
     pilot_log: deque[tuple[float, PilotCommand]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
     cp_log: deque[tuple[float, CpState]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
     fault_log: deque[tuple[float, str, bool]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
+    phase_log: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
 
     @property
     def contacts_closed(self) -> bool:
@@ -104,6 +113,8 @@ class World:
             cid: _Connector(cid, phases, ENERGY_START_WH_PER_CONNECTOR * cid) for cid, phases in wiring.items()
         }
         self._tokens: deque[str] = deque(maxlen=TOKEN_QUEUE_SIZE)
+        self._house = House(voltage_v=voltage_v)
+        self._grid_online = True
 
     # -- time ------------------------------------------------------------------
     def _at(self, cid: int) -> _Connector:
@@ -115,7 +126,8 @@ class World:
         return c
 
     def _supply(self, c: _Connector) -> Supply:
-        return Supply(c.contacts_closed, c.phases, self.voltage_v, "overcurrent" in c.faults)
+        phases = min(c.phases, c.selected_phases)
+        return Supply(c.contacts_closed, phases, self.voltage_v, "overcurrent" in c.faults)
 
     def _checked(self, cid: object) -> _Connector:
         """Under the lock, for bench calls: a known connector or a ValueError."""
@@ -185,6 +197,39 @@ class World:
         amps, used = c.ev.current_a(supply), c.ev.phases_used(supply)
         currents = tuple(amps if i < used else 0.0 for i in range(3))
         return voltages, currents, sum(v * i for v, i in zip(voltages, currents, strict=True))
+
+    def select_phases(self, cid: int, phases: int) -> None:
+        with self._lock:
+            c = self._at(cid)
+            if phases not in (1, 3):
+                raise HardwareError(f"connector {cid}: a phase switch selects 1 or 3 phases, not {phases!r}")
+            if c.contacts_closed:
+                raise HardwareError(f"connector {cid}: phase switch refused under load (contactor closed)")
+            if phases != c.selected_phases:
+                c.selected_phases = phases
+                c.phase_log.append((self._now, phases))
+
+    def read_grid(self) -> MeterReading:
+        """The meter at the house connection: house loads, solar and every EV, per phase, signed."""
+        with self._lock:
+            self._now = max(self._now, self._clock())
+            if not self._grid_online:
+                raise MeterError("simulated grid meter SIM-GRID does not answer")
+            amps = list(self._house.current_a(self._now))
+            for cid in self._connectors:
+                _, currents, _ = self._electrics(self._at(cid))
+                for phase, a in enumerate(currents):
+                    amps[phase] += a
+            return MeterReading(
+                voltage_v=(self.voltage_v,) * 3,
+                current_a=tuple(amps),
+                power_w=sum(amps) * self.voltage_v,
+                energy_import_wh=0.0,  # not integrated: load management reads currents only
+                frequency_hz=self.frequency_hz,
+                at=self._now,
+                serial_number="SIM-GRID",
+                power_phase_w=tuple(a * self.voltage_v for a in amps),
+            )
 
     def rcd_tripped(self, cid: int) -> bool:
         with self._lock:
@@ -277,6 +322,30 @@ class World:
             c.fault_log.append((self._now, kind, active))
             log.info("connector %d: fault %s %s", connector, kind, "set" if active else "cleared")
 
+    def set_house_load(self, load_a: list[float]) -> None:
+        with self._lock:
+            self._house = self._house.with_load(load_a)
+            log.info("house: load %s A", load_a)
+
+    def start_solar_day(self, peak_w: float, day_s: float, cloudy: bool) -> None:
+        if not isinstance(cloudy, bool):
+            raise ValueError(f"cloudy = {cloudy!r}: expected true or false")
+        with self._lock:
+            self._now = max(self._now, self._clock())
+            self._house = self._house.with_day(peak_w, day_s, self._now, CLOUDY if cloudy else ())
+            log.info("house: solar day of %g s, peak %g W%s", day_s, peak_w, ", cloudy" if cloudy else "")
+
+    def set_grid_meter(self, online: bool) -> None:
+        if not isinstance(online, bool):
+            raise ValueError(f"online = {online!r}: expected true or false")
+        with self._lock:
+            self._grid_online = online
+
+    def house_snapshot(self) -> dict[str, object]:
+        with self._lock:
+            self._now = max(self._now, self._clock())
+            return {**self._house.snapshot(self._now), "grid_meter_online": self._grid_online}
+
     def snapshot(self, connector: int) -> dict[str, object]:
         with self._lock:
             c = self._checked(connector)
@@ -290,6 +359,7 @@ class World:
                 "offered_a": round(offered_current_a(c.pilot), 3),
                 "contactor": {"commanded": c.contactor_commanded, "closed": c.contacts_closed},
                 "locked": c.locked,
+                "phases": min(c.phases, c.selected_phases),
                 "faults": sorted(c.faults),
                 "current_a": list(currents),
                 "power_w": power,
@@ -315,3 +385,8 @@ class World:
     def fault_log(self, connector: int) -> list[tuple[float, str, bool]]:
         with self._lock:
             return list(self._checked(connector).fault_log)
+
+    def phase_log(self, connector: int) -> list[tuple[float, int]]:
+        """(clock time, phases) at every move of the phase switch."""
+        with self._lock:
+            return list(self._checked(connector).phase_log)

@@ -41,8 +41,9 @@ def test_contactor_coil_and_mirror_contact(gpiod, backend):
     # An active-low relay board whose mirror contact pulls the feedback line low when closed.
     gpiod.wiring[17] = lambda wire: gpiod.drive(27, wire)
     s = section("contactor", {"coil_pin": 17, "coil_active_low": True, "feedback_pin": 27, "feedback_active_low": True})
-    contactor = build_contactor(s, backend)
+    contactor, phase_switch = build_contactor(s, backend)
     s.check_unused()
+    assert phase_switch is None
     assert gpiod.wire(17) is True and contactor.feedback() is False
     contactor.set_closed(True)
     assert gpiod.wire(17) is False and contactor.feedback() is True
@@ -52,13 +53,44 @@ def test_contactor_coil_and_mirror_contact(gpiod, backend):
 
 def test_contactor_without_feedback_and_bad_keys(backend):
     s = section("contactor", {"coil_pin": 5})
-    assert build_contactor(s, backend).feedback() is None
+    assert build_contactor(s, backend)[0].feedback() is None
     with pytest.raises(ConfigError, match="coil_pin is required"):
         build_contactor(section("contactor", {"pin": 5}), backend)
     s = section("contactor", {"coil_pin": 6, "coil_activelow": True})
     build_contactor(s, backend)
     with pytest.raises(ConfigError, match="coil_activelow"):
         s.check_unused()
+
+
+def test_phase_switch_moves_only_with_the_contactor_open(gpiod, backend):
+    # The mirror contact follows the coil; the phase relay (on = 3 phases) sits on line 22.
+    gpiod.wiring[17] = lambda wire: gpiod.drive(27, wire)
+    s = section("contactor", {"coil_pin": 17, "feedback_pin": 27, "phase_switch_pin": 22})
+    contactor, switch = build_contactor(s, backend)
+    s.check_unused()
+    assert switch is not None
+    assert switch.selected() == 3 and gpiod.wire(22) is True  # all phases until told otherwise
+    switch.select(1)
+    assert switch.selected() == 1 and gpiod.wire(22) is False
+    contactor.set_closed(True)
+    with pytest.raises(HardwareError, match="under load"):
+        switch.select(3)
+    assert gpiod.wire(22) is False  # refused: nothing moved
+    contactor.set_closed(False)
+    gpiod.drive(27, True)  # a welded contactor: the mirror still says closed
+    with pytest.raises(HardwareError, match="under load"):
+        switch.select(3)
+    gpiod.drive(27, False)
+    switch.select(3)
+    assert gpiod.wire(22) is True
+    switch.close()
+    contactor.close()
+    assert not gpiod.claimed
+
+
+def test_phase_switch_needs_three_wired_phases(backend):
+    with pytest.raises(ConfigError, match="phases = 3"):
+        build_contactor(section("contactor", {"coil_pin": 5, "phase_switch_pin": 6}), backend, wired_phases=1)
 
 
 def test_rcd_self_test_trips_and_resets(gpiod, backend):
