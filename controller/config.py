@@ -19,7 +19,9 @@ from typing import Any
 
 from controller.api_access import PasswordHash, is_loopback, parse_password_hash
 from controller.diagnostics import DiagnosticsConfig
+from controller.energy.config import GridConfig, SolarConfig
 from controller.firmware import FirmwareConfig
+from controller.mqtt.config import MqttConfig
 from controller.ocpp.config import OcppConfig
 from controller.time_sync import TimeConfig
 from hal.board import Board, ConnectorSlot, build_board
@@ -27,7 +29,7 @@ from hal.config import REDACTED, ConfigError, ConfigSection, format_toml
 
 DEFAULT_PATH = "/etc/evsed/evsed.toml"
 SECTIONS = ("station", "board", "connector", "charging", "loop", "storage", "api", "log", "ocpp", "firmware",
-            "diagnostics", "time")  # fmt: skip
+            "diagnostics", "time", "grid", "solar", "mqtt")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,9 @@ class Config:
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    solar: SolarConfig = field(default_factory=SolarConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     def connector(self, connector_id: int) -> ConnectorConfig:
         return self.connectors[connector_id - 1]
@@ -211,9 +216,15 @@ def parse(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: at least one [[connector]] is required")
     connectors = tuple(ConnectorConfig.from_section(s, i + 1) for i, s in enumerate(connectors_raw))
     ocpp_section = sec("ocpp")
+    station = StationConfig.from_section(sec("station"))
+    grid_section = sec("grid")
+    grid = GridConfig.from_section(grid_section, len(connectors))
+    mqtt = MqttConfig.from_section(sec("mqtt"))
+    if (grid.source == "mqtt" or grid.members) and not mqtt.enabled:
+        raise ConfigError(f'{source}: [grid] source = "mqtt" and [grid] members need an [mqtt] section with a host')
     config = Config(
         source=source,
-        station=StationConfig.from_section(sec("station")),
+        station=station,
         connectors=connectors,
         charging=ChargingConfig.from_section(sec("charging")),
         loop=LoopConfig.from_section(sec("loop")),
@@ -225,9 +236,14 @@ def parse(text: str, source: str = "<config>") -> Config:
         firmware=FirmwareConfig.from_section(sec("firmware")),
         diagnostics=DiagnosticsConfig.from_section(sec("diagnostics")),
         time=TimeConfig.from_section(sec("time")),
+        grid=grid,
+        solar=SolarConfig.from_section(sec("solar"), grid, station.nominal_voltage_v),
+        mqtt=mqtt,
         effective=effective,
     )
     config.sections["connector"] = connectors_raw  # type: ignore[assignment]
+    if grid.source == "meter":
+        config.sections["grid.meter"] = grid_section.section("meter")
     return config
 
 
@@ -252,7 +268,7 @@ def load_board(config: Config, *, dry_run: bool = False) -> Board:
         ConnectorSlot(id=c.id, phases=c.phases, max_current_a=c.max_current_a, section=s)
         for c, s in zip(config.connectors, config.sections["connector"], strict=True)  # type: ignore[call-overload]
     ]
-    board = build_board(config.sections["board"], slots, dry_run=dry_run)
+    board = build_board(config.sections["board"], slots, grid_meter=config.sections.get("grid.meter"), dry_run=dry_run)
     try:
         check_unused(config)
     except ConfigError:
