@@ -154,9 +154,14 @@ class LocalApi:
                 web.post("/api/ocpp/connect", self.ocpp_connect),
             ]
         )
+        if daemon.site is not None:
+            from controller.energy.api import EnergyApi
+
+            self.app.add_routes(EnergyApi(daemon.site, self._body, self._connector, BadRequest).routes())
         if self.sim is not None:
             self.app.add_routes(
                 [
+                    web.post("/api/sim/house", self.sim_house),
                     web.post("/api/sim/plug-in", self.sim_plug_in),
                     web.post("/api/sim/unplug", self.sim_unplug),
                     web.post("/api/sim/swipe", self.sim_swipe),
@@ -318,6 +323,19 @@ class LocalApi:
         if not isinstance(action, str):
             raise BadRequest('action must be a string: "pause" or "resume"')
         return await self._sim_call(lambda: sim.ev_action(cid, action))
+
+    async def sim_house(self, request: web.Request) -> web.Response:
+        """The house around the simulated board: ``{"load_a": [L1, L2, L3]}``, ``{"solar": {"peak_w": W,
+        "day_s": S, "cloudy": bool}}`` (a new solar day starts now), ``{"grid_meter": true|false}``."""
+        sim, body = self.sim, await self._body(request)
+        unknown = sorted(set(body) - {"load_a", "solar", "grid_meter"})
+        if unknown or not body:
+            raise BadRequest(f"expected load_a, solar and/or grid_meter{f', not {unknown[0]!r}' if unknown else ''}")
+        solar = body.get("solar")
+        if solar is not None and (not isinstance(solar, dict) or set(solar) - {"peak_w", "day_s", "cloudy"}):
+            raise BadRequest('solar must be {"peak_w": W, "day_s": S, "cloudy": true|false}')
+        await self._sim_call(lambda: sim.set_house(body.get("load_a"), solar, body.get("grid_meter")))
+        return web.json_response(sim.house_snapshot())
 
     async def sim_fault(self, request: web.Request) -> web.Response:
         sim, body = self.sim, await self._body(request)

@@ -5,13 +5,14 @@ Rules kept here:
   (constructed), the OCPP front end (when ``[ocpp] url`` is set; its ledger hook and event
   listener registered as it is built), crash recovery (transactions left open are closed with
   PowerLoss and the meter register; the front end's messages for them are queued in the same
-  SQLite transaction), the station takes over what was persisted, loop start, meter polling,
-  station duties, API, OCPP connection, then READY=1.
+  SQLite transaction), the station takes over what was persisted, energy management (its
+  limit source in place before the loop starts, with ``[grid]`` or ``[mqtt]``), loop start,
+  meter polling, station duties, API, OCPP connection, MQTT, then READY=1.
 - A reset is the core's (controller/core/station.py): it ends the transactions, then calls
   ``restart``, which sets ``restart_requested`` and the front end's reset retries and stops;
   ``evsed run`` then exits for systemd or re-executes (cli.py).
-- Stop order (SIGTERM/SIGINT or ``request_stop``): transactions end (Reboot), the
-  real-time loop stops with every contactor open, the last meter values are written,
+- Stop order (SIGTERM/SIGINT or ``request_stop``): transactions end (Reboot), MQTT says
+  offline, the real-time loop stops with every contactor open, the last meter values are written,
   the database closes, the board closes. A failing step never skips the next.
 - The systemd watchdog is fed only while the real-time loop is healthy.
 - A release on trial (firmware update, or ``systemd/install.sh`` run again) ends its trial
@@ -66,6 +67,8 @@ class Daemon:
     api: Any = None
     ocpp: FrontEnd | None = None  # the OCPP front end when [ocpp] has a url
     time_sync: Any = None  # NTP when [time] names servers
+    site: Any = None  # energy management (controller/energy/site.py) with [grid] or [mqtt]
+    mqtt: Any = None  # the MQTT bridge with [mqtt] host
     restart_requested: RestartKind | None = None  # after a reset
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -123,6 +126,11 @@ class Daemon:
         self.curves = Curves(self.db, self.station.views, self.clock, cfg.storage.curve_interval_s)
         self.station.subscribe(self.curves.on_event)
         self.station.restore()
+        if cfg.grid.source is not None or cfg.mqtt.enabled:
+            from controller.energy.site import Site
+
+            self.site = Site(cfg, self.station, self.board, self.db)
+            self.site.attach()
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read
         self.rt.start()
@@ -131,17 +139,28 @@ class Daemon:
         self._spawn(self.poller.run(), "meter poller")
         self._spawn(self.station.run(), "station")
         self._spawn(self.curves.run(), "session curves")
+        if self.site is not None:
+            self._spawn(self.site.run(), "energy management")
         if cfg.api.enabled:
             from controller.api import LocalApi
 
             self.api = LocalApi(self)
             if self.time_sync is not None:
                 self.api.extra_status.append(self.time_sync.status_json)
+            if self.site is not None:
+                self.api.extra_status.append(lambda: {"energy": self.site.status_json()})
             if self.ocpp is not None:
                 self.api.extra_status.append(self.ocpp.status_json)
             await self.api.start(cfg.api.host, cfg.api.port)
         if self.ocpp is not None:
             self.ocpp.start()
+        if cfg.mqtt.enabled:
+            from controller.mqtt.bridge import MqttBridge
+
+            self.mqtt = MqttBridge(cfg, self.station, self.site, __version__)
+            self._spawn(self.mqtt.run(), "mqtt")
+            if self.api is not None:
+                self.api.extra_status.append(lambda: {"mqtt": self.mqtt.link.status_json()})
         self._spawn(self._watchdog(), "watchdog")
         if self.ocpp is None:
             self._verify_boot_without_backend()
@@ -201,6 +220,7 @@ class Daemon:
         steps = [
             ("end transactions", lambda: self.station.stop_all(cause)),
             ("write curves", lambda: self.curves.drain()),
+            ("stop mqtt", lambda: self.mqtt.stop() if self.mqtt else _nothing()),
             ("stop api", lambda: self.api.stop() if self.api else _nothing()),
             ("stop ocpp", lambda: self.ocpp.stop() if self.ocpp else _nothing()),
         ]

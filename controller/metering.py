@@ -26,8 +26,16 @@ Sink = Callable[[int, MeterReading | None], None]
 
 
 class MeterPoller:
-    def __init__(self, meters: dict[int, Meter], sinks: list[Sink], interval_s: float, deadline_s: float = 5.0):
+    def __init__(
+        self,
+        meters: dict[int, Meter],
+        sinks: list[Sink],
+        interval_s: float,
+        deadline_s: float = 5.0,
+        label: str = "connector",  # how logs name a meter: "connector 2", "grid 0"
+    ):
         self.meters = meters
+        self.label = label
         self.sinks = sinks
         self.interval_s = interval_s
         self.deadline_s = deadline_s
@@ -40,7 +48,7 @@ class MeterPoller:
         try:
             return self.meters[connector].read()
         except HardwareError as exc:
-            log.warning("connector %s: meter unreadable at startup: %s", connector, exc)
+            log.warning("%s %s: meter unreadable at startup: %s", self.label, connector, exc)
             return None
 
     async def run(self) -> None:
@@ -62,7 +70,7 @@ class MeterPoller:
         try:
             reading = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.deadline_s)
             if self.failures[connector]:
-                log.info("connector %s: meter answers again", connector)
+                log.info("%s %s: meter answers again", self.label, connector)
             self.failures[connector] = 0
         except TimeoutError:
             self._failed(connector, f"no answer within {self.deadline_s:.1f} s")
@@ -75,7 +83,7 @@ class MeterPoller:
     def _failed(self, connector: int, why: str) -> None:
         self.failures[connector] += 1
         if self.failures[connector] == 1:
-            log.warning("connector %s: meter read failed: %s", connector, why)
+            log.warning("%s %s: meter read failed: %s", self.label, connector, why)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

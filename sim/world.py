@@ -322,24 +322,26 @@ class World:
             c.fault_log.append((self._now, kind, active))
             log.info("connector %d: fault %s %s", connector, kind, "set" if active else "cleared")
 
-    def set_house_load(self, load_a: list[float]) -> None:
-        with self._lock:
-            self._house = self._house.with_load(load_a)
-            log.info("house: load %s A", load_a)
-
-    def start_solar_day(self, peak_w: float, day_s: float, cloudy: bool) -> None:
-        if not isinstance(cloudy, bool):
-            raise ValueError(f"cloudy = {cloudy!r}: expected true or false")
+    def set_house(
+        self, load_a: object = None, solar: dict[str, object] | None = None, grid_meter: object = None
+    ) -> None:
+        """Any of: the house's loads per phase, a new solar day from now (``peak_w``, ``day_s``,
+        ``cloudy``), the grid meter answering or not. All or nothing: a bad value changes nothing."""
+        if grid_meter is not None and not isinstance(grid_meter, bool):
+            raise ValueError(f"grid_meter = {grid_meter!r}: expected true or false")
         with self._lock:
             self._now = max(self._now, self._clock())
-            self._house = self._house.with_day(peak_w, day_s, self._now, CLOUDY if cloudy else ())
-            log.info("house: solar day of %g s, peak %g W%s", day_s, peak_w, ", cloudy" if cloudy else "")
-
-    def set_grid_meter(self, online: bool) -> None:
-        if not isinstance(online, bool):
-            raise ValueError(f"online = {online!r}: expected true or false")
-        with self._lock:
-            self._grid_online = online
+            house = self._house if load_a is None else self._house.with_load(load_a)
+            if solar is not None:
+                cloudy = solar.get("cloudy", False)
+                if not isinstance(cloudy, bool):
+                    raise ValueError(f"cloudy = {cloudy!r}: expected true or false")
+                peak_w, day_s = solar.get("peak_w", 8000.0), solar.get("day_s", 600.0)
+                house = house.with_day(peak_w, day_s, self._now, CLOUDY if cloudy else ())
+            self._house = house
+            if grid_meter is not None:
+                self._grid_online = grid_meter
+        log.info("house: load %s A, solar %s, grid meter %s", load_a, solar, grid_meter)
 
     def house_snapshot(self) -> dict[str, object]:
         with self._lock:

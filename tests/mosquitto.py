@@ -6,16 +6,22 @@
 - ``tls``: (certificate file, key file) of the server -> a TLS listener (TLS 1.2+) instead.
 - ``MOSQUITTO`` is None when the binary is missing: tests then skip with that reason
   (.ci/run installs the package).
+- ``Watcher(port, topics)``: a plain aiomqtt client (async context manager) recording every
+  message on those topics, retained ones included.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+import aiomqtt
 
 MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
@@ -98,3 +104,35 @@ class Broker:
             if self.process.stderr is not None:
                 self.process.stderr.close()
             self.process = None
+
+
+class Watcher:
+    """A plain aiomqtt client recording what arrives on some topics (retained ones included)."""
+
+    def __init__(self, port: int, topics: list[str], **kwargs) -> None:
+        self.port, self.topics, self.kwargs = port, topics, kwargs
+        self.seen: list[tuple[str, str, bool]] = []
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> Watcher:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def _run(self) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port, **self.kwargs) as client:
+            for topic in self.topics:
+                await client.subscribe(topic, qos=1)
+            self._ready.set()
+            async for m in client.messages:
+                self.seen.append((str(m.topic), bytes(m.payload).decode(), bool(m.retain)))  # type: ignore[arg-type]
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def payloads(self, topic: str) -> list[str]:
+        return [p for t, p, _ in self.seen if t == topic]

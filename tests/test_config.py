@@ -245,7 +245,13 @@ def test_evsed_check_prints_the_effective_configuration(tmp_path: Path) -> None:
         assert line in rest.splitlines(), f"{line!r} missing from:\n{rest}"
     # The printed configuration is itself a valid configuration, equal to the one checked.
     printed = tomllib.loads(result.stdout)
-    assert printed["connector"][1]["sim"] == {"cable_ampacity_a": 20, "lock": True, "rcd": True, "temperature": True}
+    assert printed["connector"][1]["sim"] == {
+        "cable_ampacity_a": 20,
+        "lock": True,
+        "rcd": True,
+        "temperature": True,
+        "phase_switch": False,
+    }
     again, original = parse(result.stdout, "printed"), parse(CHECKED, "original")
     for name in ("station", "connectors", "charging", "loop", "storage", "api", "log"):
         assert getattr(again, name) == getattr(original, name), name

@@ -155,7 +155,7 @@ def test_the_sim_grid_meter_sees_house_solar_and_every_ev():
     clock = Clock()
     board = sim_board(clock)
     sim = board.simulation
-    sim.set_house_load([4.0, 2.0, 2.0])
+    sim.set_house(load_a=[4.0, 2.0, 2.0])
     sim.plug_in(1, 16.0, 3, 60.0, 0.2)
     sim.plug_in(2, 16.0, 1, 60.0, 0.2)  # a single-phase EV draws on L1
     charge(board, 1, 10.0)
@@ -164,13 +164,16 @@ def test_the_sim_grid_meter_sees_house_solar_and_every_ev():
     reading = board.grid_meter.read()
     assert reading.current_a == pytest.approx((4 + 10 + 12, 2 + 10, 2 + 10))
     assert reading.power_phase_w == pytest.approx((26 * 230.0, 12 * 230.0, 12 * 230.0))
-    sim.start_solar_day(peak_w=6900.0, day_s=100.0, cloudy=False)
+    sim.set_house(solar={"peak_w": 6900.0, "day_s": 100.0})
     clock.t += 50.0  # noon: 2300 W per phase, 10 A of export each
     assert board.grid_meter.read().current_a == pytest.approx((16.0, 2.0, 2.0))
-    sim.set_grid_meter(False)
+    with pytest.raises(ValueError, match="load_a"):
+        sim.set_house(load_a=[1.0], grid_meter=False)  # all or nothing
+    board.grid_meter.read()
+    sim.set_house(grid_meter=False)
     with pytest.raises(MeterError):
         board.grid_meter.read()
-    sim.set_grid_meter(True)
+    sim.set_house(grid_meter=True)
     assert sim.house_snapshot()["solar_w"] == pytest.approx(6900.0)
     board.close()
 

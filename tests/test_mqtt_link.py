@@ -13,7 +13,7 @@ import textwrap
 import aiomqtt
 import pytest
 from conftest import eventually
-from mosquitto import MISSING, MOSQUITTO, Broker
+from mosquitto import MISSING, MOSQUITTO, Broker, Watcher
 
 from controller.mqtt.config import MqttConfig
 from controller.mqtt.link import MqttLink
@@ -28,38 +28,6 @@ def broker(tmp_path_factory):
     b = Broker(tmp_path_factory.mktemp("mosquitto"))
     yield b
     b.stop()
-
-
-class Watcher:
-    """A plain aiomqtt client recording what arrives on some topics (retained ones included)."""
-
-    def __init__(self, port: int, topics: list[str], **kwargs) -> None:
-        self.port, self.topics, self.kwargs = port, topics, kwargs
-        self.seen: list[tuple[str, str, bool]] = []
-        self._task: asyncio.Task | None = None
-        self._ready = asyncio.Event()
-
-    async def __aenter__(self) -> Watcher:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
-        return self
-
-    async def _run(self) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port, **self.kwargs) as client:
-            for topic in self.topics:
-                await client.subscribe(topic, qos=1)
-            self._ready.set()
-            async for m in client.messages:
-                self.seen.append((str(m.topic), bytes(m.payload).decode(), bool(m.retain)))  # type: ignore[arg-type]
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    def payloads(self, topic: str) -> list[str]:
-        return [p for t, p, _ in self.seen if t == topic]
 
 
 async def run_link(link: MqttLink) -> asyncio.Task:

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from controller.energy.load import Allocation
 from controller.mqtt.topics import (
-    Allocation,
     Command,
     CommandKind,
     Device,

@@ -57,6 +57,15 @@ class ConnectorDemand:
 
 
 @dataclass(frozen=True)
+class Allocation:
+    """A limit the managing box hands a member box's connector, valid for ``valid_s`` after it arrives."""
+
+    amps: float
+    phases: int
+    valid_s: float
+
+
+@dataclass(frozen=True)
 class Held:
     amps: float
     wanting: bool

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from controller.energy.load import Allocation
 from controller.energy.solar import SolarMode
 
 MAX_PAYLOAD = 4096
@@ -55,13 +56,6 @@ class Command:
     connector: int
     kind: CommandKind
     value: str | float
-
-
-@dataclass(frozen=True)
-class Allocation:
-    amps: float
-    phases: int
-    valid_s: float
 
 
 @dataclass(frozen=True)

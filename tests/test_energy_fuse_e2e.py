@@ -1,0 +1,149 @@
+"""Load management end to end: the real daemon on the sim board with a house and a grid meter.
+
+A house load that jumps by 20 A while two EVs charge: the fuse carries no more than its rating
+within the documented time (the normal path, controller/energy/fuse.py) and stays there; a grid
+meter that goes silent makes the connectors share the fallback current; an overload the trip
+curve gives less time than the 5 s rule pauses the EVs at once; the owner's maximum and pause."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import BOARD, eventually
+
+from controller.energy.fuse import NORMAL_PATH_S
+
+FUSE_A = 35.0
+CONFIG = (
+    BOARD
+    + """
+[[connector]]
+id = 1
+phases = 3
+max_current_a = 16.0
+[[connector]]
+id = 2
+phases = 3
+max_current_a = 16.0
+
+[loop]
+period_ms = 5.0
+meter_interval_s = 0.2
+meter_timeout_s = 2.0
+
+[charging]
+authorize = "any"
+
+[grid]
+source = "meter"
+main_fuse_a = 35
+margin_a = 1
+max_age_s = 2
+fallback_current_a = 6
+raise_delay_s = 2
+interval_s = 0.2
+[grid.meter]
+"""
+)
+EV = {"max_current_a": 32.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
+DETECTION_S = 0.2 + 0.2  # grid meter interval + connector meter interval
+
+
+def grid_a(run) -> float:
+    return max(run.sim.read_grid().current_a)
+
+
+def offered(run, connector: int) -> float:
+    snap = run.daemon.rt.snapshot(connector)
+    return snap.offered_a if snap is not None else 0.0
+
+
+async def charging_both(run) -> None:
+    await run.post("/api/sim/house", {"load_a": [2.0, 2.0, 2.0]})
+    for connector in (1, 2):
+        run.sim.plug_in(connector, **EV)
+    # room = 35 - 1 - 2 = 32 A: 16 A each
+    await eventually(lambda: offered(run, 1) == 16.0 and offered(run, 2) == 16.0, 10, "both EVs at 16 A")
+    await eventually(lambda: grid_a(run) > 33.0, 10, "the EVs draw")
+
+
+async def test_house_load_jump_of_20_a_is_cleared_within_the_documented_time(start_daemon):
+    run = await start_daemon(CONFIG)
+    await charging_both(run)
+    code, house = await run.post("/api/sim/house", {"load_a": [22.0, 22.0, 22.0]})
+    assert code == 200 and house["load_a"] == [22.0, 22.0, 22.0]
+    jumped = time.monotonic()
+    assert grid_a(run) > FUSE_A  # 22 + 32 = 54 A: 1.54 x the fuse, the curve allows minutes
+    await eventually(lambda: grid_a(run) <= FUSE_A, NORMAL_PATH_S + DETECTION_S + 1.0, "fuse current back")
+    cleared_s = time.monotonic() - jumped
+    # room 35 - 1 - 22 = 12 A: 6 A each, no pause needed
+    await eventually(lambda: offered(run, 1) == 6.0 and offered(run, 2) == 6.0, 5, "6 A each")
+
+    async def settled() -> dict:
+        code, energy = await run.get("/api/energy")
+        assert code == 200
+        # the two meters are read at different instants: wait until both show the EVs at 6 A
+        return energy if energy["fuse"]["room_a"] == [12.0, 12.0, 12.0] else None
+
+    energy = await eventually(settled, 5, "room 12 A per phase")
+    assert energy["fuse"]["urgent"] is False and energy["fuse"]["factor"] < 1.0
+    assert [c["energy_limit_a"] for c in energy["connectors"]] == [6.0, 6.0]
+    assert energy["connectors"][0]["limit_source"] == "energy management"
+    # and it stays under the fuse while the house keeps drawing
+    steady_until = time.monotonic() + 3.0
+    while time.monotonic() < steady_until:
+        assert grid_a(run) <= FUSE_A
+        await eventually(lambda: True)
+    # the house load goes away: both EVs go back up after raise_delay_s
+    await run.post("/api/sim/house", {"load_a": [2.0, 2.0, 2.0]})
+    await eventually(lambda: offered(run, 1) == 16.0 and offered(run, 2) == 16.0, 10, "back to 16 A each")
+    assert cleared_s <= NORMAL_PATH_S + DETECTION_S + 1.0
+
+
+async def test_silent_grid_meter_falls_back_to_the_safe_limit(start_daemon):
+    run = await start_daemon(CONFIG)
+    await charging_both(run)
+    await run.post("/api/sim/house", {"grid_meter": False})
+    # after max_age_s the reading is stale: 6 A per phase for both together (the later starter pauses)
+    await eventually(lambda: sorted([offered(run, 1), offered(run, 2)]) == [0.0, 6.0], 15, "fallback shared")
+    _, energy = await run.get("/api/energy")
+    assert energy["fuse"]["stale"] is True and energy["grid"]["age_s"] > 2.0
+    await run.post("/api/sim/house", {"grid_meter": True})
+    await eventually(lambda: offered(run, 1) == 16.0 and offered(run, 2) == 16.0, 10, "back once it answers")
+
+
+async def test_an_overload_too_fast_for_the_5_s_rule_pauses_at_once(start_daemon):
+    run = await start_daemon(CONFIG)
+    await charging_both(run)
+    # 45 + 32 = 77 A: 2.2 x the fuse, the B curve leaves under 10 s: pause, do not wait for a duty change
+    await run.post("/api/sim/house", {"load_a": [45.0, 45.0, 45.0]})
+    await eventually(lambda: offered(run, 1) == 0.0 and offered(run, 2) == 0.0, 2, "both paused")
+    pilots = [cmd for _, cmd in run.sim.pilot_log(1)]
+    assert pilots[-1].mode.value == "X1"  # the PWM went off; no lower duty came first
+    await eventually(lambda: grid_a(run) <= 45.0 + 0.1, 5, "only the house is left")
+    assert run.station.view(1).transaction is not None  # paused, not ended
+
+
+async def test_owner_maximum_and_pause_through_the_api(start_daemon):
+    run = await start_daemon(CONFIG)
+    await charging_both(run)
+    code, body = await run.post("/api/energy/max-current", {"connector": 1, "amps": 10})
+    assert code == 200 and body["max_current_a"] == 10.0
+    await eventually(lambda: offered(run, 1) == 10.0, 10, "10 A on connector 1")
+    code, body = await run.post("/api/energy/charging", {"connector": 2, "charging": False})
+    assert code == 200 and body["paused"] is True
+    await eventually(lambda: offered(run, 2) == 0.0, 5, "connector 2 paused")
+    await run.post("/api/energy/charging", {"connector": 2, "charging": True})
+    await eventually(lambda: offered(run, 2) == 16.0, 10, "connector 2 resumed")
+    for path, body, why in [
+        ("/api/energy/max-current", {"connector": 1, "amps": 40}, "6 to 16 A"),
+        ("/api/energy/max-current", {"connector": 3, "amps": 10}, "connector must be one of"),
+        ("/api/energy/mode", {"connector": 1, "mode": "sun"}, "mode must be one of"),
+        ("/api/energy/charging", {"connector": 1, "charging": "yes"}, "true or false"),
+        ("/api/grid", {"power_w": [1, 2, 3]}, 'source = "mqtt" or "api"'),
+        ("/api/energy/allocation", {"connector": 1, "amps": 6, "phases": 3, "valid_s": 5}, 'source = "manager"'),
+    ]:
+        code, answer = await run.post(path, body)
+        assert code in (400, 409) and why in answer["error"], (path, answer)
+    # the maximum survives a restart of the daemon (SQLite)
+    assert run.daemon.site.settings[1].max_current_a == 10.0
