@@ -155,6 +155,26 @@ def test_decrease_is_immediate_increase_waits_and_takes_the_lowest_share_seen():
     assert d.limits["1"] == 15.0  # 10 s after the first higher share: the lowest seen since
 
 
+def test_a_lack_of_room_only_computed_must_hold_before_it_lowers_a_limit():
+    # two EVs at 10 A, house 4 A: room 26, 13 A each
+    state, d = decide(grid(24, 24, 24), [ev("1", 10.0), ev("2", 10.0)], now=0.0)
+    assert d.limits == {"1": 13.0, "2": 13.0}
+    # connector 2's meter lags (5 A shown, 10 flowing): the computed room shrinks, the fuse does not
+    state, d = decide(grid(24, 24, 24), [ev("1", 10.0), ev("2", 5.0)], state, now=1.0)
+    assert d.limits == {"1": 13.0, "2": 13.0}
+    state, d = decide(grid(24, 24, 24), [ev("1", 10.0), ev("2", 10.0)], state, now=2.0)
+    assert d.limits == {"1": 13.0, "2": 13.0}  # it was the meter: nothing happened
+    # a lack that lasts confirm_s (a real load the EVs make room for before anything is over)
+    for t in (3.0, 4.0, 5.0):
+        state, d = decide(grid(28, 28, 28), [ev("1", 10.0), ev("2", 10.0)], state, now=t)
+    assert d.limits == {"1": 13.0, "2": 13.0}
+    state, d = decide(grid(28, 28, 28), [ev("1", 10.0), ev("2", 10.0)], state, now=6.0)
+    assert d.limits == {"1": 11.0, "2": 11.0}
+    # measured over fuse minus margin: at once
+    state, d = decide(grid(31, 31, 31), [ev("1", 11.0), ev("2", 11.0)], state, now=7.0)
+    assert d.limits == {"1": 10.5, "2": 10.5}
+
+
 def test_a_load_that_comes_and_goes_does_not_make_the_current_hunt():
     state = LoadState()
     limits = []

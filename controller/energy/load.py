@@ -11,10 +11,14 @@ Rules kept here:
   power last pauses (0 A) and the room is shared again among the others.
 - A grid reading older than ``max_age_s`` (or none at all) is not believed: the connectors
   share ``fallback_a`` per phase instead, whatever the house does.
-- A lower share applies at once. A connector that already holds a limit goes up only after a
+- A lower share applies at once when the grid reading shows a phase the connector uses above
+  ``main_fuse_a - margin_a``, when the reading is stale, or when the connector itself wants less.
+  A lack of room that is only computed, not measured (one meter lagging behind another while an
+  EV ramps, a member box's state on its way), must hold for ``confirm_s`` first: acting on it at
+  once would make the currents hunt. A connector that already holds a limit goes up only after a
   higher share has been possible for ``raise_delay_s``, and then to the lowest share seen
-  meanwhile, so a load that comes and goes does not make the current hunt. A connector that
-  starts wanting power gets its share at once.
+  meanwhile, so a load that comes and goes does not make the current hunt either. A connector
+  that starts wanting power gets its share at once.
 - When the fuse carries so much that the trip curve (controller/energy/fuse.py) leaves less
   time than the normal path of a lower duty (the 5 s rule plus the EV following), every
   connector whose limit falls is paused instead: switching the PWM off is immediate. It comes
@@ -44,6 +48,7 @@ class FuseRules:
     raise_delay_s: float = 10.0
     curve: TripCurve = TripCurve.B
     detection_s: float = 1.0  # how late an overload may be seen: one grid meter interval
+    confirm_s: float = 3.0  # a computed (not yet measured) lack of room must hold this long
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Held:
     wanting: bool
     higher_since: float | None = None  # since when a higher share has been possible
     higher_floor: float = 0.0  # the lowest such share since then
+    lower_since: float | None = None  # since when a lower share has been computed (nothing measured over)
 
 
 @dataclass(frozen=True)
@@ -138,9 +144,18 @@ def room_for_connectors(
     return tuple(rules.main_fuse_a - rules.margin_a - other[p] for p in range(PHASES))
 
 
-def _hold(rules: FuseRules, before: Held | None, target: float, wanting: bool, now: float) -> Held:
-    if before is None or not before.wanting or target <= before.amps or not wanting:
+def _hold(rules: FuseRules, before: Held | None, target: float, c: ConnectorDemand, over: bool, now: float) -> Held:
+    """``over``: the reading shows a phase of ``c`` above fuse minus margin (or it is stale)."""
+    wanting = c.wants_a > 0
+    if before is None or not before.wanting or not wanting or target == before.amps:
         return Held(target, wanting)
+    if target < before.amps:
+        if over or c.wants_a < before.amps:
+            return Held(target, wanting)
+        since = before.lower_since if before.lower_since is not None else now
+        return (
+            Held(target, wanting) if now - since >= rules.confirm_s else Held(before.amps, wanting, lower_since=since)
+        )
     if before.higher_since is None:
         return Held(before.amps, wanting, now, target)
     floor = min(before.higher_floor, target)
@@ -163,8 +178,10 @@ def step(
         urgent = needs_pause(rules.curve, factor, rules.detection_s + max(0.0, now - grid.at))
     targets = share(room, connectors)
     held: dict[str, Held] = {}
+    limit = rules.main_fuse_a - rules.margin_a
     for c in connectors:
-        h = _hold(rules, state.held.get(c.key), targets[c.key], c.wants_a > 0, now)
+        over = grid is None or stale or any(grid.current_a[p] > limit for p in c.phases)
+        h = _hold(rules, state.held.get(c.key), targets[c.key], c, over, now)
         if urgent and h.amps < c.offered_a:
             h = Held(0.0, h.wanting)  # pausing is immediate; a lower duty may wait 5 s
         held[c.key] = h
