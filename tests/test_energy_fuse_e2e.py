@@ -55,7 +55,7 @@ def grid_a(run) -> float:
 
 def offered(run, connector: int) -> float:
     snap = run.daemon.rt.snapshot(connector)
-    return snap.offered_a if snap is not None else 0.0
+    return round(snap.offered_a, 1) if snap is not None else 0.0  # the duty's resolution
 
 
 async def charging_both(run) -> None:

@@ -203,6 +203,7 @@ class Site:
         self._sent: dict[str, tuple[Allocation, float]] = {}
         self.received: dict[int, tuple[Allocation, float]] = {}  # from the manager
         self.on_allocation: Callable[[str, int, Allocation], None] | None = None  # set by the MQTT bridge
+        self.on_step: list[Callable[[], None]] = []  # told after every step (the MQTT bridge)
         self._since: dict[str, float] = {}  # when each connector began to want power
         self._wake = asyncio.Event()
         self._poller: MeterPoller | None = None
@@ -389,6 +390,8 @@ class Site:
             limits[key] = 0.0
         self.decided_at = now
         self._apply(participants, limits, now)
+        for listener in self.on_step:
+            listener()
 
     def _limits(self, demands: list[ConnectorDemand], now: float) -> dict[str, float]:
         source = self.grid_config.source

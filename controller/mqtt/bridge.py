@@ -2,8 +2,9 @@
 
 Rules kept here:
 - Each connector's state (``Site.connector_json``) and the grid reading are published retained:
-  a connector's at every station event about it, everything every ``publish_interval_s``.
-  Measurements alone never cause a message: the interval bounds the rate.
+  a connector's at every station event about it and after a site step that changed it (anything
+  but the measurements, or a phase current by ``CURRENT_STEP_A`` or more: a managing box needs a
+  member's current while it ramps), everything every ``publish_interval_s``.
 - At every (re)connect the link sends Home Assistant discovery (retained, when enabled), then
   every state.
 - Commands (controller/mqtt/topics.py) go to the site; a bad one is answered on ``<base>/error``
@@ -42,6 +43,20 @@ from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
+CURRENT_STEP_A = 1.0
+MEASUREMENTS = ("current_a", "power_w", "energy_wh", "session_energy_wh", "session")
+
+
+def changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Worth a message: something but the measurements changed, or a phase current moved by a step."""
+    if before is None:
+        return True
+    if any(before.get(k) != v for k, v in after.items() if k not in MEASUREMENTS):
+        return True
+    if (before.get("session") is None) != (after.get("session") is None):
+        return True
+    return any(abs(a - b) >= CURRENT_STEP_A for a, b in zip(before["current_a"], after["current_a"], strict=False))
+
 
 class MqttBridge:
     def __init__(self, config: Config, station: Station, site: Site, version: str):
@@ -62,7 +77,9 @@ class MqttBridge:
             self._on_connect,
         )  # fmt: skip
         self.tasks = Tasks("mqtt")
+        self._published: dict[int, dict[str, Any]] = {}
         site.on_allocation = self._send_allocation
+        site.on_step.append(self._publish_changes)
         station.subscribe(self._on_event)
 
     @property
@@ -83,7 +100,13 @@ class MqttBridge:
 
     def _state(self, connector: int) -> Outgoing:
         body = self.site.connector_json(self.station.view(connector))
+        self._published[connector] = body
         return Outgoing(self.topics.state(connector), json.dumps(body), retain=True)
+
+    def _publish_changes(self) -> None:
+        for connector in self.station.evse_ids:
+            if changed(self._published.get(connector), self.site.connector_json(self.station.view(connector))):
+                self._send(self._state(connector))
 
     def _grid(self) -> Outgoing | None:
         grid = self.site.grid
