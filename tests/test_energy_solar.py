@@ -86,6 +86,15 @@ def test_phase_switching_ladder_in_pv():
     assert targets[179].phases == 3 and targets[180] == SolarTarget(13.0, 1)
 
 
+def test_levels_are_skipped_when_the_surplus_asks_for_it():
+    # a thick cloud at three phases: straight to stopped (no close of the contactor on one phase first)
+    state, targets = run(SolarMode.PV, [500.0] * 181, ladder=SWITCHED, state=SolarState(3))
+    assert targets[179].phases == 3 and targets[180] == SolarTarget(0.0, 1)
+    # and the sun comes back strong: straight to three phases
+    state, targets = run(SolarMode.PV, [8000.0] * 61, ladder=SWITCHED, state=state)
+    assert targets[59].amps == 0.0 and targets[60] == SolarTarget(11.0, 3)
+
+
 def test_minpv_with_a_switch_keeps_one_phase_at_night():
     _, targets = run(SolarMode.MINPV, [0.0] * 200, ladder=SWITCHED, state=SolarState(3))
     assert targets[-1] == SolarTarget(6.0, 1)

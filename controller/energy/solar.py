@@ -10,11 +10,11 @@ Rules kept here:
   the lowest number is served first and the next sees what is left (``surplus_after``).
 - Charging levels form a ladder: stopped, then each phase count the connector can use
   (``1`` and ``3`` with a phase switch, else just its wired phases). A level's minimum power is
-  6 A x phases x voltage. Going up a level needs the surplus at or above that level's minimum
-  plus ``start_margin_w`` for ``start_delay_s``; going down needs it below the current level's
-  minimum minus ``stop_margin_w`` for ``stop_delay_s``. The margins make a hysteresis band and
-  the delays outlast a passing cloud: the contactor does not chatter. ``minpv`` never goes
-  below the lowest phase level.
+  6 A x phases x voltage. Going up needs the surplus at or above a higher level's minimum plus
+  ``start_margin_w`` for ``start_delay_s`` (to the highest such level); going down needs it below
+  the current level's minimum minus ``stop_margin_w`` for ``stop_delay_s`` (to the highest level
+  it still holds, possibly stopped). The margins make a hysteresis band and the delays outlast a
+  passing cloud: the contactor does not chatter. ``minpv`` never goes below the lowest phase level.
 - Within a level the target follows the surplus, rounded down to 1 A, between 6 A and the
   connector's maximum; below the level's minimum (waiting out the stop delay) it stays at 6 A.
 """
@@ -61,12 +61,16 @@ def min_power_w(rules: SolarRules, phases: int) -> float:
 
 
 def _wanted(rules: SolarRules, ladder: tuple[int, ...], level: int, surplus_w: float) -> int:
-    """The level the surplus asks for, one step at a time, with the hysteresis margins."""
+    """The level the surplus asks for, with the hysteresis margins: up to the highest level it
+    starts, or down (when the present level is not held) to the highest level it still holds.
+    Skipping levels saves the contactor a close (3 phases straight to stopped under a thick cloud)."""
     i = ladder.index(level)
-    if i + 1 < len(ladder) and surplus_w >= min_power_w(rules, ladder[i + 1]) + rules.start_margin_w:
-        return ladder[i + 1]
+    up = [n for n in ladder[i + 1 :] if surplus_w >= min_power_w(rules, n) + rules.start_margin_w]
+    if up:
+        return up[-1]
     if level and i > 0 and surplus_w < min_power_w(rules, level) - rules.stop_margin_w:
-        return ladder[i - 1]
+        held = [n for n in ladder[:i] if n == ladder[0] or surplus_w >= min_power_w(rules, n) - rules.stop_margin_w]
+        return held[-1]
     return level
 
 
