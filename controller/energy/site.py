@@ -25,8 +25,11 @@ Rules kept here:
   current then counts among the house's other loads, where the grid meter sees it). Their
   limits go out as allocations after every step that changed them, and at least every
   third of ``max_age_s``.
-- As a member (``source = "manager"``) the received allocation is the limit until it expires;
-  then the connectors share ``fallback_current_a`` as with a stale grid reading.
+- As a member (``source = "manager"``) the received allocation is the limit until it expires; a
+  connector the manager has not allocated yet gets nothing until it does (the manager allocates
+  every connector it knows of, idle ones 0). When no allocation is fresh for ``max_age_s`` (the
+  manager is silent, or never spoke since the start) the connectors share ``fallback_current_a``
+  as with a stale grid reading.
 """
 
 from __future__ import annotations
@@ -205,6 +208,7 @@ class Site:
         self.on_allocation: Callable[[str, int, Allocation], None] | None = None  # set by the MQTT bridge
         self.on_step: list[Callable[[], None]] = []  # told after every step (the MQTT bridge)
         self._since: dict[str, float] = {}  # when each connector began to want power
+        self.started_at = clock()
         self._wake = asyncio.Event()
         self._poller: MeterPoller | None = None
 
@@ -399,11 +403,12 @@ class Site:
             return {d.key: self.settings[int(d.key)].max_current_a for d in demands}
         if source == "manager":
             fresh = {str(c): a.amps for c, (a, at) in self.received.items() if now - at <= a.valid_s}
-            if all(d.key in fresh for d in demands if d.wants_a > 0):
-                return {
-                    d.key: min(fresh.get(d.key, 0.0), d.wants_a) if d.wants_a >= MIN_CURRENT_A else 0.0 for d in demands
-                }
-            grid = None  # the manager is silent: share the fallback current
+            # A live manager allocates every connector it knows of (0 for an idle one); one it has
+            # not allocated yet gets nothing until it does. Silent for max_age_s: the fallback.
+            if fresh or now - self.started_at <= self.grid_config.max_age_s:
+                return {d.key: min(fresh.get(d.key, 0.0), d.wants_a) if d.wants_a >= MIN_CURRENT_A else 0.0
+                        for d in demands}  # fmt: skip
+            grid = None
         else:
             grid = self.grid
         self.load_state, self.decision = load.step(self.rules, self.load_state, grid, demands, now)
