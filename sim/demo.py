@@ -51,7 +51,7 @@ log = logging.getLogger("evsed.sim")
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # plug_in | unplug | swipe | ev | fault | hold
+    action: str  # plug_in | unplug | swipe | ev | fault | house | hold
     connector: int = 1
     args: dict[str, Any] = field(default_factory=dict)
     until: str | None = None  # connector status to wait for after the action
@@ -85,6 +85,40 @@ SCENARIOS: dict[str, tuple[str, list[Step]]] = {
             Step("hold", seconds=3.0),
             Step("unplug", 1, until="Available"),
             Step("unplug", 2, until="Available"),
+        ],
+    ),
+    "fuse": (
+        "bench-fuse.toml",
+        [
+            Step("house", args={"load_a": [3.0, 3.0, 3.0]}),
+            Step("plug_in", 1, EV, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Charging"),
+            Step("plug_in", 2, EV, until="Preparing"),
+            Step("swipe", 2, {"id_tag": "DEMO-TAG-2"}, until="Charging"),
+            Step("hold", seconds=6.0),
+            # The oven and the heat pump: 20 A more on every phase. Both EVs go down to share
+            # the 35 A fuse's room (35 - 1 - 23 = 11 A: one EV pauses, the other takes it).
+            Step("house", args={"load_a": [23.0, 23.0, 23.0]}),
+            Step("hold", seconds=12.0),
+            Step("house", args={"load_a": [3.0, 3.0, 3.0]}),
+            Step("hold", seconds=10.0),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Finishing"),
+            Step("swipe", 2, {"id_tag": "DEMO-TAG-2"}, until="Finishing"),
+            Step("unplug", 1, until="Available"),
+            Step("unplug", 2, until="Available"),
+        ],
+    ),
+    "solar": (
+        "bench-solar.toml",
+        [
+            Step("house", args={"load_a": [1.0, 1.0, 1.0]}),
+            Step("plug_in", 1, {**EV, "battery_kwh": 200.0}, until="Preparing"),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="SuspendedEVSE"),
+            # Sunrise now, sunset in two minutes, three clouds passing.
+            Step("house", args={"solar": {"peak_w": 9000.0, "day_s": 120.0, "cloudy": True}}),
+            Step("hold", seconds=124.0),
+            Step("swipe", 1, {"id_tag": "DEMO-TAG-1"}, until="Finishing"),
+            Step("unplug", 1, until="Available"),
         ],
     ),
     "faults": (
@@ -173,6 +207,8 @@ class Bench:
             sim.ev_action(step.connector, step.args["action"])
         elif step.action == "fault":
             sim.set_fault(step.connector, step.args["kind"], step.args["active"])
+        elif step.action == "house":
+            sim.set_house(**step.args)
         elif step.action == "hold":
             await asyncio.sleep(step.seconds)  # the scenario's own pace: charging for a while
         else:
@@ -209,7 +245,40 @@ def live_parts(daemon: Any) -> list[str]:
             f"{meter.get('power_w', 0) / 1000:5.2f} kW "
             f"{(c['transaction'] or {}).get('energy_wh', 0):6.1f} Wh"
         )
+    site = daemon.site
+    if site is not None and site.grid is not None and daemon.board.simulation is not None:
+        house = daemon.board.simulation.house_snapshot()
+        grid = " / ".join(f"{a:5.1f}" for a in site.grid.current_a)
+        fuse = f" of {site.rules.main_fuse_a:g} A" if site.grid_config.manages_fuse else ""
+        parts.append(f"house {house['load_a'][0]:4.1f} A, solar {house['solar_w'] / 1000:4.1f} kW, grid {grid} A{fuse}")
     return parts
+
+
+@dataclass
+class GridWatch:
+    """What the grid meter at the house connection saw during a scenario (energy scenarios)."""
+
+    fuse_a: float
+    max_a: float = 0.0
+    over_s: float = 0.0  # time above the fuse's rating
+
+    async def run(self, sim: Any, period_s: float = 0.1) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a silenced grid meter is part of a scenario
+                amps = max(sim.read_grid().current_a)
+                self.max_a = max(self.max_a, amps)
+                if amps > self.fuse_a:
+                    self.over_s += period_s
+            await asyncio.sleep(period_s)
+
+    def summary(self, sim: Any, connectors: tuple[int, ...]) -> dict[str, Any]:
+        return {
+            "fuse_a": self.fuse_a,
+            "grid_max_a": round(self.max_a, 1),
+            "over_fuse_s": round(self.over_s, 1),
+            "contactor_closings": {str(c): sum(1 for _, on in sim.contactor_log(c) if on) for c in connectors},
+            "phase_switches": {str(c): len(sim.phase_log(c)) for c in connectors},
+        }
 
 
 async def serve_csms_control(csms: Csms, say: Callable[[str], None]) -> web.AppRunner | None:
@@ -292,6 +361,8 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
                 await asyncio.sleep(0.5 if live.tty else 2.0)
 
         view = asyncio.create_task(show(area))
+    watch = GridWatch(config.grid.main_fuse_a) if config.grid.source == "meter" else None
+    watching = asyncio.create_task(watch.run(board.simulation)) if watch is not None else None
     try:
         for step in SCENARIOS[scenario][1]:
             await bench.run_step(step)
@@ -305,6 +376,11 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
         if area is not None:
             area.show(live_parts(daemon))  # the end of the scenario, not the last 0.5 s tick
             area.close()
+        if watching is not None:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+        energy = watch.summary(board.simulation, daemon.station.evse_ids) if watch is not None else None
         run_transactions = daemon.ledger.history(100)
         faults = daemon.station.faults_seen()
         await daemon.stop()
@@ -335,6 +411,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
         "transactions": transactions,
         "faults": faults,
         "ocpp": {**csms.summary(), "security_profiles": dict(csms.profiles)} if csms is not None else None,
+        "energy": energy,
     }
 
 

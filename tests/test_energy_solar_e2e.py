@@ -58,7 +58,7 @@ async def test_a_cloudy_solar_day(start_daemon):
     await eventually(lambda: run.transaction(1) is not None, 5, "transaction")
     assert run.daemon.rt.snapshot(1).offered_a == 0.0  # no sun yet: nothing offered, the transaction waits
     code, house = await run.post("/api/sim/house", {"solar": {"peak_w": 9000, "day_s": DAY_S, "cloudy": True}})
-    assert house["solar_w"] == 0.0 and house["day_fraction"] == 0.0
+    assert house["solar_w"] < 100.0 and house["day_fraction"] < 0.01  # sunrise
     assert code == 200
     await eventually(lambda: sim.phase_log(1) and sim.phase_log(1)[0][1] == 1, DAY_S / 2, "one phase first")
     await eventually(lambda: run.daemon.rt.snapshot(1).contactor, DAY_S / 2, "charging on one phase")
