@@ -129,7 +129,7 @@ class Daemon:
         if cfg.grid.source is not None or cfg.mqtt.enabled:
             from controller.energy.site import Site
 
-            self.site = Site(cfg, self.station, self.board, self.db)
+            self.site = Site(cfg, self.station, self.board, self.db, self.owner_limits)
             self.site.attach()
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read
@@ -157,7 +157,7 @@ class Daemon:
         if cfg.mqtt.enabled:
             from controller.mqtt.bridge import MqttBridge
 
-            self.mqtt = MqttBridge(cfg, self.station, self.site, __version__)
+            self.mqtt = MqttBridge(cfg, self.station, self.site, self.owner_limits, __version__)
             self._spawn(self.mqtt.run(), "mqtt")
             if self.api is not None:
                 self.api.extra_status.append(lambda: {"mqtt": self.mqtt.link.status_json()})

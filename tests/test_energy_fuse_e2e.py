@@ -127,29 +127,30 @@ async def test_an_overload_too_fast_for_the_5_s_rule_pauses_at_once(start_daemon
     assert run.station.view(1).transaction is not None  # paused, not ended
 
 
-async def test_owner_maximum_and_pause_through_the_api(start_daemon):
+async def test_the_owners_maximum_and_pause_cap_what_the_fuse_shares(start_daemon):
     run = await start_daemon(CONFIG)
     await charging_both(run)
-    code, body = await run.post("/api/energy/max-current", {"connector": 1, "amps": 10})
-    assert code == 200 and body["max_current_a"] == 10.0
+    # the web page's owner limit: connector 1 at most 10 A, and connector 2 may take what 1 leaves
+    code, body = await run.post("/api/connectors/1/max-current", {"amps": 10})
+    assert code == 200, body
     await eventually(lambda: offered(run, 1) == 10.0, 10, "10 A on connector 1")
-    code, body = await run.post("/api/energy/charging", {"connector": 2, "charging": False})
-    assert code == 200 and body["paused"] is True
+    _, energy = await run.get("/api/energy")
+    assert energy["connectors"][0]["max_current_a"] == 10.0 and energy["connectors"][0]["wants_a"] == 10.0
+    code, body = await run.post("/api/connectors/2/pause", {"paused": True})
+    assert code == 200
     await eventually(lambda: offered(run, 2) == 0.0, 5, "connector 2 paused")
-    await run.post("/api/energy/charging", {"connector": 2, "charging": True})
+    _, energy = await run.get("/api/energy")
+    assert energy["connectors"][1]["paused"] is True and energy["connectors"][1]["wants_a"] == 0.0
+    await run.post("/api/connectors/2/pause", {"paused": False})
     await eventually(lambda: offered(run, 2) == 16.0, 10, "connector 2 resumed")
     for path, body, why in [
-        ("/api/energy/max-current", {"connector": 1, "amps": 40}, "6 to 16 A"),
-        ("/api/energy/max-current", {"connector": 3, "amps": 10}, "connector must be one of"),
         ("/api/energy/mode", {"connector": 1, "mode": "sun"}, "mode must be one of"),
-        ("/api/energy/charging", {"connector": 1, "charging": "yes"}, "true or false"),
+        ("/api/energy/mode", {"connector": 3, "mode": "pv"}, "connector must be one of"),
         ("/api/grid", {"power_w": [1, 2, 3]}, 'source = "mqtt" or "api"'),
         ("/api/energy/allocation", {"connector": 1, "amps": 6, "phases": 3, "valid_s": 5}, 'source = "manager"'),
     ]:
         code, answer = await run.post(path, body)
         assert code in (400, 409) and why in answer["error"], (path, answer)
-    # the maximum survives a restart of the daemon (SQLite)
-    assert run.daemon.site.settings[1].max_current_a == 10.0
 
 
 async def test_evsed_sim_scenario_fuse():

@@ -100,4 +100,4 @@ async def test_minpv_charges_at_night_and_modes_switch_at_run_time(start_daemon)
     # off: full power on three phases
     await eventually(lambda: run.sim.snapshot(1)["phases"] == 3, 10, "back on three phases")
     await eventually(lambda: run.daemon.rt.snapshot(1).offered_a == 16.0, 10, "16 A")
-    assert run.daemon.site.settings[1].mode.value == "off"
+    assert run.daemon.site.modes[1].value == "off"

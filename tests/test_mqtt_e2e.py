@@ -111,16 +111,16 @@ async def test_discovery_state_and_commands(start_daemon, broker):
         await eventually(lambda: run.daemon.rt.snapshot(1).offered_a == 10.0, 10, "resumed")
         await publish(broker.port, f"{BASE}/connector/1/mode/set", "minpv")
         await eventually(lambda: (latest(w, f"{BASE}/connector/1/state") or {}).get("mode") == "minpv", 10)
-        assert run.daemon.site.settings[1].mode.value == "minpv"
+        assert run.daemon.site.modes[1].value == "minpv"
 
         # a bad command changes nothing and says why on <base>/error
         await publish(broker.port, f"{BASE}/connector/1/max_current/set", "99")
         await eventually(lambda: latest(w, f"{BASE}/error"), 10, "error published")
         error = latest(w, f"{BASE}/error")
-        assert error["topic"] == f"{BASE}/connector/1/max_current/set" and "6 to 16 A" in error["error"]
+        assert error["topic"] == f"{BASE}/connector/1/max_current/set" and "0 to 16 A" in error["error"]
         await publish(broker.port, "house/grid", "not json")
         await eventually(lambda: "not JSON" in (latest(w, f"{BASE}/error") or {}).get("error", ""), 10)
-        assert run.daemon.site.settings[1].max_current_a == 10.0
+        assert run.daemon.owner_limits.amps[1] == 10.0  # the web page's owner limit
 
         _, status = await run.get("/api/status")
         assert status["mqtt"]["connected"] is True and status["energy"]["source"] == "mqtt"

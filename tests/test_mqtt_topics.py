@@ -113,7 +113,7 @@ def test_discovery_names_every_entity_a_wallbox_needs():
     assert mode["command_topic"] == "evsed/wb-1/connector/2/mode/set"
     assert mode["options"] == ["off", "minpv", "pv"]
     number = by_topic[f"homeassistant/number/{node}/connector2_max_current/config"]
-    assert (number["min"], number["max"], number["step"]) == (6, 16.0, 1)
+    assert (number["min"], number["max"], number["step"]) == (0, 16.0, 1)
     stop = by_topic[f"homeassistant/button/{node}/connector1_stop/config"]
     assert (stop["command_topic"], stop["payload_press"]) == ("evsed/wb-1/connector/1/charging/set", "stop")
     assert f"homeassistant/sensor/{node}/grid_power/config" in by_topic
@@ -141,9 +141,9 @@ def test_commands(topic, payload, expected):
     [
         ("evsed/wb-1/connector/3/mode/set", b"pv", "no connector 3"),
         ("evsed/wb-1/connector/1/mode/set", b"solar", "expected one of off, minpv, pv"),
-        ("evsed/wb-1/connector/2/max_current/set", b"20", "expected 6 to 16 A"),
-        ("evsed/wb-1/connector/1/max_current/set", b"5", "expected 6 to 32 A"),
-        ("evsed/wb-1/connector/1/max_current/set", b"nan", "expected 6 to 32 A"),
+        ("evsed/wb-1/connector/2/max_current/set", b"20", "expected 0 to 16 A"),
+        ("evsed/wb-1/connector/1/max_current/set", b"-1", "expected 0 to 32 A"),
+        ("evsed/wb-1/connector/1/max_current/set", b"nan", "expected 0 to 32 A"),
         ("evsed/wb-1/connector/1/max_current/set", b"lots", "expected a number"),
         ("evsed/wb-1/connector/1/charging/set", b"pause", "expected start or stop"),
         ("evsed/wb-1/connector/1/charging/set", b"\xff", "not UTF-8"),

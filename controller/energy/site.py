@@ -1,20 +1,21 @@
-"""The house's energy at run time: grid reading, per-connector settings, the engines, one limit source.
+"""The house's energy at run time: grid reading, charging modes, the engines, one limit source.
 
 Rules kept here:
 - The decisions are the pure engines' (load.py, solar.py, phase_switch.py). This module gathers
   their inputs from the station's frozen views (never its state), keeps time, persists the
-  owner's settings (settings.py) and does the I/O: polling a grid meter, moving a phase switch.
+  charging modes (modes.py) and does the I/O: polling a grid meter, moving a phase switch.
 - It is one limit source among the others (``energy management``): the station takes the
   minimum, so a CSMS profile still caps it; and what the other sources allow caps what a
   connector asks of the fuse, so no room is kept for current another source forbids.
 - A connector wants power while it has a transaction, is authorized, has its EV connected, is
   operative, not paused and not faulted; at most the least of its hardware, its cable, the
-  owner's maximum, the other limit sources and, in a solar mode, the solar target.
+  owner's limit (controller/owner_limits.py), the other limit sources and, in a solar mode, the
+  solar target.
 - A step runs at every grid reading, at every station event, at every command and at least
   every second; it refreshes the connectors whose limit changed. A limit is valid for
   ``max_age_s`` after the step that made it: if steps stop, the real-time loop falls back to
   its safe current by itself.
-- Without load management (no ``[grid]``) the limit is the owner's maximum, and solar modes are
+- Without load management (no ``[grid]``) this source has no opinion, and solar modes are
   refused. With it, an idle connector's limit is 0 (it gets its share as soon as it wants).
 - Solar surplus is the grid's export plus what the solar connectors draw; without a fresh grid
   reading ``pv`` offers nothing and ``minpv`` the minimum.
@@ -39,20 +40,21 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from controller.config import Config
 from controller.core.station import Station
 from controller.core.view import EvseView
-from controller.energy import load, phase_switch, solar
+from controller.energy import LIMIT_SOURCE, load, phase_switch, solar
 from controller.energy.grid import GridReading, from_json, from_meter
 from controller.energy.load import Allocation, ConnectorDemand, FuseRules, LoadDecision, LoadState
+from controller.energy.modes import ModeStore
 from controller.energy.phase_switch import SwitchState
-from controller.energy.settings import Setting, SettingsStore
 from controller.energy.solar import SolarMode, SolarState, SolarTarget
 from controller.iec61851 import MIN_CURRENT_A
 from controller.metering import MeterPoller
+from controller.owner_limits import OwnerLimits
 from controller.realtime import Limit
 from controller.storage import Database
 from hal.board import Board
@@ -61,7 +63,7 @@ from hal.types import MeterReading
 
 log = logging.getLogger(__name__)
 
-NAME = "energy management"
+NAME = LIMIT_SOURCE
 TICK_S = 1.0
 IDLE_A = 0.5  # below this on every phase no current flows (meter noise)
 
@@ -99,12 +101,19 @@ def wants_power(view: EvseView) -> bool:
 
 
 def local_participant(
-    view: EvseView, setting: Setting, rotation: tuple[int, int, int], phases: int, ladder: tuple[int, ...]
+    view: EvseView,
+    mode: SolarMode,
+    owner_a: float | None,
+    rotation: tuple[int, int, int],
+    phases: int,
+    ladder: tuple[int, ...],
 ) -> Participant:
-    """``phases``: what the connector is switched to now (its wired phases without a switch)."""
+    """``owner_a``: the owner's limit (None: none); ``phases``: what the connector is switched to
+    now (its wired phases without a switch)."""
+    max_a = view.max_current_a if owner_a is None else min(view.max_current_a, owner_a)
     wants = 0.0
     if wants_power(view):
-        wants = min(view.max_current_a, setting.max_current_a)
+        wants = max_a
         snap = view.snapshot
         if snap is not None and snap.cable_a is not None:
             wants = min(wants, snap.cable_a)
@@ -120,9 +129,9 @@ def local_participant(
         wants_a=wants,
         offered_a=view.snapshot.offered_a if view.snapshot is not None else 0.0,
         power_w=meter.power_w if meter is not None else 0.0,
-        mode=setting.mode,
+        mode=mode,
         ladder=ladder,
-        max_current_a=setting.max_current_a,
+        max_current_a=max_a,
     )
 
 
@@ -174,6 +183,7 @@ class Site:
         station: Station,
         board: Board,
         db: Database,
+        owner: OwnerLimits,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.config = config
@@ -182,9 +192,9 @@ class Site:
         self.board = board
         self.clock = clock
         self.voltage_v = config.station.nominal_voltage_v
-        self.store = SettingsStore(db)
-        defaults = {c.id: Setting(config.solar.mode, c.max_current_a) for c in config.connectors}
-        self.settings = self.store.load(defaults)
+        self.owner = owner
+        self.store = ModeStore(db)
+        self.modes = self.store.load({c.id: config.solar.mode for c in config.connectors})
         grid = config.grid
         self.rules = (
             grid.fuse_rules()
@@ -273,42 +283,21 @@ class Site:
         """The manager's limit for one of our connectors (we are a member)."""
         if self.grid_config.source != "manager":
             raise Refused('allocations are taken only with [grid] source = "manager"')
-        if connector not in self.settings:
-            raise Refused(f"no connector {connector} (connectors: {sorted(self.settings)})")
+        if connector not in self.modes:
+            raise Refused(f"no connector {connector} (connectors: {sorted(self.modes)})")
         self.received[connector] = (allocation, self.clock())
         self.poke()
 
     # ---- commands --------------------------------------------------------------------------
 
     async def set_mode(self, connector: int, mode: SolarMode) -> None:
-        setting = self._setting(connector)
+        if connector not in self.modes:
+            raise Refused(f"no connector {connector} (connectors: {sorted(self.modes)})")
         if mode is not SolarMode.OFF and self.grid_config.source is None:
             raise Refused("solar modes need the grid reading: configure [grid]")
-        await self._save(connector, replace(setting, mode=mode))
-
-    async def set_max_current(self, connector: int, amps: float) -> None:
-        setting = self._setting(connector)
-        top = self.config.connector(connector).max_current_a
-        if not MIN_CURRENT_A <= amps <= top:
-            raise Refused(f"max_current_a = {amps:g}: expected {MIN_CURRENT_A:g} to {top:g} A")
-        await self._save(connector, replace(setting, max_current_a=float(amps)))
-
-    def set_charging(self, connector: int, charging: bool) -> None:
-        """Start or stop (pause) charging of the running transaction; nothing ends."""
-        self._setting(connector)
-        self.station.pause(connector, not charging)
-        self.poke()
-
-    def _setting(self, connector: int) -> Setting:
-        setting = self.settings.get(connector)
-        if setting is None:
-            raise Refused(f"no connector {connector} (connectors: {sorted(self.settings)})")
-        return setting
-
-    async def _save(self, connector: int, setting: Setting) -> None:
-        await self.store.save(connector, setting)
-        self.settings[connector] = setting
-        log.info("connector %s: mode %s, at most %g A", connector, setting.mode.value, setting.max_current_a)
+        await self.store.save(connector, mode)
+        self.modes[connector] = mode
+        log.info("connector %s: charging mode %s", connector, mode.value)
         self.poke()
 
     # ---- the step ----------------------------------------------------------------------------
@@ -319,7 +308,8 @@ class Site:
             phases = self.switches[view.id].phases if view.id in self.switches else view.phases
             ladder = (1, 3) if view.id in self.switches else (view.phases,)
             rotation = self.grid_config.connector_phases(view.id)
-            out.append(local_participant(view, self.settings[view.id], rotation, phases, ladder))
+            owner_a = self.owner.amps.get(view.id)
+            out.append(local_participant(view, self.modes[view.id], owner_a, rotation, phases, ladder))
         for remote in self.remotes.values():
             if now - remote.at <= self.grid_config.max_age_s:
                 out.append(remote.participant)
@@ -400,7 +390,7 @@ class Site:
     def _limits(self, demands: list[ConnectorDemand], now: float) -> dict[str, float]:
         source = self.grid_config.source
         if source is None:
-            return {d.key: self.settings[int(d.key)].max_current_a for d in demands}
+            return {}
         if source == "manager":
             fresh = {str(c): a.amps for c, (a, at) in self.received.items() if now - at <= a.valid_s}
             # A live manager allocates every connector it knows of (0 for an idle one); one it has
@@ -416,12 +406,17 @@ class Site:
 
     def _apply(self, participants: list[Participant], limits: dict[str, float], now: float) -> None:
         for p in participants:
-            amps = limits.get(p.key, 0.0)
+            amps = limits.get(p.key)  # None: no opinion (no load management)
             if p.evse is not None:
                 changed = self.limits.get(p.evse) != amps
-                self.limits[p.evse] = amps
+                if amps is None:
+                    self.limits.pop(p.evse, None)
+                else:
+                    self.limits[p.evse] = amps
                 if changed:
                     self.station.refresh_limit(p.evse)
+                continue
+            if amps is None:
                 continue
             allocation = Allocation(amps, len(p.grid_phases), self.grid_config.max_age_s)
             self.allocations[p.key] = allocation
@@ -445,22 +440,22 @@ class Site:
 
     def connector_json(self, view: EvseView) -> dict[str, Any]:
         """One connector's state (the API's ``energy.connectors[]`` and the MQTT state topic)."""
-        setting = self.settings[view.id]
+        mode = self.modes[view.id]
         meter, tx, snap = view.meter, view.transaction, view.snapshot
         status = "Faulted" if view.faults else "Unavailable" if not view.operative else None
         status = status or (view.charging_state.value if view.charging_state is not None else "Unknown")
         phases = self.switches[view.id].phases if view.id in self.switches else view.phases
         rotation = self.grid_config.connector_phases(view.id)
         currents = [round(a, 2) for a in (*(meter.current_a if meter else ()), 0.0, 0.0, 0.0)[:3]]
-        p = local_participant(view, setting, rotation, phases, (phases,))
+        p = local_participant(view, mode, self.owner.amps.get(view.id), rotation, phases, (phases,))
         target = self.solar_targets.get(str(view.id))
         switch = self.switches.get(view.id)
         return {
             "connector": view.id,
             "status": status,
             "ev_connected": view.ev_connected,
-            "mode": setting.mode.value,
-            "max_current_a": setting.max_current_a,
+            "mode": mode.value,
+            "max_current_a": p.max_current_a,
             "limit_a": round(view.limit.amps, 2) if view.limit is not None else None,
             "limit_source": view.limit.source if view.limit is not None else None,
             "energy_limit_a": self.limits.get(view.id),

@@ -7,8 +7,10 @@ Rules kept here:
   member's current while it ramps), everything every ``publish_interval_s``.
 - At every (re)connect the link sends Home Assistant discovery (retained, when enabled), then
   every state.
-- Commands (controller/mqtt/topics.py) go to the site; a bad one is answered on ``<base>/error``
-  (JSON: topic and why) and changes nothing; a good one publishes the new state at once.
+- Commands (controller/mqtt/topics.py): the mode goes to the site, the maximum current is the
+  owner's limit (controller/owner_limits.py, the web page's too), start / stop is the core's
+  pause; a bad one is answered on ``<base>/error`` (JSON: topic and why) and changes nothing; a
+  good one publishes the new state at once.
 - With ``[grid] source = "mqtt"`` the reading comes from ``[grid] topic`` (JSON, grid.py).
 - A managing box subscribes to its members' connector states and publishes their allocations;
   a member takes its allocations from its own allocation topics.
@@ -39,6 +41,7 @@ from controller.mqtt.topics import (
     parse_allocation,
     parse_command,
 )
+from controller.owner_limits import OwnerLimits
 from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -59,10 +62,11 @@ def changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
 
 
 class MqttBridge:
-    def __init__(self, config: Config, station: Station, site: Site, version: str):
+    def __init__(self, config: Config, station: Station, site: Site, owner: OwnerLimits, version: str):
         self.config = config
         self.station = station
         self.site = site
+        self.owner = owner
         cfg = config.mqtt
         cp = config.ocpp.charge_point_id or config.station.charge_point_id
         self.topics = Topics(f"{cfg.topic_prefix}/{cp}")
@@ -178,10 +182,12 @@ class MqttBridge:
             if kind is CommandKind.MODE:
                 await self.site.set_mode(connector, SolarMode(value))
             elif kind is CommandKind.MAX_CURRENT:
-                await self.site.set_max_current(connector, value)
+                await self.owner.set(connector, value)  # the owner's limit, as the web page sets it
+                self.station.refresh_limit(connector)
             else:
-                self.site.set_charging(connector, value == "start")
-        except Refused as exc:
+                self.station.pause(connector, value == "stop")
+            self.site.poke()
+        except (Refused, ValueError) as exc:
             self._error(topic, str(exc))
             return
         self._send(self._state(connector))

@@ -5,7 +5,8 @@ Rules kept here:
   ``status`` (availability: ``online`` / ``offline``, retained, the last will),
   ``connector/<n>/state`` and ``grid/state`` (JSON, retained),
   ``connector/<n>/mode/set`` (``off`` | ``minpv`` | ``pv``), ``connector/<n>/max_current/set``
-  (amperes), ``connector/<n>/charging/set`` (``start`` | ``stop``): commands in;
+  (amperes, 0 to the connector's rating: below 6 the EV pauses), ``connector/<n>/charging/set``
+  (``start`` | ``stop``): commands in;
   ``connector/<n>/allocation`` (JSON ``{"amps": A, "phases": 1|3, "valid_s": S}``): the energy
   manager's limit for a member box; ``error``: what was wrong with a command (not retained).
 - A command that does not parse is a ``ValueError`` whose text says what is allowed; the
@@ -127,8 +128,8 @@ def parse_command(topics: Topics, topic: str, payload: bytes, connectors: dict[i
     except ValueError:
         raise ValueError(f"{topic}: {text[:40]!r}: expected a number of amperes") from None
     top = connectors[connector]
-    if not math.isfinite(amps) or not 6.0 <= amps <= top:
-        raise ValueError(f"{topic}: {text[:40]!r}: expected 6 to {top:g} A")
+    if not math.isfinite(amps) or not 0.0 <= amps <= top:
+        raise ValueError(f"{topic}: {text[:40]!r}: expected 0 to {top:g} A")
     return Command(connector, kind, amps)
 
 
@@ -242,7 +243,7 @@ def discovery(
             state_topic=state,
             value_template="{{ value_json.max_current_a }}",
             command_topic=topics.command(n, CommandKind.MAX_CURRENT),
-            min=6,
+            min=0,
             max=max_a,
             step=1,
             mode="box",

@@ -15,6 +15,7 @@ from typing import Any
 
 from controller.core.view import EvseView
 from controller.core.vocabulary import AvailabilityReason, ChargingState, StopCause
+from controller.energy import LIMIT_SOURCE as ENERGY
 from controller.faults import CHARGING_FAULTS, FAULT_POLICY, Fault
 from controller.firmware.update import FirmwareStatus
 from controller.iec61851 import MIN_CURRENT_A
@@ -127,6 +128,7 @@ LIMIT_SOURCES: dict[str, str] = {
     "configuration": "the configuration (the connector's rating)",
     PROFILES: "the backend (a charging profile)",
     OWNER: "the owner (this page)",
+    ENERGY: "energy management (the house's fuse, solar surplus)",
 }
 
 UNAVAILABLE_BECAUSE: dict[AvailabilityReason, str] = {
