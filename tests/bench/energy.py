@@ -12,8 +12,8 @@
    a 120 s day with three clouds, one connector with a phase switch, pv mode, delays 4 s / 8 s);
    (b) the pure engines (solar.py, phase_switch.py) with the default delays (60 s / 180 s) over a
    12-hour day in simulated time: the sim's three clouds, 15 random clouds (seeded), a clear sky.
-   A start is a contactor closing that begins charging; the re-close after a phase switch counts
-   only as a closing.
+   A start is charging beginning after solar charging had stopped (the solar level from stopped to
+   one or three phases); contactor closings also count the re-close after each phase switch.
 3. MQTT rate: the daemon of part 1 with [mqtt] at its defaults (publish_interval_s 10) on a local
    mosquitto, both EVs charging steadily: messages the box publishes in 60 s, discovery excluded.
 
@@ -157,18 +157,20 @@ async def part_one(trials: int, mqtt_seconds: float, rng: random.Random) -> tupl
     return times, rate
 
 
-def starts_and_closings(contactor: list[tuple[float, bool]], phases: list[tuple[float, int]]) -> tuple[int, int]:
-    """Contactor closings, and those that start charging (not the re-close after a phase switch)."""
-    starts = closings = 0
-    opened = float("-inf")
-    for t, closed in contactor:
-        if not closed:
-            opened = t
-            continue
-        closings += 1
-        if not any(opened <= at <= t for at, _ in phases):
-            starts += 1
-    return starts, closings
+def closings(contactor: list[tuple[float, bool]]) -> int:
+    return sum(1 for _, closed in contactor if closed)
+
+
+class Levels:
+    """Counts charging starts: the solar level going from stopped to charging."""
+
+    def __init__(self) -> None:
+        self.level, self.starts = 0, 0
+
+    def see(self, level: int) -> None:
+        if self.level == 0 and level > 0:
+            self.starts += 1
+        self.level = level
 
 
 async def bench_day() -> tuple[int, int]:
@@ -186,8 +188,15 @@ async def bench_day() -> tuple[int, int]:
             sim.set_house(load_a=[1.0, 1.0, 1.0])
             sim.plug_in(1, **EV)
             sim.set_house(solar={"peak_w": 9000.0, "day_s": 120.0, "cloudy": True})
-            await until(lambda: sim.house_snapshot()["day_fraction"] > 1.05, 200.0, 0.5)
-            return starts_and_closings(sim.contactor_log(1), sim.phase_log(1))
+            levels = Levels()
+
+            def evening() -> bool:
+                state = daemon.site.solar_states.get("1")
+                levels.see(state.phases if state is not None else 0)
+                return sim.house_snapshot()["day_fraction"] > 1.05
+
+            await until(evening, 200.0, 0.1)
+            return levels.starts, closings(sim.contactor_log(1))
         finally:
             await daemon.stop()
 
@@ -200,19 +209,18 @@ def engine_day(clouds: tuple[Cloud, ...], day_s: float = 12 * 3600.0) -> tuple[i
     state, switch = SolarState(), SwitchState(3)
     closed, t = False, 0.0
     contactor: list[tuple[float, bool]] = []
-    phases: list[tuple[float, int]] = []
+    levels = Levels()
     while t <= day_s:
         surplus = day.production_w(t) - 690.0  # export plus what the EV draws: production minus the house
         state, target = solar.step(rules, state, SolarMode.PV, surplus, (1, 3), 16.0, t)
+        levels.see(state.phases)
         switch, out = phase_switch.step(switch, target.phases, not closed, 60.0, t)
-        if out.command is not None:
-            phases.append((t, out.command))
         charging = bool(target.amps) and not out.hold_off
         if charging != closed:
             contactor.append((t, charging))
         closed = charging
         t += 1.0
-    return starts_and_closings(contactor, phases)
+    return levels.starts, closings(contactor)
 
 
 async def main() -> None:
