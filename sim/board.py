@@ -210,16 +210,18 @@ def build_board(
             clock=clock,
         ),
         slots,
+        grid_meter=grid_meter is not None,
     )
 
 
-def board_on(world: World, slots: Sequence[ConnectorSlot]) -> Board:
+def board_on(world: World, slots: Sequence[ConnectorSlot], *, grid_meter: bool = False) -> Board:
     """The sim board's devices on ``world``: a new board on an existing world is the controller
-    restarting while the EVs, meters and faults around it stay as they are."""
+    restarting while the EVs, meters and faults around it stay as they are. ``grid_meter``: the
+    house connection's meter too."""
     return Board(
         kind="sim",
         connectors=[_connector_hardware(world, slot) for slot in slots],
         token_reader=SimTokenReader(world),
         simulation=world,
-        grid_meter=SimGridMeter(world) if grid_meter is not None else None,
+        grid_meter=SimGridMeter(world) if grid_meter else None,
     )

@@ -83,10 +83,12 @@ async def test_a_manager_shares_the_fuse_with_a_member_box(start_daemon, broker)
 
     meter = asyncio.create_task(grid_meter())
     try:
+        # the manager's EV first, so that the member's is the later starter (it pauses first)
         manager.sim.plug_in(1, **EV)
+        await eventually(lambda: offered(manager) > 0.0, 30, "the manager's EV charging")
         member.sim.plug_in(1, **EV)
         # room 25 - 1 - 2 = 22 A: 11 A on each box, the member's through its allocation
-        await eventually(lambda: offered(manager) == 11.0 and offered(member) == 11.0, 15, "11 A on both boxes")
+        await eventually(lambda: offered(manager) == 11.0 and offered(member) == 11.0, 30, "11 A on both boxes")
         _, energy = await manager.get("/api/energy")
         assert energy["members"]["wb-2/1"]["allocated_a"] == 11.0
         _, energy = await member.get("/api/energy")
