@@ -9,6 +9,8 @@ Rules kept here:
   where it has one) and ``queued_messages``, and drive ``connect`` / ``disconnect`` /
   ``reconnect``; the page uploads releases through the front end's ``firmware_updater`` (the
   station's one updater, whose statuses the front end reports to the backend).
+- ``LinkControls`` is that part of the contract for a front end on one link and one journal
+  (both versions): connect, disconnect, reconnect (also after a disconnect), queued messages.
 - A reset is the core's command (controller/core/station.py) and ends in the daemon's restart,
   which reads ``reset_retries`` from the front end (how often a failed reboot is retried).
 """
@@ -25,6 +27,8 @@ from controller.config import Config
 from controller.core.ledger import Ledger
 from controller.core.station import Station
 from controller.firmware.updater import Updater
+from controller.ocpp.journal import Journal
+from controller.ocpp.link import Link
 from controller.storage import Database
 
 
@@ -64,6 +68,26 @@ class FrontEnd(Protocol):
 
     @property
     def firmware_updater(self) -> Updater | None: ...
+
+
+class LinkControls:
+    """The contract's connection controls, for a front end with a ``link`` and a ``journal``."""
+
+    link: Link
+    journal: Journal
+
+    async def connect(self) -> None:
+        self.link.connect()
+
+    async def disconnect(self) -> None:
+        await self.link.disconnect()
+
+    async def reconnect(self) -> None:
+        self.link.connect()
+        await self.link.reconnect()
+
+    async def queued_messages(self) -> int:
+        return len(await self.journal.pending())
 
 
 @dataclass(frozen=True)

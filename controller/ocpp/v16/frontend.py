@@ -43,6 +43,7 @@ from controller.core.authorizer import AuthResult
 from controller.core.commands import AvailabilityOutcome, ChargingPolicy, RemoteStartOutcome, ResetWhen, UnlockOutcome
 from controller.core.events import Event, EventKind
 from controller.core.vocabulary import AvailabilityReason, RestartKind, StopCause, Token
+from controller.ocpp.frontend import LinkControls
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16 import authorization
@@ -109,7 +110,7 @@ class Identity:
     firmware_version: str
 
 
-class ChargePoint:
+class ChargePoint(LinkControls):
     # Set by build_frontend, for features that need them (firmware: ManufacturerRootCertificate,
     # SecurityEventNotification).
     certificates: CertificateStore | None = None
@@ -254,19 +255,6 @@ class ChargePoint:
             }
         }
         return {**link, **(self.security.status_json() if self.security is not None else {})}
-
-    async def connect(self) -> None:
-        self.link.connect()
-
-    async def disconnect(self) -> None:
-        await self.link.disconnect()
-
-    async def reconnect(self) -> None:
-        self.link.connect()
-        await self.link.reconnect()
-
-    async def queued_messages(self) -> int:
-        return len(await self.journal.pending())
 
     async def report_security_event(self, kind: str, detail: str) -> None:
         if self.security is not None:

@@ -25,10 +25,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller import __version__
 from controller.firmware.updater import Updater
+from controller.ocpp.frontend import FrontEndContext, LinkControls
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Link, Reply
 from controller.ocpp.rpc import Rpc
@@ -52,9 +53,6 @@ from controller.ocpp.v201.store import VariableStore
 from controller.ocpp.v201.transactions import Transactions
 from controller.ocpp.v201.trigger import Payload, Triggers
 from controller.tasks import Tasks
-
-if TYPE_CHECKING:
-    from controller.ocpp.frontend import FrontEndContext
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ MESSAGE_INTERVAL = "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]"
 Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
 
 
-class ChargingStation:
+class ChargingStation(LinkControls):
     def __init__(self, ctx: FrontEndContext, description: StationDescription, inventory: Inventory,
                  presets: dict[str, str]):  # fmt: skip
         config, db, ledger, clock, station = ctx.config, ctx.db, ctx.ledger, ctx.clock, ctx.station
@@ -235,19 +233,6 @@ class ChargingStation:
             },
             "security": {"profile": self.credentials.profile, "tls": self.credentials.tls},
         }
-
-    async def connect(self) -> None:
-        self.link.connect()
-
-    async def disconnect(self) -> None:
-        await self.link.disconnect()
-
-    async def reconnect(self) -> None:
-        self.link.connect()
-        await self.link.reconnect()
-
-    async def queued_messages(self) -> int:
-        return len(await self.journal.pending())
 
     async def report_security_event(self, kind: str, detail: str) -> None:
         await self.security_events.report(kind, detail)
