@@ -44,6 +44,7 @@ from controller.core.commands import AvailabilityOutcome, ChargingPolicy, Remote
 from controller.core.events import Event, EventKind
 from controller.core.vocabulary import AvailabilityReason, RestartKind, StopCause, Token
 from controller.ocpp.frontend import LinkControls
+from controller.ocpp.heartbeat import Heartbeat
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.v16 import authorization
@@ -147,7 +148,7 @@ class ChargePoint(LinkControls):
         self._status_queue: asyncio.Queue[StatusItem] = asyncio.Queue()
         self._latest_status: dict[int, StatusItem] = {}  # per connector, for MinimumStatusDuration
         self._status_lock = asyncio.Lock()
-        self._heartbeat_changed = asyncio.Event()
+        self.heart = Heartbeat(link, self.accepted, self._heartbeat_interval, self._take_time)
         self._boot_now = asyncio.Event()
         self._tasks = Tasks("ocpp 1.6")
         self.features = list(features)
@@ -160,7 +161,7 @@ class ChargePoint(LinkControls):
         for feature in self.features:
             for action, handler in feature.handlers().items():
                 link.handle(action, handler)
-        keys.on_change("HeartbeatInterval", lambda _v: self._heartbeat_changed.set())
+        keys.on_change("HeartbeatInterval", self.heart.changed)
         keys.on_change("TransactionMessageAttempts", lambda v: setattr(journal, "attempts", v))
         keys.on_change("TransactionMessageRetryInterval", lambda v: setattr(journal, "retry_interval", float(v)))
         journal.attempts = int(keys["TransactionMessageAttempts"])  # type: ignore[arg-type]
@@ -222,7 +223,7 @@ class ChargePoint(LinkControls):
     def start(self) -> None:
         self._spawn(self.journal.deliver(self.link, self.accepted), "ocpp-journal")
         self._spawn(self._send_statuses(), "ocpp-status")
-        self._spawn(self._heartbeats(), "ocpp-heartbeat")
+        self._spawn(self.heart.run(), "ocpp-heartbeat")
         self.sampling.start()
         self.link.start()
 
@@ -322,25 +323,10 @@ class ChargePoint(LinkControls):
 
     # ---- heartbeat ------------------------------------------------------------------------
 
-    async def _heartbeats(self) -> None:
-        while True:
-            await self.accepted.wait()
-            interval = self.keys["HeartbeatInterval"]
-            assert isinstance(interval, int)
-            self._heartbeat_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval if interval > 0 else None):
-                    await self._heartbeat_changed.wait()
-                continue  # the interval changed: start counting again
-            await self.heartbeat()
-
-    async def heartbeat(self) -> None:
-        try:
-            response = await self.link.call("Heartbeat", {})
-        except CallFailed as exc:
-            log.info("Heartbeat failed: %s", exc)
-            return
-        self._take_time(response["currentTime"])
+    def _heartbeat_interval(self) -> int:
+        interval = self.keys["HeartbeatInterval"]
+        assert isinstance(interval, int)
+        return interval
 
     # ---- status -----------------------------------------------------------------------------
 
@@ -577,7 +563,7 @@ class ChargePoint(LinkControls):
             return {"status": "Rejected"}
         triggers: dict[str, Callable[[], Awaitable[None]]] = {
             "BootNotification": self._triggered_boot,
-            "Heartbeat": self.heartbeat,
+            "Heartbeat": self.heart.beat,
             "StatusNotification": lambda: self._triggered_status(connector),
             "MeterValues": lambda: self._triggered_meter_values(connector),
         }

@@ -169,7 +169,7 @@ class ChargingStation(LinkControls):
         for effect, apply in bindings:
             model.on_change(effect, apply)
             apply(None)
-        model.on_change("heartbeat_interval", self.registration.heartbeat_interval_changed)
+        model.on_change("heartbeat_interval", self.registration.heart.changed)
         for effect in READ_AT_USE:
             model.read_at_use(effect)
         unbound = model.unbound_effects() - PENDING
@@ -181,7 +181,7 @@ class ChargingStation(LinkControls):
             return _nothing if self.registration.trigger() else None
 
         def heartbeat(_evse: Payload | None) -> Callable[[], Awaitable[None]]:
-            return self.registration.heartbeat
+            return self.registration.heart.beat
 
         def status(evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
             if evse is None or "connectorId" not in evse:  # connector level only (F06.FR.12)
@@ -207,7 +207,7 @@ class ChargingStation(LinkControls):
     def start(self) -> None:
         self._tasks.spawn(self.journal.deliver(self.link, self.queue_open), "ocpp201-journal")
         self._tasks.spawn(self.statuses.run(), "ocpp201-status")
-        self._tasks.spawn(self.registration.heartbeats(), "ocpp201-heartbeat")
+        self._tasks.spawn(self.registration.heart.run(), "ocpp201-heartbeat")
         self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
         self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
         self.link.start()

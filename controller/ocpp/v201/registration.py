@@ -20,7 +20,7 @@ Rules kept here (part 2 B01-B03, G02, F06.FR.17; part 4 section 5.3):
 - The currentTime of the BootNotification and Heartbeat answers sets the clock when
   ClockCtrlr.TimeSource names Heartbeat (B01.FR.06); NTP outranks it (controller/clock.py).
 - Heartbeat every HeartbeatInterval seconds while Accepted and connected (G02.FR.02); a change
-  of the interval starts the count again.
+  of the interval starts the count again (controller/ocpp/heartbeat.py, shared with 1.6).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from ocpp.v201.enums import BootReasonEnumType as BootReason
 from ocpp.v201.enums import RegistrationStatusEnumType as RegistrationStatus
 
 from controller.clock import WallClock, parse_time
+from controller.ocpp.heartbeat import Heartbeat
 from controller.ocpp.link import CallFailed, Link
 from controller.ocpp.v201.configuration import Configuration
 from controller.storage import Database
@@ -103,7 +103,7 @@ class Registration:
         self.accepted = asyncio.Event()
         self.status: RegistrationStatus | None = None  # the last answer
         self._triggered = asyncio.Event()
-        self._heartbeat_changed = asyncio.Event()
+        self.heart = Heartbeat(link, self.accepted, lambda: configuration.number(HEARTBEAT_INTERVAL), self.take_time)
 
     # ---- boot ---------------------------------------------------------------------------
 
@@ -167,27 +167,3 @@ class Registration:
             log.warning("CSMS time %r unreadable; clock not adjusted", current_time)
             return
         self.clock.take((csms - datetime.now(UTC)).total_seconds(), "csms")
-
-    # ---- heartbeat ----------------------------------------------------------------------
-
-    def heartbeat_interval_changed(self, _write: Any = None) -> None:
-        self._heartbeat_changed.set()
-
-    async def heartbeats(self) -> None:
-        while True:
-            await self.accepted.wait()
-            await self.link.connected.wait()
-            self._heartbeat_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.configuration.number(HEARTBEAT_INTERVAL)):
-                    await self._heartbeat_changed.wait()
-                    continue  # the interval changed: count again
-            await self.heartbeat()
-
-    async def heartbeat(self) -> None:
-        try:
-            response = await self.link.call("Heartbeat", {})
-        except CallFailed as exc:
-            log.info("Heartbeat failed: %s", exc)
-            return
-        self.take_time(response["currentTime"])
