@@ -38,6 +38,17 @@ Rules for writing a test case with it (read these first):
    not apply is skipped with its reason (``require``).
 9. Reusable states (part 6 section 2.18) and memory states (2.19) are in ``states.py``; each
    drives the station and checks its tool validations, like the test system would.
+
+A test case, for the shape (TC_B_17_CS in test_b_device_model.py is this one)::
+
+    pytestmark = MODULE
+
+    async def test_TC_B_17_CS(cs: Harness) -> None:
+        # Get Custom Report - with component/variable: AvailabilityState of EVSE 1 (the docstring)
+        response, entries = await cs.report("GetReport", {"requestId": 17, "componentVariable": [
+            {"component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "AvailabilityState"}}]})
+        assert response["status"] == "Accepted"  # step 2
+        ...                                       # step 3: the NotifyReport's entries
 """
 
 from __future__ import annotations

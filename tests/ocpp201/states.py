@@ -9,6 +9,14 @@ Rules kept here:
   X then execute X", the caller passes the state it is in, or calls X first.
 - What a state checks depends on the configured TxStartPoint / TxStopPoint as its table says
   (``starts_at`` / ``stops_at``); the validations name the step they come from.
+- Here so far: Booting, Booted, Unavailable, EVConnectedPreSession, Authorized (main A local,
+  main B remote), EnergyTransferStarted, EnergyTransferSuspended, StopAuthorized (A and B),
+  EVConnectedPostSession, EVDisconnected. Still to come with the blocks they need: Reserved
+  (ReserveNow, H), StartOfflineTransaction and the memory states TransactionEventsInQueueEnded,
+  IdTokenCached, IdTokenLocalAuthList (offline authorization, cache and list: C, D),
+  SetChargingProfile (K), CertificateInstalled / GetInstalledCertificates (A, M), the firmware
+  reboot states (L); ParkingBayOccupied / Unoccupied are skipped (no bay sensor), the ISO 15118
+  ones are out of scope.
 """
 
 from __future__ import annotations

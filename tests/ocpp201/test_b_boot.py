@@ -82,3 +82,22 @@ async def test_TC_B_30_CS(cs: Harness) -> None:
     else:
         raise AssertionError("GetBaseReport was answered while Rejected")
     assert cs.calls("NotifyReport", since) == []
+
+
+async def test_the_boot_reason_outlives_restarts_until_accepted(cs: Harness) -> None:
+    """B01.FR.09: the reason a reset gave is stored before its restart and kept until a
+    BootNotification carrying it is Accepted, across a power cut meanwhile; then PowerUp again."""
+    cs.csms.config.boot_status = "Pending"
+    since = cs.mark()
+    assert (await cs.call("Reset", {"type": "Immediate"}))["status"] == "Accepted"
+    await cs.restarted()
+    assert (await cs.expect("BootNotification", since=since))["reason"] == "RemoteReset"
+    await cs.until(lambda: cs.frontend.registration.status == "Pending", what="Pending")
+    since = cs.mark()
+    cs.csms.config.boot_status = "Accepted"
+    await cs.power_cycle()
+    assert (await cs.expect("BootNotification", since=since))["reason"] == "RemoteReset"
+    await cs.until(lambda: cs.frontend.queue_open.is_set(), what="Accepted")
+    since = cs.mark()
+    await cs.power_cycle()
+    assert (await cs.expect("BootNotification", since=since))["reason"] == "PowerUp"

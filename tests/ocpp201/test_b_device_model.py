@@ -321,3 +321,15 @@ async def test_TC_B_56_CS(cs: Harness) -> None:
         {"component": {"name": "EVSE"}, "variable": {"name": "AvailabilityState"}}]})  # fmt: skip
     assert response["status"] == "Accepted"
     assert sorted(address(e) for e in entries) == [f"EVSE@{e}.AvailabilityState" for e in cs.evse_ids]
+
+
+async def test_written_variables_survive_a_restart(cs: Harness) -> None:
+    """Writable variables persist (RCV: persistence true): a CSMS write is read back after a
+    power cycle, and the write-only BasicAuthPassword stays unreadable."""
+    await cs.set_variables({"OCPPCommCtrlr.OfflineThreshold": 77})
+    await cs.power_cycle()
+    await cs.booted_and_reported()
+    [result] = await get(cs, OFFLINE_THRESHOLD)
+    assert result["attributeValue"] == "77"
+    [secret] = await get(cs, {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}})
+    assert secret["attributeStatus"] == "Rejected" and "attributeValue" not in secret
