@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,3 +158,30 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused() -> None:
     assert tuple(table[0]) == CSV_COLUMNS
     assert table[1][2] == '\'=HYPERLINK("x")' and table[2][2] == "'+1"
     assert table[1][5] == "2.500" and table[1][7] == "car unplugged" and table[2][1] == "" and table[2][4] == ""
+
+
+async def test_the_station_page_and_live_feed_with_a_2_0_1_backend(start_daemon, csms) -> None:
+    toml = LOCAL_TOKENS + f'\n[ocpp]\nversion = "2.0.1"\nurl = "ws://127.0.0.1:{csms.port}"\nreconnect_cap_s = 0.2\n'
+    run = await start_daemon(toml)
+
+    async def station() -> dict:
+        return (await run.get("/api/station"))[1]
+
+    async def connected() -> bool:
+        return (await station())["ocpp"]["state"] == "connected"
+
+    await eventually(connected, 15, "the 2.0.1 link")
+    info = await station()
+    assert info["ocpp"]["version"] == "2.0.1" and isinstance(info["ocpp"]["queued"], int)
+    assert info["ocpp"]["security_profile_words"] == "1: password over an unencrypted connection"
+    assert info["firmware"]["words"] == "no update under way" and info["firmware"]["progress"] is None
+    async with run.http.get(run.url + "/api/live") as resp:
+        frames = []
+        async for raw in resp.content:
+            frames.append(raw.decode().strip())
+            if frames[-1].startswith("event: station"):
+                break
+        station_frame = json.loads((await resp.content.readline()).decode()[len("data: ") :])
+    assert station_frame["link"]["state"] == "connected" and station_frame["firmware"]["status"] == "Idle"
+    assert any(f.startswith("event: evse") for f in frames), "the connector came first"
+    assert (await run.post("/api/ocpp/reconnect", {}))[0] == 200
