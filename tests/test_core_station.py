@@ -7,6 +7,7 @@ Waits are on the station's own state (``eventually`` / ``station.until``), never
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 
@@ -267,3 +268,30 @@ async def test_pause_and_energy_cap_offer_nothing_and_end_nothing(start_daemon) 
     run.station.cap_energy(1, 0.0)  # at most what it already had
     await run.wait_status("SuspendedEVSE")
     assert run.station.view(1).energy_cap_wh == 0.0 and run.transaction() is not None
+
+
+async def test_an_ev_plugged_in_while_the_end_is_written_starts_anew(start_daemon) -> None:
+    """Unplugged and plugged in again before the ended transaction's row was written: the new
+    EV is no leftover of the old transaction (not Finishing): free vend starts it charging."""
+    run = await start_daemon(FREE_VEND)
+    station, read_meter = run.station, run.station.read_meter
+    replugged = asyncio.Event()
+
+    async def read_meter_until_replugged(connector: int) -> None:
+        await read_meter(connector)
+        if station.view(connector).stopping:
+            await replugged.wait()
+
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Charging")
+    first = run.transaction()
+    station.read_meter = read_meter_until_replugged
+    run.sim.unplug(1)
+    await station.until(lambda: station.view(1).stopping and not station.view(1).ev_connected)
+    run.sim.plug_in(1, **EV)
+    await station.until(lambda: station.view(1).ev_connected)
+    replugged.set()
+    await eventually(lambda: ended(run) and run.transaction() is not None, what="a new transaction")
+    assert run.transaction().id != first.id and ended(run)[0].cause is StopCause.EV_DISCONNECTED
+    assert not station.view(1).finishing
+    await eventually(lambda: run.sim.snapshot(1)["contactor"]["closed"], what="charging again")

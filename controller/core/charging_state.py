@@ -6,19 +6,19 @@ Rules kept here:
   limit allows at least 6 A, the EVSE is operative, no fault stops charging) but the EV does
   not take it; SuspendedEVSE otherwise. "Offered" comes from the limit, not from the pilot of
   the last tick, so the instant between authorization and PWM-on is not an EVSE suspension.
-- ``occupancy``: Faulted whenever a fault stops charging; Occupied while a transaction runs
-  with the EV there, or goes on after the EV left (not being ended); Unavailable when
-  inoperative; Occupied while an EV is plugged in (until the connection timeout passed without
-  a token, or after a transaction until it leaves) or a token waits for one; else Available.
-- ``indication`` (what the driver is shown, the HAL's words) refines occupancy the same way:
-  Charging / Suspended during a transaction, Done after it until the EV leaves, Waiting
-  while an EV or a token waits, Reserved only when idle.
+- ``indication`` (what the driver is shown, the HAL's words): Faulted whenever a fault stops
+  charging; Charging / Suspended while a transaction runs with the EV there, or goes on after
+  the EV left (not being ended); Unavailable when inoperative; Done after a transaction until the
+  EV leaves; Waiting while an EV is plugged in (until the connection timeout passed without a
+  token) or a token waits for one; Reserved only when idle; else Idle.
+- ``occupancy`` is the indication without reservations, in four words: Faulted, Occupied
+  (charging, suspended, done, waiting), Unavailable, Available.
 - A transaction being ended (``stopping``) with its EV gone no longer occupies the EVSE.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.core.vocabulary import ChargingState, Occupancy
 from controller.faults import CHARGING_FAULTS, FAULT_POLICY, Fault
@@ -64,24 +64,22 @@ def _transaction_holds(f: EvseFacts, snap: ConnectorSnapshot) -> bool:
     return f.in_transaction and (snap.cp is not CpState.A or not f.stopping)
 
 
-def _waiting(f: EvseFacts, snap: ConnectorSnapshot) -> bool:
-    """An EV plugged in (before its time-out) or a token waits for charging to begin."""
-    plugged = snap.cp is not CpState.A and not f.finishing and not f.plug_timed_out
-    return plugged or f.token_waiting
+OCCUPANCY = {
+    Indication.FAULTED: Occupancy.FAULTED,
+    Indication.CHARGING: Occupancy.OCCUPIED,
+    Indication.SUSPENDED: Occupancy.OCCUPIED,
+    Indication.DONE: Occupancy.OCCUPIED,
+    Indication.WAITING: Occupancy.OCCUPIED,
+    Indication.UNAVAILABLE: Occupancy.UNAVAILABLE,
+    Indication.RESERVED: Occupancy.AVAILABLE,
+    Indication.IDLE: Occupancy.AVAILABLE,
+    Indication.OFF: Occupancy.UNAVAILABLE,
+}
 
 
 def occupancy(f: EvseFacts) -> Occupancy | None:
-    snap = f.snapshot
-    if snap is None:
-        return None
-    if snap.faults & CHARGING_FAULTS:
-        return Occupancy.FAULTED
-    if _transaction_holds(f, snap):
-        return Occupancy.OCCUPIED
-    if not f.operative:
-        return Occupancy.UNAVAILABLE
-    done = snap.cp is not CpState.A and f.finishing
-    return Occupancy.OCCUPIED if done or _waiting(f, snap) else Occupancy.AVAILABLE
+    shown = indication(replace(f, reserved=False))
+    return OCCUPANCY[shown] if shown is not None else None
 
 
 def indication(f: EvseFacts) -> Indication | None:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config import ConnectorConfig
-from controller.core.charging_state import EvseFacts
+from controller.core.charging_state import EvseFacts, first_fault, occupancy
 from controller.core.events import RemoteStart
 from controller.core.ledger import Transaction
 from controller.core.txpolicy import TxFacts
-from controller.core.view import Authorization, LimitView
-from controller.core.vocabulary import ChargingState, StopCause, Token
+from controller.core.view import Authorization, EvseView, LimitView
+from controller.core.vocabulary import AvailabilityReason, ChargingState, StopCause, Token
 from controller.realtime import ConnectorSnapshot
 from hal.types import CpState, Indication, MeterReading
 
@@ -49,6 +49,7 @@ class Evse(Slot):
     snapshot: ConnectorSnapshot | None = None
     meter: MeterReading | None = None
     finishing: bool = False
+    ended_with_ev: bool = False  # the EV there when its transaction's end began has not left
     plugged_at: float | None = None
     plug_timed_out: bool = False
     lock_held_for: Token | None = None  # a cable kept locked after a transaction, for this token
@@ -90,6 +91,39 @@ class Evse(Slot):
             plug_timed_out=self.plug_timed_out,
             operative=self.operative,
             reserved=self.reserved,
+        )
+
+    def view(self, inoperative: frozenset[AvailabilityReason], token_waiting: bool, has_lock: bool) -> EvseView:
+        """What the outside may see of this EVSE now (frozen)."""
+        cfg, snap = self.config, self.snapshot
+        assert cfg is not None
+        faults = snap.faults if snap is not None else frozenset()
+        return EvseView(
+            id=self.id,
+            phases=cfg.phases,
+            max_current_a=cfg.max_current_a,
+            snapshot=snap,
+            meter=self.meter,
+            ev_connected=self.ev_connected,
+            authorization=self.authorization,
+            transaction=self.transaction,
+            charging_state=self.charging_state,
+            indication=self.indication,
+            occupancy=occupancy(self.facts(token_waiting)),
+            operative=self.operative,
+            inoperative_reasons=inoperative,
+            scheduled_inoperative=self.operative and bool(inoperative),
+            finishing=self.finishing,
+            stopping=self.stopping,
+            plug_timed_out=self.plug_timed_out,
+            token_waiting=token_waiting,
+            reserved=self.reserved,
+            faults=faults,
+            fault=first_fault(faults),
+            paused=self.paused,
+            energy_cap_wh=self.energy_cap_wh,
+            limit=self.limit,
+            has_lock=has_lock,
         )
 
     def releases_lock(self, token: Token) -> bool:

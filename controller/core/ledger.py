@@ -247,9 +247,11 @@ class Ledger:
         for tx in self.open_transactions():
             reading = meter_wh(tx.evse) if tx.evse is not None else None
             value = reading if reading is not None and reading >= tx.last_meter_wh else tx.last_meter_wh
-            closed.append(
-                self.db.run_sync(lambda c, t=tx, v=value: self._end_in(c, t, StopCause.POWER_LOSS, v, at, None))
-            )
+
+            def close(c: sqlite3.Connection, t: Transaction = tx, v: float = value) -> Transaction:
+                return self._end_in(c, t, StopCause.POWER_LOSS, v, at, None)
+
+            closed.append(self.db.run_sync(close))
         return closed
 
     def history(self, limit: int = 50) -> list[Transaction]:

@@ -35,15 +35,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any, Protocol
 
 from controller.clock import WallClock
 from controller.config import Config
-from controller.core import availability, reservations
+from controller.core import availability
+from controller.core import reservations as rules
 from controller.core.authorizer import Authorizer, ConfiguredAuthorizer
-from controller.core.charging_state import charging_state, first_fault, indication, occupancy
+from controller.core.charging_state import charging_state, indication, occupancy
 from controller.core.commands import (
     AvailabilityOutcome,
     ChargingPolicy,
@@ -59,6 +59,7 @@ from controller.core.commands import (
 from controller.core.events import Event, EventKind, Listener, RemoteStart
 from controller.core.evse import Evse, Slot, pending_facts
 from controller.core.ledger import Ledger, Transaction
+from controller.core.outbox import Outbox, Told
 from controller.core.reservations import Reservation, ReservationBook
 from controller.core.txpolicy import TxFacts, energy_before_start, holds, start_point, stop_point
 from controller.core.view import Authorization, EvseView, LimitView, StationView
@@ -98,17 +99,6 @@ class LoopControl(Protocol):
     def set_control(self, connector: int, control: ConnectorControl) -> None: ...
 
 
-@dataclass(frozen=True)
-class _Told:
-    """An event waiting for the state it describes to be complete."""
-
-    kind: EventKind
-    evse: int | None
-    at: datetime
-    mono: float
-    fields: dict[str, Any]
-
-
 class Station:
     def __init__(
         self,
@@ -134,7 +124,6 @@ class Station:
         self.tasks = Tasks("station")
         self._evses = {c.id: Evse(config=c) for c in config.connectors}
         self._pending = Slot()  # a token waiting for an EV to choose an EVSE
-        self._listeners: list[Listener] = []
         self._limit_sources: list[tuple[str, LimitSource]] = []
         self._faults_seen: list[dict[str, Any]] = []
         self._book = ReservationBook(ledger.db)
@@ -142,8 +131,7 @@ class Station:
         self._reservations: dict[int, Reservation] = {}
         self._availability = availability.AvailabilityBook(ledger.db)
         self._held: availability.Held = frozenset()
-        self._outbox: list[_Told] = []
-        self._flushing = False
+        self._outbox = Outbox(self.clock.now, self._event)
         self._changed_evt = asyncio.Event()  # replaced at every change: wakes until_* waiters
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -196,8 +184,7 @@ class Station:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; returns the unsubscribe call."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._outbox.subscribe(listener)
 
     def add_limit_source(self, name: str, source: LimitSource) -> None:
         self._limit_sources.append((name, source))
@@ -208,36 +195,8 @@ class Station:
 
     def view(self, evse_id: int) -> EvseView:
         evse = self._evses[evse_id]
-        cfg = evse.config
-        assert cfg is not None
-        snap = evse.snapshot
-        return EvseView(
-            id=evse.id,
-            phases=cfg.phases,
-            max_current_a=cfg.max_current_a,
-            snapshot=snap,
-            meter=evse.meter,
-            ev_connected=evse.ev_connected,
-            authorization=evse.authorization,
-            transaction=evse.transaction,
-            charging_state=evse.charging_state,
-            indication=evse.indication,
-            occupancy=occupancy(evse.facts(self._token_waiting(evse))),
-            operative=evse.operative,
-            inoperative_reasons=availability.reasons(self._held, evse.id),
-            scheduled_inoperative=evse.operative and bool(availability.reasons(self._held, evse.id)),
-            finishing=evse.finishing,
-            stopping=evse.stopping,
-            plug_timed_out=evse.plug_timed_out,
-            token_waiting=self._token_waiting(evse),
-            reserved=evse.reserved,
-            faults=snap.faults if snap is not None else frozenset(),
-            fault=first_fault(snap.faults) if snap is not None else None,
-            paused=evse.paused,
-            energy_cap_wh=evse.energy_cap_wh,
-            limit=evse.limit,
-            has_lock=self.board.connector(evse.id).lock is not None,
-        )
+        has_lock = self.board.connector(evse_id).lock is not None
+        return evse.view(availability.reasons(self._held, evse_id), self._token_waiting(evse), has_lock)
 
     def views(self) -> tuple[EvseView, ...]:
         return tuple(self.view(e) for e in self._evses)
@@ -314,7 +273,7 @@ class Station:
             evse.deadline = None  # the token waiting here found its EV
             self._tell(EventKind.EV_PLUGGED, evse)
         elif was_plugged and not evse.ev_connected:
-            evse.plugged_at, evse.finishing = None, False
+            evse.plugged_at, evse.finishing, evse.ended_with_ev = None, False, False
             self._unplugged(evse)
             self._tell(EventKind.EV_UNPLUGGED, evse)
         if previous is not None and previous.contactor != snap.contactor:
@@ -468,6 +427,7 @@ class Station:
             return slot.ending
         slot.stopping = True
         if isinstance(slot, Evse):
+            slot.ended_with_ev = slot.ev_connected  # that EV finishes; one plugged in later is new
             self.refresh_limit(slot.id)
         slot.ending = self.spawn(self._end_transaction(slot, cause, by), f"transaction end ({cause.value})")
         return slot.ending
@@ -489,12 +449,14 @@ class Station:
                          ended.energy_wh)  # fmt: skip
                 self._tell(EventKind.TRANSACTION_ENDED, evse, transaction=ended, cause=cause, token=by)
                 if evse is not None:
-                    evse.finishing = evse.ev_connected
+                    evse.finishing = evse.ev_connected and evse.ended_with_ev
                     evse.paused, evse.energy_cap_wh = False, None
         finally:
             slot.stopping, slot.ending = False, None
         if evse is not None:
             self._apply_availability(evse)  # a change that was scheduled for the transaction's end
+            if evse.ev_connected and not evse.finishing:
+                self._plugged(evse)  # an EV plugged in while the end was written: it is a new one
             self._changed(evse, evse.tx_facts())
         self._settle()
         self._flush()
@@ -871,15 +833,15 @@ class Station:
                 out[evse.id] = state
         return out
 
-    def _admission(self, evse_id: int, token: Token) -> reservations.Admission:
-        return reservations.admission(self._reservations.values(), evse_id, token, self._occupancy())
+    def _admission(self, evse_id: int, token: Token) -> rules.Admission:
+        return rules.admission(self._reservations.values(), evse_id, token, self._occupancy())
 
     async def reserve(self, reservation: Reservation, *, any_evse_allowed: bool) -> ReserveOutcome:
         """Make (or replace, same id) a reservation; answers as controller/core/reservations.py says."""
-        if reservation.evse != reservations.ANY_EVSE and reservation.evse not in self._evses:
+        if reservation.evse != rules.ANY_EVSE and reservation.evse not in self._evses:
             return ReserveOutcome.REJECTED
         others = [r for r in self._reservations.values() if r.id != reservation.id]
-        outcome = reservations.answer(
+        outcome = rules.answer(
             reservation, others, self._occupancy(), self.clock.now(), any_evse_allowed=any_evse_allowed
         )
         if outcome is ReserveOutcome.ACCEPTED:
@@ -913,11 +875,11 @@ class Station:
         """End the reservations that expired or whose EVSEs went down, then publish every EVSE's
         charging state and indication (a reservation or a busy EVSE changes the others')."""
         occupied = self._occupancy()
-        for gone, end in reservations.ended(self._reservations.values(), occupied, self.clock.now()):
+        for gone, end in rules.ended(self._reservations.values(), occupied, self.clock.now()):
             log.info("reservation %s ended (%s)", gone.id, end.value)
             self._reservation_ended(gone, end)
             self.spawn(self._book.delete(gone.id), f"reservation {gone.id} ended")
-        shown = reservations.reserved_evses(self._reservations.values(), occupied)
+        shown = rules.reserved_evses(self._reservations.values(), occupied)
         for evse in self._evses.values():
             # The reserving token presented (waiting for its EV) turns Reserved into waiting.
             mine = any(
@@ -951,34 +913,16 @@ class Station:
     # ---- events ---------------------------------------------------------------------------------
 
     def _tell(self, kind: EventKind, where: Evse | int | None, **fields: Any) -> None:
-        evse_id = where.id if isinstance(where, Evse) else where
-        self._outbox.append(_Told(kind, evse_id, self.clock.now(), time.monotonic(), fields))
+        self._outbox.tell(kind, where.id if isinstance(where, Evse) else where, **fields)
 
     def _flush(self) -> None:
         """Tell every listener what happened, in order, now that the state is complete."""
-        if self._flushing:
-            return  # a listener's command: its events follow the current ones
-        self._flushing = True
-        try:
-            while self._outbox:
-                told = self._outbox.pop(0)
-                evse = self._evses.get(told.evse) if told.evse is not None else None
-                event = Event(
-                    kind=told.kind,
-                    evse=told.evse,
-                    at=told.at,
-                    mono=told.mono,
-                    meter=evse.meter if evse is not None else None,
-                    view=self.view(evse.id) if evse is not None else None,
-                    **told.fields,
-                )
-                for listener in list(self._listeners):
-                    try:
-                        listener(event)
-                    except Exception:
-                        log.exception("event listener failed on %s", event.kind.value)
-        finally:
-            self._flushing = False
+        self._outbox.flush()
+
+    def _event(self, told: Told) -> Event:
+        evse = self._evses.get(told.evse) if told.evse is not None else None
+        meter, view = (evse.meter, self.view(evse.id)) if evse is not None else (None, None)
+        return Event(told.kind, told.evse, told.at, told.mono, meter=meter, view=view, **told.fields)
 
     # ---- slots ------------------------------------------------------------------------------
 
