@@ -94,6 +94,9 @@ async def test_a_page_on_another_port_cannot_act_with_the_owners_session(start_d
         page.on("response", lambda r: seen.append((r.url, r.status)) if "/api/sim/" in r.url else None)
         await page.goto(evil)
         await eventually(lambda: len(seen) >= 2, 10, "the fetch and the form post")
+        # The form post navigates to its (refused) target: let that page load before the screenshot.
+        await page.wait_for_url(run.url + "/api/sim/plug-in")
+        await page.wait_for_load_state()
         await page.screenshot(path=screenshot_path("csrf", "refused"))
     finally:
         await runner.cleanup()
