@@ -295,3 +295,23 @@ async def test_an_ev_plugged_in_while_the_end_is_written_starts_anew(start_daemo
     assert run.transaction().id != first.id and ended(run)[0].cause is StopCause.EV_DISCONNECTED
     assert not station.view(1).finishing
     await eventually(lambda: run.sim.snapshot(1)["contactor"]["closed"], what="charging again")
+
+
+async def test_a_transaction_is_told_before_the_loop_may_charge_for_it(start_daemon) -> None:
+    """Listeners hear TRANSACTION_STARTED while the loop is still told not to charge: a limit they
+    set then (a remote start's TxProfile) applies from the first PWM (this raced under load)."""
+    run = await start_daemon(FREE_VEND)
+    station, controls = run.station, []
+    set_control = station.rt.set_control
+    station.rt.set_control = lambda cid, control: (controls.append(control), set_control(cid, control))
+    allowed_when_told: list[bool] = []
+    station.subscribe(
+        lambda e: (
+            allowed_when_told.append(any(c.charge_allowed for c in controls))
+            if e.kind is K.TRANSACTION_STARTED
+            else None
+        )
+    )
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Charging")
+    assert allowed_when_told == [False] and any(c.charge_allowed for c in controls)

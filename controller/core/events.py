@@ -11,6 +11,8 @@ Rules kept here:
   EV_PLUGGED (bound to an EVSE at plug-in), AUTHORIZED, DEAUTHORIZED, CHARGING_STATE_CHANGED.
 - TRANSACTION_STARTED names its start point, TRANSACTION_ENDED its cause; DEAUTHORIZED names
   its cause (Local, Remote, DeAuthorized, MasterPass...) and the token that ended it.
+- TRANSACTION_STARTED is told before the loop may charge for that transaction: what its
+  listeners do then (a remote start's charging profile installed) limits the very first offer.
 """
 
 from __future__ import annotations

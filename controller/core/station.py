@@ -403,6 +403,9 @@ class Station:
                 self._tell(EventKind.TRANSACTION_STARTED, evse, transaction=tx, point=point,
                            remote_start=slot.remote_start)  # fmt: skip
                 slot.remote_start = None
+                # Told before the loop may charge (the limit below): what the start brought (a
+                # remote start's charging profile) limits the very first offer.
+                self._flush()
         finally:
             slot.starting = None
         if evse is not None:
