@@ -9,7 +9,14 @@ Rules kept here:
   configured safe current, so a stalled controller can never keep a high current on.
 - Opening the contactor is applied before the pilot changes, closing after: power is
   cut first and connected last.
-- A device that raises is a fault of that device, never the end of the loop.
+- A device that raises is a fault of that device, never the end of the loop. Its failure is
+  logged once, and again if it fails after having worked in between.
+- While nothing is energized (no EV on any connector, every contactor open by command and
+  by feedback) the loop ticks at ``idle_period_s`` and a quiet connector's tick reads only its
+  pilot, as long as it reads "no EV" and no new control arrived: a plug-in and a new control
+  are still acted on within ``idle_period_s``, the other inputs (faults, temperature) every
+  ``quiet_full_s``. From the first tick that sees an EV or a closed contactor on, every
+  input every ``period_s``.
 - ``healthy()`` is true only while ticks keep coming on time; the daemon feeds the
   systemd watchdog from it. ``stop()`` leaves every contactor open and every pilot X1.
 - ``time.monotonic()`` everywhere: wall-clock jumps (NTP) cannot stretch a timer.
@@ -51,6 +58,8 @@ class ConnectorControl:
 @dataclass(frozen=True)
 class LoopSettings:
     period_s: float = 0.005
+    idle_period_s: float = 0.05  # while nothing is energized
+    quiet_full_s: float = 0.5  # a quiet connector's full tick (faults, commands) at least this often
     safe_current_a: float = 6.0  # used while the limit is stale; < 6 A pauses
     meter_timeout_s: float = 10.0  # no good reading for this long: METER_OFFLINE
     max_temperature_c: float = 80.0
@@ -85,6 +94,10 @@ class ConnectorSnapshot:
         """The fields whose change the charging core must hear about."""
         return (self.cp, self.pilot, self.contactor, self.locked, self.faults, self.limit_stale)
 
+    def observable(self) -> tuple[object, ...]:
+        """Every field but the time and the temperature (which may wander every tick)."""
+        return (*self.material(), self.contactor_feedback, self.offered_a, self.limit_a, self.cable_a)
+
 
 @dataclass
 class _Channel:
@@ -99,6 +112,9 @@ class _Channel:
     applied_lock: bool | None = None
     pilot_at: float = float("-inf")
     snapshot: ConnectorSnapshot | None = None
+    quiet: bool = False  # no EV, contactor open by command and feedback: the loop may tick slowly
+    full_at: float = float("-inf")  # the last full tick
+    full_control: ConnectorControl | None = None  # the control the last full tick applied
 
 
 class RealtimeLoop:
@@ -108,10 +124,13 @@ class RealtimeLoop:
         settings: LoopSettings = LoopSettings(),
         on_change: Callable[[ConnectorSnapshot], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        change: Callable[[ConnectorSnapshot], tuple[object, ...]] = ConnectorSnapshot.material,
     ):
+        """``on_change`` gets each snapshot whose ``change(snapshot)`` differs from the previous one's."""
         self.settings = settings
         self._clock = clock
         self._on_change = on_change
+        self._change = change
         now = clock()
         self._channels = {hw.id: _Channel(hw, limits, meter_ok_at=now) for hw, limits in connectors}
         self._stop = threading.Event()
@@ -119,8 +138,7 @@ class RealtimeLoop:
         self._last_tick = now
         self._error: BaseException | None = None
         self.tick_intervals: deque[float] = deque(maxlen=20_000)  # seconds between tick starts
-        self.tick_costs: deque[float] = deque(maxlen=20_000)  # seconds spent inside a tick
-        self._warned: set[str] = set()
+        self._warned: set[tuple[str, int]] = set()  # (device, connector) failed and not worked since
 
     # -- inputs from the asyncio side ------------------------------------------
     def set_control(self, connector: int, control: ConnectorControl) -> None:
@@ -166,38 +184,56 @@ class RealtimeLoop:
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.settings.realtime_priority))
             except (PermissionError, OSError, AttributeError) as exc:
                 log.warning("real-time priority not available (%s); running at normal priority", exc)
-        period = self.settings.period_s
-        next_at = self._clock()
+        clock = self._clock
+        next_at = clock()
         try:
             while not self._stop.is_set():
-                start = self._clock()
+                start = clock()
                 self.tick_intervals.append(start - self._last_tick)
                 self._last_tick = start
-                for ch in self._channels.values():
-                    self._tick(ch, start)
-                end = self._clock()
-                self.tick_costs.append(end - start)
+                period = self.tick(start)
+                end = clock()
                 next_at = max(next_at + period, end)
-                self._stop.wait(next_at - end)
+                time.sleep(next_at - end)  # half the cost of an Event wait; stop() waits one period at most
         except BaseException as exc:  # the loop must not die silently: unhealthy -> watchdog
             self._error = exc
             log.critical("real-time loop crashed", exc_info=True)
             for ch in self._channels.values():
                 self._safe(ch)
 
+    def tick(self, now: float) -> float:
+        """One pass over every connector at ``now``; returns the seconds until the next one."""
+        settings, quiet = self.settings, True
+        for ch in self._channels.values():
+            slow = ch.quiet and ch.control is ch.full_control and now - ch.full_at < settings.quiet_full_s
+            if not (slow and self._no_ev(ch)):
+                self._tick(ch, now)
+            quiet = quiet and ch.quiet
+        return settings.idle_period_s if quiet else settings.period_s
+
     # -- one connector, one tick ------------------------------------------------
+    def _no_ev(self, ch: _Channel) -> bool:
+        """The pilot of a quiet connector still reads state A (anything else: a full tick)."""
+        try:
+            return ch.hw.pilot.read().state is CpState.A
+        except HardwareError:
+            return False
+
     def _tick(self, ch: _Channel, now: float) -> None:
         hw, settings = ch.hw, self.settings
+        ch.full_at, ch.full_control = now, ch.control
         conditions: set[Fault] = set()
         try:
             reading = hw.pilot.read()
             cp, negative = reading.state, reading.negative_v
+            if self._warned:
+                self._works("pilot", hw.id)
             if reading.at < ch.pilot_at:  # sampled before our last command: levels mean the old mode
                 negative = None
                 if cp is CpState.F:
                     cp = ch.state.ev
         except HardwareError as exc:
-            self._warn_once(f"pilot{hw.id}", "connector %s: pilot unreadable: %s", hw.id, exc)
+            self._warn_once("pilot", hw.id, "connector %s: pilot unreadable: %s", hw.id, exc)
             cp, negative = CpState.E, None
 
         feedback = self._read(hw.id, "contactor feedback", hw.contactor.feedback, None)
@@ -263,7 +299,8 @@ class RealtimeLoop:
         )
         previous = ch.snapshot
         ch.snapshot = snap
-        if self._on_change is not None and (previous is None or previous.material() != snap.material()):
+        ch.quiet = snap.cp is CpState.A and not snap.contactor and not feedback
+        if self._on_change is not None and (previous is None or self._change(previous) != self._change(snap)):
             try:
                 self._on_change(snap)
             except Exception:
@@ -278,8 +315,10 @@ class RealtimeLoop:
                 hw.pilot.command(out.pilot)
                 ch.applied_pilot = out.pilot
                 ch.pilot_at = now
+                if self._warned:
+                    self._works("pilot command", hw.id)
             except HardwareError as exc:
-                self._warn_once(f"pwm{hw.id}", "connector %s: pilot command failed: %s", hw.id, exc)
+                self._warn_once("pilot command", hw.id, "connector %s: pilot command failed: %s", hw.id, exc)
         if out.contactor != ch.applied_contactor and out.contactor:
             self._command(ch, "contactor", lambda: hw.contactor.set_closed(True), out.contactor)
         if hw.lock is not None and out.lock != ch.applied_lock:
@@ -289,8 +328,10 @@ class RealtimeLoop:
         try:
             action()
         except HardwareError as exc:
-            self._warn_once(f"{what}{ch.hw.id}", "connector %s: %s command failed: %s", ch.hw.id, what, exc)
+            self._warn_once(what, ch.hw.id, "connector %s: %s command failed: %s", ch.hw.id, what, exc)
             return
+        if self._warned:
+            self._works(what, ch.hw.id)
         if what == "contactor":
             ch.applied_contactor = value
         else:
@@ -298,13 +339,22 @@ class RealtimeLoop:
 
     def _read(self, connector: int, what: str, fn: Callable[[], object], on_error: object) -> object:
         try:
-            return fn()
+            value = fn()
         except HardwareError as exc:
-            self._warn_once(f"{what}{connector}", "connector %s: %s unreadable: %s", connector, what, exc)
+            self._warn_once(what, connector, "connector %s: %s unreadable: %s", connector, what, exc)
             return on_error
+        if self._warned:
+            self._works(what, connector)
+        return value
 
-    def _warn_once(self, key: str, msg: str, *args: object) -> None:
-        # One line per device: a dead sensor must not flood the journal at 200 Hz.
-        if key not in self._warned:
-            self._warned.add(key)
+    def _warn_once(self, what: str, connector: int, msg: str, *args: object) -> None:
+        # One line per failure: a dead sensor must not flood the journal at 200 Hz.
+        if (what, connector) not in self._warned:
+            self._warned.add((what, connector))
             log.warning(msg, *args)
+
+    def _works(self, what: str, connector: int) -> None:
+        """``what`` worked: a later failure is logged again."""
+        if (what, connector) in self._warned:
+            self._warned.discard((what, connector))
+            log.info("connector %s: %s works again", connector, what)
