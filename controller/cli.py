@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from controller.daemon import Daemon
+    from controller.safety.process import open_board
     from controller.state_lock import StateDirBusy, hold_state_dir
     from controller.systemd import log_handler
 
@@ -127,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # Before the board is opened or the database read: a second daemon touches nothing.
         with hold_state_dir(config.storage.state_dir):
-            daemon = Daemon(config, load_board(config))
+            daemon = Daemon(config, open_board(config))
             asyncio.run(daemon.run_until_stopped())
     except (StateDirBusy, OSError) as exc:  # the state directory, the API port: the environment, not a bug
         print(f"evsed: cannot start: {exc}", file=sys.stderr)

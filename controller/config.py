@@ -106,11 +106,16 @@ class LoopConfig:
     meter_timeout_s: float = 10.0
     max_temperature_c: float = 80.0
     realtime_priority: int = 0
+    idle_period_ms: float = 50.0  # while no EV is plugged in and every contactor is open
+    feed_timeout_s: float = 5.0  # the real-time process makes everything safe when the daemon is silent this long
 
     @staticmethod
     def from_section(s: ConfigSection) -> LoopConfig:
+        period_ms = s.get_float("period_ms", 5.0, minval=1.0, maxval=50.0)
         return LoopConfig(
-            period_ms=s.get_float("period_ms", 5.0, minval=1.0, maxval=50.0),
+            period_ms=period_ms,
+            idle_period_ms=s.get_float("idle_period_ms", max(50.0, period_ms), minval=period_ms, maxval=80.0),
+            feed_timeout_s=s.get_float("feed_timeout_s", 5.0, minval=3.0, maxval=60.0),
             meter_interval_s=s.get_float("meter_interval_s", 1.0, minval=0.1, maxval=60.0),
             meter_timeout_s=s.get_float("meter_timeout_s", 10.0, minval=1.0, maxval=300.0),
             max_temperature_c=s.get_float("max_temperature_c", 80.0, minval=40.0, maxval=120.0),
@@ -261,14 +266,20 @@ def load(path: str | Path) -> Config:
     return parse(text, str(p))
 
 
-def load_board(config: Config, *, dry_run: bool = False) -> Board:
-    """Build the board the ``[board]`` section names, then reject every unread key.
-    ``dry_run``: validate only, opening no device (hal.board)."""
-    slots = [
+def connector_slots(config: Config) -> list[ConnectorSlot]:
+    """What a board builder knows of each connector: the common keys and its own section."""
+    return [
         ConnectorSlot(id=c.id, phases=c.phases, max_current_a=c.max_current_a, section=s)
         for c, s in zip(config.connectors, config.sections["connector"], strict=True)  # type: ignore[call-overload]
     ]
-    board = build_board(config.sections["board"], slots, grid_meter=config.sections.get("grid.meter"), dry_run=dry_run)
+
+
+def load_board(config: Config, *, dry_run: bool = False) -> Board:
+    """Build the board the ``[board]`` section names in this process, then reject every unread key.
+    ``dry_run``: validate only, opening no device (hal.board)."""
+    board = build_board(
+        config.sections["board"], connector_slots(config), grid_meter=config.sections.get("grid.meter"), dry_run=dry_run
+    )
     try:
         check_unused(config)
     except ConfigError:

@@ -14,7 +14,11 @@ Rules kept here:
 - Stop order (SIGTERM/SIGINT or ``request_stop``): transactions end (Reboot), MQTT says
   offline, the real-time loop stops with every contactor open, the last meter values are written,
   the database closes, the board closes. A failing step never skips the next.
-- The systemd watchdog is fed only while the real-time loop is healthy.
+- The board comes opened in the real-time process (``controller.safety.open_board``); the
+  real-time loop runs there too, and this process only talks to it. ``stop`` closes the board
+  (and with it that process) unless ``close_board`` is False.
+- The systemd watchdog is fed from the event loop, and only while the real-time process reports
+  its loop healthy: both processes must be well.
 - A release on trial (firmware update, or ``systemd/install.sh`` run again) ends its trial
   when it reaches the backend (the OCPP front end decides); without ``[ocpp] url`` it has
   come up once the daemon is ready.
@@ -42,12 +46,12 @@ from controller.curves import Curves
 from controller.metering import MeterPoller
 from controller.ocpp.frontend import FrontEnd
 from controller.owner_limits import OWNER, OwnerLimits
-from controller.realtime import ConnectorLimits, LoopSettings, RealtimeLoop
+from controller.realtime import ConnectorLimits, LoopSettings
+from controller.safety.process import RealtimeProcess, RemoteBoard
 from controller.slow_steps import SlowStepWatch
 from controller.storage import Database
 from controller.systemd import notify, watchdog_interval_s
 from controller.tasks import Tasks
-from hal.board import Board
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +59,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class Daemon:
     config: Config
-    board: Board
+    board: RemoteBoard
     db: Database = field(init=False)
     ledger: Ledger = field(init=False)
-    rt: RealtimeLoop = field(init=False)
+    rt: RealtimeProcess = field(init=False)
     station: Station = field(init=False)
     poller: MeterPoller = field(init=False)
     owner_limits: OwnerLimits = field(init=False)
@@ -70,6 +74,7 @@ class Daemon:
     site: Any = None  # energy management (controller/energy/site.py) with [grid] or [mqtt]
     mqtt: Any = None  # the MQTT bridge with [mqtt] host
     restart_requested: RestartKind | None = None  # after a reset
+    close_board: bool = True  # False: a bench restarts the controller on the same board, its simulated world intact
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,6 +83,8 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.config
+        if not isinstance(self.board, RemoteBoard):  # a board built here would share the loop's interpreter
+            raise TypeError("the daemon runs on a board opened by controller.safety.process.open_board(config)")
         loop = asyncio.get_running_loop()
         self._tasks = Tasks("daemon", on_failure=lambda task: self.request_stop())  # a dead duty stops us
         self.slow_steps = SlowStepWatch(loop)
@@ -96,19 +103,21 @@ class Daemon:
 
             self.time_sync = TimeSync(cfg.time, self.clock, on_step=self._clock_stepped)
             self._spawn(self.time_sync.run(), "ntp")
-        self.rt = RealtimeLoop(
+        self.rt = self.board.realtime(
             [
-                (hw, ConnectorLimits(cfg.connector(hw.id).max_current_a, cfg.connector(hw.id).ventilation))
+                (hw.id, ConnectorLimits(cfg.connector(hw.id).max_current_a, cfg.connector(hw.id).ventilation))
                 for hw in self.board.connectors
             ],
             LoopSettings(
                 period_s=cfg.loop.period_ms / 1000,
+                idle_period_s=cfg.loop.idle_period_ms / 1000,
                 safe_current_a=cfg.charging.safe_current_a,
                 meter_timeout_s=cfg.loop.meter_timeout_s,
                 max_temperature_c=cfg.loop.max_temperature_c,
                 realtime_priority=cfg.loop.realtime_priority,
             ),
             on_change=lambda snap: loop.call_soon_threadsafe(self.station.on_snapshot, snap),
+            feed_timeout_s=cfg.loop.feed_timeout_s,
         )
         self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock, restart=self._restart)
         # Before recovery: the front end's ledger hook queues the PowerLoss messages.
@@ -197,13 +206,12 @@ class Daemon:
 
     async def _watchdog(self) -> None:
         interval = watchdog_interval_s()
-        while True:
-            healthy = self.rt.healthy()
-            if interval is not None and healthy:
+        while interval is not None:  # without systemd's watchdog nothing to do (and no wake-ups)
+            if self.rt.healthy():
                 notify("WATCHDOG=1")
-            elif interval is not None:
+            else:
                 log.error("real-time loop unhealthy: not feeding the watchdog")
-            await asyncio.sleep(interval or 1.0)
+            await asyncio.sleep(interval)
 
     def request_stop(self) -> None:
         self.stopping.set()
@@ -235,7 +243,8 @@ class Daemon:
                 fn()
             except Exception:
                 log.exception("shutdown: %s failed", name)
-        self.board.close()
+        if self.close_board:
+            self.board.close()
         self._stop_slow_steps()
         log.info("evsed stopped")
 

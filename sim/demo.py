@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from controller.clock import iso
-from controller.config import ApiConfig, Config, StorageConfig, load, load_board, parse
+from controller.config import ApiConfig, Config, StorageConfig, load, parse
 from controller.core.events import Event
 from controller.ocpp.v16.status import connector_status
 from sim.live import LiveArea
@@ -331,6 +331,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
                tls: bool = False) -> dict[str, Any]:  # fmt: skip
     """The scenario against the daemon; ``area``: the live view (None: headless)."""
     from controller.daemon import Daemon
+    from controller.safety.process import open_board
     from sim.csms import Csms, CsmsConfig
 
     csms = None
@@ -342,8 +343,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
             csms_url = f"ws://127.0.0.1:{await csms.start()}"
     if csms_url is not None:
         config = dataclasses.replace(config, ocpp=dataclasses.replace(config.ocpp, url=csms_url))
-    board = load_board(config)
-    daemon = Daemon(config, board)
+    daemon = Daemon(config, open_board(config))
     await daemon.start()
     bench = Bench(daemon)
     started = time.monotonic()
@@ -362,7 +362,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
 
         view = asyncio.create_task(show(area))
     watch = GridWatch(config.grid.main_fuse_a) if config.grid.source == "meter" else None
-    watching = asyncio.create_task(watch.run(board.simulation)) if watch is not None else None
+    watching = asyncio.create_task(watch.run(daemon.board.simulation)) if watch is not None else None
     try:
         for step in SCENARIOS[scenario][1]:
             await bench.run_step(step)
@@ -380,7 +380,7 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
-        energy = watch.summary(board.simulation, daemon.station.evse_ids) if watch is not None else None
+        energy = watch.summary(daemon.board.simulation, daemon.station.evse_ids) if watch is not None else None
         run_transactions = daemon.ledger.history(100)
         faults = daemon.station.faults_seen()
         await daemon.stop()

@@ -1,7 +1,7 @@
 """Shared fixtures for the integration tests: a real daemon on the simulated board.
 
 - ``start_daemon(toml)`` builds a ``controller.daemon.Daemon`` from a TOML string exactly as
-  ``evsed run`` does (``parse`` + ``load_board``), with its SQLite file in ``tmp_path`` and
+  ``evsed run`` does (``parse`` + ``open_board``), with its SQLite file in ``tmp_path`` and
   its local API on a free loopback port, starts it and returns a ``Running`` handle; every
   daemon still running at the end of the test is stopped.
 - ``eventually(pred)`` polls a condition every 20 ms until it holds or a timeout passes:
@@ -194,8 +194,9 @@ def with_runtime_sections(
 @pytest.fixture
 async def start_daemon(tmp_path: Path) -> Any:
     """``await start_daemon(toml, simulated=True, api="")`` -> a started ``Running``; stopped at teardown."""
-    from controller.config import load_board, parse
+    from controller.config import parse
     from controller.daemon import Daemon
+    from controller.safety.process import open_board
 
     running: list[Running] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -205,7 +206,7 @@ async def start_daemon(tmp_path: Path) -> Any:
     ) -> Running:
         state_dir = tmp_path / f"{name}-{len(running)}"
         config = parse(with_runtime_sections(toml, state_dir, api=api, storage=storage), f"{name}.toml")
-        board = load_board(config)
+        board = open_board(config)
         if not simulated:
             board.simulation = None  # the HAL devices stay; the bench controls go away
         daemon = Daemon(config, board)

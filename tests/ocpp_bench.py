@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.core.reservations import Reservation
 from controller.daemon import Daemon
 from controller.ocpp.v16.status import connector_status
+from controller.safety.process import open_board
 from sim.csms import Csms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +91,7 @@ class Bench:
             + self.keys
         )
         config = parse(text, "test")
-        self.daemon = Daemon(config, load_board(config))
+        self.daemon = Daemon(config, open_board(config))
         await self.daemon.start()
         return self.daemon
 

@@ -189,12 +189,13 @@ async def start_again(run):  # type: ignore[no-untyped-def]
     """A daemon on the stopped daemon's state directory."""
     from conftest import Running, with_runtime_sections
 
-    from controller.config import load_board, parse
+    from controller.config import parse
     from controller.daemon import Daemon
+    from controller.safety.process import open_board
 
     state = run.daemon.config.storage.state_dir
     config = parse(with_runtime_sections(LOCAL_TOKENS, state), "again.toml")
-    daemon = Daemon(config, load_board(config))
+    daemon = Daemon(config, open_board(config))
     again = Running(daemon, run.http)
     await daemon.start()
     await eventually(lambda: all(v.indication is not None for v in daemon.station.views()), 5, "snapshots")

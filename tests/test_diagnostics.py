@@ -14,10 +14,11 @@ import pytest
 from firmware_bench import FileServer, FtpServer
 from ocpp.exceptions import OCPPError
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
 from controller.diagnostics.archive import redact
 from controller.diagnostics.logs import FRAME_LOG_CHARS, frame_line, lines_between
+from controller.safety.process import open_board
 from sim.csms import Csms, CsmsConfig
 
 AUTH_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90"  # 16 bytes as hex
@@ -55,7 +56,7 @@ async def bench(tmp_path):
 
     async def start(method: str = "PUT") -> Daemon:
         config = parse(CONFIG.format(state=tmp_path / "state", port=csms.port, method=method), "diag.toml")
-        daemon = Daemon(config, load_board(config))
+        daemon = Daemon(config, open_board(config))
         await daemon.start()
         daemons.append(daemon)
         async with asyncio.timeout(15):

@@ -24,7 +24,7 @@ from firmware_bench import FileServer, FtpServer, signed_update
 from ocpp.exceptions import OCPPError
 from ocpp_bench import v16_status
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
 from controller.firmware import launcher
 from controller.firmware.release import ReleaseInvalid, read_release
@@ -32,6 +32,7 @@ from controller.firmware.signature import CertificateRejected, SignatureRejected
 from controller.firmware.slots import InstallFailed, SlotRoot, Trial
 from controller.firmware.update import END_STATES, Event, FirmwareStatus, IllegalTransition, answer_new_request, step
 from controller.ocpp.v16.idtag import token
+from controller.safety.process import open_board
 from controller.transfer import Location, TransferError, download
 from sim.csms import Csms, CsmsConfig
 from sim.release import Manufacturer, build_wheel
@@ -111,7 +112,7 @@ class Station:
         text = CONFIG.format(state_dir=self.tmp_path / "state", port=self.csms.port, slot_root=self.slot_root,
                              roots=self.roots, firmware_extra=firmware_extra)  # fmt: skip
         config = parse(text, "test")
-        self.daemon = Daemon(config, load_board(config))
+        self.daemon = Daemon(config, open_board(config))
         await self.daemon.start()
         async with asyncio.timeout(15):
             await self.csms.wait_for(lambda c: c.received["StatusNotification"] >= 2)

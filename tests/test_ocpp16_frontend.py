@@ -254,15 +254,16 @@ async def test_trigger_message_and_small_requests(bench):
 
 STATION_PROCESS = """
 import asyncio, sys
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.ocpp import versions
 from controller.core.vocabulary import StopCause
 from controller.daemon import Daemon
+from controller.safety.process import open_board
 from hal.config import ConfigError
 
 async def main():
     config = parse(sys.stdin.read(), "child")
-    daemon = Daemon(config, load_board(config))
+    daemon = Daemon(config, open_board(config))
     await daemon.start()
     daemon.board.simulation.plug_in(1, 16.0, 3, 60.0, 0.2)
     print("ready", flush=True)

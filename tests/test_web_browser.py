@@ -270,15 +270,16 @@ async def test_after_a_restart_the_page_comes_back_to_the_login(browser, tmp_pat
     """Sessions live in memory: the page notices its stream refused and shows the form again."""
     from conftest import free_port, with_runtime_sections
 
-    from controller.config import load_board, parse
+    from controller.config import parse
     from controller.daemon import Daemon
+    from controller.safety.process import open_board
 
     port = free_port()
     toml = with_runtime_sections(LOCAL_TOKENS, tmp_path / "state", listen=f"127.0.0.1:{port}", api=API_KEYS)
 
     async def started() -> Daemon:
         config = parse(toml, "evsed.toml")
-        daemon = Daemon(config, load_board(config))
+        daemon = Daemon(config, open_board(config))
         await daemon.start()
         return daemon
 

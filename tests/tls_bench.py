@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ocpp_bench import CONFIG, Bench
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
+from controller.safety.process import open_board
 from sim import pki
 from sim.csms import Csms, CsmsConfig, tls_context
 
@@ -66,7 +67,7 @@ class SecureBench(Bench):
         text = text.format(state_dir=self.tmp_path, port=self.csms.port, measurands="Energy.Active.Import.Register",
                            connectors="[[connector]]\nid = 1\n") + self.keys  # fmt: skip
         config = parse(text, "test")
-        self.daemon = Daemon(config, load_board(config))
+        self.daemon = Daemon(config, open_board(config))
         await self.daemon.start()
         return self.daemon
 

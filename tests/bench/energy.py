@@ -40,11 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mosquitto import MOSQUITTO, Broker, Watcher
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
 from controller.energy import phase_switch, solar
 from controller.energy.phase_switch import SwitchState
 from controller.energy.solar import SolarMode, SolarRules, SolarState
+from controller.safety.process import open_board
 from sim.house import CLOUDY, Cloud, SolarDay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ async def part_one(trials: int, mqtt_seconds: float, rng: random.Random) -> tupl
             broker = Broker(Path(tmp) / "mosquitto")
             mqtt = f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n'
         config = parse(CONFIG.format(state_dir=Path(tmp) / "state", mqtt=mqtt), "bench-energy.toml")
-        daemon = Daemon(config, load_board(config))
+        daemon = Daemon(config, open_board(config))
         await daemon.start()
         try:
             times = await overload_trials(daemon, trials, rng)
@@ -181,7 +182,7 @@ async def bench_day() -> tuple[int, int]:
         text = text.replace('listen = "127.0.0.1:8080"', "enabled = false")
         text = text.replace('authorize = "local"', 'authorize = "any"')
         config = parse(text, "bench-solar.toml")
-        daemon = Daemon(config, load_board(config))
+        daemon = Daemon(config, open_board(config))
         await daemon.start()
         sim = daemon.board.simulation
         try:

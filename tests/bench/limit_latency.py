@@ -35,10 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
 from controller.iec61851 import duty_for_current
 from controller.ocpp.link import Frame
+from controller.safety.process import open_board
 from controller.smart_charging import (
     ChargingProfile,
     ChargingSchedule,
@@ -113,7 +114,7 @@ async def latency(count: int) -> tuple[list[float], list[float]]:
     port = await csms.start()
     with tempfile.TemporaryDirectory() as state_dir:
         config = parse(CONFIG.format(state_dir=state_dir, port=port), "bench")
-        daemon = Daemon(config, load_board(config))
+        daemon = Daemon(config, open_board(config))
         await daemon.start()
         try:
             return await _measure(daemon, csms, count)

@@ -49,10 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import jsonschema
 import ocpp
 
-from controller.config import load_board, parse
+from controller.config import parse
 from controller.daemon import Daemon
 from controller.ocpp.v16.status import connector_status
 from controller.realtime import ConnectorSnapshot
+from controller.safety.process import open_board
 from hal.types import CpState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +244,7 @@ async def measure(
     if ocpp_port is not None:
         toml += OCPP.format(port=ocpp_port)
     config = parse(toml, "safety_latency")
-    daemon = Daemon(config, load_board(config))
+    daemon = Daemon(config, open_board(config))
     await daemon.start()
     world = daemon.board.simulation
     assert world is not None

@@ -66,13 +66,12 @@ from typing import Any
 import pytest
 from ocpp.exceptions import OCPPError
 
-from controller.config import Config, load_board, parse
+from controller.config import Config, parse
 from controller.core.vocabulary import AvailabilityReason, StopCause
 from controller.daemon import Daemon
 from controller.ocpp.link import LinkState
 from controller.ocpp.v201.variables import Actual, ComponentId, ReadWrite, VariableId
-from hal.board import ConnectorSlot
-from sim.board import board_on
+from controller.safety.process import RemoteBoard, open_board
 from sim.csms import Csms, CsmsConfig
 from sim.csms.server import LoggedFrame
 
@@ -227,7 +226,7 @@ class Harness:
         variables = "\n".join(f'"{name}" = {_toml(value)}' for name, value in self.presets.items())
         self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, port=port, variables=variables),
                             "harness.toml")  # fmt: skip
-        await self._start(load_board(self.config))
+        await self._start(open_board(self.config))
         await self.booted_and_reported()
         writable = [row for row in self.model.inventory if (a := row.attribute(Actual)) and a.mutability == ReadWrite]
         self.baseline = {row.address: self.model.value(row.address) for row in writable}
@@ -237,12 +236,13 @@ class Harness:
             self._supervisor.cancel()
         if self.daemon is not None:
             await self.daemon.stop()
+            self.daemon.board.close()
             self.daemon = None
         await self.csms.stop()
 
-    async def _start(self, board: Any) -> None:
+    async def _start(self, board: RemoteBoard) -> None:
         assert self.config is not None
-        daemon = Daemon(self.config, board)
+        daemon = Daemon(self.config, board, close_board=False)  # restarts keep the board and its world
         await daemon.start()
         self.daemon = daemon
         self._supervisor = asyncio.create_task(self._supervise(daemon), name="harness-supervisor")
@@ -252,15 +252,8 @@ class Harness:
         await daemon.stopping.wait()
         await daemon.stop()
         if daemon.restart_requested is not None:
-            await self._start(self._reboard(daemon))
+            await self._start(daemon.board.successor())  # the controller restarts, the EVs stay
             self._restarted.set()
-
-    def _reboard(self, daemon: Daemon) -> Any:
-        """A new board on the old board's world: the controller restarts, the EVs stay."""
-        assert self.config is not None
-        slots = [ConnectorSlot(c.id, c.phases, c.max_current_a, s)
-                 for c, s in zip(self.config.connectors, self.config.sections["connector"], strict=True)]  # type: ignore[call-overload]  # fmt: skip
-        return board_on(daemon.board.simulation, slots)
 
     async def power_cycle(self) -> None:
         """Manual action "power cycle the Charging Station": the daemon stops and starts again."""
@@ -268,7 +261,7 @@ class Harness:
         old = self.daemon
         self._supervisor.cancel()
         await old.stop()
-        await self._start(self._reboard(old))
+        await self._start(old.board.successor())
 
     async def restarted(self) -> None:
         """Wait until a reset's restart has brought up a new daemon."""
