@@ -3,6 +3,9 @@
 Rules kept here:
 - WAL journal with ``synchronous=FULL``: a commit that returned is on disk, so a power
   cut (kill -9) after it loses nothing; one before it leaves the previous state.
+- Pages of PAGE_SIZE bytes: a commit appends every page it changed to the WAL, and a journaled
+  message changes a few hundred bytes, so 4 KB pages wrote several times what was needed (an
+  SD card wears by what is written). A database with other pages is rebuilt once when opened.
 - Every access runs on the database's own thread, inside one transaction per call
   (``with conn``): asyncio code ``await db.run(fn)`` and never blocks on an fsync, and
   the real-time thread never touches the database at all.
@@ -24,6 +27,8 @@ from typing import TypeVar
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+PAGE_SIZE = 1024
+
 
 class Database:
     def __init__(self, path: str | Path):
@@ -40,6 +45,12 @@ class Database:
 
     def _open(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        if conn.execute("PRAGMA page_size").fetchone()[0] != PAGE_SIZE:
+            # A new file takes the size at its first write; an existing one only through VACUUM,
+            # which needs the rollback journal (and is atomic with it).
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("VACUUM")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from controller.storage import Database
+from controller.storage import PAGE_SIZE, Database
 
 
 def test_wal_and_full_sync(tmp_path):
@@ -17,6 +17,30 @@ def test_wal_and_full_sync(tmp_path):
     db.close()
     assert mode == "wal"
     assert sync == 2  # FULL
+
+
+def test_small_pages_for_a_new_file_and_an_old_file_rebuilt_with_its_rows(tmp_path):
+    db = Database(tmp_path / "new.db")
+    assert db.run_sync(lambda c: c.execute("PRAGMA page_size").fetchone()[0]) == PAGE_SIZE
+    db.close()
+    old = sqlite3.connect(tmp_path / "old.db")  # as an earlier evsed left it: 4 KB pages, WAL
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE t (x TEXT)")
+    old.executemany("INSERT INTO t VALUES (?)", [(f"row {i}",) for i in range(500)])
+    old.commit()
+    old.close()
+    db = Database(tmp_path / "old.db")
+    page, mode, rows = db.run_sync(
+        lambda c: (
+            c.execute("PRAGMA page_size").fetchone()[0],
+            c.execute("PRAGMA journal_mode").fetchone()[0],
+            [r[0] for r in c.execute("SELECT x FROM t ORDER BY rowid")],
+        )
+    )
+    db.close()
+    assert (page, mode) == (PAGE_SIZE, "wal")
+    assert rows == [f"row {i}" for i in range(500)]
 
 
 def test_migration_runs_once(tmp_path):
@@ -73,7 +97,7 @@ def test_committed_rows_survive_kill_9(tmp_path):
         f"""
         import os, signal, sys
         sys.path.insert(0, {os.getcwd()!r})
-        from controller.storage import Database
+        from controller.storage import PAGE_SIZE, Database
         db = Database({str(path)!r})
         db.migrate("0001_t", "CREATE TABLE t (x INTEGER)")
         for i in range(50):
