@@ -264,7 +264,10 @@ function renderBench(c, e) {
     const faults = el("div", {class: "controls"});
     for (const kind of state.sim.faults) {
       const box2 = el("input", {type: "checkbox", dataset: {fault: kind}});
-      box2.onchange = () => post("fault", {kind, active: box2.checked});
+      box2.onchange = async () => {
+        box2.dataset.want = box2.checked ? "on" : "off";  // until a frame shows it: one sent before the click may come
+        if ((await post("fault", {kind, active: box2.checked})) === null) delete box2.dataset.want;
+      };
       faults.append(el("label", {}, box2, ` ${kind}`));
     }
     const b = (label, action, fn) => {
@@ -283,7 +286,12 @@ function renderBench(c, e) {
       el("div", {class: "muted", dataset: {f: "ev"}}));
   }
   const ev = e.ev;
-  for (const input of box.querySelectorAll("[data-fault]")) input.checked = ev.faults.includes(input.dataset.fault);
+  for (const input of box.querySelectorAll("[data-fault]")) {
+    const on = ev.faults.includes(input.dataset.fault);
+    if (input.dataset.want && (input.dataset.want === "on") !== on) continue;  // a frame from before the click
+    delete input.dataset.want;
+    input.checked = on;
+  }
   const car = ev.ev;
   box.querySelector('[data-f="ev"]').textContent = car
     ? `Car: plugged in, state ${ev.cp_state}, battery ${fmt((car.soc || 0) * 100, 0)} %`
