@@ -294,3 +294,19 @@ async def test_after_a_restart_the_page_comes_back_to_the_login(browser, tmp_pat
         await page.wait_for_selector("#login", timeout=20000)
     finally:
         await daemon.stop()
+
+
+async def test_the_charging_mode_of_energy_management(start_daemon, browser) -> None:
+    run = await start_daemon(LOCAL_TOKENS + '\n[grid]\nsource = "api"\nmain_fuse_a = 35\n')
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(run.url + "/")
+    await card_state(page, "Available")
+    options = await page.locator("[data-input=mode] option").all_inner_texts()
+    assert options == ["Fast", "Solar + minimum", "Solar only"]
+    await page.select_option("[data-input=mode]", "pv")
+    await eventually(lambda: run.daemon.site.modes[1].value == "pv", 10, "the mode stored")
+    await page.click("[data-bench=plug-in]")  # the next frames carry the stored mode
+    detail = "document.querySelector('[data-f=mode-detail]').textContent"
+    await page.wait_for_function(f"{detail}.startsWith('Charges only')")
+    assert await page.input_value("[data-input=mode]") == "pv"
+    await page.screenshot(path=screenshot_path("energy", "solar-only"), full_page=True)

@@ -112,6 +112,7 @@ def evse_frame(daemon: Daemon, evse_id: int) -> dict[str, Any]:
         page["curve"] = {"transaction": tx.id, "points": points, "last": None if last is None else sample_json(last)}
     else:
         page["curve"] = None
+    page["energy"] = None if daemon.site is None else {"mode": daemon.site.modes[evse_id].value}
     out["page"] = page
     return out
 

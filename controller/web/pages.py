@@ -22,7 +22,7 @@ from aiohttp import web
 from controller.api import ACCESS, BadRequest, body_json
 from controller.api_access import ANSWERS, SESSION_COOKIE, SESSION_MAX_S
 from controller.web import WEB
-from controller.web.words import STOP_CAUSES
+from controller.web.words import ENERGY_MODES, STOP_CAUSES
 from sim.world import EV_ACTIONS, FAULT_KINDS
 
 STATIC = Path(__file__).with_name("static")
@@ -84,5 +84,12 @@ async def session(request: web.Request) -> web.Response:
         "password": not api.access.open,
         "sim": None if api.sim is None else {"faults": list(FAULT_KINDS), "ev_actions": list(EV_ACTIONS)},
         "stop_words": {cause.value: words for cause, words in STOP_CAUSES.items()},
+        "energy": None if api.daemon.site is None else energy_modes(api.daemon.config.grid.source is not None),
     }
     return web.json_response(body)
+
+
+def energy_modes(solar: bool) -> dict[str, Any]:
+    """The charging modes the page offers; the solar ones only with a grid reading to follow."""
+    modes = [{"mode": m.value, "title": w.title, "detail": w.detail} for m, w in ENERGY_MODES.items()]
+    return {"modes": modes if solar else modes[:1], "solar": solar}

@@ -16,6 +16,7 @@ from typing import Any
 from controller.core.view import EvseView
 from controller.core.vocabulary import AvailabilityReason, ChargingState, StopCause
 from controller.energy import LIMIT_SOURCE as ENERGY
+from controller.energy.solar import SolarMode
 from controller.faults import CHARGING_FAULTS, FAULT_POLICY, Fault
 from controller.firmware.update import FirmwareStatus
 from controller.iec61851 import MIN_CURRENT_A
@@ -129,6 +130,13 @@ LIMIT_SOURCES: dict[str, str] = {
     PROFILES: "the backend (a charging profile)",
     OWNER: "the owner (this page)",
     ENERGY: "energy management (the house's fuse, solar surplus)",
+}
+
+# Energy management's charging modes (controller/energy/solar.py), as the owner picks them.
+ENERGY_MODES: dict[SolarMode, Words] = {
+    SolarMode.OFF: Words("Fast", "As much current as the limits allow (the fuse still guards the house).", "busy"),
+    SolarMode.MINPV: Words("Solar + minimum", "At least 6 A at all times, more from solar surplus.", "ok"),
+    SolarMode.PV: Words("Solar only", "Charges only from solar surplus; waits when there is none.", "ok"),
 }
 
 UNAVAILABLE_BECAUSE: dict[AvailabilityReason, str] = {

@@ -229,10 +229,18 @@ function buildControls(c, id) {
     act("POST", `${base}/max-current`, {amps: value});
   };
   avail.onclick = () => act("POST", `${base}/availability`, {operative: c.dataset.operative !== "true"});
-  box.replaceChildren(el("h3", {}, "Control"),
+  const rows = [el("h3", {}, "Control"),
     el("div", {class: "controls"}, card, start),
     el("div", {class: "controls"}, stop, pause),
-    el("div", {class: "controls"}, el("label", {}, "Max current ", amps), setAmps, avail));
+    el("div", {class: "controls"}, el("label", {}, "Max current ", amps), setAmps, avail)];
+  if (state.energy && state.energy.solar) {
+    const mode = el("select", {"aria-label": "charging mode", dataset: {input: "mode"}},
+      ...state.energy.modes.map((m) => el("option", {value: m.mode, title: m.detail}, m.title)));
+    const explain = el("div", {class: "muted", dataset: {f: "mode-detail"}});
+    mode.onchange = () => act("POST", "/api/energy/mode", {connector: id, mode: mode.value}, "Charging mode set");
+    rows.push(el("div", {class: "controls"}, el("label", {}, "Charging mode ", mode)), explain);
+  }
+  box.replaceChildren(...rows);
 }
 
 function updateControls(c, e) {
@@ -247,6 +255,12 @@ function updateControls(c, e) {
   amps.max = String(e.page.max_current_a);
   amps.placeholder = `${e.page.max_current_a}`;
   if (document.activeElement !== amps) amps.value = e.page.setting_a === null ? "" : String(e.page.setting_a);
+  const mode = c.querySelector('[data-input="mode"]');
+  if (mode && e.page.energy) {
+    if (document.activeElement !== mode) mode.value = e.page.energy.mode;
+    const chosen = state.energy.modes.find((m) => m.mode === e.page.energy.mode);
+    c.querySelector('[data-f="mode-detail"]').textContent = chosen ? chosen.detail : "";
+  }
 }
 
 function renderBench(c, e) {
@@ -457,6 +471,7 @@ async function main() {
   state.password = me.password;
   state.sim = me.sim;
   state.stopWords = me.stop_words;
+  state.energy = me.energy;
   $("#logout").hidden = !me.password;
   $("#logout").onclick = async () => {
     await act("POST", "/api/logout", {});
