@@ -1,9 +1,13 @@
-"""The station's certificates: CSMS and manufacturer roots, and its own TLS client certificate.
+"""The station's certificates: CSMS, manufacturer, V2G and MO roots, and its own TLS client
+certificate, for both OCPP versions.
 
-Rules kept here (OCPP 1.6 security whitepaper edition 3: 2.6, A02/A03, M03-M05; 2.0.1 reuses them):
-- Roots live as PEM files, one per certificate, in ``<dir>/<kind>/<sha256>.pem``; kinds are
-  CentralSystemRootCertificate and ManufacturerRootCertificate. At most ``max_length`` of them
-  in all (CertificateStoreMaxLength, M05.FR.03).
+Rules kept here (OCPP 1.6 security whitepaper edition 3: 2.6, A02/A03, M03-M05; OCPP 2.0.1 part 2
+A02/A03, M03-M05 and the 2025-09 errata):
+- ``Kind`` names a kind of root by meaning; each front end has its own spelling table (1.6
+  CentralSystemRootCertificate, 2.0.1 CSMSRootCertificate). Roots live as PEM files, one per
+  certificate, in ``<dir>/<kind>/<sha256>.pem`` (the folder names are the 1.6 spellings the
+  store has always used). At most ``max_length`` of them in all (CertificateStoreMaxLength,
+  CertificateEntries; M05.FR.03 / 2.0.1 M05.FR.06).
 - InstallCertificate: one PEM X.509 CA certificate, self-signature valid when self-issued, key
   strong enough (RSA >= 2048 bits, EC >= 224, A00.FR.501-503), not expired by the station
   clock -> Accepted; anything else -> Rejected (M05.FR.06); a disk failure -> Failed
@@ -15,8 +19,10 @@ Rules kept here (OCPP 1.6 security whitepaper edition 3: 2.6, A02/A03, M03-M05; 
   of the certificate and of the issuer's subjectPublicKey bits; for a root that is its own key,
   for a sub-CA the installed certificate that issued it, else its own key (documented fallback).
   Serial number in hex without leading zeros. Matching is case-insensitive (CiString).
-- DeleteCertificate never touches the charge point certificate (M04.FR.05) and refuses
-  (Failed) a CSMS root validating the current connection (``in_use``, M04.FR.06).
+- DeleteCertificate never touches the charge point certificate: a hash naming it is Failed
+  (1.6 M04.FR.05, 2.0.1 M04.FR.06); it refuses (Failed) a CSMS root validating the current
+  connection (``in_use``, 1.6 M04.FR.06, 2.0.1 M04.FR.03). A hash algorithm the station does
+  not know matches nothing (NotFound).
 - Charge point certificate (profile 3): ``create_csr`` makes a fresh EC P-256 key (stored 0600
   as ``pending.key``, it never leaves the station, A02.FR.05) and a CSR with CN = the serial
   number and O = CpoName (A02.FR.13). ``accept_chain`` checks the signed chain: PEM, the leaf's
@@ -24,6 +30,8 @@ Rules kept here (OCPP 1.6 security whitepaper edition 3: 2.6, A02/A03, M03-M05; 
   (the CPO hierarchy), every one within its validity at the station clock, at most
   CertificateSignedMaxChainSize characters (A02.FR.06). Accepted chains are kept next to
   their keys; ``client_identity`` picks the newest one already valid (A02.FR.08/09).
+  ``keep_only_client`` discards every other one once a connection worked with it, and
+  ``discard_client`` drops one that did not work (2.0.1 errata A02.FR.10/28).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
@@ -48,9 +57,19 @@ from controller.secret_files import read_secret, remove_secret, write_secret
 
 log = logging.getLogger(__name__)
 
-CENTRAL_SYSTEM_ROOT = "CentralSystemRootCertificate"
-MANUFACTURER_ROOT = "ManufacturerRootCertificate"
-KINDS = (CENTRAL_SYSTEM_ROOT, MANUFACTURER_ROOT)
+
+class Kind(StrEnum):
+    """A kind of root certificate by meaning; the value is the store's folder for it."""
+
+    CSMS_ROOT = "CentralSystemRootCertificate"
+    MANUFACTURER_ROOT = "ManufacturerRootCertificate"
+    V2G_ROOT = "V2GRootCertificate"
+    MO_ROOT = "MORootCertificate"
+
+
+CENTRAL_SYSTEM_ROOT = Kind.CSMS_ROOT
+MANUFACTURER_ROOT = Kind.MANUFACTURER_ROOT
+KINDS = tuple(Kind)
 _CHARGE_POINT_DIR = "ChargePointCertificate"
 _FALLBACK_DIR = "fallback"
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384,
@@ -221,7 +240,15 @@ class CertificateStore:
 
     def ids(self, kind: str | None = None, algorithm: str = "SHA256") -> list[HashData]:
         kinds = KINDS if kind is None else (kind,)
-        return [hash_data(c, self._issuer_of(c), algorithm) for k in kinds for c in self.certificates(k)]
+        return [h for _kind, h in self.ids_by_kind(kinds, algorithm)]
+
+    def ids_by_kind(self, kinds: Iterable[str] = KINDS, algorithm: str = "SHA256") -> list[tuple[Kind, HashData]]:
+        """Every installed root of ``kinds`` (a fallback included) with its hash data, kind by kind."""
+        return [(Kind(k), hash_data(c, self._issuer_of(c), algorithm)) for k in kinds for c in self.certificates(k)]
+
+    def count(self) -> int:
+        """Roots installed, of every kind (CertificateEntries)."""
+        return sum(len(self._files(kind)) for kind in KINDS)
 
     def install(self, kind: str, pem: str) -> str:
         """InstallCertificate: "Accepted", "Rejected" or "Failed" (whitepaper M05)."""
@@ -238,7 +265,7 @@ class CertificateStore:
             return "Accepted"
         replacing = kind == CENTRAL_SYSTEM_ROOT and self.additional_root_check()
         current = self._files(kind, fallback=False)
-        if not replacing and len(self._files(KINDS[0])) + len(self._files(KINDS[1])) >= self.max_length:
+        if not replacing and self.count() >= self.max_length:
             log.warning("InstallCertificate %s rejected: the store is full (%d)", kind, self.max_length)
             return "Rejected"
         if replacing and current:
@@ -277,11 +304,12 @@ class CertificateStore:
         for path in current:
             path.rename(fallback / path.name)
 
-    def confirm_root(self, validated_by: str) -> None:
-        """A connection was validated by the root with fingerprint ``validated_by``: when that is
-        the new CSMS root (not the fallback), drop the fallback (M05.FR.12)."""
+    def confirm_root(self, *validated_by: str) -> None:
+        """A connection was validated by a chain with these fingerprints: when one of them is the
+        new CSMS root (not the fallback), drop the fallback (1.6 M05.FR.12, 2.0.1 M05.FR.13)."""
         fallback = self.directory / CENTRAL_SYSTEM_ROOT / _FALLBACK_DIR
-        if fallback.exists() and any(p.stem == validated_by for p in self._files(CENTRAL_SYSTEM_ROOT, fallback=False)):
+        current = {p.stem for p in self._files(CENTRAL_SYSTEM_ROOT, fallback=False)}
+        if fallback.exists() and current & set(validated_by):
             shutil.rmtree(fallback, ignore_errors=True)
             log.info("CSMS root fallback certificate removed: the new root works")
 
@@ -290,6 +318,9 @@ class CertificateStore:
         target = wanted if isinstance(wanted, HashData) else HashData.of(wanted)
         if target.hash_algorithm not in _HASHES:
             return "NotFound"
+        if any(target.matches(h) for h in self.client_ids(target.hash_algorithm)):
+            log.warning("DeleteCertificate refused: that is the station's own client certificate")
+            return "Failed"
         for kind in KINDS:
             for path in self._files(kind):
                 certificate = self._load(path)
@@ -361,6 +392,41 @@ class CertificateStore:
                 if best is None or leaf.not_valid_before_utc > best[0]:
                     best = (leaf.not_valid_before_utc, cert_path, key_path)
         return (best[1], best[2]) if best else None
+
+    def _client_chains(self) -> list[tuple[Path, list[x509.Certificate]]]:
+        found = []
+        for cert_path in sorted((self.directory / _CHARGE_POINT_DIR).glob("*.pem")):
+            try:
+                found.append((cert_path, parse_pem_chain(cert_path.read_text())))
+            except (OSError, CertificateError) as exc:
+                log.error("certificate store: %s unreadable (%s); ignored", cert_path, exc)
+        return found
+
+    def client_ids(self, algorithm: str = "SHA256") -> list[HashData]:
+        """Hash data of the station's own client certificates (to refuse deleting them)."""
+        out = []
+        for _path, chain in self._client_chains():
+            issuer = chain[1] if len(chain) > 1 else self._issuer_of(chain[0])
+            out.append(hash_data(chain[0], issuer, algorithm))
+        return out
+
+    def client_certificate(self) -> x509.Certificate | None:
+        """The leaf of ``client_identity()``, if any."""
+        identity = self.client_identity()
+        return self._load(identity[0]) if identity else None
+
+    def keep_only_client(self, cert_path: Path) -> None:
+        """A connection worked with ``cert_path``: every other client certificate goes (errata A02.FR.10)."""
+        for other, _chain in self._client_chains():
+            if other != cert_path:
+                self.discard_client(other)
+
+    def discard_client(self, cert_path: Path) -> None:
+        """Remove one client certificate and its key."""
+        with contextlib.suppress(FileNotFoundError):
+            cert_path.unlink()
+        remove_secret(cert_path.with_suffix(".key"))
+        log.info("client certificate %s discarded", cert_path.name)
 
     def provision_client(self, cert_pem: str, key_pem: bytes) -> None:
         """Install a factory (or bench) charge point certificate and key, e.g. before profile 3."""

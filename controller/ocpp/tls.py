@@ -10,8 +10,12 @@ Rules kept here (OCPP 1.6 security whitepaper 2.4/2.5; OCPP 2.0.1 A00 is the sam
   OpenSSL (which only knows the system clock) skips the date check and ``check_dates`` checks
   the verified chain against the NTP-corrected time instead. Signatures, chain and host name
   are still checked by OpenSSL.
+- With the AdditionalRootCertificateCheck (``partial_chain``) a chain is trusted once it
+  reaches any installed CSMS root, also one signed by another (2.0.1 RCV 2.2.6: the old root
+  may expire or go while the new one it signed is still in use).
 - ``classify`` turns an exception of a failed attempt into a reason for people (the API's
-  ``last_error``), the security event it calls for (whitepaper chapter 8), whether the
+  ``last_error``), the security event it calls for by meaning (``TlsEvent``; whitepaper
+  chapter 8, 2.0.1 appendix 1: each front end spells it), whether the
   server certificate failed on its dates only (the clock may be wrong), and whether the CSMS
   refused our credentials (401 / a TLS alert about our certificate). With TLS 1.3 the server
   judges the client certificate after the handshake, and asyncio reports its alert as a plain
@@ -27,6 +31,7 @@ import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 import websockets
@@ -36,8 +41,18 @@ from cryptography.hazmat.primitives import serialization
 log = logging.getLogger(__name__)
 
 NO_CHECK_TIME = 0x200000  # OpenSSL X509_V_FLAG_NO_CHECK_TIME (not named by the ssl module)
+PARTIAL_CHAIN = 0x80000  # OpenSSL X509_V_FLAG_PARTIAL_CHAIN
 CERT_NOT_YET_VALID, CERT_HAS_EXPIRED = 9, 10  # OpenSSL X509_V_ERR_* verify codes
 _DATE_CODES = frozenset({CERT_NOT_YET_VALID, CERT_HAS_EXPIRED})
+
+
+class TlsEvent(StrEnum):
+    """A security event a failed connection calls for, by meaning (the spellings differ per version)."""
+
+    INVALID_CSMS_CERTIFICATE = "invalid-csms-certificate"
+    CREDENTIALS_REFUSED = "credentials-refused"
+    INVALID_TLS_VERSION = "invalid-tls-version"
+    INVALID_TLS_CIPHER_SUITE = "invalid-tls-cipher-suite"
 
 
 class CertificateDatesRejected(ConnectionError):
@@ -51,6 +66,7 @@ def client_context(
     identity: tuple[Path, Path] | None = None,
     insecure: bool = False,
     ignore_dates: bool = False,
+    partial_chain: bool = False,
 ) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -69,6 +85,8 @@ def client_context(
             context.load_verify_locations(cadata=pems)
         if ignore_dates:
             context.verify_flags |= NO_CHECK_TIME  # type: ignore[assignment]
+        if partial_chain:
+            context.verify_flags |= PARTIAL_CHAIN  # type: ignore[assignment]
     if identity is not None:
         context.load_cert_chain(certfile=str(identity[0]), keyfile=str(identity[1]))
     return context
@@ -98,7 +116,7 @@ def check_dates(chain: Iterable[x509.Certificate], now: datetime) -> None:
 @dataclass(frozen=True)
 class Failure:
     reason: str
-    event: str | None = None  # security event type to report
+    event: TlsEvent | None = None  # the security event to report
     dates_only: bool = False  # the server certificate failed on validity dates alone
     credentials_refused: bool = False  # the CSMS refused our Basic auth or client certificate
 
@@ -106,32 +124,33 @@ class Failure:
 def classify(exc: BaseException, presented_certificate: bool = False) -> Failure:
     if isinstance(exc, ssl.SSLCertVerificationError):
         why = exc.verify_message or str(exc)
-        return Failure(f"server certificate rejected: {why}", "InvalidCentralSystemCertificate",
+        return Failure(f"server certificate rejected: {why}", TlsEvent.INVALID_CSMS_CERTIFICATE,
                        dates_only=exc.verify_code in _DATE_CODES)  # fmt: skip
     if isinstance(exc, CertificateDatesRejected):
-        return Failure(str(exc), "InvalidCentralSystemCertificate", dates_only=True)
+        return Failure(str(exc), TlsEvent.INVALID_CSMS_CERTIFICATE, dates_only=True)
     if isinstance(exc, websockets.exceptions.InvalidStatus):
         code = exc.response.status_code
         if code in (401, 403):
             return Failure(f"HTTP {code}: the CSMS refused our credentials (Basic auth / client certificate)",
-                           "FailedToAuthenticationAtCentralSystem", credentials_refused=True)  # fmt: skip
+                           TlsEvent.CREDENTIALS_REFUSED, credentials_refused=True)  # fmt: skip
         return Failure(f"HTTP {code}: the CSMS refused the websocket upgrade")
     closed_early = isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(
         exc.__cause__, EOFError | ConnectionResetError
     )
     if presented_certificate and closed_early:
         return Failure("the CSMS closed the connection after the TLS handshake: it refused our client certificate",
-                           "FailedToAuthenticationAtCentralSystem", credentials_refused=True)  # fmt: skip
+                           TlsEvent.CREDENTIALS_REFUSED, credentials_refused=True)  # fmt: skip
     if isinstance(exc, ssl.SSLError):
         text = f"{exc.reason or ''} {exc}".upper()
         if any(k in text for k in ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN",
                                    "CERTIFICATE_EXPIRED", "ACCESS_DENIED")):  # fmt: skip
             return Failure(f"the CSMS refused our TLS client certificate ({exc.reason})",
-                           "FailedToAuthenticationAtCentralSystem", credentials_refused=True)  # fmt: skip
+                           TlsEvent.CREDENTIALS_REFUSED, credentials_refused=True)  # fmt: skip
         if any(k in text for k in ("UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE")):
-            return Failure(f"the CSMS offers no TLS version >= 1.2 ({exc.reason})", "InvalidTLSVersion")
+            return Failure(f"the CSMS offers no TLS version >= 1.2 ({exc.reason})", TlsEvent.INVALID_TLS_VERSION)
         if any(k in text for k in ("NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE")):
-            return Failure(f"no acceptable TLS cipher suite in common ({exc.reason})", "InvalidTLSCipherSuite")
+            return Failure(f"no acceptable TLS cipher suite in common ({exc.reason})",
+                           TlsEvent.INVALID_TLS_CIPHER_SUITE)  # fmt: skip
         if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER" in text:
             return Failure(f"the CSMS did not answer with TLS (a plain ws:// server?) ({exc.reason})")
         return Failure(f"TLS failed: {exc.reason or exc}")

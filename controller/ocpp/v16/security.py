@@ -1,5 +1,6 @@
 """The OCPP 1.6 security whitepaper (edition 3) as a front-end feature: security profiles,
-Basic auth, TLS, certificates, security events.
+Basic auth, TLS, certificates, security events. The version-neutral rules (profile changes and
+their prerequisites, what TLS asks of an attempt) are controller/ocpp/security_profile.py's.
 
 Rules kept here:
 - Profiles (2.1-2.5): 0 none; 1 Basic auth over ws; 2 Basic auth over TLS; 3 TLS with a client
@@ -12,16 +13,14 @@ Rules kept here:
   1-2 need an AuthorizationKey, 2-3 a CSMS root (installed or ``ca_file``), 3 a valid charge
   point certificate. Accepted -> the answer goes out, then the link reconnects with the new
   profile (A05.FR.06/07). The upgrade is confirmed by the first connection that opens; if the
-  CSMS refuses the credentials or TLS, or three attempts fail, the previous profile is restored
-  and a ReconfigurationOfSecurityParameters event says so (A05.FR.08). Kept in memory: a
-  restart during an upgrade keeps the new profile.
+  CSMS refuses the credentials or TLS, or ``UPGRADE_ATTEMPTS`` attempts fail, the previous
+  profile is restored and a ReconfigurationOfSecurityParameters event says so (A05.FR.08). Kept
+  in memory: a restart during an upgrade keeps the new profile.
 - AuthorizationKey is write-only and lives in ``secrets/authorization_key`` (0600); changing it
   reconnects with the new password (A01), is logged without its value (A01.FR.11/12).
 - Security events (chapter 8) go to the rolling security log; critical ones, and the first
-  connection failure of each kind per outage, are queued in the transaction journal
-  (guaranteed, in order, A04.FR.02); others are sent only if online.
-- A server certificate that fails on its dates alone before the first NTP sync is not reported
-  as bad: the link retries once the clock is synchronised (issue #6 "Time").
+  connection failure of each kind per outage (spelled as ``TLS_EVENTS``), are queued in the
+  transaction journal (guaranteed, in order, A04.FR.02); others are sent only if online.
 - Handlers: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate, CertificateSigned,
   ExtendedTriggerMessage, and ChangeConfiguration (wrapping the configuration's own, to
   reconnect after SecurityProfile / AuthorizationKey changes once the answer is sent).
@@ -41,19 +40,13 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection
 
 from controller.clock import WallClock, iso
-from controller.ocpp.certificates import (
-    CENTRAL_SYSTEM_ROOT,
-    KINDS,
-    CertificateError,
-    CertificateStore,
-    fingerprint,
-    parse_pem_chain,
-)
+from controller.ocpp.certificates import KINDS, CertificateError, CertificateStore
 from controller.ocpp.frontend import TimeSource
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
 from controller.ocpp.security_log import SecurityLog
-from controller.ocpp.tls import check_dates, classify, client_context, verified_chain
+from controller.ocpp.security_profile import ConnectionSecurity, Trust, missing, trial_failed
+from controller.ocpp.tls import TlsEvent
 from controller.ocpp.v16.configuration import Configuration
 from controller.tasks import Tasks
 
@@ -71,6 +64,12 @@ Payload = dict[str, Any]
 UPGRADE_ATTEMPTS = 3  # failed attempts with a new profile before falling back
 EVENT = "SecurityEventNotification"
 HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")  # 16-20 bytes (whitepaper 7.2)
+TLS_EVENTS = {  # whitepaper chapter 8 spellings
+    TlsEvent.INVALID_CSMS_CERTIFICATE: "InvalidCentralSystemCertificate",
+    TlsEvent.CREDENTIALS_REFUSED: "FailedToAuthenticationAtCentralSystem",
+    TlsEvent.INVALID_TLS_VERSION: "InvalidTLSVersion",
+    TlsEvent.INVALID_TLS_CIPHER_SUITE: "InvalidTLSCipherSuite",
+}
 
 
 @dataclass(frozen=True)
@@ -123,15 +122,16 @@ class Security:
         self.link, self.keys, self.journal, self.clock = link, keys, journal, clock
         self.store, self.security_log, self.settings = store, security_log, settings
         self.charge_point_id, self.serial_number = charge_point_id, serial_number
-        self.time_source = time_source
         self.charge_point: ChargePoint | None = None  # set by build_frontend (ExtendedTriggerMessage)
         # ExtendedTriggerMessage targets other features provide (FirmwareStatusNotification, ...).
         self.triggers: dict[str, Callable[[], Awaitable[None]]] = {}
         self._upgrade_from: int | None = None
         self._upgrade_failures = 0
-        self._reported: set[str] = set()  # failure events already queued in this outage
-        self._waiting_for_sync = False
         self._tasks = Tasks("ocpp security")
+        self.connection = ConnectionSecurity(
+            store, clock, Trust(settings.ca_file, settings.insecure), report=self._report_tls_event,
+            connect_again=link.connect, time_source=time_source,
+        )  # fmt: skip
         keys.guard("SecurityProfile", self._prerequisites)
         if "AuthorizationKey" in keys.keys:
             keys.guard("AuthorizationKey", lambda key: self._unusable(str(key)))
@@ -140,8 +140,6 @@ class Security:
         link.on_open = self.opened
         link.on_failure = self.failed
         self._point_link()
-        if settings.insecure:
-            log.error("[ocpp] insecure = true: the CSMS's TLS certificate is NOT verified (bench only)")
 
     # ---- Feature ------------------------------------------------------------------------
 
@@ -202,79 +200,30 @@ class Security:
         return None
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        if not self.link.url.startswith("wss://"):
-            return None
-        identity = None
-        if self.profile == 3:
-            identity = self.store.client_identity()
-            if identity is None:
-                raise ConnectionError("security profile 3 needs a valid charge point certificate; none installed")
-        try:
-            return client_context(
-                ca_file=self.settings.ca_file,
-                roots=self.store.certificates(CENTRAL_SYSTEM_ROOT),
-                identity=identity,
-                insecure=self.settings.insecure,
-                ignore_dates=self.time_source is not None and self.time_source.dates_by_offset(),
-            )
-        except (OSError, ValueError) as exc:
-            raise ConnectionError(f"TLS set-up failed: {exc}") from exc
+        return self.connection.ssl_context(self.link.url, self.profile)
 
     def opened(self, ws: ClientConnection) -> None:
         """Link hook: the websocket is open. Raises ConnectionError (only) to refuse it."""
-        try:
-            self._check_open(ws)
-        except ConnectionError:
-            raise
-        except Exception as exc:  # a bug here must not end the link's task
-            log.exception("checking the new CSMS connection failed")
-            raise ConnectionError(f"connection check failed: {exc}") from exc
-
-    def _check_open(self, ws: ClientConnection) -> None:
-        ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
-        if ssl_object is not None and not self.settings.insecure:
-            chain = verified_chain(ssl_object)
-            if self.time_source is not None and self.time_source.dates_by_offset():
-                check_dates(chain, self.clock.now())
-            if chain:
-                self.store.in_use = {fingerprint(chain[-1])}
-                self.store.confirm_root(fingerprint(chain[-1]))
+        self.connection.opened(ws)
         if self._upgrade_from is not None:
             log.info("security profile %s confirmed by the CSMS (was %s)", self.profile, self._upgrade_from)
             self._upgrade_from = None
-        self._reported.clear()
 
     def failed(self, exc: BaseException) -> str | None:
         """Link hook: an attempt failed; returns the reason to show. Never raises."""
         try:
-            return self._judge_failure(exc)
+            judged = self.connection.judge(exc, self.profile)
+            if judged.counts and self._upgrade_from is not None:
+                self._upgrade_failures += 1
+                if trial_failed(judged.failure, self._upgrade_failures, UPGRADE_ATTEMPTS):
+                    self._spawn(self._fall_back(judged.reason), "security-fallback")
+            return judged.reason
         except Exception:
             log.exception("judging the failed CSMS connection failed")
             return None
 
-    def _judge_failure(self, exc: BaseException) -> str:
-        failure = classify(exc, presented_certificate=self.profile == 3)
-        reason = failure.reason
-        source = self.time_source
-        if failure.dates_only and source is not None and not source.synced.is_set():
-            if not self._waiting_for_sync:
-                self._waiting_for_sync = True
-                self._spawn(self._retry_after_sync(source), "security-retry-after-sync")
-            return reason + "; the clock is not synchronised yet: retrying after the NTP sync"
-        if failure.event is not None and failure.event not in self._reported:
-            self._reported.add(failure.event)
-            self._spawn(self.report_event(failure.event, reason, critical=True), "security-event")
-        if self._upgrade_from is not None:
-            self._upgrade_failures += 1
-            if failure.credentials_refused or failure.event or self._upgrade_failures >= UPGRADE_ATTEMPTS:
-                self._spawn(self._fall_back(reason), "security-fallback")
-        return reason
-
-    async def _retry_after_sync(self, source: TimeSource) -> None:
-        await source.synced.wait()
-        self._waiting_for_sync = False
-        log.info("clock synchronised: connecting to the CSMS again")
-        self.link.connect()
+    async def _report_tls_event(self, event: TlsEvent, reason: str) -> None:
+        await self.report_event(TLS_EVENTS[event], reason, critical=True)
 
     async def _fall_back(self, reason: str) -> None:
         failed, previous = self.profile, self._upgrade_from
@@ -291,22 +240,12 @@ class Security:
     def _prerequisites(self, value: object) -> str | None:
         assert isinstance(value, int)
         key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
-        if value in (1, 2) and (not isinstance(key, str) or not key or self._unusable(key)):
-            return f"profile {value} needs an AuthorizationKey usable as its password"
-        if value in (2, 3) and not self.settings.insecure and not self.trust_anchors():
-            return f"profile {value} needs a CentralSystemRootCertificate (InstallCertificate or [ocpp] ca_file)"
-        if value == 3 and self.store.client_identity() is None:
-            return "profile 3 needs a valid charge point certificate (SignCertificate / CertificateSigned)"
-        return None
+        password = "" if isinstance(key, str) and key and not self._unusable(key) else "set a usable AuthorizationKey"
+        return missing(value, password=password, roots=self.connection.has_roots(),
+                       client_certificate=self.store.client_identity() is not None)  # fmt: skip
 
     def trust_anchors(self) -> list[x509.Certificate]:
-        anchors = self.store.certificates(CENTRAL_SYSTEM_ROOT)
-        if self.settings.ca_file is not None:
-            try:
-                anchors += parse_pem_chain(self.settings.ca_file.read_text())
-            except (OSError, CertificateError) as exc:
-                log.error("[ocpp] ca_file %s unusable: %s", self.settings.ca_file, exc)
-        return anchors
+        return self.connection.trust_anchors()
 
     # ---- security events --------------------------------------------------------------------
 
@@ -407,4 +346,5 @@ class Security:
         log.info("SignCertificate %s", response["status"])
 
     async def close(self) -> None:
+        await self.connection.close()
         await self._tasks.cancel()
