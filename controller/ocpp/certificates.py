@@ -223,11 +223,12 @@ class CertificateStore:
             log.error("certificate store: %s unreadable (%s); ignored", path, exc)
             return None
 
-    def certificates(self, kind: str) -> list[x509.Certificate]:
-        """Installed roots of ``kind`` (a CSMS root's fallback included: it is still trusted)."""
+    def certificates(self, kind: str, fallback: bool = True) -> list[x509.Certificate]:
+        """Installed roots of ``kind`` (a CSMS root's fallback included unless ``fallback`` is False:
+        it is still trusted, but not when migrating to another CSMS, 2.0.1 M05.FR.15)."""
         if kind not in KINDS:
             raise ValueError(f"unknown certificate kind {kind!r}")
-        return [c for c in map(self._load, self._files(kind)) if c is not None]
+        return [c for c in map(self._load, self._files(kind, fallback)) if c is not None]
 
     def _issuer_of(self, certificate: x509.Certificate) -> x509.Certificate | None:
         if certificate.issuer == certificate.subject:

@@ -34,8 +34,10 @@ Rules kept here:
   frames already received are processed, and a CSMS busy answering does not lose the answer.
 - ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
   BootNotification first; ``frame_log`` sees every frame in and out.
-- Security hooks (the security profile decides them per attempt): ``additional_headers`` and
-  ``ssl`` may be callables; ``url`` may be reassigned between attempts; ``on_open(ws)`` runs
+- Security hooks (the security profile decides them per attempt): ``before_attempt()`` runs
+  first in each attempt (it may point ``url`` and ``call_timeout`` elsewhere, or raise
+  ConnectionError: the attempt failed); ``additional_headers`` and ``ssl`` may be callables;
+  ``url`` may be reassigned between attempts; ``on_open(ws)`` runs
   once the websocket is open and may raise ConnectionError to refuse it (e.g. server
   certificate dates checked against NTP time); ``on_failure(exc)`` sees every failed attempt
   and returns the reason shown in ``last_error`` (None keeps the default).
@@ -180,6 +182,7 @@ class Link:
         self.on_connected = on_connected
         self.frame_log = frame_log
         self.on_open, self.on_failure = on_open, on_failure
+        self.before_attempt: Callable[[], None] | None = None
         self._at_once = False  # reconnect() asked for an immediate new attempt
         self._drop_reason: str | None = None  # why we are closing the connection ourselves
         self.state = LinkState.DISCONNECTED
@@ -301,6 +304,8 @@ class Link:
                 await self._wanted.wait()
             self._set_state(LinkState.CONNECTING)
             try:
+                if self.before_attempt is not None:
+                    self.before_attempt()
                 ws = await self._open()
                 try:
                     if ws.subprotocol != self.rpc.dialect.subprotocol:

@@ -16,7 +16,8 @@ Rules kept here:
 - ``ConnectionSecurity`` does per attempt what the profile asks of TLS: the client context
   (``ca_file`` or the system store, plus every installed CSMS root; the client certificate for
   profile 3; the certificate dates left to the NTP-corrected clock while the system clock is
-  wrong; a partial chain with the AdditionalRootCertificateCheck), the checks of an opened
+  wrong; a partial chain with the AdditionalRootCertificateCheck; a replaced CSMS root kept as
+  the fallback only when not migrating to another CSMS), the checks of an opened
   connection (dates against NTP time, which installed root validated it, a new root confirmed,
   M05), and the judgment of a failed one (controller/ocpp/tls.py ``classify``): its security
   event is reported once per outage (A00.FR.316), and a server certificate failing on its dates
@@ -138,9 +139,10 @@ class ConnectionSecurity:
 
     # ---- an attempt ----------------------------------------------------------------------
 
-    def ssl_context(self, url: str, profile: int) -> ssl.SSLContext | None:
+    def ssl_context(self, url: str, profile: int, migrating: bool = False) -> ssl.SSLContext | None:
         """The TLS context for an attempt at ``url`` with ``profile`` (None for ws://); raises
-        ConnectionError when the profile cannot be used now."""
+        ConnectionError when the profile cannot be used now. ``migrating`` to another CSMS, a
+        replaced CSMS root kept as a fallback is not trusted (2.0.1 M05.FR.14-16)."""
         self.identity = None
         if not url.startswith("wss://"):
             return None
@@ -151,7 +153,7 @@ class ConnectionSecurity:
         try:
             return client_context(
                 ca_file=self.trust.ca_file,
-                roots=self.store.certificates(CENTRAL_SYSTEM_ROOT),
+                roots=self.store.certificates(CENTRAL_SYSTEM_ROOT, fallback=not migrating),
                 identity=self.identity,
                 insecure=self.trust.insecure,
                 ignore_dates=self._dates_by_offset(),

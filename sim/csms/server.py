@@ -18,9 +18,13 @@ Rules kept here:
   ``client_certificates`` is False (a profile-2 port: 401). ``profiles[cp]`` is the profile each
   station last connected with; ``refused`` lists refused handshakes.
 - Connections are data too: ``refusing`` answers every new handshake with HTTP 503 (a CSMS that
-  "does not accept a reconnect"), ``close(cp_id)`` closes a station's websocket, ``handshakes``
-  lists when each station tried to connect; ``observers``
+  "does not accept a reconnect"), ``refusing_ports`` only those on some of its ports,
+  ``close(cp_id)`` closes a station's websocket, ``handshakes`` lists when each station tried to
+  connect, ``upgrades`` also on which port and with which Authorization header; ``observers``
   see every frame as it is recorded (a test harness keeps its own unbounded list).
+- ``start`` may be called again: each call adds a listening endpoint (another port, another TLS
+  context: "another CSMS" for a station migrating between network profiles); ``port`` is the
+  first one's, ``stop`` closes them all.
 - Tasks the CSMS starts (CertificateSigned after SignCertificate) are held until done and
   cancelled by ``stop()``; their failures are logged, not lost.
 """
@@ -69,6 +73,7 @@ class CsmsConfig:
     # cp id -> Basic auth password (text, or the raw bytes of a hex-decoded key); absent: none asked
     passwords: dict[str, str | bytes] = field(default_factory=dict)
     client_certificates: bool = True  # False: refuse stations presenting a TLS client certificate
+    sign_status: str = "Accepted"  # SignCertificateResponse.status (Rejected: no CertificateSigned follows)
     # 2.0.1 only:
     token_types: dict[str, str] = field(default_factory=dict)  # idToken -> the type it must have (absent: any)
     price_per_kwh: float | None = None  # TransactionEventResponse.totalCost (Updated / Ended); None: not sent
@@ -93,6 +98,16 @@ def tls_context(cert_file: str, key_file: str, client_ca_file: str | None = None
 def choose_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     """The station's most preferred version this CSMS speaks; None: answer without one."""
     return next((p for p in offered if p in SESSIONS), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """One opening handshake a station made."""
+
+    cp: str
+    port: int  # the CSMS endpoint it reached
+    at: float  # time.monotonic()
+    authorization: str | None  # the Authorization header as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +149,16 @@ class Csms:
         self.callerrors = 0
         self.connections = 0
         self._changed = asyncio.Event()
-        self._server: Any = None
+        self._servers: list[Any] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
         self.profiles: dict[str, int] = {}
         self.refused: list[tuple[str, int, str]] = []  # (cp id, HTTP status or websocket close code, why)
         self.signer: pki.Issued | None = None
         self.refusing = False  # answer new handshakes with 503
+        self.refusing_ports: set[int] = set()  # ... on these endpoints only
         self.handshakes: list[tuple[str, float]] = []  # (cp id, time.monotonic()) of every opening handshake
+        self.upgrades: list[Upgrade] = []
         self.observers: list[Callable[[LoggedFrame], None]] = []
 
     # ---- recording ----------------------------------------------------------------------
@@ -256,8 +273,10 @@ class Csms:
 
     def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
         cp_id = request.path.strip("/").split("/")[-1]
+        port = connection.transport.get_extra_info("sockname")[1]
         self.handshakes.append((cp_id, time.monotonic()))
-        if self.refusing:
+        self.upgrades.append(Upgrade(cp_id, port, time.monotonic(), request.headers.get("Authorization")))
+        if self.refusing or port in self.refusing_ports:
             self.refused.append((cp_id, 503, "not accepting connections"))
             self.changed()
             return connection.respond(503, "not accepting connections\n")
@@ -282,17 +301,20 @@ class Csms:
         return connection.respond(401, why + "\n")
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl: ssl.SSLContext | None = None) -> int:
-        self._server = await serve(self._station, host, port, select_subprotocol=choose_subprotocol, ssl=ssl,
-                                   process_request=self._authenticate)  # fmt: skip
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
+        """Listen on ``host:port`` (0: a free port); returns the port."""
+        server = await serve(self._station, host, port, select_subprotocol=choose_subprotocol, ssl=ssl,
+                             process_request=self._authenticate)  # fmt: skip
+        self._servers.append(server)
+        bound: int = server.sockets[0].getsockname()[1]
+        self.port = self.port or bound
+        return bound
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
 
     def http_app(self) -> web.Application:
         """The HTTP control API (``control.py``) on this CSMS."""

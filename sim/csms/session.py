@@ -6,9 +6,10 @@ Rules kept here:
   ``call_result`` module, so a message both versions have with the same answer is written once.
 - Faults are data: ``csms.fail_next[action] = n`` answers the next n CALLs of that action, of
   either version, with an InternalError CALLERROR before any handler runs (nothing recorded).
-- With ``csms.signer`` set, an accepted SignCertificate is followed by CertificateSigned with the
-  CSR signed by that CA (2.0.1: with the certificateType asked for). The CALL goes out from a task
-  the CSMS holds (an ``@on`` handler must not await a CALL), and its failure is logged.
+- SignCertificate is answered with ``config.sign_status``; with ``csms.signer`` set, an accepted
+  one is followed by CertificateSigned with the CSR signed by that CA (2.0.1: with the
+  certificateType asked for). The CALL goes out from a task the CSMS holds (an ``@on`` handler
+  must not await a CALL), and its failure is logged.
 """
 
 from __future__ import annotations
@@ -92,11 +93,11 @@ class Session(ChargePoint):  # type: ignore[misc]  # ocpp ships no type informat
 
     @on("SignCertificate")
     def on_sign_certificate(self, **_: Any) -> Any:
-        return self._call_result.SignCertificate(status="Accepted")
+        return self._call_result.SignCertificate(status=self.csms.config.sign_status)
 
     @after("SignCertificate")
     def sign_csr(self, csr: str, certificate_type: str | None = None, **_: Any) -> None:
-        if self.csms.signer is not None:
+        if self.csms.signer is not None and self.csms.config.sign_status == "Accepted":
             self.csms.spawn(self._send_certificate(self.csms.signer, csr, certificate_type))
 
     async def _send_certificate(self, signer: pki.Issued, csr: str, certificate_type: str | None) -> None:

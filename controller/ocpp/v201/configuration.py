@@ -7,7 +7,8 @@ Rules kept here:
   model names (framing.py ``Refusal``), writes are stored (store.py) before they are
   committed, and committed before the response leaves, so the next request already sees them.
 - Effects run at commit, before the response is on the wire: an effect that must not act
-  before the CSMS has its answer (e.g. one that drops the connection) defers itself.
+  before the CSMS has its answer (e.g. one that drops the connection) hands that work to
+  ``after_response``; it runs once the SetVariables response was sent.
 - A report's NotifyReport parts go out after its response, one CALL at a time, in seqNo
   order; they are not queued: a connection lost mid-report ends that report (the CSMS asks
   again). They may go out while the registration is Pending (B02.FR.02).
@@ -18,7 +19,7 @@ Rules kept here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ Payload = dict[str, Any]
 class Configuration:
     def __init__(self, model: DeviceModel, store: VariableStore, link: Link, now: Callable[[], datetime]):
         self.model, self.store, self.link, self.now = model, store, link, now
+        self._after: list[Callable[[], Awaitable[None]]] = []  # work the effects of a write left for later
 
     def handlers(self) -> dict[str, Callable[[Payload], Any]]:
         return {
@@ -64,6 +66,9 @@ class Configuration:
         write = self.model.decide(self.model.inventory[address], Actual, text)
         await self.store.save([write])
         self.model.commit([write])
+        work, self._after = self._after, []  # no response to wait for
+        for step in work:
+            await step()
 
     # ---- CSMS -> station ----------------------------------------------------------------
 
@@ -73,14 +78,26 @@ class Configuration:
         except Refusal as exc:
             raise Refuse(exc.code, exc.description) from None
 
-    async def set_variables(self, payload: Payload) -> Payload:
+    async def set_variables(self, payload: Payload) -> Payload | Reply:
         try:
             outcome = set_variables(self.model, payload)
         except Refusal as exc:
             raise Refuse(exc.code, exc.description) from None
         await self.store.save(outcome.writes)
         self.model.commit(outcome.writes)
-        return outcome.response
+        if not self._after:
+            return outcome.response
+        work, self._after = self._after, []
+
+        async def run() -> None:
+            for step in work:
+                await step()
+
+        return Reply(outcome.response, after=run)
+
+    def after_response(self, work: Callable[[], Awaitable[None]]) -> None:
+        """An effect's ``work`` to run once the SetVariables response is out (a reconnect)."""
+        self._after.append(work)
 
     async def get_base_report(self, payload: Payload) -> Payload | Reply:
         return self._reported(get_base_report(self.model, payload, self.now()))

@@ -1,53 +1,34 @@
-"""How the station identifies itself on the link: security profiles 1 and 2 (part 2 A00,
-"Security profiles"); the security block adds profile 3, certificates and profile changes.
+"""How the station identifies itself to the CSMS with a security profile (part 2 A00): the
+Basic-auth header of profiles 1 and 2; TLS and the client certificate of profiles 2 and 3 are
+controller/ocpp/security_profile.py's, the profile of each attempt connectivity.py's.
 
 Rules kept here:
-- Basic auth: user name the charge point id (SecurityCtrlr.Identity), password
-  SecurityCtrlr.BasicAuthPassword as it was written (a secret file, store.py); without a
-  password no header is sent (a CSMS without authentication, the bench).
-- A wss:// URL: TLS 1.2 or newer, the server certificate verified against ``[ocpp] ca_file``
-  (else the system store) with its host name (controller/ocpp/tls.py); ``insecure`` is a
-  bench's, logged at every attempt.
-- SecurityCtrlr.SecurityProfile reports what the link does: 2 over TLS, else 1.
+- Basic auth (A00.FR.202-205, 302-304): user name the charge point id (SecurityCtrlr.Identity),
+  password SecurityCtrlr.BasicAuthPassword as it was written, sent as UTF-8 (not hex-decoded, not
+  base64 before the header's own encoding); without a password no header is sent (a CSMS without
+  authentication, the bench). Profile 3 sends none: the client certificate authenticates.
+- The password is read at every attempt, so a new one (A01) is used from the next connection.
 """
 
 from __future__ import annotations
 
 import base64
-import ssl
 from collections.abc import Callable
-from pathlib import Path
-
-from controller.ocpp.tls import client_context
 
 PASSWORD = "SecurityCtrlr.BasicAuthPassword"
 
 
 class Credentials:
-    def __init__(self, identity: str, url: str, ca_file: Path | None, insecure: bool,
-                 password: Callable[[], object]):  # fmt: skip
-        self.identity, self.url, self.ca_file, self.insecure = identity, url, ca_file, insecure
-        self.password = password
+    def __init__(self, identity: str, password: Callable[[], object]):
+        self.identity, self.password = identity, password
 
-    @property
-    def tls(self) -> bool:
-        return self.url.startswith("wss://")
-
-    @property
-    def profile(self) -> int:
-        return 2 if self.tls else 1
-
-    def headers(self) -> dict[str, str]:
+    def has_password(self) -> bool:
         password = self.password()
-        if not isinstance(password, str) or not password:
+        return isinstance(password, str) and bool(password)
+
+    def headers(self, profile: int) -> dict[str, str]:
+        password = self.password()
+        if profile not in (1, 2) or not isinstance(password, str) or not password:
             return {}
         token = base64.b64encode(f"{self.identity}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        if not self.tls:
-            return None
-        try:
-            return client_context(ca_file=self.ca_file, insecure=self.insecure)
-        except (OSError, ValueError) as exc:
-            raise ConnectionError(f"TLS set-up failed: {exc}") from exc

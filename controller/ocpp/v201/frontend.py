@@ -2,7 +2,8 @@
 module per functional block, wired here.
 
 Rules kept here (part 2; DESIGN.md "One core, two protocols"):
-- Blocks: credentials (security profiles 1 and 2), registration (B01-B03, G02), configuration
+- Blocks: connectivity (B09/B10 network profiles, A05, the credentials and TLS of each attempt),
+  security (A01-A03, M03-M05 certificates), registration (B01-B03, G02), configuration
   (B05-B08, the device model), availability
   (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
   transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02), and
@@ -29,15 +30,19 @@ from typing import Any
 
 from controller import __version__
 from controller.firmware.updater import Updater
+from controller.ocpp.certificates import CertificateStore
 from controller.ocpp.frontend import FrontEndContext, LinkControls
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Link, Reply
 from controller.ocpp.rpc import Rpc
 from controller.ocpp.security_log import SecurityLog
+from controller.ocpp.security_profile import ConnectionSecurity, Trust
+from controller.ocpp.tls import TlsEvent
 from controller.ocpp.v201 import availability
 from controller.ocpp.v201.authorization import CsmsAuthorizer
 from controller.ocpp.v201.communication import RetryBackOff
 from controller.ocpp.v201.configuration import Configuration
+from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, configured_profile
 from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
@@ -48,6 +53,7 @@ from controller.ocpp.v201.readings import readers
 from controller.ocpp.v201.registration import BootReasons, Identity, Registration
 from controller.ocpp.v201.remote_control import RemoteControl
 from controller.ocpp.v201.reset import Reset
+from controller.ocpp.v201.security import Security
 from controller.ocpp.v201.security_events import SecurityEvents
 from controller.ocpp.v201.store import VariableStore
 from controller.ocpp.v201.transactions import Transactions
@@ -58,8 +64,6 @@ log = logging.getLogger(__name__)
 
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
-    "network_configuration_priority", "network_profile_connection_attempts",  # B09/B10 network profiles
-    "organization_name",  # A certificates
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
     "authorization_enabled", "offline_tx_for_unknown_id", "local_authorize_offline",
     "local_pre_authorize", "master_pass_group_id", "disable_remote_authorization",  # C authorization
@@ -71,13 +75,19 @@ READ_AT_USE = {
     "reset_retries": "the daemon, when a reset restarts the station",
     "time_source": "registration.py, at each CSMS time",
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
-    "basic_auth_password": "credentials.py, at each connection attempt",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
 PING_INTERVAL = "OCPPCommCtrlr.WebSocketPingInterval"
 MESSAGE_ATTEMPTS = "OCPPCommCtrlr.MessageAttempts[TransactionEvent]"
 MESSAGE_INTERVAL = "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]"
+ADDITIONAL_ROOT_CHECK = "SecurityCtrlr.AdditionalRootCertificateCheck"
+TLS_EVENTS = {  # part 2 appendix 1 spellings
+    TlsEvent.INVALID_CSMS_CERTIFICATE: "InvalidCsmsCertificate",
+    TlsEvent.CREDENTIALS_REFUSED: "FailedToAuthenticationAtCsms",
+    TlsEvent.INVALID_TLS_VERSION: "InvalidTLSVersion",
+    TlsEvent.INVALID_TLS_CIPHER_SUITE: "InvalidTLSCipherSuite",
+}
 Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
 
 
@@ -91,18 +101,35 @@ class ChargingStation(LinkControls):
         self.station, self.clock = station, clock
         identity = ocpp.charge_point_id or config.station.charge_point_id
         self.link = Link(ocpp.url, identity, Rpc("2.0.1"), call_timeout=ocpp.call_timeout_s)
-        self.credentials = Credentials(identity, ocpp.url, ocpp.ca_file, ocpp.insecure,
-                                       lambda: self.model.value(PASSWORD))  # fmt: skip
-        self.link.additional_headers, self.link.ssl = self.credentials.headers, self.credentials.ssl_context
         self.journal = Journal(db)
         store = VariableStore(db, state_dir / "secrets")
+        self.certificates = CertificateStore(
+            state_dir / "certificates", description.capacities.certificate_entries, now=clock.now,
+            additional_root_check=lambda: self.model.value(ADDITIONAL_ROOT_CHECK) is True,
+        )  # fmt: skip
         live = readers(station, {
-            "security_profile": lambda: self.credentials.profile,
-            "active_network_profile": lambda: 1,  # the configured [ocpp] url is the only profile yet
-            "certificate_entries": lambda: 0,  # none installed over OCPP yet
+            "security_profile": lambda: self.connectivity.security_profile,
+            "active_network_profile": lambda: self.connectivity.active,
+            "certificate_entries": self.certificates.count,
         })  # fmt: skip
         self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
         self.configuration = Configuration(self.model, store, self.link, clock.now)
+        self.security_events = SecurityEvents(self.journal, SecurityLog(state_dir / "security.log"), clock.now)
+        self.connection = ConnectionSecurity(
+            self.certificates, clock, Trust(ocpp.ca_file, ocpp.insecure), report=self._report_tls_event,
+            connect_again=self.link.connect, time_source=ctx.time_source,
+            partial_chain=lambda: self.model.value(ADDITIONAL_ROOT_CHECK) is True,
+        )  # fmt: skip
+        self.connectivity = Connectivity(
+            self.link, NetworkStore(db), self.configuration, self.connection,
+            Credentials(identity, lambda: self.model.value(PASSWORD)), self.certificates,
+            identity=identity, configured=configured_profile(ocpp.url, ocpp.call_timeout_s),
+            slots=tuple(range(1, description.network_slots + 1)), on_switch=self._register_again,
+            report=self.security_events.report,
+        )  # fmt: skip
+        self.security = Security(self.link, self.certificates, self.configuration, self.connectivity,
+                                 self.security_events.report,
+                                 serial_number=config.station.serial_number or identity, now=clock.now)  # fmt: skip
         self.reasons = BootReasons(db)
         self.queue_open = asyncio.Event()  # set once the statuses after the first Accepted went out
         self.registration = Registration(
@@ -115,7 +142,6 @@ class ChargingStation(LinkControls):
             station, self.link, self.registration.accepted, clock.now,
             lambda: self.configuration.number("OCPPCommCtrlr.OfflineThreshold"),
         )  # fmt: skip
-        self.security_events = SecurityEvents(self.journal, SecurityLog(state_dir / "security.log"), clock.now)
         self.triggers = Triggers(lambda: station.evse_ids)
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
         self.authorizer = CsmsAuthorizer(self.link, self.registration.accepted)
@@ -129,8 +155,8 @@ class ChargingStation(LinkControls):
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
         self._tasks = Tasks("ocpp 2.0.1")
         self.link.on_connected = self.registration.on_connected
-        blocks = (self.configuration, self.reset, self.triggers, self.remote_control,
-                  availability.ChangeAvailability(station))  # fmt: skip
+        blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.connectivity,
+                  self.security, availability.ChangeAvailability(station))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)
@@ -170,6 +196,8 @@ class ChargingStation(LinkControls):
             model.on_change(effect, apply)
             apply(None)
         model.on_change("heartbeat_interval", self.registration.heart.changed)
+        self.connectivity.bind()
+        self.security.bind()
         for effect in READ_AT_USE:
             model.read_at_use(effect)
         unbound = model.unbound_effects() - PENDING
@@ -194,6 +222,7 @@ class ChargingStation(LinkControls):
         self.triggers.offer("BootNotification", boot)
         self.triggers.offer("Heartbeat", heartbeat)
         self.triggers.offer("StatusNotification", status)
+        self.triggers.offer("SignChargingStationCertificate", self.security.sign_offer)
 
     async def _accepted(self) -> None:
         await self.statuses.report_all()
@@ -201,6 +230,14 @@ class ChargingStation(LinkControls):
 
     async def _reconnected(self, offline_s: float) -> None:
         await self.statuses.reconnected(offline_s)
+
+    def _register_again(self) -> None:
+        """Connected through another network profile: nothing of ours before its Accepted (B10.FR.10)."""
+        self.queue_open.clear()
+        self.registration.register_again()
+
+    async def _report_tls_event(self, event: TlsEvent, reason: str) -> None:
+        await self.security_events.report(TLS_EVENTS[event], reason)
 
     # ---- the front end's contract ---------------------------------------------------------
 
@@ -210,6 +247,7 @@ class ChargingStation(LinkControls):
         self._tasks.spawn(self.registration.heart.run(), "ocpp201-heartbeat")
         self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
         self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
+        self._tasks.spawn(self.security.watch_expiry(self.registration.accepted), "ocpp201-certificate-expiry")
         self.link.start()
 
     async def stop(self) -> None:
@@ -219,6 +257,8 @@ class ChargingStation(LinkControls):
                     await self.journal.wait_empty()
         await self.link.close()
         await self.firmware_updater.close()
+        await self.security.close()
+        await self.connection.close()
         await self._tasks.cancel()
 
     def status_json(self) -> dict[str, Any]:
@@ -231,7 +271,12 @@ class ChargingStation(LinkControls):
                 "url": self.link.url,
                 "registration": status.value if status is not None else None,
             },
-            "security": {"profile": self.credentials.profile, "tls": self.credentials.tls},
+            "security": {
+                "profile": self.connectivity.profile.security_profile,
+                "tls": self.link.url.startswith("wss://"),
+                "network_slot": self.connectivity.active,
+                "insecure": self.connection.trust.insecure,
+            },
         }
 
     async def report_security_event(self, kind: str, detail: str) -> None:

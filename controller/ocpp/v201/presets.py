@@ -14,9 +14,10 @@ Rules kept here:
 - A key names a variable as ``Component.Variable`` (instances in brackets, an EVSE tier as
   ``EVSE@1``, see variables.py), case-insensitively; a table under ``[ocpp.variables]`` is a
   component and its keys are variables.
-- Only ReadWrite variables of this station can be preset; a preset is the value until the
-  CSMS writes one (the CSMS's write is stored and wins from then on, also over a preset
-  changed later). Read-only values come from the hardware description, secrets
+- Only ReadWrite variables of this station can be preset, and the read-only ones the table
+  leaves to the installer (``installer``: AdditionalRootCertificateCheck); a preset is the value
+  until the CSMS writes one (the CSMS's write is stored and wins from then on, also over a preset
+  changed later). Other read-only values come from the hardware description, secrets
   (BasicAuthPassword) never belong in the configuration file.
 - TOML booleans, integers, floats, strings and lists of strings are accepted; the value is
   checked like a SetVariables value. Every error names the file, the key, the value and what
@@ -77,7 +78,7 @@ def resolve_presets(table: Mapping[str, Any], inventory: Inventory, source: str 
         actual = row.attribute(Actual)
         if actual is None or actual.mutability == WriteOnly:
             raise error(f"{row.address} is a secret; it never belongs in the configuration file")
-        if actual.mutability != ReadWrite:
+        if actual.mutability != ReadWrite and not row.installer:
             raise error(f"{row.address} is read-only: the station sets it")
         text = _text(value)
         if text is None:

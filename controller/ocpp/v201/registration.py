@@ -16,7 +16,8 @@ Rules kept here (part 2 B01-B03, G02, F06.FR.17; part 4 section 5.3):
   connection stays open.
 - After an Accepted, a reconnect sends no BootNotification (part 4 section 5.3): it runs
   ``on_reconnected`` with the time the link was down. TriggerMessage BootNotification is
-  Rejected then (F06.FR.17).
+  Rejected then (F06.FR.17). ``register_again`` is the exception: a connection through another
+  network profile registers anew (errata B10.FR.10), with the reason of this boot.
 - The currentTime of the BootNotification and Heartbeat answers sets the clock when
   ClockCtrlr.TimeSource names Heartbeat (B01.FR.06); NTP outranks it (controller/clock.py).
 - Heartbeat every HeartbeatInterval seconds while Accepted and connected (G02.FR.02); a change
@@ -104,6 +105,7 @@ class Registration:
         self.status: RegistrationStatus | None = None  # the last answer
         self._triggered = asyncio.Event()
         self.heart = Heartbeat(link, self.accepted, lambda: configuration.number(HEARTBEAT_INTERVAL), self.take_time)
+        self._boot_reason = BootReason.power_up  # the reason this boot was registered with
 
     # ---- boot ---------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class Registration:
             down = self.link.down_since
             await self.on_reconnected(time.monotonic() - down if down is not None else 0.0)
             return
-        reason = self.reasons.stored or BootReason.power_up
+        reason = self.reasons.stored or self._boot_reason
         while not self.accepted.is_set():
             wait = await self._boot(reason)
             if wait is None:
@@ -146,9 +148,14 @@ class Registration:
             await self.configuration.write(HEARTBEAT_INTERVAL, str(interval))
         if self.reasons.stored is not None:
             await self.reasons.clear()
+        self._boot_reason = reason if reason is not BootReason.triggered else self._boot_reason
         self.accepted.set()
         await self.on_accepted()
         return None
+
+    def register_again(self) -> None:
+        """The next connection goes to another network profile: BootNotification again (B10.FR.10)."""
+        self.accepted.clear()
 
     def trigger(self) -> bool:
         """TriggerMessage BootNotification: False (Rejected) once accepted (F06.FR.17)."""

@@ -27,7 +27,7 @@ from controller.ocpp.v201.readings import describe
 from controller.ocpp.v201.variables import Feature
 from hal.board import Board
 
-DECLARED: frozenset[Feature] = frozenset({Feature.CORE})
+DECLARED: frozenset[Feature] = frozenset({Feature.CORE, Feature.ADVANCED_SECURITY})
 
 
 def device_model_of(config: Config, board: Board) -> tuple[StationDescription, Inventory, dict[str, str]]:

@@ -160,6 +160,7 @@ class Variable:
     min_length: int = 0  # strings: fewest characters (BasicAuthPassword: 16)
     pattern: str | None = None  # strings: a full-match regular expression
     allow_empty: bool = True  # lists: whether "" (no member) is a value
+    installer: bool = False  # read-only for the CSMS, set in [ocpp.variables] (AdditionalRootCertificateCheck)
     address: str = field(init=False)
 
     def __post_init__(self) -> None:
