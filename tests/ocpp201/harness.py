@@ -38,6 +38,13 @@ Rules for writing a test case with it (read these first):
    not apply is skipped with its reason (``require``).
 9. Reusable states (part 6 section 2.18) and memory states (2.19) are in ``states.py``; each
    drives the station and checks its tool validations, like the test system would.
+10. Security: a module with ``SECURITY = Secured(...)`` gets a station with the <Configured
+   basicAuthPassword> (``PASSWORD``, provisioned in its secret file; the test CSMS demands it)
+   and, with ``tls``, a bench PKI (``pki``: the CSMS root the station trusts through ``[ocpp]
+   ca_file``, the server certificate, the CA that signs CSRs): security profile 2 over wss.
+   ``endpoint()`` opens another endpoint of the test CSMS ("the other CSMS" of a network-profile
+   migration); ``pki.serve_with`` changes the certificate an endpoint presents from the next
+   handshake on. Without ``SECURITY`` the station connects over ws without a password.
 
 A test case, for the shape (TC_B_17_CS in test_b_device_model.py is this one)::
 
@@ -69,9 +76,14 @@ from ocpp.exceptions import OCPPError
 from controller.config import Config, parse
 from controller.core.vocabulary import AvailabilityReason, StopCause
 from controller.daemon import Daemon
+from controller.ocpp.certificates import CertificateStore, Kind
 from controller.ocpp.link import LinkState
+from controller.ocpp.v201.credentials import PASSWORD as PASSWORD_VARIABLE
+from controller.ocpp.v201.store import secret_file
 from controller.ocpp.v201.variables import Actual, ComponentId, ReadWrite, VariableId
 from controller.safety.process import RemoteBoard, open_board
+from controller.secret_files import write_secret
+from ocpp201.pki import BenchPki
 from sim.csms import Csms, CsmsConfig
 from sim.csms.server import LoggedFrame
 
@@ -107,13 +119,27 @@ FEATURES: dict[str, bool] = {
     "C-29.6": True,  # TriggerMessage BootNotification
     "C-30": True,  # RFID ISO14443 (the token reader)
     "C-31": False, "C-32": False, "C-33": False, "C-34": False, "C-35": False,
-    "C-42": False, "C-43": False, "C-47": False,
+    "C-42": False, "C-43": False,
+    "C-47": True,  # fall back to the slot of the last connection when every NetworkConnectionProfile failed (B10.FR.07)
     "C-49": False,  # authorization cache
     "C-51": True, "C-52": True,  # configurable TxStartPoint / TxStopPoint
     "C-56": True,  # SummaryInventory
     "C-57": False, "C-58": False, "C-59": False, "C-60": False,
+    "C-61": True,  # security profile 1 (errata 2025-09 5.7)
+    "AS-2": True,  # AdditionalRootCertificateCheck, where [ocpp.variables] sets it
+    "AS-3": True,  # CertSigningWaitMinimum / CertSigningRepeatTimes
 }  # fmt: skip
 NETWORK_SLOTS = 2  # configuration slots for network profiles (B09.FR.06)
+PASSWORD = "evsed-harness-Pass-0123456789"  # <Configured basicAuthPassword>: 29 characters
+
+
+@dataclass(frozen=True)
+class Secured:
+    """A module's station with credentials (rule 10)."""
+
+    tls: bool = False  # wss with the bench PKI (security profile 2), else ws (profile 1)
+    installed_root: bool = False  # the CSMS root installed in the station's store, not [ocpp] ca_file
+
 
 CONFIG = """
 [station]
@@ -156,8 +182,9 @@ enabled = false
 
 [ocpp]
 version = "2.0.1"
-url = "ws://127.0.0.1:{port}"
+url = "{url}"
 call_timeout_s = 5.0
+{ocpp}
 
 [ocpp.variables]
 {variables}
@@ -203,9 +230,12 @@ def _toml(value: Any) -> str:
 
 
 class Harness:
-    def __init__(self, state_dir: Path, presets: dict[str, Any]):
+    def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None):
         self.state_dir = state_dir
         self.presets = presets
+        self.security = security
+        self.pki = BenchPki(state_dir.parent / f"{state_dir.name}-pki") if security and security.tls else None
+        self.tls: dict[int, Any] = {}  # port -> the TLS context an endpoint serves with
         tokens = (VALID_TOKEN, SECOND_TOKEN)
         self.csms = Csms(CsmsConfig(heartbeat_interval=HEARTBEAT_INTERVAL, id_tags={t["idToken"] for t in tokens},
                                     token_types={t["idToken"]: t["type"] for t in tokens}))  # fmt: skip
@@ -222,14 +252,35 @@ class Harness:
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def open(self) -> None:
-        port = await self.csms.start()
+        url, ocpp = await self.endpoint(), ""
+        if self.security is not None:
+            self.csms.config.passwords[CP_ID] = PASSWORD
+            write_secret(secret_file(self.state_dir / "secrets", PASSWORD_VARIABLE), PASSWORD)
+            self.restorers.append(_restore_password)
+        if self.pki is not None:
+            self.csms.signer = self.pki.root
+            self.restorers.append(_restore_signing)
+            if self.security is not None and self.security.installed_root:  # as the factory installs it
+                CertificateStore(self.state_dir / "certificates", 10).install(Kind.CSMS_ROOT, self.pki.root.cert_pem)
+            else:
+                ocpp = f'ca_file = "{self.pki.root_file}"'
+
         variables = "\n".join(f'"{name}" = {_toml(value)}' for name, value in self.presets.items())
-        self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, port=port, variables=variables),
-                            "harness.toml")  # fmt: skip
+        self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, url=url, ocpp=ocpp,
+                                          variables=variables), "harness.toml")  # fmt: skip
         await self._start(open_board(self.config))
         await self.booted_and_reported()
         writable = [row for row in self.model.inventory if (a := row.attribute(Actual)) and a.mutability == ReadWrite]
         self.baseline = {row.address: self.model.value(row.address) for row in writable}
+
+    async def endpoint(self) -> str:
+        """Another endpoint of the test CSMS (wss with the module's PKI, else ws): its URL."""
+        if self.pki is None:
+            return f"ws://127.0.0.1:{await self.csms.start()}"
+        context = self.pki.server_context()
+        port = await self.csms.start(ssl=context)
+        self.tls[port] = context
+        return f"wss://localhost:{port}"
 
     async def close(self) -> None:
         if self._supervisor is not None:
@@ -339,6 +390,25 @@ class Harness:
             raise AssertionError(f"no matching {action} within {within} s; the station sent {seen}") from None
         return self.calls(action, since, where)[0]
 
+    async def answer_to(self, action: str, since: int = 0) -> dict[str, Any]:
+        """The station's answer to the test CSMS's first CALL of ``action`` from ``since`` on (waits for
+        both); a CALLERROR is raised as ``CallErrorFrom``."""
+
+        def answer() -> Frame | None:
+            call = next((f for f in self.frames[since:] if f.direction == "out" and f.action == action), None)
+            if call is None:
+                return None
+            return next((f for f in self.frames[call.index :] if f.direction == "in" and not f.is_call
+                         and f.message[1:2] == call.message[1:2]), None)  # fmt: skip
+
+        async with asyncio.timeout(WITHIN):
+            await self.csms.wait_for(lambda _c: answer() is not None)
+        frame = answer()
+        assert frame is not None
+        if frame.message[0] == 4:
+            raise CallErrorFrom(frame.message[2], frame.message[3])
+        return frame.payload
+
     async def expect_frame(self, action: str, where: Callable[[dict[str, Any]], bool] | None = None,
                            since: int = 0) -> Frame:  # fmt: skip
         await self.expect(action, where, since)
@@ -399,13 +469,20 @@ class Harness:
 
     async def set_variables(self, values: dict[str, Any]) -> list[dict[str, Any]]:
         """Configuration State: ``{"OCPPCommCtrlr.OfflineThreshold": 300, ...}`` through SetVariables."""
+        results = await self.try_set_variables(values)
+        assert all(r["attributeStatus"] in ("Accepted", "RebootRequired") for r in results), results
+        return results
+
+    async def try_set_variables(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """SetVariables of ``values``: the setVariableResult, whatever it says."""
         data = []
         for address, value in values.items():
             row = self.model.inventory[address]
             data.append({"component": row.component.to_json(), "variable": row.variable.to_json(),
                          "attributeValue": _text(value)})  # fmt: skip
-        results = (await self.call("SetVariables", {"setVariableData": data}))["setVariableResult"]
-        assert all(r["attributeStatus"] in ("Accepted", "RebootRequired") for r in results), results
+        results: list[dict[str, Any]] = (await self.call("SetVariables", {"setVariableData": data}))[
+            "setVariableResult"
+        ]
         return results
 
     # ---- connection ---------------------------------------------------------------------
@@ -418,6 +495,7 @@ class Harness:
 
     def accept(self) -> None:
         self.csms.refusing = False
+        self.csms.refusing_ports.clear()
 
     async def connected(self, within: float = WITHIN) -> None:
         await self.until(lambda: self.frontend.link.state is LinkState.CONNECTED, within, "the link to be up")
@@ -489,6 +567,23 @@ class Harness:
         async with asyncio.timeout(WITHIN):
             await self.frontend.journal.wait_empty()
         await self.barrier()
+
+
+async def _restore_password(cs: Harness) -> None:
+    """The module's <Configured basicAuthPassword> again, after a test changed it (A01)."""
+    if cs.model.value(PASSWORD_VARIABLE) != PASSWORD:
+        cs.csms.config.passwords[CP_ID] = PASSWORD
+        since = len(cs.csms.upgrades)
+        await cs.set_variables({PASSWORD_VARIABLE: PASSWORD})
+        await cs.until(lambda: len(cs.csms.upgrades) > since, what="the reconnection with the password")
+        await cs.connected()
+
+
+async def _restore_signing(cs: Harness) -> None:
+    """The test CSMS signs every CSR with the module's CSMS root again."""
+    assert cs.pki is not None
+    cs.csms.signer = cs.pki.root
+    cs.csms.config.sign_status = "Accepted"
 
 
 def address(entry: dict[str, Any]) -> str:

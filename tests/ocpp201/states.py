@@ -23,7 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp201.harness import VALID_TOKEN, Harness
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+from ocpp201.harness import NETWORK_SLOTS, VALID_TOKEN, Harness
+
+KINDS = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate")
 
 Payload = dict[str, Any]
 
@@ -273,3 +278,97 @@ async def energy_transfer_started_from_idle(cs: Harness, evse: int = 1) -> Paylo
     if evse not in cs.plugged:
         await authorized_local(cs)
     return await energy_transfer_started(cs, evse)
+
+
+# ---- memory states of certificates (part 6 section 2.19) -----------------------------------
+
+
+async def certificate_installed(cs: Harness, kind: str, pem: str) -> None:
+    """Table 442 CertificateInstalled: InstallCertificate of ``kind`` is Accepted."""
+    response = await cs.call("InstallCertificate", {"certificateType": kind, "certificate": pem})
+    assert response["status"] == "Accepted", response  # step 2
+
+
+async def installed_certificates(cs: Harness, *kinds: str) -> list[Payload]:
+    """Table 438 GetInstalledCertificates: Accepted; the certificateHashDataChain entries."""
+    request = {"certificateType": list(kinds)} if kinds else {}
+    response = await cs.call("GetInstalledCertificateIds", request)
+    assert response["status"] == "Accepted", response  # step 2
+    chain: list[Payload] = response["certificateHashDataChain"]
+    assert {e["certificateType"] for e in chain} <= set(kinds or KINDS), chain
+    return chain
+
+
+async def renew_charging_station_certificate(cs: Harness) -> Payload:
+    """Table 446 RenewChargingStationCertificate (errata 6.2.122/123): TriggerMessage
+    SignChargingStationCertificate, SignCertificate with a PEM CSR of a key strong enough (the test
+    CSMS answers Accepted, then signs it with its CA and sends CertificateSigned), Accepted; on
+    security profile 3 the station reconnects with the new certificate. Returns the CSR's request."""
+    since = cs.mark()
+    upgrades = len(cs.csms.upgrades)
+    response = await cs.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+    assert response["status"] == "Accepted", response  # step 2
+    request = await cs.expect("SignCertificate", since=since)  # step 3
+    csr = x509.load_pem_x509_csr(request["csr"].encode())
+    assert csr.is_signature_valid and strong_enough(csr.public_key()), request
+    assert request.get("certificateType", "ChargingStationCertificate") == "ChargingStationCertificate"
+    signed = await cs.answer_to("CertificateSigned", since)  # step 6
+    assert signed["status"] == "Accepted", signed
+    if cs.frontend.connectivity.connected_profile == 3:  # step 7: a new TLS connection with it
+        await cs.until(lambda: len(cs.csms.upgrades) > upgrades, what="the reconnection with the new certificate")
+        await cs.connected()
+    return request
+
+
+def strong_enough(key: Any) -> bool:
+    """A00.FR.502/503: RSA / DSA at least 2048 bits, elliptic curves at least 224."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.curve.key_size >= 224
+    return isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey) and key.key_size >= 2048
+
+
+# ---- network connection profiles (B09 / B10) ---------------------------------------------------
+
+
+async def active_slot(cs: Harness) -> int:
+    """OCPPCommCtrlr.ActiveNetworkProfile, read as the test system reads it."""
+    request = {
+        "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "ActiveNetworkProfile"}}]
+    }
+    result = (await cs.call("GetVariables", request))["getVariableResult"][0]
+    assert result["attributeStatus"] == "Accepted", result
+    return int(result["attributeValue"])
+
+
+def connection_data(url: str, security_profile: int, message_timeout: int = 5) -> Payload:
+    return {"ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": url, "messageTimeout": message_timeout,
+            "securityProfile": security_profile, "ocppInterface": "Wired0"}  # fmt: skip
+
+
+async def network_profile_set(cs: Harness, url: str, security_profile: int) -> int:
+    """B09: SetNetworkProfile into the slot not in use (errata 6.2.17) is Accepted; returns that slot."""
+    active = await active_slot(cs)
+    slot = next(s for s in range(1, NETWORK_SLOTS + 1) if s != active)
+    payload = {"configurationSlot": slot, "connectionData": connection_data(url, security_profile)}
+    response = await cs.call("SetNetworkProfile", payload)
+    assert response["status"] == "Accepted", response  # step 2
+    return slot
+
+
+async def migrating(cs: Harness, first: int, then: int) -> None:
+    """B10 (errata 6.2.17/18): NetworkConfigurationPriority ``first,then`` Accepted or
+    RebootRequired, Reset OnIdle Accepted; returns once the station restarted."""
+    await cs.set_variables({"OCPPCommCtrlr.NetworkConfigurationPriority": f"{first},{then}"})  # step 4
+    assert (await cs.call("Reset", {"type": "OnIdle"}))["status"] == "Accepted"  # step 6
+    await cs.restarted()
+
+
+async def booted_through(cs: Harness, since: int, port: int) -> Payload:
+    """Reusable state Booted after a restart the test caused: BootNotification, every connector's
+    status and a security event, over the endpoint on ``port``. Returns the BootNotification."""
+    boot = await cs.expect("BootNotification", since=since)
+    await statuses_of_all_connectors(cs, since)
+    event = await cs.expect("SecurityEventNotification", since=since)
+    assert event["type"] in ("StartupOfTheDevice", "ResetOrReboot"), event
+    assert cs.csms.upgrades[-1].port == port, cs.csms.upgrades[-3:]
+    return boot
