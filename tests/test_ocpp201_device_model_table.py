@@ -138,7 +138,8 @@ MANDATORY_CONTROLLERS = {
     Feature.RESERVATION: ("ReservationCtrlr",),
 }
 # Where the spec (part 2 RCV and part 6) and the ocpp package's name enums disagree, the spec wins.
-NAME_DEVIATIONS = {("AuthCtrlr", "LocalAuthorizationOffline"): "RCV 2.3.5 and part 6; the ocpp package says LocalAuthorizeOffline"}
+NAME_DEVIATIONS = {("AuthCtrlr", "LocalAuthorizationOffline"): "RCV 2.3.5 and part 6; the ocpp package says LocalAuthorizeOffline",
+                   ("SecurityCtrlr", "AllowCSMSTLSWildcards"): "errata 2025-09 2.62; the ocpp package predates it"}
 # fmt: on
 
 

@@ -29,7 +29,8 @@ A02/A03, M03-M05 and the 2025-09 errata):
   key is the pending key, each certificate signed by the next, the last by a trusted CSMS root
   (the CPO hierarchy), every one within its validity at the station clock, at most
   CertificateSignedMaxChainSize characters (A02.FR.06). Accepted chains are kept next to
-  their keys; ``client_identity`` picks the newest one already valid (A02.FR.08/09).
+  their keys; ``client_identity`` picks the one installed last among those valid now
+  (A02.FR.08; 1.6 A02.FR.09 "newest" read as the newest installed).
   ``keep_only_client`` discards every other one once a connection worked with it, and
   ``discard_client`` drops one that did not work (2.0.1 errata A02.FR.10/28).
 """
@@ -380,18 +381,21 @@ class CertificateStore:
                  chain[0].not_valid_before_utc.isoformat(), chain[0].not_valid_after_utc.isoformat())  # fmt: skip
 
     def client_identity(self) -> tuple[Path, Path] | None:
-        """(certificate chain, key) of the newest charge point certificate valid now, if any."""
+        """(certificate chain, key) of the charge point certificate installed last among those valid
+        now, if any: a CertificateSigned's certificate is used from the next connection on even
+        when it starts no later than the one in use (2.0.1 errata A02.FR.08)."""
         now = self.now()
-        best: tuple[datetime, Path, Path] | None = None
+        best: tuple[int, Path, Path] | None = None
         for cert_path in (self.directory / _CHARGE_POINT_DIR).glob("*.pem"):
             key_path = cert_path.with_suffix(".key")
             leaf = self._load(cert_path)
             if leaf is None or not key_path.exists():
                 continue
-            with contextlib.suppress(CertificateError):
+            with contextlib.suppress(CertificateError, OSError):
                 check_validity(leaf, now)
-                if best is None or leaf.not_valid_before_utc > best[0]:
-                    best = (leaf.not_valid_before_utc, cert_path, key_path)
+                installed = cert_path.stat().st_mtime_ns
+                if best is None or installed > best[0]:
+                    best = (installed, cert_path, key_path)
         return (best[1], best[2]) if best else None
 
     def _client_chains(self) -> list[tuple[Path, list[x509.Certificate]]]:

@@ -18,11 +18,11 @@ Rules kept here:
   profile 3; the certificate dates left to the NTP-corrected clock while the system clock is
   wrong; a partial chain with the AdditionalRootCertificateCheck; a replaced CSMS root kept as
   the fallback only when not migrating to another CSMS), the checks of an opened
-  connection (dates against NTP time, which installed root validated it, a new root confirmed,
-  M05), and the judgment of a failed one (controller/ocpp/tls.py ``classify``): its security
-  event is reported once per outage (A00.FR.316), and a server certificate failing on its dates
-  alone before the first NTP sync is not reported: the link connects again once the clock is
-  synchronised (issue #6 "Time").
+  connection (dates against NTP time, a wildcard certificate where ``wildcards`` says no, which
+  installed root validated it, a new root confirmed, M05), and the judgment of a failed one
+  (controller/ocpp/tls.py ``classify``): its security event is reported once per outage
+  (A00.FR.316), and a server certificate failing on its dates alone before the first NTP sync
+  is not reported: the link connects again once the clock is synchronised (issue #6 "Time").
 - Nothing here raises out of a link hook but the ConnectionError that refuses a connection: a
   bug is logged and the attempt counts as failed.
 """
@@ -43,7 +43,15 @@ from controller.ocpp.certificates import (
     fingerprint,
     parse_pem_chain,
 )
-from controller.ocpp.tls import Failure, TlsEvent, check_dates, classify, client_context, verified_chain
+from controller.ocpp.tls import (
+    Failure,
+    TlsEvent,
+    check_dates,
+    check_no_wildcard,
+    classify,
+    client_context,
+    verified_chain,
+)
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -110,10 +118,11 @@ class ConnectionSecurity:
         connect_again: Callable[[], None],
         time_source: TimeSource | None = None,
         partial_chain: Callable[[], bool] = lambda: False,
+        wildcards: Callable[[], bool] = lambda: True,
     ):
         self.store, self.clock, self.trust = store, clock, trust
         self.report, self.connect_again = report, connect_again
-        self.time_source, self.partial_chain = time_source, partial_chain
+        self.time_source, self.partial_chain, self.wildcards = time_source, partial_chain, wildcards
         self.identity: tuple[Path, Path] | None = None  # the client certificate of the last attempt
         self._reported: set[TlsEvent] = set()  # events already reported in this outage
         self._waiting_for_sync = False
@@ -180,6 +189,8 @@ class ConnectionSecurity:
         chain = verified_chain(ssl_object)
         if self._dates_by_offset():
             check_dates(chain, self.clock.now())
+        if chain and not self.wildcards():
+            check_no_wildcard(chain[0])
         fingerprints = [fingerprint(c) for c in chain]
         installed = {fingerprint(c) for c in self.store.certificates(CENTRAL_SYSTEM_ROOT)}
         self.store.in_use = set(fingerprints) & installed

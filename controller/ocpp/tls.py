@@ -10,6 +10,8 @@ Rules kept here (OCPP 1.6 security whitepaper 2.4/2.5; OCPP 2.0.1 A00 is the sam
   OpenSSL (which only knows the system clock) skips the date check and ``check_dates`` checks
   the verified chain against the NTP-corrected time instead. Signatures, chain and host name
   are still checked by OpenSSL.
+- A wildcard certificate (a ``*`` in a host name of its CN or subjectAltName) is refused where the
+  version says so (``check_no_wildcard``; 2.0.1 errata 2.62 without AllowCSMSTLSWildcards).
 - With the AdditionalRootCertificateCheck (``partial_chain``) a chain is trusted once it
   reaches any installed CSMS root, also one signed by another (2.0.1 RCV 2.2.6: the old root
   may expire or go while the new one it signed is still in use).
@@ -37,6 +39,7 @@ from pathlib import Path
 import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,10 @@ class TlsEvent(StrEnum):
 
 class CertificateDatesRejected(ConnectionError):
     """The server certificate chain is outside its validity at the NTP-corrected time."""
+
+
+class WildcardRejected(ConnectionError):
+    """The CSMS presented a wildcard certificate and wildcards are not allowed (2.0.1 errata 2.62)."""
 
 
 def client_context(
@@ -113,6 +120,20 @@ def check_dates(chain: Iterable[x509.Certificate], now: datetime) -> None:
             )
 
 
+def check_no_wildcard(leaf: x509.Certificate) -> None:
+    """Refuse a server certificate naming its host with a wildcard, in its CN or subjectAltName."""
+    names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    try:
+        names += leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        pass
+    wild = [n for n in names if "*" in n]
+    if wild:
+        raise WildcardRejected(f"server certificate {leaf.subject.rfc4514_string()} names wildcard hosts {wild}")
+
+
 @dataclass(frozen=True)
 class Failure:
     reason: str
@@ -126,6 +147,8 @@ def classify(exc: BaseException, presented_certificate: bool = False) -> Failure
         why = exc.verify_message or str(exc)
         return Failure(f"server certificate rejected: {why}", TlsEvent.INVALID_CSMS_CERTIFICATE,
                        dates_only=exc.verify_code in _DATE_CODES)  # fmt: skip
+    if isinstance(exc, WildcardRejected):
+        return Failure(str(exc), TlsEvent.INVALID_CSMS_CERTIFICATE)
     if isinstance(exc, CertificateDatesRejected):
         return Failure(str(exc), TlsEvent.INVALID_CSMS_CERTIFICATE, dates_only=True)
     if isinstance(exc, websockets.exceptions.InvalidStatus):

@@ -116,6 +116,7 @@ def controller_variables(d: StationDescription) -> tuple[Variable, ...]:
         variable("SecurityCtrlr", "CertificateEntries", INTEGER, live("certificate_entries"), max_limit=c.certificate_entries, spec="RCV 2.2.4"),
         variable("SecurityCtrlr", "SecurityProfile", INTEGER, live("security_profile"), spec="RCV 2.2.5"),
         variable("SecurityCtrlr", "AdditionalRootCertificateCheck", BOOLEAN, ro("false"), installer=True, spec="RCV 2.2.6, part 5 AS-2"),
+        variable("SecurityCtrlr", "AllowCSMSTLSWildcards", BOOLEAN, rw("false"), effect="allow_csms_tls_wildcards", spec="errata 2.62"),
         variable("SecurityCtrlr", "MaxCertificateChainSize", INTEGER, ro(str(c.max_certificate_chain_size)), max_limit=10000, spec="RCV 2.2.7"),
         variable("SecurityCtrlr", "CertSigningWaitMinimum", INTEGER, rw("60"), unit="s", min_limit=1, max_limit=DAY_S, feature=Feature.ADVANCED_SECURITY, effect="cert_signing_retry", spec="RCV 2.2.8, part 5 AS-3"),
         variable("SecurityCtrlr", "CertSigningRepeatTimes", INTEGER, rw("3"), min_limit=0, max_limit=20, feature=Feature.ADVANCED_SECURITY, effect="cert_signing_retry", spec="RCV 2.2.9, part 5 AS-3"),

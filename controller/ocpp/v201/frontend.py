@@ -75,6 +75,7 @@ READ_AT_USE = {
     "reset_retries": "the daemon, when a reset restarts the station",
     "time_source": "registration.py, at each CSMS time",
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
+    "allow_csms_tls_wildcards": "controller/ocpp/security_profile.py, at each TLS connection",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -82,6 +83,7 @@ PING_INTERVAL = "OCPPCommCtrlr.WebSocketPingInterval"
 MESSAGE_ATTEMPTS = "OCPPCommCtrlr.MessageAttempts[TransactionEvent]"
 MESSAGE_INTERVAL = "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]"
 ADDITIONAL_ROOT_CHECK = "SecurityCtrlr.AdditionalRootCertificateCheck"
+WILDCARDS = "SecurityCtrlr.AllowCSMSTLSWildcards"
 TLS_EVENTS = {  # part 2 appendix 1 spellings
     TlsEvent.INVALID_CSMS_CERTIFICATE: "InvalidCsmsCertificate",
     TlsEvent.CREDENTIALS_REFUSED: "FailedToAuthenticationAtCsms",
@@ -119,6 +121,7 @@ class ChargingStation(LinkControls):
             self.certificates, clock, Trust(ocpp.ca_file, ocpp.insecure), report=self._report_tls_event,
             connect_again=self.link.connect, time_source=ctx.time_source,
             partial_chain=lambda: self.model.value(ADDITIONAL_ROOT_CHECK) is True,
+            wildcards=lambda: self.model.value(WILDCARDS) is True,
         )  # fmt: skip
         self.connectivity = Connectivity(
             self.link, NetworkStore(db), self.configuration, self.connection,
