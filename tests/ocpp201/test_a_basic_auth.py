@@ -6,12 +6,16 @@ from __future__ import annotations
 import base64
 import json
 
+from controller.ocpp.certificates import hash_data
 from controller.ocpp.v201.credentials import PASSWORD as PASSWORD_VARIABLE
 from ocpp201.harness import CP_ID, MODULE, PASSWORD, Harness, Secured
+from ocpp201.pki import ORGANIZATION
 from ocpp201.states import booted, connection_data
+from sim import pki
 
 pytestmark = MODULE
 SECURITY = Secured()
+PRESETS = {"SecurityCtrlr.OrganizationName": ORGANIZATION}
 PRIORITY = "OCPPCommCtrlr.NetworkConfigurationPriority"
 NEW_PASSWORD = "a-New-password:with spaces-9876"  # passwordString: any printable character (errata 2.1)
 
@@ -75,3 +79,28 @@ async def test_TC_A_20_CS(cs: Harness) -> None:
     assert result["attributeStatus"] == "Rejected", result  # step 4
     assert "CSMS root" in result["attributeStatusInfo"]["additionalInfo"]
     assert cs.variable(PRIORITY) == ("1",)
+
+
+async def test_nothing_about_trust_or_identity_changes_over_profile_1(cs: Harness) -> None:
+    """Over an unsecured connection (profile 1) InstallCertificate and CertificateSigned are
+    Rejected, DeleteCertificate Failed and TriggerMessage SignChargingStationCertificate Rejected,
+    each saying why; the list is still answered; nothing was installed."""
+    root = pki.authority("a CSMS root over ws")
+    unsecured = {
+        "reasonCode": "UnsupportedRequest",
+        "additionalInfo": "not over an unsecured connection (security profile 1)",
+    }
+    answers = [
+        await cs.call("InstallCertificate", {"certificateType": "CSMSRootCertificate", "certificate": root.cert_pem}),
+        await cs.call("CertificateSigned", {"certificateChain": pki.client(root, "SN-TC-1").cert_pem}),
+        await cs.call("DeleteCertificate", {"certificateHashData": hash_data(root.certificate).payload()}),
+    ]
+    assert [a["status"] for a in answers] == ["Rejected", "Rejected", "Failed"]
+    assert all(a["statusInfo"] == unsecured for a in answers)
+    since = cs.mark()
+    trigger = await cs.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+    assert trigger["status"] == "Rejected"
+    await cs.barrier()
+    assert cs.calls("SignCertificate", since) == []
+    assert await cs.call("GetInstalledCertificateIds", {}) == {"status": "NotFound"}
+    assert cs.frontend.certificates.count() == 0

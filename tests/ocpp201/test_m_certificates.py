@@ -175,13 +175,16 @@ async def test_bad_certificate_requests_get_callerrors(cs: Harness, action: str,
 
 
 async def test_certificates_that_are_no_use_are_rejected(cs: Harness) -> None:
-    """CertificateSigned with PEM that is no certificate, or with a certificate for a key the
-    station never asked for: Rejected with InvalidChargingStationCertificate, nothing installed."""
+    """CertificateSigned with PEM that is no certificate, with a certificate for a key the station
+    never asked for, or for a V2G certificate (no ISO 15118 here): Rejected with
+    InvalidChargingStationCertificate, nothing installed."""
     before = cs.frontend.certificates.client_ids()
     stray = pki.client(cs.pki.root, "SN-TC-1")
-    for chain in ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", stray.cert_pem):
+    garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    own, v2g = "ChargingStationCertificate", "V2GCertificate"
+    for chain, kind in ((garbage, own), (stray.cert_pem, own), (stray.cert_pem, v2g)):
         since = cs.mark()
-        response = await cs.call("CertificateSigned", {"certificateChain": chain})
+        response = await cs.call("CertificateSigned", {"certificateChain": chain, "certificateType": kind})
         assert response["status"] == "Rejected" and response["statusInfo"]["reasonCode"] == "InvalidCertificate"
         event = await cs.expect("SecurityEventNotification", since=since)
         assert event["type"] == "InvalidChargingStationCertificate"

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection
 
 from controller.clock import WallClock, iso
-from controller.ocpp.certificates import KINDS, CertificateError, CertificateStore
+from controller.ocpp.certificates import CertificateError, CertificateStore, Kind
 from controller.ocpp.frontend import TimeSource
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
@@ -64,6 +64,7 @@ Payload = dict[str, Any]
 UPGRADE_ATTEMPTS = 3  # failed attempts with a new profile before falling back
 EVENT = "SecurityEventNotification"
 HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")  # 16-20 bytes (whitepaper 7.2)
+KINDS = {"CentralSystemRootCertificate": Kind.CSMS_ROOT, "ManufacturerRootCertificate": Kind.MANUFACTURER_ROOT}
 TLS_EVENTS = {  # whitepaper chapter 8 spellings
     TlsEvent.INVALID_CSMS_CERTIFICATE: "InvalidCentralSystemCertificate",
     TlsEvent.CREDENTIALS_REFUSED: "FailedToAuthenticationAtCentralSystem",
@@ -296,12 +297,15 @@ class Security:
         await self.link.reconnect()
 
     async def install_certificate(self, payload: Payload) -> Payload:
-        status = await asyncio.to_thread(self.store.install, payload["certificateType"], payload["certificate"])
+        kind = KINDS.get(payload["certificateType"])
+        if kind is None:
+            return {"status": "Rejected"}
+        status = await asyncio.to_thread(self.store.install, kind, payload["certificate"])
         return {"status": status}
 
     async def installed_certificate_ids(self, payload: Payload) -> Payload:
         kind = payload["certificateType"]
-        found = await asyncio.to_thread(self.store.ids, kind if kind in KINDS else None)
+        found = await asyncio.to_thread(self.store.ids, KINDS.get(kind))
         if not found or kind not in KINDS:
             return {"status": "NotFound"}
         return {"status": "Accepted", "certificateHashData": [h.payload() for h in found]}
