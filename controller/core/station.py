@@ -20,7 +20,9 @@ Rules kept here:
   it only when its authorization names the transaction's group. A token releases a cable kept
   locked for it. Other tokens are authorized: on a plugged-in EVSE free for a new driver, else
   they wait for a plug-in until the connection time-out (on a multi-EVSE station, without an
-  EVSE named, at the station until an EV chooses one).
+  EVSE named, at the station until an EV chooses one); only on the EVSEs the authorization
+  allows. A master pass ends every transaction (MasterPass) and starts none. An id longer
+  than ``MAX_TOKEN_ID_LENGTH`` (or empty) is refused unasked.
 - A stop is durable before it is visible: while a transaction's end is being written, charging
   has stopped but the published charging state and indication keep their value (a fault
   excepted), so whoever sees the end finds the row closed.
@@ -42,7 +44,7 @@ from controller.clock import WallClock
 from controller.config import Config
 from controller.core import availability
 from controller.core import reservations as rules
-from controller.core.authorizer import Authorizer, ConfiguredAuthorizer
+from controller.core.authorizer import Authorizer, AuthResult, ConfiguredAuthorizer
 from controller.core.charging_state import charging_state, indication, occupancy
 from controller.core.commands import (
     AvailabilityOutcome,
@@ -65,7 +67,9 @@ from controller.core.txpolicy import TxFacts, energy_before_start, holds, start_
 from controller.core.view import Authorization, EvseView, LimitView, StationView
 from controller.core.vocabulary import (
     FREE_VEND,
+    MAX_TOKEN_ID_LENGTH,
     AuthorizedBy,
+    AuthStatus,
     AvailabilityReason,
     Occupancy,
     ReservationEnd,
@@ -312,7 +316,7 @@ class Station:
         if evse.authorization is not None or evse.busy or not evse.operative or evse.finishing:
             return
         pending = self._pending.authorization
-        if pending is not None:
+        if pending is not None and (not pending.evses or evse.id in pending.evses):
             admission = self._admission(evse.id, pending.token)
             if admission.allowed:
                 self._bind_pending(evse, replace(pending, reservation=admission.ends))
@@ -515,6 +519,9 @@ class Station:
     async def present_token(self, token: Token, source: TokenSource, evse_id: int | None = None) -> TokenAnswer:
         """A token at the station: release a cable kept for it, stop the transaction it owns (or
         its group's), or authorize it and start (or wait for an EV)."""
+        if not 0 < len(token.id) <= MAX_TOKEN_ID_LENGTH and token.type is not TokenType.NO_AUTHORIZATION:
+            log.warning("token %r refused: an id has 1 to %d characters", token.id, MAX_TOKEN_ID_LENGTH)
+            return TokenAnswer(TokenOutcome.REJECTED, AuthStatus.INVALID)
         for evse in self._evses.values():
             if evse.releases_lock(token):
                 evse.lock_held_for = None
@@ -525,23 +532,45 @@ class Station:
             if tx is not None and tx.token is not None and tx.token.same(token) and slot.authorization is not None:
                 await self._wait(self._deauthorize(slot, StopCause.LOCAL, None))
                 return TokenAnswer(TokenOutcome.STOPPED)
-        result = await self.authorizer.authorize(token)
+        groups = frozenset(s.transaction.token.group for s in self._slots() if s.authorization is not None
+                           and s.transaction is not None and s.transaction.token is not None
+                           and s.transaction.token.group)  # fmt: skip
+        result = await self.authorizer.authorize(token, stop_groups=groups)
         if not result.accepted:
             log.info("token %s rejected: %s", token.id, result.status.value)
             return TokenAnswer(TokenOutcome.REJECTED, result.status)
         token = replace(token, group=result.group)
+        if result.master_pass:  # ends every transaction, starts none (2.0.1 C16, a station without a UI)
+            return TokenAnswer(await self._master_pass(token))
         for slot in self._slots():  # a group member stops the group's transaction (1.6 3.10, 2.0.1 C09)
             tx = slot.transaction
             group = tx.token.group if tx is not None and tx.token is not None else None
             if group and result.group and group.casefold() == result.group.casefold() and slot.authorization:
                 await self._wait(self._deauthorize(slot, StopCause.LOCAL, token))
                 return TokenAnswer(TokenOutcome.STOPPED)
-        auth = Authorization(token, source, result.by, self.clock.now())
-        return TokenAnswer(await self._authorize(auth, evse_id, None))
+        return TokenAnswer(await self._authorize(self._authorization(token, source, result), evse_id, None))
+
+    def _authorization(self, token: Token, source: TokenSource, result: AuthResult,
+                       remote_start_id: int | None = None) -> Authorization:  # fmt: skip
+        return Authorization(token, source, result.by, self.clock.now(), remote_start_id=remote_start_id,
+                             evses=result.evses, priority=result.priority, message=result.message)  # fmt: skip
+
+    async def _master_pass(self, token: Token) -> TokenOutcome:
+        running = [s for s in self._slots() if s.transaction is not None and not s.stopping]
+        log.info("master pass %s: ending %d transaction(s)", token.id, len(running))
+        for slot in running:
+            ending = self._deauthorize(slot, StopCause.MASTER_PASS, token) if slot.authorization is not None else None
+            if ending is None and slot.transaction is not None:  # the stop points keep it open: ended all the same
+                self._end_soon(slot, StopCause.MASTER_PASS, token)
+        await asyncio.gather(*(self._wait(s.ending) for s in running))
+        return TokenOutcome.STOPPED if running else TokenOutcome.REJECTED
 
     async def _authorize(self, auth: Authorization, evse_id: int | None, remote: RemoteStart | None) -> TokenOutcome:
-        """Charge on a plugged-in EVSE free for a new driver, else wait for an EV (connection time-out)."""
-        candidates = self._candidates(evse_id)
+        """Charge on a plugged-in EVSE free for a new driver, else wait for an EV (connection time-out);
+        only where the authorization allows the token to charge."""
+        candidates = [e for e in self._candidates(evse_id) if not auth.evses or e.id in auth.evses]
+        if not candidates:
+            return TokenOutcome.REJECTED
         for evse in candidates:
             free = evse.ev_connected and evse.authorization is None and not evse.finishing and not evse.stopping
             admission = self._admission(evse.id, auth.token)
@@ -650,14 +679,15 @@ class Station:
         """A backend's remote start: (optionally) authorize, then charge or wait for an EV."""
         if self.remote_start_check(token, evse_id) is RemoteStartOutcome.REJECTED:
             return RemoteStartOutcome.REJECTED
-        by = AuthorizedBy.NOBODY
+        result = AuthResult(AuthStatus.ACCEPTED, AuthorizedBy.NOBODY, token.group)
         if authorize:
             result = await self.authorizer.authorize(token)
-            if not result.accepted:
-                log.info("remote start for %s not authorized: %s", token.id, result.status.value)
+            if not result.accepted or result.master_pass:
+                log.info("remote start for %s not authorized: %s%s", token.id, result.status.value,
+                         " (master pass)" if result.master_pass else "")  # fmt: skip
                 return RemoteStartOutcome.REJECTED
-            token, by = replace(token, group=result.group), result.by
-        auth = Authorization(token, TokenSource.REMOTE, by, self.clock.now(), remote_start_id=remote_start_id)
+            token = replace(token, group=result.group)
+        auth = self._authorization(token, TokenSource.REMOTE, result, remote_start_id)
         outcome = await self._authorize(auth, evse_id, RemoteStart(remote_start_id, profile))
         log.info("remote start %s on %s: %s", token.id, evse_id or "any connector", outcome.value)
         if outcome is TokenOutcome.REJECTED:

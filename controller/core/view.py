@@ -21,6 +21,7 @@ from controller.core.vocabulary import (
     AuthorizedBy,
     AvailabilityReason,
     ChargingState,
+    DriverMessage,
     Occupancy,
     Token,
     TokenSource,
@@ -40,6 +41,9 @@ class Authorization:
     at: datetime
     remote_start_id: int | None = None
     reservation: Reservation | None = None  # the reservation a transaction of this token uses
+    evses: frozenset[int] = frozenset()  # where the authorization allows it to charge; empty: anywhere
+    priority: int | None = None  # the charging priority the authorization gave
+    message: DriverMessage | None = None  # for the driver, from the authorization (a display shows it)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,15 @@ class Token:
 FREE_VEND = Token("", TokenType.NO_AUTHORIZATION)
 
 
+@dataclass(frozen=True)
+class DriverMessage:
+    """Text the backend has for the driver (2.0.1 personalMessage): shown by whatever shows text."""
+
+    content: str
+    format: str = "UTF8"  # the 2.0.1 MessageFormatEnumType words: ASCII, HTML, URI, UTF8
+    language: str | None = None  # an RFC 5646 tag
+
+
 class TokenSource(StrEnum):
     """Where a token came from."""
 

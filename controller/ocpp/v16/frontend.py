@@ -426,10 +426,10 @@ class ChargePoint(LinkControls):
     def free_vend(self) -> bool:
         return False  # as the station's authorizer: the CSMS decides, nobody charges unasked
 
-    async def authorize(self, t: Token) -> AuthResult:
+    async def authorize(self, t: Token, *, stop_groups: frozenset[str] = frozenset()) -> AuthResult:
         """Local list, cache and CSMS as the engine orders them; offline rules without a link."""
         tag = id_tag(t)
-        return await self.authorization.authorize(token(tag), self._asker(tag))
+        return await self.authorization.authorize(token(tag), self._asker(tag), stop_groups)
 
     def _asker(self, tag: str) -> Ask | None:
         """Sends Authorize.req for ``tag`` (its answer remembered); None while the CSMS cannot be asked."""

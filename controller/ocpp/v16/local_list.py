@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from controller.authorization.local_list import Change, ListState, LocalList, UpdateOutcome, key, updated
+from controller.authorization.local_list import Change, Limits, ListState, LocalList, UpdateOutcome, key, updated
 from controller.ocpp.link import Refuse
 from controller.ocpp.v16.authorization import tag_info
 from controller.ocpp.v16.configuration import Configuration
@@ -80,9 +80,7 @@ def apply(state: ListState, payload: dict[str, Any], *, max_send: int, max_lengt
     """A SendLocalList.req applied to ``state``: (UpdateStatus, the list afterwards). Raises BadList."""
     changes = changes_of(payload)
     full = payload["updateType"] == "Full"
-    outcome, after = updated(
-        state, payload["listVersion"], changes, full=full, max_send=max_send, max_length=max_length
-    )
+    outcome, after = updated(state, payload["listVersion"], changes, full=full, limits=Limits(max_send, max_length))
     return outcome.value, after
 
 

@@ -31,7 +31,7 @@ class CsmsAuthorizer:
     def free_vend(self) -> bool:
         return False
 
-    async def authorize(self, token: Token) -> AuthResult:
+    async def authorize(self, token: Token, *, stop_groups: frozenset[str] = frozenset()) -> AuthResult:
         if token.type is TokenType.NO_AUTHORIZATION:
             return AuthResult(AuthStatus.ACCEPTED, AuthorizedBy.NOBODY)
         if not (self.accepted.is_set() and self.link.connected.is_set()):
