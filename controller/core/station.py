@@ -507,7 +507,7 @@ class Station:
         self._tell(EventKind.DEAUTHORIZED, evse, token=by or token, cause=cause)
         if slot.transaction is not None:
             self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=slot.transaction,
-                       trigger=EventKind.DEAUTHORIZED, cause=cause)  # fmt: skip
+                       trigger=EventKind.DEAUTHORIZED, cause=cause, token=by)  # fmt: skip
         if evse is not None:
             self._changed(evse, before)
         elif slot.transaction is not None and stop_point(self.policy.tx, before, pending_facts(slot)) is not None:

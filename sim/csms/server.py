@@ -76,6 +76,8 @@ class CsmsConfig:
     sign_status: str = "Accepted"  # SignCertificateResponse.status (Rejected: no CertificateSigned follows)
     # 2.0.1 only:
     token_types: dict[str, str] = field(default_factory=dict)  # idToken -> the type it must have (absent: any)
+    # idToken -> the idTokenInfo (camelCase) answered for it, instead of the rules above
+    token_infos: dict[str, dict[str, Any]] = field(default_factory=dict)
     price_per_kwh: float | None = None  # TransactionEventResponse.totalCost (Updated / Ended); None: not sent
     charging_priority: int | None = None  # TransactionEventResponse.chargingPriority; None: not sent
     personal_message: str | None = None  # TransactionEventResponse.updatedPersonalMessage; None: not sent

@@ -4,7 +4,8 @@ Rules kept here (a cooperative CSMS):
 - An idToken is Accepted when its id is in ``CsmsConfig.id_tags`` and its type is the one
   ``token_types`` names for it (any type when none is named); a known id with another type is
   Invalid, an unknown id Unknown; type NoAuthorization is always Accepted. ``parents`` gives the
-  groupIdToken (type Central).
+  groupIdToken (type Central). ``token_infos`` overrides all that per idToken: the idTokenInfo
+  it names is the answer (a test CSMS answering Blocked, Expired, a cacheExpiryDateTime...).
 - TransactionEvent goes into the ledger (``ledger.py``: by the station's transactionId, per
   seqNo, resends and gaps flagged). The answer carries idTokenInfo when the request has an
   idToken (E01.FR.12), totalCost for Updated / Ended when ``price_per_kwh`` is set (the running
@@ -41,6 +42,8 @@ def token_status(token: str, kind: str, known: set[str], types: dict[str, str]) 
 class V201Session(Session, ChargePoint):  # type: ignore[misc]
     def _token_info(self, id_token: dict[str, Any]) -> dict[str, Any]:
         cfg = self.csms.config
+        if id_token["id_token"] in cfg.token_infos:
+            return cfg.token_infos[id_token["id_token"]]
         info: dict[str, Any] = {"status": token_status(id_token["id_token"], id_token["type"], cfg.id_tags,
                                                        cfg.token_types)}  # fmt: skip
         group = cfg.parents.get(id_token["id_token"])

@@ -100,12 +100,14 @@ FAULTS = ("rcd", "diode", "contactor_weld", "contactor_stuck_open", "meter_offli
 
 # Part 5 section 3.1: the optional features evsed declares (True) or not (False). README "OCPP 2.0.1".
 FEATURES: dict[str, bool] = {
-    "C-01": False,  # offline authorization (no local list / cache / unknown-id rule yet)
-    "C-02": False,  # OfflineTxForUnknownIdEnabled
+    "C-01": True,  # offline authorization (local list, cache, unknown ids)
+    "C-02": True,  # OfflineTxForUnknownIdEnabled
     "C-03": True,  # MaxEnergyOnInvalidId
     "C-04": False,  # MinimumStatusDuration
     "C-06.1": False,  # keep authorization when the cable is unplugged at the EV
     "C-06.2": True,  # ... not kept
+    "C-07": False,  # Master Pass with a UI (evsed has none)
+    "C-08": True,  # Master Pass without a UI: it stops every transaction
     "C-09.1": True, "C-09.2": True, "C-09.3": False, "C-09.4": True, "C-09.5": True, "C-09.6": False,
     "C-10.1": True, "C-10.2": True, "C-10.3": True, "C-10.4": True, "C-10.5": False,
     "C-12.1": True, "C-12.2": True,  # UnlockOnEVSideDisconnect (stations with a lock)
@@ -118,13 +120,21 @@ FEATURES: dict[str, bool] = {
     "C-29.5": True,  # TriggerMessage StatusNotification
     "C-29.6": True,  # TriggerMessage BootNotification
     "C-30": True,  # RFID ISO14443 (the token reader)
-    "C-31": False, "C-32": False, "C-33": False, "C-34": False, "C-35": False,
+    "C-31": False, "C-32": False, "C-33": False, "C-34": False, "C-35": False,  # the reader reads ISO14443 only
+    "C-36": True, "C-37": True, "C-38": True, "C-39": True,  # remote start: ISO14443, ISO15693, Central, NoAuth.
     "C-42": False, "C-43": False,
     "C-47": True,  # fall back to the slot of the last connection when every NetworkConnectionProfile failed (B10.FR.07)
-    "C-49": False,  # authorization cache
+    "C-48.1": True, "C-48.2": True,  # AuthorizeRemoteStart true / false
+    "C-49": True,  # authorization cache
     "C-51": True, "C-52": True,  # configurable TxStartPoint / TxStopPoint
+    "C-53": True,  # AuthCacheLifeTime
+    "C-54": True,  # AuthCachePolicy: LRU
     "C-56": True,  # SummaryInventory
-    "C-57": False, "C-58": False, "C-59": False, "C-60": False,
+    "C-57": False,
+    "C-58": True,  # DisableRemoteAuthorization
+    "C-59": True,  # AuthCacheDisablePostAuthorize
+    "C-60": False,
+    "LA-1": True, "LA-2": True, "LA-3": True,  # local list, GetLocalListVersion, LocalAuthListDisablePostAuthorize
     "C-61": True,  # security profile 1 (errata 2025-09 5.7)
     "AS-2": True,  # AdditionalRootCertificateCheck, where [ocpp.variables] sets it
     "AS-3": True,  # CertSigningWaitMinimum / CertSigningRepeatTimes

@@ -21,12 +21,14 @@ Rules kept here:
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-from ocpp201.harness import NETWORK_SLOTS, VALID_TOKEN, Harness
+from controller.core.events import EventKind
+from ocpp201.harness import NETWORK_SLOTS, VALID_TOKEN, WITHIN, Harness
 
 KINDS = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate")
 
@@ -372,3 +374,70 @@ async def booted_through(cs: Harness, since: int, port: int) -> Payload:
     assert event["type"] in ("StartupOfTheDevice", "ResetOrReboot"), event
     assert cs.csms.upgrades[-1].port == port, cs.csms.upgrades[-3:]
     return boot
+
+
+# ---- authorization (part 6 Table 443/444 memory states, Table 436) --------------------------
+
+ACCEPTED_INFO: Payload = {"status": "Accepted"}
+
+
+async def id_token_local_auth_list(cs: Harness, *entries: tuple[dict[str, str], Payload], version: int = 1) -> None:
+    """Table 444 IdTokenLocalAuthList: SendLocalList Full ``version`` with ``entries`` (idToken,
+    idTokenInfo); the answer is Accepted."""
+    items = [{"idToken": token, "idTokenInfo": info} for token, info in entries]
+    request = {"versionNumber": version, "updateType": "Full", "localAuthorizationList": items}
+    assert (await cs.call("SendLocalList", request))["status"] == "Accepted"  # step 2
+
+
+async def presented(cs: Harness, token: dict[str, str] = VALID_TOKEN) -> str:
+    """Manual action: present ``token`` at the reader; returns what the station made of it
+    (the core's token outcome: started, waiting, stopped, unlocked, rejected)."""
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def read(event: Any) -> None:
+        if event.kind is EventKind.TOKEN_READ and event.token.id == token["idToken"] and not outcome.done():
+            outcome.set_result(event.token_outcome.value)
+
+    unsubscribe = cs.station.subscribe(read)
+    try:
+        cs.present(token)
+        async with asyncio.timeout(WITHIN):
+            return await outcome
+    finally:
+        unsubscribe()
+
+
+async def id_token_cached(cs: Harness, token: dict[str, str] = VALID_TOKEN, evse: int = 2) -> None:
+    """Table 443 IdTokenCached: the token is authorized (AuthorizeRequest); Accepted (main A) it
+    charges an EV on ``evse``, which then leaves; not Accepted (main B) it is refused. Either way
+    the CSMS's answer is in the cache."""
+    since = cs.mark()
+    cs.plug_in(evse)
+    await cs.until(lambda: cs.station.view(evse).ev_connected, what=f"the EV seen on EVSE {evse}")
+    outcome = await presented(cs, token)
+    assert (await cs.expect("Authorize", since=since))["idToken"] == token
+    if outcome == "rejected":
+        cs.unplug(evse)
+        await cs.until(lambda: not cs.station.view(evse).ev_connected, what=f"EVSE {evse} empty")
+        return
+    assert outcome == "started", outcome
+    tx = await transaction_id(cs, evse)
+    cs.unplug(evse)
+    await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == tx
+                    and p["eventType"] == "Ended", since)  # fmt: skip
+    await cs.until(lambda: cs.station.view(evse).transaction is None and not cs.station.view(evse).finishing,
+                   what=f"EVSE {evse} free")  # fmt: skip
+
+
+async def start_offline_transaction(cs: Harness, token: dict[str, str] = VALID_TOKEN, evse: int = 1) -> str:
+    """Table 436 StartOfflineTransaction: the link goes down and no reconnect is accepted; the
+    token is presented and the EV connected; then the reconnect is accepted. Returns the
+    transactionId (the transaction started while offline)."""
+    await cs.drop()
+    assert await presented(cs, token) == "waiting"
+    cs.plug_in(evse)
+    await cs.until(lambda: cs.station.view(evse).transaction is not None, what=f"a transaction on EVSE {evse}")
+    tx = cs.station.view(evse).transaction.id
+    cs.accept()
+    await cs.connected()
+    return str(tx)

@@ -19,7 +19,13 @@ REQUIRED_CORE = {f"{component}.{variable}": mutability for feature, component, v
 
 
 async def get(cs: Harness, *items: dict[str, Any]) -> list[dict[str, Any]]:
-    return (await cs.call("GetVariables", {"getVariableData": list(items)}))["getVariableResult"]
+    """GetVariables for ``items``, in as many requests as ItemsPerMessage[GetVariables] asks for."""
+    per_message = cs.variable("DeviceDataCtrlr.ItemsPerMessage[GetVariables]")
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(items), per_message):
+        request = {"getVariableData": list(items[start : start + per_message])}
+        results += (await cs.call("GetVariables", request))["getVariableResult"]
+    return results
 
 
 async def set_(cs: Harness, *items: dict[str, Any]) -> list[dict[str, Any]]:

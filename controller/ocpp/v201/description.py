@@ -61,8 +61,8 @@ class Capacities:
     bytes_per_message: int = 65536  # the same requests; the link's largest frame
     report_items: int = 100  # GetReport requests, and each NotifyReport part the station sends
     report_bytes: int = 65536  # the same, in bytes
-    local_list_entries: int = 1000
-    local_list_bytes: int = 1_000_000
+    local_list_entries: int = 10_000
+    local_list_bytes: int = 2_000_000
     auth_cache_bytes: int = 1_000_000
     certificate_entries: int = 10
     charging_profiles: int = 20

@@ -6,9 +6,11 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   security (A01-A03, M03-M05 certificates), registration (B01-B03, G02), configuration
   (B05-B08, the device model), availability
   (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
-  transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02), and
-  authorization (C01) when the CSMS decides who charges. Each block owns its handlers; this
-  module registers them and binds the device model's effects and live values.
+  transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02),
+  authorization (C: the station's authorization engine, its cache and local list, the
+  station's authorizer when the CSMS decides who charges) and the local list's management
+  (D). Each block owns its handlers; this module registers them and binds the device model's
+  effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
   requests are answered while Pending (B02.FR.01), refused with SecurityError while Rejected.
@@ -29,6 +31,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from controller import __version__
+from controller.authorization.cache import AuthCache
+from controller.authorization.engine import Authorization
+from controller.authorization.local_list import LocalList
 from controller.firmware.updater import Updater
 from controller.ocpp.certificates import CertificateStore
 from controller.ocpp.frontend import FrontEndContext, LinkControls
@@ -39,7 +44,8 @@ from controller.ocpp.security_log import SecurityLog
 from controller.ocpp.security_profile import ConnectionSecurity, Trust
 from controller.ocpp.tls import TlsEvent
 from controller.ocpp.v201 import availability
-from controller.ocpp.v201.authorization import CsmsAuthorizer
+from controller.ocpp.v201.authorization import EFFECTS as AUTHORIZATION_EFFECTS
+from controller.ocpp.v201.authorization import CsmsAuthorizer, policy
 from controller.ocpp.v201.communication import RetryBackOff
 from controller.ocpp.v201.configuration import Configuration
 from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, configured_profile
@@ -47,6 +53,7 @@ from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.inventory import Inventory
+from controller.ocpp.v201.local_list import LocalListManagement
 from controller.ocpp.v201.policy import EFFECTS as POLICY_EFFECTS
 from controller.ocpp.v201.policy import charging_policy
 from controller.ocpp.v201.readings import readers
@@ -65,8 +72,6 @@ log = logging.getLogger(__name__)
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
-    "authorization_enabled", "offline_tx_for_unknown_id", "local_authorize_offline",
-    "local_pre_authorize", "master_pass_group_id", "disable_remote_authorization",  # C authorization
     "stop_tx_on_ev_side_disconnect", "tx_before_accepted",  # E transactions
     "sampled_data", "aligned_data",  # J meter values
 })  # fmt: skip
@@ -76,6 +81,7 @@ READ_AT_USE = {
     "time_source": "registration.py, at each CSMS time",
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
     "allow_csms_tls_wildcards": "controller/ocpp/security_profile.py, at each TLS connection",
+    **dict.fromkeys(AUTHORIZATION_EFFECTS, "authorization.py, at each decision about a token"),
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -109,10 +115,14 @@ class ChargingStation(LinkControls):
             state_dir / "certificates", description.capacities.certificate_entries, now=clock.now,
             additional_root_check=lambda: self.model.value(ADDITIONAL_ROOT_CHECK) is True,
         )  # fmt: skip
+        local_list, cache = LocalList(db), AuthCache(db, clock.now)
         live = readers(station, {
             "security_profile": lambda: self.connectivity.security_profile,
             "active_network_profile": lambda: self.connectivity.active,
             "certificate_entries": self.certificates.count,
+            "auth_cache_storage": lambda: cache.storage,
+            "local_auth_list_entries": lambda: len(local_list.state.entries),
+            "local_auth_list_storage": lambda: local_list.state.storage,
         })  # fmt: skip
         self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
         self.configuration = Configuration(self.model, store, self.link, clock.now)
@@ -147,7 +157,8 @@ class ChargingStation(LinkControls):
         )  # fmt: skip
         self.triggers = Triggers(lambda: station.evse_ids)
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
-        self.authorizer = CsmsAuthorizer(self.link, self.registration.accepted)
+        engine = Authorization(local_list, cache, lambda: policy(self.model), clock.now)
+        self.authorizer = CsmsAuthorizer(engine, self.link, self.registration.accepted, station)
         # The station's one updater: the web page uploads through it, and a release on trial is
         # settled once the backend accepted the station. Its 2.0.1 FirmwareStatusNotifications
         # (UpdateFirmware, L) come with the firmware block; until then it reports to the log.
@@ -155,11 +166,13 @@ class ChargingStation(LinkControls):
                                         security_event=self.security_events.report)  # fmt: skip
         self.firmware_updater.attach(station)
         self.transactions = Transactions(db, self.journal, self.link, station, clock.now)
+        self.transactions.token_answered = self.authorizer.answered
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
         self._tasks = Tasks("ocpp 2.0.1")
         self.link.on_connected = self.registration.on_connected
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.connectivity,
-                  self.security, availability.ChangeAvailability(station))  # fmt: skip
+                  self.security, availability.ChangeAvailability(station), self.authorizer,
+                  LocalListManagement(self.model, local_list))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)

@@ -27,7 +27,9 @@ from controller.ocpp.v201.readings import describe
 from controller.ocpp.v201.variables import Feature
 from hal.board import Board
 
-DECLARED: frozenset[Feature] = frozenset({Feature.CORE, Feature.ADVANCED_SECURITY})
+DECLARED: frozenset[Feature] = frozenset(
+    {Feature.CORE, Feature.ADVANCED_SECURITY, Feature.AUTHORIZATION_CACHE, Feature.LOCAL_AUTH_LIST}
+)
 
 
 def device_model_of(config: Config, board: Board) -> tuple[StationDescription, Inventory, dict[str, str]]:

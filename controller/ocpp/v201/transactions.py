@@ -16,13 +16,14 @@ Rules kept here:
   already told (StopAuthorized / RemoteStop / Deauthorized) is told by what ended it:
   EVCommunicationLost when the EV left, else ChargingStateChanged.
 - ``evse`` only in the first event that knows the EVSE (E01.FR.16); ``idToken`` in the event
-  of the authorization (Started with a token, Updated Authorized), ``remoteStartId`` and
+  of the authorization (Started with a token, Updated Authorized) and in StopAuthorized (the
+  token that stopped it: the owner's, a group member's, a master pass, E07.FR.02), ``remoteStartId`` and
   ``reservationId`` in Started; ``chargingState`` in every event (Ended: EVConnected while the
   EV is there, else Idle); ``stoppedReason`` the stop cause in Ended.
 - meterValue: the energy register at the start (Transaction.Begin) and at the end
   (Transaction.End); sampled and clock-aligned measurands come with the meter-values block.
-- An answer whose idTokenInfo is not Accepted invalidates the token (the core stops or caps
-  the transaction as StopTxOnInvalidId / MaxEnergyOnInvalidId say).
+- An answer's idTokenInfo, with the idToken its request carried, goes to ``token_answered``
+  (the authorization block: cache, group, an invalidated token).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTION = "TransactionEvent"
+TokenAnswered = Callable[
+    [str, dict[str, Any], dict[str, Any]], Awaitable[None]
+]  # (transactionId, idToken, idTokenInfo)
 _DDL = "CREATE TABLE ocpp201_tx_seq (transaction_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL)"
 STARTED_BY = {
     TxPoint.PARKING_BAY_OCCUPANCY: TriggerReason.ev_detected,
@@ -114,6 +118,7 @@ class Transactions:
         self._evse_told: set[str] = set()  # transactions whose EVSE the CSMS has been told
         self._deauthorization_told: set[str] = set()
         journal.on_confirmed = self._confirmed
+        self.token_answered: TokenAnswered | None = None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -208,7 +213,10 @@ class Transactions:
         if trigger is EventKind.DEAUTHORIZED:
             self._deauthorization_told.add(tx.id)
             reason = DEAUTHORIZED_BY.get(event.cause or StopCause.OTHER, TriggerReason.deauthorized)
-            fields: dict[str, Any] = {"chargingState": self._charging_state(tx.evse)}
+            fields: dict[str, Any] = {"chargingState": self._ended_state(tx.evse)}  # nothing is offered any more
+            stopper = event.token or tx.token  # E07.FR.02: the token that stopped it (a group member's)
+            if reason is TriggerReason.stop_authorized and stopper is not None:
+                fields["idToken"] = id_token(stopper)
         elif trigger is EventKind.AUTHORIZED and tx.token is not None:
             reason = self._last_fact.get(tx.evse or 0, TriggerReason.authorized)
             fields = {"idToken": id_token(tx.token), "chargingState": self._charging_state(tx.evse),
@@ -226,12 +234,10 @@ class Transactions:
     # ---- answers ------------------------------------------------------------------------
 
     async def _confirmed(self, entry: Entry, response: dict[str, Any]) -> None:
-        info = response.get("idTokenInfo")
-        if entry.action != ACTION or info is None or info["status"] == "Accepted":
+        info, presented = response.get("idTokenInfo"), entry.payload.get("idToken")
+        if entry.action != ACTION or info is None or presented is None or self.token_answered is None:
             return
-        transaction_id = entry.payload["transactionInfo"]["transactionId"]
-        log.info("transaction %s: idTokenInfo %s", transaction_id, info["status"])
-        self.station.invalidate_token(transaction_id)
+        await self.token_answered(entry.payload["transactionInfo"]["transactionId"], presented, info)
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
