@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.server import serve
 
-from controller.ocpp.journal import Journal, enqueue_in
+from controller.ocpp.journal import STATION_IDS, Journal, Stamp, enqueue_in, sequence_open
 from controller.ocpp.link import Link
 from controller.ocpp.rpc import Rpc
 from controller.storage import Database
@@ -325,3 +325,85 @@ async def test_kill_9_at_random_points_loses_nothing_and_duplicates_are_recognis
         if c[2] != "StartTransaction":
             assert c[3]["transactionId"] == given[sequence_number(c) // 5]
     print(f"kills={kills} duplicates={duplicates} frames={len(calls)}")
+
+
+def event(n: int) -> dict:
+    """A 2.0.1 TransactionEvent-like payload without seqNo / offline (the journal stamps them)."""
+    return {"eventType": "Updated", "n": n}
+
+
+async def test_sequence_numbers_and_the_offline_flag_are_stamped_in_the_enqueue_transaction(tmp_path):
+    db = Database(tmp_path / "evsed.db")
+    journal = Journal(db, ids=STATION_IDS)
+    stamp = Stamp(sequence="seqNo")
+    for n in range(3):
+        await journal.enqueue("TransactionEvent", event(n), "tx-a", stamp=stamp)
+    await journal.enqueue("TransactionEvent", event(9), "tx-b", stamp=Stamp(sequence="seqNo", offline="offline"))
+
+    def broken(conn):
+        raise RuntimeError("the caller's change failed")
+
+    with pytest.raises(RuntimeError):  # nothing of a failed enqueue counts, not even its number
+        await journal.enqueue("TransactionEvent", event(3), "tx-a", also=broken, stamp=stamp)
+    await journal.enqueue("TransactionEvent", event(4), "tx-a", stamp=Stamp(sequence="seqNo", last=True))
+    assert not await db.run(lambda c: sequence_open(c, "tx-a"))  # its last message is queued
+    assert await db.run(lambda c: sequence_open(c, "tx-b"))
+    queued = [(e.tx_key, e.payload["n"], e.payload["seqNo"], e.payload.get("offline")) for e in await journal.pending()]
+    assert queued == [("tx-a", 0, 0, None), ("tx-a", 1, 1, None), ("tx-a", 2, 2, None), ("tx-b", 9, 0, True),
+                      ("tx-a", 4, 3, None)]  # fmt: skip
+    db.close()
+    reopened = Journal(Database(tmp_path / "evsed.db"), ids=STATION_IDS)  # the counters survive a restart
+    await reopened.enqueue("TransactionEvent", event(10), "tx-b", stamp=stamp)
+    assert (await reopened.pending())[-1].payload["seqNo"] == 1
+    reopened.db.close()
+
+
+async def test_queued_counts_per_transaction_and_action_and_flag_offline_marks_what_waits(tmp_path):
+    db = Database(tmp_path / "evsed.db")
+    journal = Journal(db, ids=STATION_IDS)
+    await journal.enqueue("TransactionEvent", event(1), "tx-a", stamp=Stamp(sequence="seqNo"))
+    await journal.enqueue("TransactionEvent", event(2), "tx-b", stamp=Stamp(sequence="seqNo"))
+    await journal.enqueue("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": TS})
+    assert await journal.queued() == 3
+    assert await journal.queued(tx_key="tx-a") == 1 and await journal.queued(tx_key="tx-c") == 0
+    assert await journal.queued(actions=frozenset({"TransactionEvent"})) == 2
+    await journal.flag_offline("offline", frozenset({"TransactionEvent"}))
+    flags = [(e.action, e.payload.get("offline")) for e in await journal.pending()]
+    assert flags == [("TransactionEvent", True), ("TransactionEvent", True), ("SecurityEventNotification", None)]
+    db.close()
+
+
+async def test_station_ids_send_as_queued_and_every_listener_hears_each_confirmation(station, csms):
+    db, _, _ = station
+    link = Link(f"ws://127.0.0.1:{csms.port}", "CP201", Rpc("2.0.1"), backoff_base=0.01, backoff_cap=0.05)
+    journal = Journal(db, ids=STATION_IDS, attempts=3, retry_interval=0)
+    heard: list[tuple[str, int, str]] = []
+
+    async def first(entry, response):
+        heard.append(("first", entry.payload["seqNo"], response["idTokenInfo"]["status"]))
+
+    async def failing(entry, response):
+        raise RuntimeError("a listener that fails does not stop the others or the delivery")
+
+    async def last(entry, response):
+        heard.append(("last", entry.payload["seqNo"], response["idTokenInfo"]["status"]))
+
+    for listener in (first, failing, last):
+        journal.listen(listener)
+    for n, event_type in enumerate(("Started", "Ended")):
+        payload = {"eventType": event_type, "timestamp": TS, "triggerReason": "Authorized",
+                   "transactionInfo": {"transactionId": "tx-201"},
+                   "idToken": {"idToken": "TAG1", "type": "ISO14443"}}  # fmt: skip
+        await journal.enqueue("TransactionEvent", payload, "tx-201", stamp=Stamp(sequence="seqNo", last=n == 1))
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+    finally:
+        delivery.cancel()
+        await link.close()
+    assert heard == [("first", 0, "Accepted"), ("last", 0, "Accepted"), ("first", 1, "Accepted"),
+                     ("last", 1, "Accepted")]  # fmt: skip
+    sent = [json.loads(f.text)[3] for f in csms.log if f.direction == "in" and '"TransactionEvent"' in f.text]
+    assert [(p["seqNo"], p["transactionInfo"]["transactionId"]) for p in sent] == [(0, "tx-201"), (1, "tx-201")]
+    assert await journal.transaction_id("tx-201") is None  # no CSMS ids were kept for it

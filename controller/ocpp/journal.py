@@ -25,9 +25,17 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1
   - Messages that are not transaction-related (security events) must not hold the FIFO:
     skipped at the first CALLERROR or invalid answer, and after ``OTHER_TIMEOUTS`` timeouts.
   - An invalid payload of our own (a bug in evsed) is skipped at once, loudly.
-- transactionId: messages of a local transaction carry ``tx_key``; their ``transactionId`` is
-  filled in at send time from the confirmed StartTransaction. FIFO order means the Start was
-  confirmed or dropped by then; dropped (or never queued) -> -1 (errata 3.18).
+- Messages of a local transaction carry its ``tx_key``. Who numbers transactions is the
+  version's rule (``Ids``): 1.6 (``CSMS_IDS``) fills each message's ``transactionId`` in at
+  send time from the confirmed StartTransaction (FIFO order means the Start was confirmed or
+  dropped by then; dropped or never queued -> -1, errata 3.18); 2.0.1 (``STATION_IDS``) has the
+  station's own id in the payload already.
+- A ``Stamp`` is written into a message inside the enqueue's SQLite transaction: the
+  transaction's next sequence number (from 0, counted in ``ocpp_sequence``, dropped with its
+  last message) and an offline flag. ``flag_offline`` sets that flag on every message still
+  queued when the link goes down (2.0.1 E11.FR.07).
+- ``queued`` answers how many messages wait, for one transaction or of some actions (2.0.1 E14);
+  every confirmation is told to each of the ``listen``-ers, after its commit.
 - Each row keeps its message id; a resend whose outcome is unknown reuses it (OCPP-J errata
   3.1, 2025-04), so a CSMS can recognise the duplicate. The one window that cannot be closed
   without CSMS-side dedup -- the answer was sent, and the station was killed before the
@@ -48,8 +56,8 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 from controller.ocpp.link import CallErrorReceived, CallTimeout, ConnectionLost, Link, NotConnected, ResponseInvalid
 from controller.ocpp.rpc import PayloadInvalid
@@ -122,6 +130,11 @@ CREATE TABLE ocpp_transaction_ids (
     transaction_id INTEGER
 )
 """
+_SEQUENCE_DDL = """
+CREATE TABLE ocpp_sequence (tx_key TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE INDEX ocpp_journal_tx_key ON ocpp_journal (tx_key)
+"""
+Listener = Callable[["Entry", dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +147,89 @@ class Entry:
     attempts: int  # failed transmissions so far
 
 
-def enqueue_in(conn: sqlite3.Connection, action: str, payload: dict[str, Any], tx_key: str | None = None) -> int:
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Fields the journal writes into a message in the enqueue's own SQLite transaction."""
+
+    sequence: str | None = None  # the payload field of the transaction's sequence number (from 0)
+    offline: str | None = None  # the payload field set to true: queued while the link is down
+    last: bool = False  # the transaction's last message: its sequence counter goes
+
+
+class Ids(Protocol):
+    """Who numbers transactions, asked at each step in that step's SQLite transaction."""
+
+    def enqueued(self, conn: sqlite3.Connection, action: str, tx_key: str | None) -> None: ...
+
+    def payload(self, conn: sqlite3.Connection, entry: Entry) -> dict[str, Any]:
+        """The payload as it is sent now."""
+        ...
+
+    def removed(self, conn: sqlite3.Connection, entry: Entry, response: dict[str, Any] | None) -> None:
+        """``entry`` left the journal: confirmed with ``response``, or skipped (None)."""
+        ...
+
+
+class CsmsIds:
+    """The CSMS numbers transactions (OCPP 1.6): its StartTransaction answer gives the id."""
+
+    def enqueued(self, conn: sqlite3.Connection, action: str, tx_key: str | None) -> None:
+        if action == START_ACTION and tx_key is not None:
+            conn.execute("INSERT OR IGNORE INTO ocpp_transaction_ids VALUES (?, NULL)", (tx_key,))
+
+    def payload(self, conn: sqlite3.Connection, entry: Entry) -> dict[str, Any]:
+        if entry.tx_key is None or entry.action == START_ACTION:
+            return entry.payload
+        found = conn.execute(
+            "SELECT transaction_id FROM ocpp_transaction_ids WHERE tx_key = ?", (entry.tx_key,)
+        ).fetchone()
+        known = found is not None and found["transaction_id"] is not None
+        return {**entry.payload, "transactionId": found["transaction_id"] if known else UNKNOWN_TRANSACTION_ID}
+
+    def removed(self, conn: sqlite3.Connection, entry: Entry, response: dict[str, Any] | None) -> None:
+        if entry.tx_key is None:
+            return
+        if entry.action == START_ACTION:
+            transaction_id = response.get("transactionId") if response is not None else None
+            conn.execute(
+                "UPDATE ocpp_transaction_ids SET transaction_id = ? WHERE tx_key = ?",
+                (UNKNOWN_TRANSACTION_ID if transaction_id is None else transaction_id, entry.tx_key),
+            )
+        elif entry.action == STOP_ACTION:
+            conn.execute("DELETE FROM ocpp_transaction_ids WHERE tx_key = ?", (entry.tx_key,))
+
+
+class StationIds:
+    """The station numbers its transactions (OCPP 2.0.1): the payload is sent as queued."""
+
+    def enqueued(self, conn: sqlite3.Connection, action: str, tx_key: str | None) -> None:
+        return None
+
+    def payload(self, conn: sqlite3.Connection, entry: Entry) -> dict[str, Any]:
+        return entry.payload
+
+    def removed(self, conn: sqlite3.Connection, entry: Entry, response: dict[str, Any] | None) -> None:
+        return None
+
+
+CSMS_IDS: Ids = CsmsIds()
+STATION_IDS: Ids = StationIds()
+
+
+def enqueue_in(
+    conn: sqlite3.Connection,
+    action: str,
+    payload: dict[str, Any],
+    tx_key: str | None = None,
+    *,
+    stamp: Stamp | None = None,
+    ids: Ids = CSMS_IDS,
+) -> int:
     """Queue a message inside the caller's transaction; returns its sequence number.
     Call ``Journal.notify()`` after that transaction committed."""
-    if action == START_ACTION and tx_key is not None:
-        conn.execute("INSERT OR IGNORE INTO ocpp_transaction_ids VALUES (?, NULL)", (tx_key,))
+    ids.enqueued(conn, action, tx_key)
+    if stamp is not None:
+        payload = {**payload, **_stamped(conn, stamp, tx_key)}
     cursor = conn.execute(
         "INSERT INTO ocpp_journal (action, payload, tx_key, message_id, enqueued_at) VALUES (?, ?, ?, ?, ?)",
         (action, json.dumps(payload, separators=(",", ":")), tx_key, str(uuid.uuid4()), time.time()),
@@ -146,33 +237,41 @@ def enqueue_in(conn: sqlite3.Connection, action: str, payload: dict[str, Any], t
     return int(cursor.lastrowid or 0)
 
 
-def _head(conn: sqlite3.Connection) -> Entry | None:
+def _stamped(conn: sqlite3.Connection, stamp: Stamp, tx_key: str | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if stamp.sequence is not None:
+        if tx_key is None:
+            raise ValueError("a sequence number counts per transaction: tx_key is needed")
+        row = conn.execute("SELECT next FROM ocpp_sequence WHERE tx_key = ?", (tx_key,)).fetchone()
+        fields[stamp.sequence] = row[0] if row is not None else 0
+        if stamp.last:
+            conn.execute("DELETE FROM ocpp_sequence WHERE tx_key = ?", (tx_key,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO ocpp_sequence VALUES (?, ?)", (tx_key, fields[stamp.sequence] + 1))
+    if stamp.offline is not None:
+        fields[stamp.offline] = True
+    return fields
+
+
+def sequence_open(conn: sqlite3.Connection, tx_key: str) -> bool:
+    """Messages of ``tx_key`` have been stamped and its last one has not: it may have more."""
+    return conn.execute("SELECT 1 FROM ocpp_sequence WHERE tx_key = ?", (tx_key,)).fetchone() is not None
+
+
+def _head(conn: sqlite3.Connection, ids: Ids) -> Entry | None:
     row = conn.execute(
         "SELECT seq, action, payload, tx_key, message_id, attempts FROM ocpp_journal ORDER BY seq LIMIT 1"
     ).fetchone()
     if row is None:
         return None
-    payload = json.loads(row["payload"])
-    if row["tx_key"] is not None and row["action"] != START_ACTION:
-        found = conn.execute(
-            "SELECT transaction_id FROM ocpp_transaction_ids WHERE tx_key = ?", (row["tx_key"],)
-        ).fetchone()
-        known = found is not None and found["transaction_id"] is not None
-        payload["transactionId"] = found["transaction_id"] if known else UNKNOWN_TRANSACTION_ID
-    return Entry(row["seq"], row["action"], payload, row["tx_key"], row["message_id"], row["attempts"])
+    entry = Entry(row["seq"], row["action"], json.loads(row["payload"]), row["tx_key"], row["message_id"],
+                  row["attempts"])  # fmt: skip
+    return replace(entry, payload=ids.payload(conn, entry))
 
 
-def _remove(conn: sqlite3.Connection, entry: Entry, transaction_id: int | None) -> None:
+def _remove(conn: sqlite3.Connection, ids: Ids, entry: Entry, response: dict[str, Any] | None) -> None:
     conn.execute("DELETE FROM ocpp_journal WHERE seq = ?", (entry.seq,))
-    if entry.tx_key is None:
-        return
-    if entry.action == START_ACTION:
-        conn.execute(
-            "UPDATE ocpp_transaction_ids SET transaction_id = ? WHERE tx_key = ?",
-            (UNKNOWN_TRANSACTION_ID if transaction_id is None else transaction_id, entry.tx_key),
-        )
-    elif entry.action == STOP_ACTION:
-        conn.execute("DELETE FROM ocpp_transaction_ids WHERE tx_key = ?", (entry.tx_key,))
+    ids.removed(conn, entry, response)
 
 
 class Journal:
@@ -182,17 +281,22 @@ class Journal:
         *,
         attempts: int = 3,
         retry_interval: float = 60.0,
-        on_confirmed: Callable[[Entry, dict[str, Any]], Awaitable[None]] | None = None,
+        ids: Ids = CSMS_IDS,
     ):
         db.migrate("ocpp_journal_0001", _DDL)
-        self.db = db
+        db.migrate("ocpp_journal_0002_sequence", _SEQUENCE_DDL)
+        self.db, self.ids = db, ids
         # Plain attributes: the configuration listeners for TransactionMessageAttempts /
         # TransactionMessageRetryInterval set them and the next failure uses the new values.
         self.attempts = attempts
         self.retry_interval = retry_interval
-        self.on_confirmed = on_confirmed
+        self._listeners: list[Listener] = []
         self._work = asyncio.Event()
         self._empty = asyncio.Event()  # set by the delivery task when it found nothing to send
+
+    def listen(self, listener: Listener) -> None:
+        """Await ``listener(entry, response)`` after every confirmation (in the delivery task)."""
+        self._listeners.append(listener)
 
     def notify(self) -> None:
         """Something was queued with ``enqueue_in``: wake the delivery task."""
@@ -209,12 +313,13 @@ class Journal:
         payload: dict[str, Any],
         tx_key: str | None = None,
         also: Callable[[sqlite3.Connection], T] | None = None,
+        stamp: Stamp | None = None,
     ) -> tuple[int, T | None]:
         """Commit the message (and ``also(conn)``, atomically) before returning; then deliver."""
 
         def write(conn: sqlite3.Connection) -> tuple[int, T | None]:
             extra = also(conn) if also is not None else None
-            return enqueue_in(conn, action, payload, tx_key), extra
+            return enqueue_in(conn, action, payload, tx_key, stamp=stamp, ids=self.ids), extra
 
         result = await self.db.run(write)
         self.notify()
@@ -227,6 +332,26 @@ class Journal:
             ).fetchall()
         )
         return [Entry(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    async def queued(self, tx_key: str | None = None, actions: frozenset[str] | None = None) -> int:
+        """How many messages wait: of the transaction ``tx_key`` (None: any), of ``actions`` (None: any)."""
+        where, args = ["1"], []
+        if tx_key is not None:
+            where.append("tx_key = ?")
+            args.append(tx_key)
+        if actions is not None:
+            where.append(f"action IN ({','.join('?' * len(actions))})")
+            args.extend(sorted(actions))
+        sql = f"SELECT count(*) FROM ocpp_journal WHERE {' AND '.join(where)}"
+        return int(await self.db.run(lambda conn: conn.execute(sql, args).fetchone()[0]))
+
+    async def flag_offline(self, field: str, actions: frozenset[str]) -> None:
+        """Set ``field`` true in every queued message of ``actions`` (the link went down)."""
+        marks = ",".join("?" * len(actions))
+        await self.db.run(lambda conn: conn.execute(
+            f"UPDATE ocpp_journal SET payload = json_set(payload, ?, json('true')) WHERE action IN ({marks})",
+            (f"$.{field}", *sorted(actions)),
+        ))  # fmt: skip
 
     async def transaction_id(self, tx_key: str) -> int | None:
         """The CSMS's transactionId for a local transaction: None while unconfirmed, -1 if never."""
@@ -241,7 +366,7 @@ class Journal:
         """Send queued messages forever (run it as a task; cancel to stop)."""
         while True:
             self._work.clear()  # before looking, so an enqueue during the look is not missed
-            entry = await self.db.run(_head)
+            entry = await self.db.run(lambda conn: _head(conn, self.ids))
             if entry is None:
                 self._empty.set()
                 await self._work.wait()
@@ -255,8 +380,7 @@ class Journal:
         confirmed: list[dict[str, Any]] = []
 
         def confirm(response: dict[str, Any]) -> None:  # in the link's receive path: first thing done
-            transaction_id = response.get("transactionId") if entry.action == START_ACTION else None
-            self.db.run_sync(lambda conn: _remove(conn, entry, transaction_id))
+            self.db.run_sync(lambda conn: _remove(conn, self.ids, entry, response))
             confirmed.append(response)
 
         try:
@@ -265,8 +389,11 @@ class Journal:
             if not confirmed:  # (a timeout can fire just after the answer was read)
                 await self._failed(link, entry, exc)
                 return
-        if self.on_confirmed is not None:
-            await self.on_confirmed(entry, confirmed[0])
+        for listener in self._listeners:
+            try:
+                await listener(entry, confirmed[0])
+            except Exception:
+                log.exception("listener of the confirmed %s #%d failed", entry.action, entry.seq)
 
     async def _failed(self, link: Link, entry: Entry, exc: Exception) -> None:
         transaction = entry.action in TRANSACTION_ACTIONS
@@ -279,7 +406,7 @@ class Journal:
             level = logging.ERROR if outcome is Outcome.OURS else logging.WARNING
             log.log(level, "skipping queued %s #%d after %d transmission(s): %s", entry.action, entry.seq,
                     transmissions, exc)  # fmt: skip
-            await self.db.run(lambda conn: _remove(conn, entry, None))
+            await self.db.run(lambda conn: _remove(conn, self.ids, entry, None))
             return
         if counts:
             # After a CALLERROR the CSMS saw and rejected the message: the retry is a new one, new id.

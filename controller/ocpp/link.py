@@ -33,7 +33,8 @@ Rules kept here:
   ``reconnect``) first lets the outstanding CALL get its answer (at most ``CLOSE_WAIT_S``):
   frames already received are processed, and a CSMS busy answering does not lose the answer.
 - ``on_connected`` runs (tracked) after each (re)connect, so the front end sends its
-  BootNotification first; ``frame_log`` sees every frame in and out.
+  BootNotification first; ``on_disconnected`` is called after each connection ended;
+  ``frame_log`` sees every frame in and out.
 - Security hooks (the security profile decides them per attempt): ``before_attempt()`` runs
   first in each attempt (it may point ``url`` and ``call_timeout`` elsewhere, or raise
   ConnectionError: the attempt failed); ``additional_headers`` and ``ssl`` may be callables;
@@ -180,6 +181,7 @@ class Link:
         self.ssl = ssl
         self.compression = compression
         self.on_connected = on_connected
+        self.on_disconnected: Callable[[], None] | None = None  # after each connection ended
         self.frame_log = frame_log
         self.on_open, self.on_failure = on_open, on_failure
         self.before_attempt: Callable[[], None] | None = None
@@ -386,6 +388,8 @@ class Link:
             if self._pending is not None and not self._pending.future.done():
                 self._pending.future.set_exception(ConnectionLost("connection closed while waiting for the response"))
             await asyncio.gather(worker, keepalive, return_exceptions=True)
+            if self.on_disconnected is not None:
+                self.on_disconnected()
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         """Ping every ``ping_interval``; no pong within ``ping_timeout``: the path is dead."""

@@ -107,7 +107,7 @@ class Transactions:
         self.authorization: Authorization | None = None  # set by the charge point
         self._stop_data: dict[str, list[dict[str, Any]]] = {}  # transaction id -> StopTxn*Data samples
         self._loop = asyncio.get_running_loop()
-        journal.on_confirmed = self._confirmed
+        journal.listen(self._confirmed)
 
     # ---- the ledger hook (database thread, inside the transaction's SQLite transaction) -----
 

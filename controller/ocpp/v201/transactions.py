@@ -117,7 +117,7 @@ class Transactions:
         self._remote_start_id: dict[int, int | None] = {}  # per EVSE: the remote start of its authorization
         self._evse_told: set[str] = set()  # transactions whose EVSE the CSMS has been told
         self._deauthorization_told: set[str] = set()
-        journal.on_confirmed = self._confirmed
+        journal.listen(self._confirmed)
         self.token_answered: TokenAnswered | None = None
 
     # ---- building -----------------------------------------------------------------------
