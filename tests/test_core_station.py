@@ -316,3 +316,59 @@ async def test_a_transaction_is_told_before_the_loop_may_charge_for_it(start_dae
     run.sim.plug_in(1, **EV)
     await run.wait_status("Charging")
     assert allowed_when_told == [False] and any(c.charge_allowed for c in controls)
+
+
+async def test_the_ev_leaving_ends_the_authorization_where_the_policy_says_so(start_daemon) -> None:
+    """deauthorize_on_ev_disconnect (2.0.1 StopTxOnEVSideDisconnect): with Authorized as the only
+    stop point the EV leaving ends the transaction with EVDisconnected; without the flag the
+    transaction goes on, authorized, and charges again when the EV comes back."""
+    run = await start_daemon(LOCAL_TOKENS)
+    run.station.set_policy(policy({TxPoint.POWER_PATH_CLOSED}, {TxPoint.AUTHORIZED}, deauthorize_on_ev_disconnect=True))
+    run.sim.plug_in(1, **EV)
+    await run.station.present_token(TAG_A, TokenSource.API)
+    await run.wait_status("Charging")
+    run.sim.unplug(1)
+    await eventually(lambda: ended(run), what="the end at the unplug")
+    [end] = ended(run)
+    assert end.cause is StopCause.EV_DISCONNECTED
+    deauthorized = next(e for e in run.events if e.kind is K.DEAUTHORIZED)
+    assert deauthorized.cause is StopCause.EV_DISCONNECTED
+    run.station.set_policy(policy({TxPoint.POWER_PATH_CLOSED}, {TxPoint.AUTHORIZED}))
+    run.sim.plug_in(1, **EV)
+    await run.station.present_token(TAG_A, TokenSource.API)
+    await run.wait_status("Charging")
+    tx = run.transaction()
+    run.sim.unplug(1)
+    await eventually(lambda: run.station.view(1).charging_state is ChargingState.IDLE, what="the EV gone")
+    assert run.transaction().id == tx.id and run.station.view(1).authorization is not None  # suspended, not ended
+    run.sim.plug_in(1, **EV)
+    await run.wait_status("Charging")
+    assert run.transaction().id == tx.id and len(ended(run)) == 1
+
+
+async def test_a_transaction_the_ev_left_on_a_tethered_cable_times_out(start_daemon) -> None:
+    """timeout_after_ev_disconnect (2.0.1 E10.FR.02): the EV does not come back within the
+    connection time-out: the transaction ends with Timeout."""
+    run = await start_daemon(LOCAL_TOKENS)
+    run.station.set_policy(policy({TxPoint.POWER_PATH_CLOSED}, {TxPoint.AUTHORIZED}, connection_timeout_s=1.0,
+                                  timeout_after_ev_disconnect=True))  # fmt: skip
+    run.sim.plug_in(1, **EV)
+    await run.station.present_token(TAG_A, TokenSource.API)
+    await run.wait_status("Charging")
+    run.sim.unplug(1)
+    await eventually(lambda: ended(run), within=5, what="the time-out")
+    assert ended(run)[0].cause is StopCause.TIMEOUT
+
+
+async def test_nothing_starts_while_starts_are_not_allowed(start_daemon) -> None:
+    """start_allowed False (2.0.1: not accepted yet, TxBeforeAcceptedEnabled false): the plugged-in,
+    authorized EV waits without a transaction and without energy; allowed, it starts at once."""
+    run = await start_daemon(LOCAL_TOKENS)
+    run.station.set_policy(policy({TxPoint.POWER_PATH_CLOSED}, {TxPoint.AUTHORIZED}, start_allowed=False))
+    run.sim.plug_in(1, **EV)
+    await run.station.present_token(TAG_A, TokenSource.API)
+    await eventually(lambda: run.station.view(1).charging_state is not None, what="sampled")
+    assert run.transaction() is None and not run.sim.snapshot(1)["contactor"]["closed"]
+    run.station.set_policy(policy({TxPoint.POWER_PATH_CLOSED}, {TxPoint.AUTHORIZED}))
+    await run.wait_status("Charging")
+    assert run.transaction() is not None

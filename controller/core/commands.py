@@ -84,3 +84,7 @@ class ChargingPolicy:
     unlock_on_ev_disconnect: bool = True  # else the cable stays locked until its token returns
     stop_on_invalid_id: bool = True  # a token the backend invalidates after the start ends it
     max_energy_on_invalid_id_wh: float = 0.0  # ... else it delivers at most this much in all
+    deauthorize_on_ev_disconnect: bool = False  # the EV leaving ends the authorization (cause EVDisconnected)
+    # A running transaction whose EV left a tethered cable ends after the connection time-out (Timeout).
+    timeout_after_ev_disconnect: bool = False
+    start_allowed: bool = True  # False: no transaction starts (e.g. the backend has not accepted the station)

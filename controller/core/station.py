@@ -16,6 +16,9 @@ Rules kept here:
   cause of the fact that fell: the EV leaving -> EVDisconnected, the authorization ending ->
   that deauthorization's cause. An authorization that ended earlier inside the transaction
   keeps its cause for the transaction's later end.
+- The EV leaving ends the authorization where the policy says so (cause EVDisconnected); an
+  authorized transaction whose EV left a tethered cable ends after the connection time-out
+  where the policy says so (Timeout). No transaction starts while the policy forbids starts.
 - A token stops the transaction it started without asking anyone (Local); another token stops
   it only when its authorization names the transaction's group. A token releases a cable kept
   locked for it. Other tokens are authorized: on a plugged-in EVSE free for a new driver, else
@@ -250,7 +253,7 @@ class Station:
             limit = Limit(0.0, limit.phases, limit.valid_until)
         evse.limit = LimitView(limit.amps, limit.phases, source)
         authorized = evse.authorization is not None
-        open_ = tx is not None or energy_before_start(self.policy.tx)
+        open_ = tx is not None or (energy_before_start(self.policy.tx) and self.policy.start_allowed)
         allowed = authorized and open_ and evse.operative and not evse.stopping
         hold = (tx is not None and authorized) or evse.lock_held_for is not None
         self.rt.set_control(evse_id, ConnectorControl(charge_allowed=allowed, limit=limit, hold_lock=hold))
@@ -291,6 +294,8 @@ class Station:
         if evse.ev_connected and not was_plugged:
             self._plugged(evse)
         self._changed(evse, before)
+        if was_plugged and not evse.ev_connected:
+            self._left_running(evse)
         self._flush()
 
     def on_meter(self, evse_id: int, reading: MeterReading | None) -> None:
@@ -331,9 +336,20 @@ class Station:
 
     def _unplugged(self, evse: Evse) -> None:
         tx = evse.transaction
-        ends = tx is not None and TxPoint.EV_CONNECTED in self.policy.tx.stop
+        deauthorizes = self.policy.deauthorize_on_ev_disconnect and evse.authorization is not None
+        ends = tx is not None and (TxPoint.EV_CONNECTED in self.policy.tx.stop or deauthorizes)
         if ends and tx is not None and tx.token is not None and not self.policy.unlock_on_ev_disconnect:
             evse.lock_held_for = tx.token  # locked until the transaction's owner comes back
+        if deauthorizes and tx is not None and not evse.stopping:
+            self._end_authorization(evse, StopCause.EV_DISCONNECTED, None)  # the caller's _changed decides
+
+    def _left_running(self, evse: Evse) -> None:
+        """The EV left and its authorized transaction goes on: on a tethered cable it has the
+        connection time-out to come back (the policy's ``timeout_after_ev_disconnect``)."""
+        tethered = self.board.connector(evse.id).cable is None
+        running = evse.transaction is not None and not evse.stopping and evse.authorization is not None
+        if running and tethered and self.policy.timeout_after_ev_disconnect:
+            evse.deadline = time.monotonic() + self.policy.connection_timeout_s
 
     def _fault_raised(self, evse: Evse, fault: Fault) -> None:
         log.warning("connector %s: fault %s", evse.id, fault.value)
@@ -364,7 +380,7 @@ class Station:
         self._settle()
 
     def _maybe_start(self, slot: Slot, evse: Evse | None, facts: TxFacts) -> None:
-        if slot.busy or (evse is not None and (evse.finishing or not evse.operative)):
+        if slot.busy or not self.policy.start_allowed or (evse is not None and (evse.finishing or not evse.operative)):
             return
         point = start_point(self.policy.tx, facts)
         if point is not None:
@@ -496,10 +512,9 @@ class Station:
             self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=bound, trigger=EventKind.EV_PLUGGED)
         self._authorize_on(evse, auth, remote)
 
-    def _deauthorize(self, slot: Slot, cause: StopCause, by: Token | None) -> asyncio.Task[Any] | None:
-        """The authorization of ``slot`` ends; its transaction ends if the policy says so."""
+    def _end_authorization(self, slot: Slot, cause: StopCause, by: Token | None) -> None:
+        """The authorization of ``slot`` ends (told); the caller lets the policy decide."""
         evse = slot if isinstance(slot, Evse) else None
-        before = evse.tx_facts() if evse is not None else pending_facts(slot)
         token = slot.authorization.token if slot.authorization is not None else None
         slot.authorization, slot.deadline = None, None
         if slot.transaction is not None:
@@ -508,6 +523,12 @@ class Station:
         if slot.transaction is not None:
             self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=slot.transaction,
                        trigger=EventKind.DEAUTHORIZED, cause=cause, token=by)  # fmt: skip
+
+    def _deauthorize(self, slot: Slot, cause: StopCause, by: Token | None) -> asyncio.Task[Any] | None:
+        """The authorization of ``slot`` ends; its transaction ends if the policy says so."""
+        evse = slot if isinstance(slot, Evse) else None
+        before = evse.tx_facts() if evse is not None else pending_facts(slot)
+        self._end_authorization(slot, cause, by)
         if evse is not None:
             self._changed(evse, before)
         elif slot.transaction is not None and stop_point(self.policy.tx, before, pending_facts(slot)) is not None:
@@ -655,9 +676,16 @@ class Station:
 
     def set_policy(self, policy: ChargingPolicy) -> None:
         """The front end's rules (its configuration keys), as one value; applied at once."""
+        allowed_now = policy.start_allowed and not self._policy.start_allowed
         self._policy = policy
         for evse in self._evses.values():
             self.refresh_limit(evse.id)
+        if allowed_now:  # what waited for the start to be allowed starts now
+            for evse in self._evses.values():
+                self._changed(evse, evse.tx_facts())
+            self._maybe_start(self._pending, None, pending_facts(self._pending))
+            self._settle()
+            self._flush()
 
     def remote_start_check(self, token: Token, evse_id: int | None) -> RemoteStartOutcome:
         """What a remote start of ``token`` (group included) on ``evse_id`` (None: any) gets now."""
