@@ -104,8 +104,8 @@ FEATURES: dict[str, bool] = {
     "C-02": True,  # OfflineTxForUnknownIdEnabled
     "C-03": True,  # MaxEnergyOnInvalidId
     "C-04": False,  # MinimumStatusDuration
-    "C-06.1": False,  # keep authorization when the cable is unplugged at the EV
-    "C-06.2": True,  # ... not kept
+    "C-06.1": True,  # keep authorization when the cable is unplugged at the EV (StopTxOnEVSideDisconnect false)
+    "C-06.2": True,  # ... not kept (true)
     "C-07": False,  # Master Pass with a UI (evsed has none)
     "C-08": True,  # Master Pass without a UI: it stops every transaction
     "C-09.1": True, "C-09.2": True, "C-09.3": False, "C-09.4": True, "C-09.5": True, "C-09.6": False,
@@ -116,7 +116,8 @@ FEATURES: dict[str, bool] = {
     "C-20": False, "C-21": False,
     "C-23": True,  # TimeSource: NTP, Heartbeat
     "C-25": False, "C-26": False, "C-28": True,
-    "C-29.1": False, "C-29.2": False, "C-29.3": False, "C-29.4": False,
+    "C-29.1": True, "C-29.2": True,  # TriggerMessage MeterValues, TransactionEvent
+    "C-29.3": False, "C-29.4": False,
     "C-29.5": True,  # TriggerMessage StatusNotification
     "C-29.6": True,  # TriggerMessage BootNotification
     "C-30": True,  # RFID ISO14443 (the token reader)

@@ -89,12 +89,21 @@ async def booted(cs: Harness, reset: bool = False, expected: dict[int, str] | No
     return boot
 
 
+def last_status(cs: Harness, evse: int) -> str | None:
+    """The connectorStatus last reported for ``evse`` (connector 1)."""
+    reported = cs.calls("StatusNotification", 0, lambda p: p["evseId"] == evse)
+    return str(reported[-1]["connectorStatus"]) if reported else None
+
+
 async def ev_connected_pre_session(cs: Harness, evse: int = 1, authorized: bool = False) -> Payload | None:
-    """Table 427: connect the EV; the connector becomes Occupied; a TransactionEvent when the
-    transaction starts here or runs already (returned)."""
+    """Table 427: connect the EV; the connector becomes Occupied (told when it was not already, as
+    after a remote start there); a TransactionEvent when the transaction starts here or runs
+    already (returned)."""
     since = cs.mark()
+    occupied = last_status(cs, evse) == "Occupied"
     cs.plug_in(evse)
-    await cs.expect("StatusNotification", connector_status("Occupied", evse, 1), since)  # step 1
+    if not occupied:
+        await cs.expect("StatusNotification", connector_status("Occupied", evse, 1), since)  # step 1
     if not (starts_at(cs, "EVConnected") or (authorized and starts_at(cs, "Authorized", "PowerPathClosed"))):
         return None
     event = await cs.expect("TransactionEvent", since=since)  # step 3
@@ -158,8 +167,10 @@ async def energy_transfer_started(cs: Harness, evse: int = 1) -> Payload:
     TransactionEvent with chargingState Charging."""
     since = cs.mark()
     if evse not in cs.plugged:
+        occupied = last_status(cs, evse) == "Occupied"
         cs.plug_in(evse)
-        await cs.expect("StatusNotification", connector_status("Occupied", evse, 1), since)  # step 1
+        if not occupied:
+            await cs.expect("StatusNotification", connector_status("Occupied", evse, 1), since)  # step 1
     event = await cs.expect("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging",
                             since)  # fmt: skip  # step 9
     assert event["triggerReason"] in ("ChargingStateChanged", "CablePluggedIn", "Authorized"), event
@@ -191,8 +202,14 @@ async def ev_connected_post_session(cs: Harness, evse: int = 1) -> Payload | Non
     running = cs.station.view(evse).transaction
     if running is None:
         return None
-    return await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == running.id
-                           and p["transactionInfo"].get("chargingState") == "EVConnected")  # fmt: skip  # step 1
+    stops = ("StopAuthorized", "RemoteStop", "Deauthorized")
+    stopped = max(f.index for f in cs.call_frames() if f.action == "TransactionEvent"
+                  and f.payload["transactionInfo"]["transactionId"] == running.id
+                  and f.payload["triggerReason"] in stops)  # fmt: skip
+    event = await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == running.id
+                            and p["transactionInfo"].get("chargingState") == "EVConnected", stopped)  # fmt: skip
+    assert event["triggerReason"] in ("ChargingStateChanged", *stops), event  # step 1
+    return event
 
 
 async def transaction_id(cs: Harness, evse: int = 1) -> str:
@@ -441,3 +458,20 @@ async def start_offline_transaction(cs: Harness, token: dict[str, str] = VALID_T
     cs.accept()
     await cs.connected()
     return str(tx)
+
+
+def events_of(cs: Harness, tx: str, since: int = 0) -> list[Payload]:
+    """The TransactionEvents of transaction ``tx`` the station sent from ``since`` on, in order."""
+    return cs.calls("TransactionEvent", since, lambda p: p["transactionInfo"]["transactionId"] == tx)
+
+
+def in_sequence(cs: Harness, tx: str) -> list[Payload]:
+    """Every event of ``tx`` arrived once, numbered 0, 1, 2... in the order sent (E01.FR.07);
+    ``evse`` only in the first event of the EVSE and of each plug-in; returns them."""
+    events = events_of(cs, tx)
+    assert [e["seqNo"] for e in events] == list(range(len(events))), [(e["seqNo"], e["triggerReason"]) for e in events]
+    assert events[0]["eventType"] == "Started", events[0]
+    with_evse = [e for e in events if "evse" in e]
+    assert all(e["triggerReason"] in ("CablePluggedIn", "RemoteStart", "Trigger") or e is events[0]
+               for e in with_evse), with_evse  # fmt: skip
+    return events

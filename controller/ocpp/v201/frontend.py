@@ -6,11 +6,11 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   security (A01-A03, M03-M05 certificates), registration (B01-B03, G02), configuration
   (B05-B08, the device model), availability
   (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
-  transactions (E, TransactionEvent from the core's ledger), remote control (F01/F02),
-  authorization (C: the station's authorization engine, its cache and local list, the
-  station's authorizer when the CSMS decides who charges) and the local list's management
-  (D). Each block owns its handlers; this module registers them and binds the device model's
-  effects and live values.
+  transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus), meter
+  values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
+  station's authorization engine, its cache and local list, the station's authorizer when the
+  CSMS decides who charges) and the local list's management (D). Each block owns its
+  handlers; this module registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
   requests are answered while Pending (B02.FR.01), refused with SecurityError while Rejected.
@@ -37,7 +37,7 @@ from controller.authorization.local_list import LocalList
 from controller.firmware.updater import Updater
 from controller.ocpp.certificates import CertificateStore
 from controller.ocpp.frontend import FrontEndContext, LinkControls
-from controller.ocpp.journal import Journal
+from controller.ocpp.journal import STATION_IDS, Journal
 from controller.ocpp.link import Link, Reply
 from controller.ocpp.rpc import Rpc
 from controller.ocpp.security_log import SecurityLog
@@ -54,6 +54,8 @@ from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
+from controller.ocpp.v201.meter_values import settings as meter_settings
+from controller.ocpp.v201.metering import Metering
 from controller.ocpp.v201.policy import EFFECTS as POLICY_EFFECTS
 from controller.ocpp.v201.policy import charging_policy
 from controller.ocpp.v201.readings import readers
@@ -72,8 +74,6 @@ log = logging.getLogger(__name__)
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
-    "stop_tx_on_ev_side_disconnect", "tx_before_accepted",  # E transactions
-    "sampled_data", "aligned_data",  # J meter values
 })  # fmt: skip
 READ_AT_USE = {
     "offline_threshold": "availability.py, at each reconnect",
@@ -109,7 +109,7 @@ class ChargingStation(LinkControls):
         self.station, self.clock = station, clock
         identity = ocpp.charge_point_id or config.station.charge_point_id
         self.link = Link(ocpp.url, identity, Rpc("2.0.1"), call_timeout=ocpp.call_timeout_s)
-        self.journal = Journal(db)
+        self.journal = Journal(db, ids=STATION_IDS)
         store = VariableStore(db, state_dir / "secrets")
         self.certificates = CertificateStore(
             state_dir / "certificates", description.capacities.certificate_entries, now=clock.now,
@@ -165,13 +165,16 @@ class ChargingStation(LinkControls):
         self.firmware_updater = Updater(config.firmware, state_dir, clock, __version__, report=_not_reported,
                                         security_event=self.security_events.report)  # fmt: skip
         self.firmware_updater.attach(station)
-        self.transactions = Transactions(db, self.journal, self.link, station, clock.now)
+        self.transactions = Transactions(db, self.journal, self.link, station, clock.now,
+                                         lambda: meter_settings(self.model.value))  # fmt: skip
         self.transactions.token_answered = self.authorizer.answered
+        self.metering = Metering(station, self.transactions, self.link, self.registration.accepted, clock,
+                                 lambda: meter_settings(self.model.value))  # fmt: skip
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
         self._tasks = Tasks("ocpp 2.0.1")
         self.link.on_connected = self.registration.on_connected
-        blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.connectivity,
-                  self.security, availability.ChangeAvailability(station), self.authorizer,
+        blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
+                  self.connectivity, self.security, availability.ChangeAvailability(station), self.authorizer,
                   LocalListManagement(self.model, local_list))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
@@ -180,6 +183,8 @@ class ChargingStation(LinkControls):
         self._bind(description.has_lock)
         station.subscribe(self.statuses.on_event)
         station.subscribe(self.transactions.on_event)
+        station.subscribe(self.metering.on_event)
+        self.link.on_disconnected = lambda: self._tasks.spawn(self.transactions.link_down(), "ocpp201-offline")
         ledger.hooks.append(self.transactions.hook)
 
     # ---- wiring -------------------------------------------------------------------------
@@ -199,7 +204,9 @@ class ChargingStation(LinkControls):
             journal.retry_interval = float(self.configuration.number(MESSAGE_INTERVAL))
 
         def policy(_write: object = None) -> None:
-            self.station.set_policy(charging_policy(model.value, has_lock))
+            self.station.set_policy(charging_policy(model.value, has_lock, self.registration.accepted.is_set()))
+
+        self._policy = policy
 
         bindings: list[tuple[str, Callable[[object], None]]] = [
             ("retry_backoff", backoff),
@@ -207,6 +214,8 @@ class ChargingStation(LinkControls):
             ("transaction_event_attempts", attempts),
             ("transaction_event_attempt_interval", attempts),
             *((e, policy) for e in POLICY_EFFECTS if e in model.effects()),
+            ("sampled_data", self.metering.changed),
+            ("aligned_data", self.metering.changed),
         ]
         for effect, apply in bindings:
             model.on_change(effect, apply)
@@ -235,12 +244,27 @@ class ChargingStation(LinkControls):
                 return None
             return lambda: self.statuses.triggered(key)
 
+        def transaction_event(evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
+            asked = [evse["id"]] if evse is not None else list(self.station.evse_ids)
+            running = [e for e in asked if self.station.view(e).transaction is not None]
+            if not running:
+                return None
+
+            async def send() -> None:
+                for e in running:
+                    self.transactions.triggered(e)
+
+            return send
+
         self.triggers.offer("BootNotification", boot)
         self.triggers.offer("Heartbeat", heartbeat)
         self.triggers.offer("StatusNotification", status)
         self.triggers.offer("SignChargingStationCertificate", self.security.sign_offer)
+        self.triggers.offer("MeterValues", self.metering.triggered)
+        self.triggers.offer("TransactionEvent", transaction_event)
 
     async def _accepted(self) -> None:
+        self._policy()  # transactions may start now (TxBeforeAcceptedEnabled aside)
         await self.statuses.report_all()
         self.queue_open.set()
 
@@ -264,6 +288,7 @@ class ChargingStation(LinkControls):
         self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
         self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
         self._tasks.spawn(self.security.watch_expiry(self.registration.accepted), "ocpp201-certificate-expiry")
+        self.metering.start()
         self.link.start()
 
     async def stop(self) -> None:
@@ -272,6 +297,7 @@ class ChargingStation(LinkControls):
                 async with asyncio.timeout(3):
                     await self.journal.wait_empty()
         await self.link.close()
+        await self.metering.stop()
         await self.firmware_updater.close()
         await self.security.close()
         await self.connection.close()
