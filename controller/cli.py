@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--connector", type=int, default=1, help="connector id (default 1)")
     c = ctl.add_parser("fault", help="sim: inject or clear a fault")
     c.add_argument(
-        "kind", help="rcd, diode, contactor_weld, contactor_stuck_open, meter_offline, overtemp or overcurrent"
+        "kind",
+        help="rcd, diode, contactor_weld, contactor_stuck_open, meter_offline, overtemp, overcurrent or lock_stuck",
     )
     c.add_argument("state", choices=["on", "off"], help="inject or clear")
     c.add_argument("--connector", type=int, default=1, help="connector id (default 1)")

@@ -53,6 +53,7 @@ class ConnectorControl:
     charge_allowed: bool = False
     limit: Limit = Limit(0.0, 3, float("-inf"))
     hold_lock: bool = False  # the cable stays locked with no EV (see iec61851.Inputs)
+    lock_attempt: int = 0  # a new value drives the lock to its position again (a retried unlock)
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,11 @@ class ConnectorSnapshot:
     cable_a: float | None
     temperature_c: float | None
     faults: frozenset[Fault]
+    lock_feedback: bool | None = None  # where the lock says it is (None: no lock, or no feedback)
 
     def material(self) -> tuple[object, ...]:
         """The fields whose change the charging core must hear about."""
-        return (self.cp, self.pilot, self.contactor, self.locked, self.faults, self.limit_stale)
+        return (self.cp, self.pilot, self.contactor, self.locked, self.lock_feedback, self.faults, self.limit_stale)
 
     def observable(self) -> tuple[object, ...]:
         """Every field but the time and the temperature (which may wander every tick)."""
@@ -110,6 +112,7 @@ class _Channel:
     applied_pilot: PilotCommand | None = None
     applied_contactor: bool | None = None
     applied_lock: bool | None = None
+    lock_attempt: int = 0  # the control's lock_attempt last acted on
     pilot_at: float = float("-inf")
     snapshot: ConnectorSnapshot | None = None
     quiet: bool = False  # no EV, contactor open by command and feedback: the loop may tick slowly
@@ -296,6 +299,7 @@ class RealtimeLoop:
             cable_a=cable_a,
             temperature_c=temperature,
             faults=out.faults,
+            lock_feedback=lock_feedback if isinstance(lock_feedback, bool) else None,
         )
         previous = ch.snapshot
         ch.snapshot = snap
@@ -321,7 +325,9 @@ class RealtimeLoop:
                 self._warn_once("pilot command", hw.id, "connector %s: pilot command failed: %s", hw.id, exc)
         if out.contactor != ch.applied_contactor and out.contactor:
             self._command(ch, "contactor", lambda: hw.contactor.set_closed(True), out.contactor)
-        if hw.lock is not None and out.lock != ch.applied_lock:
+        retry = ch.control.lock_attempt != ch.lock_attempt
+        if hw.lock is not None and (out.lock != ch.applied_lock or retry):
+            ch.lock_attempt = ch.control.lock_attempt
             self._command(ch, "lock", lambda: hw.lock.set_locked(out.lock), out.lock)  # type: ignore[union-attr]
 
     def _command(self, ch: _Channel, what: str, action: Callable[[], None], value: bool) -> None:

@@ -11,7 +11,8 @@ Rules kept here:
   any bad argument and change nothing when they do.
 - The physics, not the controller, decides what flows: contacts are closed when
   commanded and not stuck open, or when welded (a weld holds them closed whatever the
-  command). A tripped RCD only reports: it models the wallbox's RCM, so the controller
+  command). A stuck lock stays where it was, whatever the command. A tripped RCD only
+  reports: it models the wallbox's RCM, so the controller
   must open the contactor itself - that is what the safety benchmarks time.
 - Every change of the contactor command, the pilot command, the EV's CP state and
   every fault edge is logged with its clock time in bounded deques (gpiozero MockPin
@@ -41,7 +42,16 @@ from sim.house import CLOUDY, House
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("rcd", "diode", "contactor_weld", "contactor_stuck_open", "meter_offline", "overtemp", "overcurrent")
+FAULT_KINDS = (
+    "rcd",
+    "diode",
+    "contactor_weld",
+    "contactor_stuck_open",
+    "meter_offline",
+    "overtemp",
+    "overcurrent",
+    "lock_stuck",
+)
 # What the bench can make a plugged EV do; misbehaviours add up until "behave".
 EV_ACTIONS: dict[str, Callable[[Ev], None]] = {
     "pause": lambda ev: ev.pause(True),
@@ -237,7 +247,9 @@ class World:
 
     def drive_lock(self, cid: int, locked: bool) -> None:
         with self._lock:
-            self._at(cid).locked = locked
+            c = self._at(cid)
+            if "lock_stuck" not in c.faults:  # a stuck lock stays where it is
+                c.locked = locked
 
     def lock_feedback(self, cid: int) -> bool:
         with self._lock:

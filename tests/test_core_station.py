@@ -209,6 +209,9 @@ async def test_availability_during_a_transaction_is_scheduled(start_daemon) -> N
     run = await start_daemon(FREE_VEND)
     run.sim.plug_in(1, **EV)
     await run.wait_status("Charging")
+    checked = run.station.set_availability_check(None, False, AvailabilityReason.OPERATOR)
+    assert checked == AvailabilityOutcome.SCHEDULED and not run.station.view(1).scheduled_inoperative  # no change
+    assert run.station.set_availability_check(7, False, AvailabilityReason.OPERATOR) == AvailabilityOutcome.REJECTED
     outcome = await run.station.set_availability(None, False, AvailabilityReason.OPERATOR)
     assert outcome == AvailabilityOutcome.SCHEDULED
     assert run.station.view(1).scheduled_inoperative and run.status() == "Charging"
@@ -230,6 +233,20 @@ async def test_unlock_never_ends_a_transaction(start_daemon) -> None:
     assert await run.station.unlock(2) == UnlockOutcome.UNLOCKED
     assert run.sim.snapshot(2)["locked"] is False
     assert ended(run, 2)[0].cause is StopCause.UNLOCK_COMMAND
+
+
+async def test_a_lock_that_stays_closed_fails_to_unlock_and_is_driven_again(start_daemon) -> None:
+    run = await start_daemon(TWO_CONNECTORS)
+    run.sim.plug_in(2, **EV)
+    await run.wait_status("Charging", 2)
+    run.sim.set_fault(2, "lock_stuck", True)  # tension on the cable
+    await run.station.stop(2, StopCause.LOCAL)
+    assert await run.station.unlock(2) == UnlockOutcome.FAILED
+    assert run.sim.snapshot(2)["locked"] is True
+    run.sim.set_fault(2, "lock_stuck", False)  # the lock is free, but nothing drives it by itself
+    assert run.sim.snapshot(2)["locked"] is True
+    assert await run.station.unlock(2) == UnlockOutcome.UNLOCKED  # a second unlock drives it again
+    assert run.sim.snapshot(2)["locked"] is False
 
 
 async def test_reset_on_idle_waits_for_the_transaction_and_an_evse_reset_restarts_nothing(start_daemon) -> None:

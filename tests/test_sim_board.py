@@ -225,6 +225,19 @@ def test_contactor_stuck_open_reports_open_and_blocks_current() -> None:
     assert world.snapshot(1)["contactor"] == {"commanded": True, "closed": False}
 
 
+def test_a_stuck_lock_stays_where_it_was() -> None:
+    b, world, _ = make_board(slots=[slot(1, sim={"cable_ampacity_a": 32, "lock": True})])
+    lock = b.connector(1).lock
+    assert lock is not None
+    lock.set_locked(True)
+    world.set_fault(1, "lock_stuck", True)
+    lock.set_locked(False)
+    assert lock.locked() is True
+    world.set_fault(1, "lock_stuck", False)
+    lock.set_locked(False)
+    assert lock.locked() is False
+
+
 def test_overtemp_and_overcurrent_faults() -> None:
     b, world, _ = charging()
     hw = b.connector(1)

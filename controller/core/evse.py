@@ -53,6 +53,7 @@ class Evse(Slot):
     plugged_at: float | None = None
     plug_timed_out: bool = False
     lock_held_for: Token | None = None  # a cable kept locked after a transaction, for this token
+    lock_attempts: int = 0  # unlocks asked for: each one drives the lock again
     paused: bool = False
     energy_cap_wh: float | None = None
     operative: bool = True  # applied; a wanted change may wait for the transaction (scheduled)

@@ -256,7 +256,8 @@ class Station:
         open_ = tx is not None or (energy_before_start(self.policy.tx) and self.policy.start_allowed)
         allowed = authorized and open_ and evse.operative and not evse.stopping
         hold = (tx is not None and authorized) or evse.lock_held_for is not None
-        self.rt.set_control(evse_id, ConnectorControl(charge_allowed=allowed, limit=limit, hold_lock=hold))
+        control = ConnectorControl(charge_allowed=allowed, limit=limit, hold_lock=hold, lock_attempt=evse.lock_attempts)
+        self.rt.set_control(evse_id, control)
 
     @staticmethod
     def _energy(evse: Evse) -> float:
@@ -785,7 +786,9 @@ class Station:
             self.refresh_limit(evse_id)
 
     async def unlock(self, evse_id: int) -> UnlockOutcome:
-        """Release the cable (never ends a transaction: the caller ends it first if it must)."""
+        """Release the cable, driving the lock again even if it should be open already (a lock that
+        failed to open is tried again); never ends a transaction: the caller ends it first if it
+        must. UNLOCKED once the lock reports it is open (or, without feedback, was told so)."""
         evse = self._evses.get(evse_id)
         if evse is None:
             return UnlockOutcome.UNKNOWN_EVSE
@@ -794,6 +797,7 @@ class Station:
         if evse.transaction is not None and evse.authorization is not None:
             return UnlockOutcome.ONGOING_TRANSACTION
         evse.lock_held_for = None
+        evse.lock_attempts += 1
         self.refresh_limit(evse_id)
         try:  # the loop drives the lock: wait for its verdict (feedback checked there)
             async with asyncio.timeout(UNLOCK_WAIT_S):
@@ -808,17 +812,27 @@ class Station:
     ) -> AvailabilityOutcome:
         """Make ``evse_id`` (None: the station and every EVSE) operative or not for ``reason``;
         persisted; while a transaction runs the change waits for its end (SCHEDULED)."""
-        if evse_id is not None and evse_id not in self._evses:
-            return AvailabilityOutcome.REJECTED
+        outcome = self.set_availability_check(evse_id, operative, reason)
+        if outcome is AvailabilityOutcome.REJECTED:
+            return outcome
         self._held = availability.changed(self._held, self._evses, evse_id, operative, reason)
         await self._availability.save(self._held)
-        scheduled = False
         for evse in self._candidates(evse_id):
             self._apply_availability(evse, reason)
-            scheduled = scheduled or (evse.operative and bool(availability.reasons(self._held, evse.id)))
         self._settle()
         self._flush()
-        return AvailabilityOutcome.SCHEDULED if scheduled else AvailabilityOutcome.ACCEPTED
+        return outcome
+
+    def set_availability_check(
+        self, evse_id: int | None, operative: bool, reason: AvailabilityReason
+    ) -> AvailabilityOutcome:
+        """What ``set_availability`` would answer now; changes nothing. SCHEDULED: an EVSE in scope
+        would become inoperative but a transaction runs there."""
+        if evse_id is not None and evse_id not in self._evses:
+            return AvailabilityOutcome.REJECTED
+        held = availability.changed(self._held, self._evses, evse_id, operative, reason)
+        waits = any(e.busy and e.operative and availability.reasons(held, e.id) for e in self._candidates(evse_id))
+        return AvailabilityOutcome.SCHEDULED if waits else AvailabilityOutcome.ACCEPTED
 
     def _apply_availability(self, evse: Evse, reason: AvailabilityReason | None = None) -> None:
         wanted = not availability.reasons(self._held, evse.id)
@@ -999,4 +1013,5 @@ class Station:
 
 
 def _unlocked(snap: ConnectorSnapshot | None) -> bool:
-    return snap is not None and not snap.locked and Fault.LOCK not in snap.faults
+    """The loop released the lock and, where the lock reports its position, it is open."""
+    return snap is not None and not snap.locked and snap.lock_feedback is not True and Fault.LOCK not in snap.faults
