@@ -61,6 +61,7 @@ class Live:
         "power": 0.0,
         "temperature": 25.5,
         "lock_active": False,
+        "lock_problem": False,
         "bay_occupied": False,
         "display_text": "Welcome",
         "active_network_profile": 1,

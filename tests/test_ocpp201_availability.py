@@ -63,9 +63,13 @@ def station(*evses: EvseFacts, operative: bool = True) -> StationView:
 
 def test_station_availability_state() -> None:
     assert station_state(station(session(IDLE), session(PLUGGED))) is S.available
-    assert station_state(station(session(IDLE), session(IDLE), operative=False)) is S.unavailable
-    assert station_state(station(session(IDLE, operative=False), session(IDLE, operative=False))) is S.unavailable
-    assert station_state(station(session(IDLE, operative=False), session(IDLE))) is S.available
+    down = session(IDLE, operative=False)
+    assert station_state(station(down, down, operative=False)) is S.unavailable
+    assert station_state(station(down, down)) is S.unavailable
+    assert station_state(station(down, session(IDLE))) is S.available
+    # inoperative as a whole, but a transaction still runs on EVSE 1: it goes down at its end (G04.FR.06)
+    assert station_state(station(session(CHARGING, in_session=True), down, operative=False)) is S.available
     faulted = session(snap(faults={Fault.RCD}))
     assert station_state(station(faulted, faulted)) is S.faulted
+    assert station_state(station(faulted, down)) is S.unavailable
     assert station_state(station(faulted, session(IDLE))) is S.available

@@ -262,7 +262,8 @@ def test_criteria_are_or_ed_and_active_follows_the_live_value():
         build_model(live=live),
         {"componentCriteria": ["Active"], "componentVariable": [cv("ConnectorPlugRetentionLock")]},
     )
-    assert addresses == ["ConnectorPlugRetentionLock@2/1.Available", "ConnectorPlugRetentionLock@2/1.Active"]
+    lock = [f"ConnectorPlugRetentionLock@2/1.{v}" for v in ("Available", "Active", "Problem")]
+    assert addresses == lock
     live[("problem", "ChargingStation")] = True
     _, addresses, _ = custom_report(
         build_model(live=live),
@@ -271,11 +272,7 @@ def test_criteria_are_or_ed_and_active_follows_the_live_value():
             "componentVariable": [cv("ConnectorPlugRetentionLock"), cv("ChargingStation", "Problem")],
         },
     )
-    assert addresses == [
-        "ChargingStation.Problem",
-        "ConnectorPlugRetentionLock@2/1.Available",
-        "ConnectorPlugRetentionLock@2/1.Active",
-    ]
+    assert addresses == ["ChargingStation.Problem", *lock]
 
 
 def test_an_unknown_criterion_is_not_supported():  # TC_B_19 (the schema already refuses it on the wire)

@@ -86,6 +86,7 @@ from controller.secret_files import write_secret
 from ocpp201.pki import BenchPki
 from sim.csms import Csms, CsmsConfig
 from sim.csms.server import LoggedFrame
+from sim.world import FAULT_KINDS
 
 MODULE = pytest.mark.asyncio(loop_scope="module")
 WITHIN = 10.0  # seconds a step may take before the test fails
@@ -96,14 +97,14 @@ SECOND_TOKEN = {"idToken": "04A2B3C5", "type": "ISO14443"}  # another driver, fo
 INVALID_TOKEN = {"idToken": "BADCAFE1", "type": "ISO14443"}
 HEARTBEAT_INTERVAL = 3600  # <Configured heartbeatInterval>: long, so no heartbeat lands in a test by chance
 EV = {"max_current_a": 16.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
-FAULTS = ("rcd", "diode", "contactor_weld", "contactor_stuck_open", "meter_offline", "overtemp", "overcurrent")
+FAULTS = FAULT_KINDS  # every fault the simulated world can inject
 
 # Part 5 section 3.1: the optional features evsed declares (True) or not (False). README "OCPP 2.0.1".
 FEATURES: dict[str, bool] = {
     "C-01": True,  # offline authorization (local list, cache, unknown ids)
     "C-02": True,  # OfflineTxForUnknownIdEnabled
     "C-03": True,  # MaxEnergyOnInvalidId
-    "C-04": False,  # MinimumStatusDuration
+    "C-04": True,  # MinimumStatusDuration
     "C-06.1": True,  # keep authorization when the cable is unplugged at the EV (StopTxOnEVSideDisconnect false)
     "C-06.2": True,  # ... not kept (true)
     "C-07": False,  # Master Pass with a UI (evsed has none)
@@ -555,6 +556,9 @@ class Harness:
                 self.sim.set_fault(evse, fault, False)
             if self.station.view(evse).transaction is not None:
                 await self.station.stop(evse, StopCause.OTHER)
+            snapshot = self.station.view(evse).snapshot
+            if snapshot is not None and snapshot.lock_feedback:  # a lock left stuck closed: drive it again
+                await self.station.unlock(evse)
         for reservation in self.station.reservations():
             await self.station.cancel_reservation(reservation.id)
         if not self.station.station_view().operative:

@@ -55,6 +55,25 @@ def connector_status(status: str, evse: int | None = None, connector: int | None
     return match
 
 
+def variable_event(component: str, variable: str, value: str, evse: int | None = None) -> Any:
+    """A NotifyEvent with a Delta event of ``component.variable`` (of ``evse``) at ``value``."""
+
+    def match(p: Payload) -> bool:
+        return any(d["component"]["name"] == component and d["variable"]["name"] == variable
+                   and d["actualValue"] == value and d["trigger"] == "Delta"
+                   and (evse is None or d["component"].get("evse", {}).get("id") == evse)
+                   for d in p["eventData"])  # fmt: skip
+
+    return match
+
+
+def answered_at(cs: Harness, action: str, since: int) -> int:
+    """The frame index of the station's answer to the test system's first ``action`` after ``since``."""
+    call = next(f for f in cs.frames[since:] if f.direction == "out" and f.action == action)
+    answer = [3, call.message[1]]
+    return next(f.index for f in cs.frames[call.index :] if f.direction == "in" and f.message[:2] == answer)
+
+
 async def statuses_of_all_connectors(cs: Harness, since: int, expected: dict[int, str] | None = None) -> None:
     """Every connector's status arrived after ``since`` ("notifies the CSMS about the current
     state of all connectors"); ``expected``: per EVSE the status it must have (default Available)."""
@@ -280,13 +299,13 @@ async def ev_disconnected(cs: Harness, evse: int = 1) -> Payload | None:
     return event
 
 
-async def unavailable(cs: Harness, evse: int | None = None) -> None:
-    """Table 425: ChangeAvailability Inoperative for the station (``evse`` None) or one EVSE's
-    connector; the connectors concerned become Unavailable."""
+async def unavailable(cs: Harness, evse: int | None = None, connector: int | None = 1) -> None:
+    """Table 425: ChangeAvailability Inoperative for the station (``evse`` None), one EVSE
+    (``connector`` None) or one EVSE's connector; the connectors concerned become Unavailable."""
     since = cs.mark()
     payload: Payload = {"operationalStatus": "Inoperative"}
     if evse is not None:
-        payload["evse"] = {"id": evse, "connectorId": 1}
+        payload["evse"] = {"id": evse} if connector is None else {"id": evse, "connectorId": connector}
     assert (await cs.call("ChangeAvailability", payload))["status"] == "Accepted"  # step 2
     for e in [evse] if evse is not None else cs.evse_ids:
         await cs.expect("StatusNotification", connector_status("Unavailable", e, 1), since)  # step 3

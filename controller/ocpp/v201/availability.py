@@ -1,59 +1,67 @@
-"""How OCPP 2.0.1 reports availability: the ConnectorStatus of every connector, projected from the
-core's views, in StatusNotification; the AvailabilityState of the station, its EVSEs and
-connectors for the device model.
+"""How OCPP 2.0.1 reports availability (part 2 G01, G05, B01.FR.05, B04): every connector's
+ConnectorStatus in StatusNotification, and the station's own AvailabilityState and the
+Problem variables of the device model in NotifyEvent.
 
-Rules kept here (part 2 G01, B01.FR.05, B04; errata 2.28 / 2.29):
+Rules kept here (errata 2.28 / 2.29):
 - A connector's status is a pure function of its EVSE's view: Faulted while a fault stops
   charging, Unavailable while inoperative, Occupied while a transaction (or its end) holds it,
   Reserved while reserved (an EV plugged in without the reserving token does not change that,
   G01.FR.09), Occupied while an EV is plugged in, else Available. A token waiting for an EV
   does not occupy a connector: nothing is plugged into it. Not sampled yet: no status.
 - An EVSE's AvailabilityState is its connector's (one connector per EVSE); the station's is
-  Unavailable when it is inoperative as a whole or every EVSE is, Faulted when every EVSE is,
-  else Available.
-- After a BootNotification is Accepted every connector's status is sent (B01.FR.05). After a
-  reconnect: every connector's when the station was offline longer than OfflineThreshold
-  (B04.FR.01), else those whose status differs from the last one sent (B04.FR.02). Meanwhile
-  every change goes out as it happens, one at a time, with the time it happened; a change
-  while offline waits for the reconnect rule. Nothing is sent before the first Accepted
-  (B01.FR.08) unless the CSMS triggers it.
-- StatusNotifications are not journaled: they tell what is, and the reconnect rule reports
-  what changed while the link was down.
-- ChangeAvailability (G03, G04) is the core's availability for the operator's reason: the
-  station (no evse), an EVSE, or a connector (its EVSE: one connector each); persisted by the
-  core (G03.FR.08, G04.FR.09); Scheduled while a transaction runs there (G03.FR.05,
-  G04.FR.06), Accepted when it is in that state already (G03.FR.03); an EVSE or connector the
-  station does not have is Rejected.
+  Faulted when every EVSE is, Unavailable when no EVSE can charge (each Unavailable or
+  Faulted: an inoperative station waits for its transactions to end, G04.FR.06), else
+  Available.
+- Connectors are reported with StatusNotification (a change once it held for
+  OCPPCommCtrlr.MinimumStatusDuration). What StatusNotification cannot say goes in NotifyEvent
+  from hard-wired Delta monitors: ChargingStation.AvailabilityState, and Problem of the
+  ChargingStation, of each EVSE (techCode: the fault) and of each ConnectorPlugRetentionLock
+  (G05.FR.02). An EVSE's AvailabilityState is not sent: it is its connector's status.
+- When (reported.py): every fact after each Accepted (a Problem only when true), after a
+  reconnect all or the changed ones (OfflineThreshold), every change as it happens; nothing
+  before the first Accepted (B01.FR.08) but what the CSMS triggers. Not journaled: they tell
+  what is, and the reconnect rule tells what changed while the link was down.
+- TriggerMessage StatusNotification: a connector's current status, whatever was sent; only
+  for a connector (F06.FR.12: Rejected without evse.connectorId, and for a connector the
+  station does not have).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import ChangeAvailabilityStatusEnumType as ChangeAvailabilityStatus
 from ocpp.v201.enums import ConnectorStatusEnumType as ConnectorStatus
-from ocpp.v201.enums import OperationalStatusEnumType as OperationalStatus
 
 from controller.clock import iso
-from controller.core.commands import AvailabilityOutcome
 from controller.core.events import Event
 from controller.core.view import EvseView, StationView
-from controller.core.vocabulary import AvailabilityReason
+from controller.faults import Fault
 from controller.ocpp.link import CallFailed, Link
+from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.notify_event import Events, VariableEvent
+from controller.ocpp.v201.reported import Change, Reported
+from controller.ocpp.v201.variables import Actual, Variable
 from hal.types import Indication
 
 if TYPE_CHECKING:
     from controller.core.station import Station
 
-log = logging.getLogger(__name__)
-
 ACTION = "StatusNotification"
+MINIMUM_STATUS_DURATION = "OCPPCommCtrlr.MinimumStatusDuration"
+OFFLINE_THRESHOLD = "OCPPCommCtrlr.OfflineThreshold"
 Key = tuple[int, int]  # (evse id, connector id)
 HELD = frozenset({Indication.CHARGING, Indication.SUSPENDED, Indication.DONE})  # a transaction or its end
+# (component, variable) of the hard-wired Delta monitors, and the value the CSMS may assume untold.
+MONITORED: dict[tuple[str, str], str | None] = {
+    ("ChargingStation", "AvailabilityState"): None,
+    ("ChargingStation", "Problem"): "false",
+    ("EVSE", "Problem"): "false",
+    ("ConnectorPlugRetentionLock", "Problem"): "false",
+}
+FollowUp = Callable[[], Awaitable[None]]
 
 
 def connector_status(view: EvseView) -> ConnectorStatus | None:
@@ -73,126 +81,112 @@ def connector_status(view: EvseView) -> ConnectorStatus | None:
 
 def station_state(view: StationView) -> ConnectorStatus:
     states = [connector_status(e) for e in view.evses]
-    if not view.operative or (states and all(s is ConnectorStatus.unavailable for s in states)):
-        return ConnectorStatus.unavailable
     if states and all(s is ConnectorStatus.faulted for s in states):
         return ConnectorStatus.faulted
+    if states and all(s in (ConnectorStatus.unavailable, ConnectorStatus.faulted) for s in states):
+        return ConnectorStatus.unavailable
     return ConnectorStatus.available
 
 
-def connectors(views: tuple[EvseView, ...]) -> Iterator[tuple[Key, ConnectorStatus | None]]:
+def connectors(views: tuple[EvseView, ...]) -> Iterator[tuple[Key, ConnectorStatus]]:
     for view in views:
         status = connector_status(view)
-        for connector in view.connectors:
-            yield (view.id, connector), status
+        if status is not None:
+            for connector in view.connectors:
+                yield (view.id, connector), status
+
+
+def tech_code(row: Variable, view: EvseView | None) -> str | None:
+    """What caused a Problem, in the station's words (the fault's name)."""
+    if view is None or row.component.name == "ChargingStation":
+        return None
+    if row.component.name == "ConnectorPlugRetentionLock":
+        return Fault.LOCK.value if Fault.LOCK in view.faults else None
+    return view.fault.value if view.fault is not None else None
 
 
 class StatusReports:
-    def __init__(
-        self,
-        station: Station,
-        link: Link,
-        accepted: asyncio.Event,
-        now: Callable[[], datetime],
-        offline_threshold_s: Callable[[], int],
-    ):
-        self.station, self.link, self.accepted, self.now = station, link, accepted, now
-        self.offline_threshold_s = offline_threshold_s
-        self._seen: dict[Key, tuple[ConnectorStatus, str]] = {}  # current status and since when
-        self._sent: dict[Key, ConnectorStatus] = {}
-        self._changed = asyncio.Event()
-        self._lock = asyncio.Lock()  # one report at a time: a change never overtakes the boot report
+    """Connector statuses (StatusNotification) and the monitored variables (NotifyEvent), kept
+    in step with the CSMS."""
+
+    def __init__(self, station: Station, link: Link, model: DeviceModel, events: Events,
+                 accepted: asyncio.Event, now: Callable[[], datetime]):  # fmt: skip
+        self.station, self.link, self.model, self.events, self.now = station, link, model, events, now
+        self.rows = [row for row in model.inventory if (row.component.name, row.variable.name) in MONITORED]
+        self.connectors: Reported[Key, ConnectorStatus] = Reported(
+            lambda: connectors(station.views()), self._send_statuses, accepted, link.connected, now,
+            settle_s=lambda: float(model.value(MINIMUM_STATUS_DURATION) or 0),  # type: ignore[arg-type]
+        )  # fmt: skip
+        assumed = {r.address: v for r in self.rows if (v := MONITORED[(r.component.name, r.variable.name)])}
+        self.variables: Reported[str, str] = Reported(
+            self._variables, self._send_events, accepted, link.connected, now, assumed=assumed
+        )
 
     def on_event(self, _event: Event) -> None:
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Project every connector again; a status that changed is noted with the time now."""
-        for key, status in connectors(self.station.views()):
-            if status is not None and self._seen.get(key, (None,))[0] is not status:
-                self._seen[key] = (status, iso(self.now()))
-                self._changed.set()
+        self.connectors.refresh()
+        self.variables.refresh()
 
     def status(self, key: Key) -> ConnectorStatus | None:
-        seen = self._seen.get(key)
-        return seen[0] if seen is not None else None
+        return self.connectors.value(key)
 
     @property
     def reported(self) -> bool:
-        """The CSMS has every connector's current status (the last one sent is the current one)."""
-        self.refresh()
-        return bool(self._seen) and all(self._sent.get(key) is status for key, (status, _at) in self._seen.items())
+        """The CSMS has every connector's current status and every monitored variable's value."""
+        return self.connectors.reported and self.variables.reported
 
     async def run(self) -> None:
-        """Send every change once the registration is accepted and the link is up."""
-        while True:
-            await self._changed.wait()
-            self._changed.clear()
-            await self.accepted.wait()
-            if self.link.connected.is_set():
-                await self._send_changed()
+        await asyncio.gather(self.connectors.run(), self.variables.run())
 
     async def report_all(self) -> None:
-        """Every connector, as it is now (after a boot, after a long time offline)."""
-        self.refresh()
-        async with self._lock:
-            self._sent.clear()
-        await self._send_changed()
+        await self.connectors.report_all()
+        await self.variables.report_all()
 
     async def reconnected(self, offline_s: float) -> None:
-        if offline_s > self.offline_threshold_s():
-            await self.report_all()
-        else:
-            await self._send_changed()
+        threshold = float(self.model.value(OFFLINE_THRESHOLD))  # type: ignore[arg-type]
+        await self.connectors.reconnected(offline_s, threshold)
+        await self.variables.reconnected(offline_s, threshold)
 
-    async def _send_changed(self) -> None:
-        async with self._lock:
-            for key, (status, since) in list(self._seen.items()):
-                if self._sent.get(key) is not status:
-                    await self.send(key, status, since)
+    def report_again(self) -> None:
+        """Send every connector's status again, but where a transaction holds it (a change
+        scheduled there is reported at its end)."""
+        views = self.station.views()
+        held = {v.id for v in views if v.transaction is not None}
+        self.connectors.forget(key for key, _ in connectors(views) if key[0] not in held)
 
-    async def send(self, key: Key, status: ConnectorStatus, timestamp: str | None = None) -> bool:
-        payload: dict[str, Any] = {"timestamp": timestamp or iso(self.now()), "connectorStatus": status.value,
-                                   "evseId": key[0], "connectorId": key[1]}  # fmt: skip
-        try:
-            await self.link.call(ACTION, payload)
-        except CallFailed as exc:
-            log.info("StatusNotification %s of EVSE %s connector %s not sent: %s", status.value, *key, exc)
-            return False
-        self._sent[key] = status
-        return True
+    def trigger_offer(self, evse: dict[str, Any] | None) -> FollowUp | None:
+        """TriggerMessage StatusNotification: a connector's current status (None: Rejected)."""
+        if evse is None or "connectorId" not in evse:  # connector level only (F06.FR.12)
+            return None
+        key = (evse["id"], evse["connectorId"])
+        if key[1] not in self.station.view(key[0]).connectors:
+            return None
+        return lambda: self.connectors.send_now(key)
 
-    async def triggered(self, key: Key) -> None:
-        """TriggerMessage StatusNotification: the connector's current status, whatever was sent."""
-        view = self.station.view(key[0])
-        status = connector_status(view)
-        if status is not None:
-            async with self._lock:
-                await self.send(key, status)
+    # ---- the facts and how they go out ------------------------------------------------------
 
+    def _variables(self) -> Iterator[tuple[str, str]]:
+        now = self.now()
+        for row in self.rows:
+            text = self.model.text(row, Actual, now)
+            if text:  # "": not known yet (the EVSE not sampled)
+                yield row.address, text
 
-class ChangeAvailability:
-    def __init__(self, station: Station):
-        self.station = station
+    async def _send_statuses(self, changes: list[Change[Key, ConnectorStatus]]) -> int:
+        for sent, change in enumerate(changes):
+            payload = {"timestamp": iso(change.at), "connectorStatus": change.value.value,
+                       "evseId": change.key[0], "connectorId": change.key[1]}  # fmt: skip
+            try:
+                await self.link.call(ACTION, payload)
+            except CallFailed:
+                return sent
+        return len(changes)
 
-    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
-        return {"ChangeAvailability": self.change_availability}
-
-    async def change_availability(self, payload: dict[str, Any]) -> dict[str, Any]:
-        evse = payload.get("evse")
-        evse_id = evse["id"] if evse is not None and evse["id"] != 0 else None
-        known = evse_id is None or (
-            evse_id in self.station.evse_ids and evse.get("connectorId", 1) in self.station.view(evse_id).connectors  # type: ignore[union-attr]
-        )
-        if not known:
-            return {"status": ChangeAvailabilityStatus.rejected.value}
-        operative = payload["operationalStatus"] == OperationalStatus.operative.value
-        outcome = await self.station.set_availability(evse_id, operative, AvailabilityReason.OPERATOR)
-        return {"status": STATUS[outcome].value}
-
-
-STATUS = {
-    AvailabilityOutcome.ACCEPTED: ChangeAvailabilityStatus.accepted,
-    AvailabilityOutcome.SCHEDULED: ChangeAvailabilityStatus.scheduled,
-    AvailabilityOutcome.REJECTED: ChangeAvailabilityStatus.rejected,
-}
+    async def _send_events(self, changes: list[Change[str, str]]) -> int:
+        events = []
+        for change in changes:
+            row = self.model.inventory[change.key]
+            view = self.station.view(row.component.evse) if row.component.evse is not None else None
+            problem = row.variable.name == "Problem"
+            events.append(VariableEvent(row, change.value, change.at, cleared=problem and change.value == "false",
+                                        tech_code=tech_code(row, view) if problem else None))  # fmt: skip
+        return len(changes) if await self.events.notify(events) else 0

@@ -87,6 +87,7 @@ def controller_variables(d: StationDescription) -> tuple[Variable, ...]:
         variable("OCPPCommCtrlr", "NetworkConfigurationPriority", SEQUENCE_LIST, rw("1"), values=slots, max_limit=_csv(slots), allow_empty=False, reboot=True, effect="network_configuration_priority", spec="RCV 2.1.6, B10.FR.01-04"),
         variable("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", INTEGER, rw("3"), min_limit=1, max_limit=100, effect="network_profile_connection_attempts", spec="RCV 2.1.7"),
         variable("OCPPCommCtrlr", "OfflineThreshold", INTEGER, rw("60"), unit="s", min_limit=0, max_limit=DAY_S, effect="offline_threshold", spec="RCV 2.1.8"),
+        variable("OCPPCommCtrlr", "MinimumStatusDuration", INTEGER, rw("0"), unit="s", min_limit=0, max_limit=3600, effect="minimum_status_duration", spec="appendix 3.1.12, part 5 C-04"),
         variable("OCPPCommCtrlr", "MessageAttempts[TransactionEvent]", INTEGER, rw("3"), min_limit=1, max_limit=100, effect="transaction_event_attempts", spec="RCV 2.1.10"),
         variable("OCPPCommCtrlr", "MessageAttemptInterval[TransactionEvent]", INTEGER, rw("60"), unit="s", min_limit=0, max_limit=DAY_S, effect="transaction_event_attempt_interval", spec="RCV 2.1.11"),
         variable("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", BOOLEAN, unlock, effect="unlock_on_ev_side_disconnect" if d.has_lock else None, spec="RCV 2.1.12"),

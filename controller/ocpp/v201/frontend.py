@@ -4,10 +4,10 @@ module per functional block, wired here.
 Rules kept here (part 2; DESIGN.md "One core, two protocols"):
 - Blocks: connectivity (B09/B10 network profiles, A05, the credentials and TLS of each attempt),
   security (A01-A03, M03-M05 certificates), registration (B01-B03, G02), configuration
-  (B05-B08, the device model), availability
-  (G01, B04: StatusNotification; G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), security events (A04),
-  transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus), meter
-  values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
+  (B05-B08, the device model), availability (G01, G05, B04: StatusNotification and NotifyEvent;
+  G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), unlock (F05), security events
+  (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
+  meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges) and the local list's management (D). Each block owns its
   handlers; this module registers them and binds the device model's effects and live values.
@@ -43,9 +43,10 @@ from controller.ocpp.rpc import Rpc
 from controller.ocpp.security_log import SecurityLog
 from controller.ocpp.security_profile import ConnectionSecurity, Trust
 from controller.ocpp.tls import TlsEvent
-from controller.ocpp.v201 import availability
 from controller.ocpp.v201.authorization import EFFECTS as AUTHORIZATION_EFFECTS
 from controller.ocpp.v201.authorization import CsmsAuthorizer, policy
+from controller.ocpp.v201.availability import StatusReports
+from controller.ocpp.v201.change_availability import ChangeAvailability
 from controller.ocpp.v201.communication import RetryBackOff
 from controller.ocpp.v201.configuration import Configuration
 from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, configured_profile
@@ -56,6 +57,7 @@ from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
 from controller.ocpp.v201.meter_values import settings as meter_settings
 from controller.ocpp.v201.metering import Metering
+from controller.ocpp.v201.notify_event import EventIds, Events
 from controller.ocpp.v201.policy import EFFECTS as POLICY_EFFECTS
 from controller.ocpp.v201.policy import charging_policy
 from controller.ocpp.v201.readings import readers
@@ -67,6 +69,7 @@ from controller.ocpp.v201.security_events import SecurityEvents
 from controller.ocpp.v201.store import VariableStore
 from controller.ocpp.v201.transactions import Transactions
 from controller.ocpp.v201.trigger import Payload, Triggers
+from controller.ocpp.v201.unlock import UnlockConnector
 from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,7 @@ PENDING = frozenset({
 })  # fmt: skip
 READ_AT_USE = {
     "offline_threshold": "availability.py, at each reconnect",
+    "minimum_status_duration": "availability.py, at each status change",
     "reset_retries": "the daemon, when a reset restarts the station",
     "time_source": "registration.py, at each CSMS time",
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
@@ -151,10 +155,8 @@ class ChargingStation(LinkControls):
                      ocpp.firmware_version),
             self.reasons, on_accepted=self._accepted, on_reconnected=self._reconnected,
         )  # fmt: skip
-        self.statuses = availability.StatusReports(
-            station, self.link, self.registration.accepted, clock.now,
-            lambda: self.configuration.number("OCPPCommCtrlr.OfflineThreshold"),
-        )  # fmt: skip
+        events = Events(self.link, EventIds(db), clock.now)
+        self.statuses = StatusReports(station, self.link, self.model, events, self.registration.accepted, clock.now)
         self.triggers = Triggers(lambda: station.evse_ids)
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
         engine = Authorization(local_list, cache, lambda: policy(self.model), clock.now)
@@ -174,8 +176,8 @@ class ChargingStation(LinkControls):
         self._tasks = Tasks("ocpp 2.0.1")
         self.link.on_connected = self.registration.on_connected
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
-                  self.connectivity, self.security, availability.ChangeAvailability(station), self.authorizer,
-                  LocalListManagement(self.model, local_list))  # fmt: skip
+                  self.connectivity, self.security, ChangeAvailability(station, self.statuses),
+                  UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)
@@ -236,14 +238,6 @@ class ChargingStation(LinkControls):
         def heartbeat(_evse: Payload | None) -> Callable[[], Awaitable[None]]:
             return self.registration.heart.beat
 
-        def status(evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
-            if evse is None or "connectorId" not in evse:  # connector level only (F06.FR.12)
-                return None
-            key = (evse["id"], evse["connectorId"])
-            if key[1] not in self.station.view(key[0]).connectors:
-                return None
-            return lambda: self.statuses.triggered(key)
-
         def transaction_event(evse: Payload | None) -> Callable[[], Awaitable[None]] | None:
             asked = [evse["id"]] if evse is not None else list(self.station.evse_ids)
             running = [e for e in asked if self.station.view(e).transaction is not None]
@@ -258,7 +252,7 @@ class ChargingStation(LinkControls):
 
         self.triggers.offer("BootNotification", boot)
         self.triggers.offer("Heartbeat", heartbeat)
-        self.triggers.offer("StatusNotification", status)
+        self.triggers.offer("StatusNotification", self.statuses.trigger_offer)
         self.triggers.offer("SignChargingStationCertificate", self.security.sign_offer)
         self.triggers.offer("MeterValues", self.metering.triggered)
         self.triggers.offer("TransactionEvent", transaction_event)

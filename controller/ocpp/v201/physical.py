@@ -121,6 +121,9 @@ def _evse(n: int, e: EvseDescription, d: StationDescription) -> tuple[Variable, 
             rows += [
                 _present(lock, "appendix 3.2.17"),
                 variable(lock, "Active", BOOLEAN, live("lock_active"), monitoring=True, spec="appendix 3.2.17"),
+                variable(
+                    lock, "Problem", BOOLEAN, live("lock_problem"), monitoring=True, spec="appendix 3.2.17, G05.FR.02"
+                ),
             ]
     return tuple(rows)
 

@@ -6,9 +6,9 @@ Rules kept here (part 2 RCV 2.13, appendix 3.2):
   board) is cType2 with nothing to unlock; a socket is sType2, with a lock where the board has
   one. A temperature sensor where the board has one. No bay sensor, no display yet.
 - Live values: AvailabilityState (availability.py's projection), EVSE.Power (the meter's
-  active power, W), Problem (a fault on the EVSE; on the station: on any EVSE), the plug lock,
-  the temperature. A value the station cannot read now (no meter reading yet) is None, which
-  the model reports as "".
+  active power, W), Problem (a fault on the EVSE; on the station: on any EVSE; of the plug
+  lock: it did not reach its position), the plug lock, the temperature. A value the station
+  cannot read now (no meter reading yet) is None, which the model reports as "".
 - ``sources`` names the readers a front end passes for values that belong to its other parts
   (security profile, network profile, certificates...).
 """
@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from controller.faults import Fault
 from controller.ocpp.v201.availability import connector_status, station_state
 from controller.ocpp.v201.description import (
     ConnectorDescription,
@@ -83,6 +84,9 @@ def readers(station: Station, sources: Mapping[str, Callable[[], Value | None]])
         snapshot = evse(row).snapshot
         return snapshot.locked if snapshot is not None else None
 
+    def lock_problem(row: Variable, _now: datetime) -> Value | None:
+        return Fault.LOCK in evse(row).faults
+
     def temperature(row: Variable, _now: datetime) -> Value | None:
         snapshot = evse(row).snapshot
         return snapshot.temperature_c if snapshot is not None else None
@@ -95,6 +99,7 @@ def readers(station: Station, sources: Mapping[str, Callable[[], Value | None]])
         "power": power,
         "problem": problem,
         "lock_active": lock_active,
+        "lock_problem": lock_problem,
         "temperature": temperature,
         **{name: constant(read) for name, read in sources.items()},
     }
