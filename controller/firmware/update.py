@@ -99,9 +99,3 @@ def answer_new_request(status: FirmwareStatus) -> str:
     if status in _NOT_CANCELLABLE:
         return "Rejected"
     return "AcceptedCanceled"
-
-
-def attempts(retries: int | None, default: int) -> int:
-    """Download attempts for a request: ``retries`` is "how many times the Charge Point must try"
-    (whitepaper 5.21); absent, the configured default; never fewer than one."""
-    return max(1, default if retries is None else retries)

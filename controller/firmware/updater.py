@@ -6,8 +6,11 @@ Rules kept here (security whitepaper L01; OCPP 1.6 5.19):
 - Files live in ``<state_dir>/firmware`` under fixed names (``download.part``,
   ``firmware.bin``): the URL never names anything on disk. The directory is emptied when a
   request starts and when it ends, whatever the outcome.
-- Download attempts per request: ``retries`` (default from config), ``retryInterval`` apart,
-  each resuming the partial file; a bad location or an oversize file is not retried.
+- Download attempts per request: ``attempts`` (the front end counts them from its protocol's
+  ``retries``; absent, from config), ``retryInterval`` apart, each resuming the partial file; a
+  bad location or an oversize file is not retried.
+- A new request cancels one that has not begun installing; it starts once the cancelled one
+  has cleaned up (its files, its hold on the station), so the two never share the directory.
 - A file already on the box (``artifact``: a release uploaded through the local API) is moved
   into the directory instead of downloaded (reported Downloading, Downloaded); from there on it
   is checked and installed exactly as a downloaded one.
@@ -16,11 +19,15 @@ Rules kept here (security whitepaper L01; OCPP 1.6 5.19):
 - Install waits until the station is idle (the core's ``until_idle``); meanwhile the station
   is inoperative for the firmware's reason (idle EVSEs Unavailable at once, busy ones after
   their transaction; no new ones), lifted again if the install does not happen. Other reasons
-  (an operator's) are the core's business and stay as they are.
+  (an operator's) are the core's business and stay as they are. Two front-end choices (2.0.1
+  L01.FR.07 / FR.34): ``allow_new_sessions`` keeps idle EVSEs available until the last
+  transaction ended (the hold comes then, for the install and the restart), and
+  ``announce_wait`` reports InstallScheduled while the install waits for transactions.
 - After the switch: InstallRebooting, then a reset of the station (the core ends what runs,
-  the daemon restarts). After the restart ``verify_boot`` decides from the marker: Installed
-  once the backend accepted the new release within the verify timeout; otherwise roll back,
-  reset, and the previous release reports the failure.
+  runs the front end's ``settle``, e.g. storing the next boot's reason, and the daemon
+  restarts). After the restart ``verify_boot`` decides from the marker: Installed once the
+  backend accepted the new release within the verify timeout; otherwise roll back, reset, and
+  the previous release reports the failure.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from controller.firmware import FirmwareConfig
 from controller.firmware.launcher import Marker
 from controller.firmware.signature import SignatureRejected, verify_file
 from controller.firmware.slots import InstallFailed, SlotRoot, Trial, run_installer
-from controller.firmware.update import Event, FirmwareStatus, answer_new_request, attempts, step
+from controller.firmware.update import Event, FirmwareStatus, answer_new_request, step
 from controller.tasks import Tasks
 from controller.transfer import TransferError, download, redacted
 
@@ -55,6 +62,7 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[FirmwareStatus, int | None, bool], Awaitable[None]]  # status, request id, signed
 SecurityEvent = Callable[[str, str | None], Awaitable[None]]
+Settle = Callable[[], Awaitable[None]]
 FINAL_TRANSFER_ERRORS = ("location", "unsupported", "too_big")  # retrying cannot help
 _FAILURE_EVENT = {"InstallationFailed": Event.INSTALL_FAILED, "InstallVerificationFailed": Event.VERIFICATION_FAILED}
 
@@ -65,7 +73,7 @@ class UpdateRequest:
     retrieve_at: datetime
     request_id: int | None = None
     install_at: datetime | None = None
-    retries: int | None = None
+    attempts: int | None = None  # None: [firmware] retries
     retry_interval_s: float | None = None
     certificate: x509.Certificate | None = None  # None: unsigned (1.6 UpdateFirmware)
     signature: str | None = None
@@ -79,12 +87,14 @@ class UpdateRequest:
 class Updater:
     def __init__(self, config: FirmwareConfig, state_dir: Path, clock: WallClock, version: str, *,
                  report: Report, security_event: SecurityEvent,
-                 restart_kind: RestartKind = RestartKind.HARD):  # fmt: skip
+                 restart_kind: RestartKind = RestartKind.HARD, settle: Settle | None = None,
+                 allow_new_sessions: Callable[[], bool] = lambda: False, announce_wait: bool = False):  # fmt: skip
         self.config = config
         self.dir = state_dir / "firmware"
         self.clock = clock
         self.version = version
         self.report, self.security_event, self.restart_kind = report, security_event, restart_kind
+        self.settle, self.allow_new_sessions, self.announce_wait = settle, allow_new_sessions, announce_wait
         self.slots = SlotRoot(config.slot_root)
         self.status = FirmwareStatus.IDLE
         self.request_id: int | None = None
@@ -111,17 +121,20 @@ class Updater:
         if self.answer() == "Rejected":
             log.warning("firmware update %s not started: %s is installing", request.request_id, self.request_id)
             return
-        if self._task is not None and not self._task.done():
+        previous = self._task
+        if previous is not None and not previous.done():
             log.warning("firmware update %s cancelled by request %s", self.request_id, request.request_id)
-            self._task.cancel()
-        self._task = self._tasks.spawn(self._run(request), f"firmware update {request.request_id}")
+            previous.cancel()
+        self._task = self._tasks.spawn(self._run(request, previous), f"firmware update {request.request_id}")
 
     async def _to(self, event: Event) -> None:
         self.status = step(self.status, event)
         log.info("firmware update %s: %s", self.request_id, self.status.value)
         await self.report(self.status, self.request_id, self.signed)
 
-    async def _run(self, request: UpdateRequest) -> None:
+    async def _run(self, request: UpdateRequest, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # the cancelled update's clean-up ends first
         self.status, self.request_id, self.signed = FirmwareStatus.IDLE, request.request_id, request.signed
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +167,7 @@ class Updater:
             await self._to(Event.SCHEDULE)
             await asyncio.sleep(delay)  # the CSMS's retrieveDate: a schedule, not a synchronisation
         part = self.dir / "download.part"
-        tries = attempts(request.retries, self.config.retries)
+        tries = max(1, self.config.retries if request.attempts is None else request.attempts)
         interval = self.config.retry_interval_s if request.retry_interval_s is None else request.retry_interval_s
         for attempt in range(1, tries + 1):
             await self._to(Event.DOWNLOAD)
@@ -194,14 +207,25 @@ class Updater:
         if self.station is None:
             log.error("firmware installed, but nothing can restart this process: restart evsed")
             return
-        await self.station.reset(None, ResetWhen.IMMEDIATE, StopCause.REBOOT, kind=self.restart_kind)
+        await self.station.reset(None, ResetWhen.IMMEDIATE, StopCause.REBOOT, kind=self.restart_kind,
+                                 settle=self.settle)  # fmt: skip
+
+    async def _until_idle(self) -> None:
+        """Wait for the running transactions to end, then hold the station for the install."""
+        station = self.station
+        if station is not None and any(v.transaction is not None for v in station.views()):
+            log.info("firmware update %s: waiting for the running transactions to end", self.request_id)
+            if self.announce_wait and self.status is not FirmwareStatus.INSTALL_SCHEDULED:
+                await self._to(Event.SCHEDULE_INSTALL)
+            if not self.allow_new_sessions():
+                await self._hold(True)
+            await station.until_idle()
+        await self._hold(True)
+        if station is not None:
+            await station.until_idle()  # one that started before the hold took effect
 
     async def _install(self, artifact: Path) -> None:
-        await self._hold(True)
-        if self.station is not None:
-            if any(v.transaction is not None for v in self.station.views()):
-                log.info("firmware update %s: waiting for the running transactions to end", self.request_id)
-            await self.station.until_idle()
+        await self._until_idle()
         cfg = self.config
         trial = Trial(self.request_id, self.signed, self.version, time.time() + cfg.verify_timeout_s, cfg.trial_boots,
                       cfg.verify_timeout_s)  # fmt: skip
@@ -213,8 +237,8 @@ class Updater:
                                 trial.deadline, trial.max_boots)  # fmt: skip
                 await asyncio.to_thread(self._write_marker, marker)
             else:
+                await self._to(Event.INSTALL)  # checking the release is the install's first step (L01.FR.29)
                 release = await asyncio.to_thread(self.slots.verify, artifact, cfg.max_size_bytes * 4)
-                await self._to(Event.INSTALL)
                 slot = await asyncio.to_thread(self.slots.install, artifact, release, trial)
                 log.warning("firmware update %s: release %s installed in %s", self.request_id, release.version, slot)
         except InstallFailed as exc:

@@ -1,17 +1,14 @@
 """OCPP 1.6 diagnostics: GetDiagnostics (1.6 5.9) and GetLog (security whitepaper N01).
 
-Rules kept here:
+Rules kept here (the upload itself: controller/diagnostics/upload.py):
 - GetDiagnostics answers the file name it will upload (one tar.gz: controller/diagnostics/
   archive.py) and reports DiagnosticsStatusNotification Uploading, then Uploaded or
   UploadFailed. A location that is not an http(s)/ftp(s) URL is a CALLERROR
   PropertyConstraintViolation naming the problem.
-- GetLog: DiagnosticsLog or SecurityLog; every LogStatusNotification carries the requestId
-  (N01.FR.07); a failure is reported as precisely as known: PermissionDenied (401/403, FTP
-  530/550), BadMessage (bad location), NotSupportedOperation (scheme), else UploadFailure
-  (N01.FR.10). A new request while one uploads cancels it: AcceptedCanceled (N01.FR.11).
-- startTime/stopTime (oldestTimestamp/latestTimestamp) bound the log lines included.
-- Attempts: ``retries`` (default from config) ``retryInterval`` apart; a bad location is not
-  retried. The archive lives in ``<state_dir>/diagnostics`` only while it is uploaded.
+- GetLog is read as both versions read it (controller/ocpp/file_requests.py: DiagnosticsLog or
+  SecurityLog, a bad location Rejected, ``retries`` = attempts, the failure statuses); every
+  LogStatusNotification carries the requestId (N01.FR.07). A new request while one uploads
+  cancels it: AcceptedCanceled (N01.FR.11); the whitepaper has no status for the cancelled one.
 - TriggerMessage DiagnosticsStatusNotification: Uploading while an upload runs, else Idle;
   ExtendedTriggerMessage LogStatusNotification (``send_log_status``) likewise.
 - This feature keeps the log files it uploads (controller/diagnostics/logs.py): started at
@@ -20,24 +17,18 @@ Rules kept here:
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.clock import WallClock, parse_time
 from controller.diagnostics import DiagnosticsConfig
-from controller.diagnostics.archive import LogSet, build_archive, diagnostics_logs, security_logs
-from controller.diagnostics.logs import LogFiles
-from controller.firmware.update import attempts
+from controller.diagnostics.upload import UploadRequest, Uploads, UploadStatus
+from controller.ocpp.file_requests import Refused, log_status, log_upload
 from controller.ocpp.link import CallFailed, Refuse, Reply
 from controller.ocpp.v16.status import connector_status
-from controller.tasks import Tasks
-from controller.transfer import Location, TransferError, redacted, upload
+from controller.transfer import Location, TransferError
 
 if TYPE_CHECKING:
     from controller.core.station import Station
@@ -46,20 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
-LOG_FAILURE = {"permission": "PermissionDenied", "location": "BadMessage", "unsupported": "NotSupportedOperation"}
-FINAL = ("location", "unsupported", "permission")
-
-
-@dataclass(frozen=True)
-class UploadRequest:
-    location: str
-    filename: str
-    security: bool  # SecurityLog instead of the diagnostics
-    start: datetime | None
-    stop: datetime | None
-    request_id: int | None  # None: 1.6 GetDiagnostics
-    retries: int | None
-    retry_interval_s: float | None
+DIAGNOSTICS_STATUS = {UploadStatus.UPLOADING: "Uploading", UploadStatus.UPLOADED: "Uploaded",
+                      UploadStatus.FAILED: "UploadFailed"}  # fmt: skip
 
 
 class Diagnostics:
@@ -67,15 +46,10 @@ class Diagnostics:
 
     def __init__(self, config: DiagnosticsConfig, state_dir: Path, clock: WallClock, *,
                  effective_config: dict[str, Any], version: str, charge_point_id: str):  # fmt: skip
-        self.config, self.state_dir, self.clock = config, state_dir, clock
-        self.effective_config, self.version = effective_config, version
-        self.charge_point_id = charge_point_id
+        self.clock, self.version, self.charge_point_id = clock, version, charge_point_id
         self.station: Station | None = None
-        self.logs = LogFiles(state_dir / "logs", config.log_max_bytes, config.log_backups)
-        self.work_dir = state_dir / "diagnostics"
-        self.current: UploadRequest | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._tasks = Tasks("ocpp diagnostics")
+        self.uploads = Uploads(config, state_dir, report=self._report, status=self.status,
+                               effective_config=effective_config)  # fmt: skip
 
     def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
         return {"GetDiagnostics": self.get_diagnostics, "GetLog": self.get_log}
@@ -85,14 +59,12 @@ class Diagnostics:
 
     def attach(self, station: Station) -> None:
         self.station = station
-        shutil.rmtree(self.work_dir, ignore_errors=True)  # an archive a power cut left behind
-        self.logs.start()
+        self.uploads.open()
         if self.charge_point is not None:
-            self.charge_point.link.frame_log = self.logs.frame
+            self.charge_point.link.frame_log = self.uploads.logs.frame
 
     async def close(self) -> None:
-        await self._tasks.cancel()
-        self.logs.stop()
+        await self.uploads.close()
 
     # ---- CSMS -> charge point ----------------------------------------------------------------
 
@@ -111,59 +83,17 @@ class Diagnostics:
         return Reply({"fileName": request.filename}, after=lambda: self._start(request))
 
     async def get_log(self, payload: Payload) -> Payload | Reply:
-        params = payload["log"]
-        try:
-            Location.parse(params["remoteLocation"])
-            start = parse_time(params["oldestTimestamp"]) if "oldestTimestamp" in params else None
-            stop = parse_time(params["latestTimestamp"]) if "latestTimestamp" in params else None
-        except (TransferError, ValueError) as exc:
-            log.error("GetLog %s rejected: %s", payload["requestId"], exc)
-            return {"status": "Rejected"}
         security = payload["logType"] == "SecurityLog"
-        request = UploadRequest(params["remoteLocation"], self._filename("security" if security else "diagnostics"),
-                                security, start, stop, payload["requestId"], payload.get("retries"),
-                                payload.get("retryInterval"))  # fmt: skip
-        busy = self._task is not None and not self._task.done()
-        answer = "AcceptedCanceled" if busy else "Accepted"
+        try:
+            request = log_upload(payload, self._filename("security" if security else "diagnostics"), extra_try=False)
+        except Refused as exc:
+            log.error("GetLog %s rejected: %s", payload["requestId"], exc)
+            return {"status": exc.status}
+        answer = "AcceptedCanceled" if self.uploads.busy else "Accepted"
         return Reply({"status": answer, "filename": request.filename}, after=lambda: self._start(request))
 
     async def _start(self, request: UploadRequest) -> None:
-        if self._task is not None and not self._task.done():
-            log.warning("upload of %s cancelled by a new request", self.current.filename if self.current else "?")
-            self._task.cancel()
-        self._task = self._tasks.spawn(self._upload(request), f"upload {request.filename}")
-
-    # ---- the upload --------------------------------------------------------------------------
-
-    async def _upload(self, request: UploadRequest) -> None:
-        self.current = request
-        await self._report(request, "Uploading")
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        archive = self.work_dir / "upload.tar.gz"  # a fixed name: the URL never names a local file
-        try:
-            logs: list[LogSet] = security_logs(self.state_dir) if request.security else diagnostics_logs(self.logs)
-            await asyncio.to_thread(build_archive, archive, config=self.effective_config, status=self.status(),
-                                    logs=logs, start=request.start, stop=request.stop)  # fmt: skip
-            tries = attempts(request.retries, self.config.retries)
-            interval = self.config.retry_interval_s if request.retry_interval_s is None else request.retry_interval_s
-            for attempt in range(1, tries + 1):
-                try:
-                    await upload(request.location, archive, request.filename, method=self.config.upload_method)
-                    break
-                except TransferError as exc:
-                    log.warning("upload %s/%s to %s: %s", attempt, tries, redacted(request.location), exc)
-                    if exc.kind in FINAL or attempt == tries:
-                        await self._report(request, "UploadFailed", exc.kind)
-                        return
-                    await asyncio.sleep(max(0.0, interval))  # the CSMS's retryInterval
-            log.info("uploaded %s to %s", request.filename, redacted(request.location))
-            await self._report(request, "Uploaded")
-        except OSError as exc:
-            log.error("diagnostics archive not built: %s", exc)
-            await self._report(request, "UploadFailed")
-        finally:
-            self.current = None
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.uploads.start(request)
 
     def status(self) -> dict[str, Any]:
         """What status.json says: version, backend link, each connector."""
@@ -177,21 +107,23 @@ class Diagnostics:
         return {"version": self.version, "charge_point_id": self.charge_point_id,
                 "generated_at": self.clock.now().isoformat(), "ocpp": ocpp, "connectors": connectors}  # fmt: skip
 
-    async def _report(self, request: UploadRequest, status: str, failure: str = "failed") -> None:
+    async def _report(self, request: UploadRequest, status: UploadStatus, failure: str) -> None:
+        if status is UploadStatus.CANCELED:
+            return  # neither 1.6 nor the whitepaper has a status for it
         if request.request_id is None:
-            await self._send("DiagnosticsStatusNotification", {"status": status})
-            return
-        if status == "UploadFailed":
-            status = LOG_FAILURE.get(failure, "UploadFailure")
-        await self._send("LogStatusNotification", {"status": status, "requestId": request.request_id})
+            await self._send("DiagnosticsStatusNotification", {"status": DIAGNOSTICS_STATUS[status]})
+        else:
+            payload = {"status": log_status(status, failure), "requestId": request.request_id}
+            await self._send("LogStatusNotification", payload)
 
     async def send_status(self) -> None:
         """TriggerMessage DiagnosticsStatusNotification."""
-        await self._send("DiagnosticsStatusNotification", {"status": "Uploading" if self.current else "Idle"})
+        current = self.uploads.current
+        await self._send("DiagnosticsStatusNotification", {"status": "Uploading" if current else "Idle"})
 
     async def send_log_status(self) -> None:
         """ExtendedTriggerMessage LogStatusNotification (N01.FR.12)."""
-        current = self.current
+        current = self.uploads.current
         if current is not None and current.request_id is not None:
             await self._send("LogStatusNotification", {"status": "Uploading", "requestId": current.request_id})
         else:

@@ -1,10 +1,10 @@
 """OCPP 1.6 firmware management: UpdateFirmware (1.6) and SignedUpdateFirmware (whitepaper).
 
 Rules kept here (OCPP 1.6 5.19, 4.5; security whitepaper L01):
-- SignedUpdateFirmware: the signing certificate is checked against the manufacturer roots
-  before the answer (L01.FR.23): InvalidCertificate + SecurityEventNotification
-  InvalidFirmwareSigningCertificate. A location that is not an http(s)/ftp(s) URL: Rejected.
-  Otherwise Accepted, or AcceptedCanceled / Rejected per ``update.answer_new_request``.
+- SignedUpdateFirmware is read as both versions read it (controller/ocpp/file_requests.py: the
+  certificate checked before the answer, InvalidCertificate + SecurityEventNotification
+  InvalidFirmwareSigningCertificate, a bad location Rejected, ``retries`` = attempts); then
+  Accepted, or AcceptedCanceled / Rejected per ``update.answer_new_request``.
 - UpdateFirmware (unsigned): a CALLERROR NotSupported unless ``[firmware] allow_unsigned``
   (L01.FR.20); a bad location is a PropertyConstraintViolation.
 - Statuses: a signed update reports every status with its requestId in
@@ -31,9 +31,16 @@ from cryptography import x509
 
 from controller.clock import WallClock, parse_time
 from controller.firmware import FirmwareConfig
-from controller.firmware.signature import CertificateRejected, check_signing_certificate, load_roots
+from controller.firmware.signature import load_roots
 from controller.firmware.update import FirmwareStatus
 from controller.firmware.updater import Updater, UpdateRequest
+from controller.ocpp.file_requests import (
+    attempts,
+    firmware_status,
+    firmware_update,
+    triggered_firmware_status,
+    update_answer,
+)
 from controller.ocpp.link import CallFailed, Refuse, Reply
 from controller.tasks import Tasks
 from controller.transfer import Location, TransferError
@@ -111,7 +118,7 @@ class FirmwareManagement:
         request = UpdateRequest(
             location=payload["location"],
             retrieve_at=retrieve_at,
-            retries=payload.get("retries"),
+            attempts=attempts(payload.get("retries"), extra_try=False),
             retry_interval_s=payload.get("retryInterval"),
         )
         if self.updater.answer() == "Rejected":
@@ -120,37 +127,11 @@ class FirmwareManagement:
         return Reply({}, after=lambda: self._start(request))
 
     async def signed_update_firmware(self, payload: Payload) -> Payload | Reply:
-        firmware = payload["firmware"]
-        request_id = payload["requestId"]
-        try:
+        def read(p: Payload) -> UpdateRequest:
             roots = [*self.installed_roots(), *self.factory_roots]
-            certificate = check_signing_certificate(firmware["signingCertificate"], roots, self.clock.now())
-        except CertificateRejected as exc:
-            log.error("SignedUpdateFirmware %s: %s", request_id, exc)
-            reason = str(exc)[:255]
-            return Reply({"status": "InvalidCertificate"},
-                         after=lambda: self.report_event("InvalidFirmwareSigningCertificate", reason))  # fmt: skip
-        try:
-            Location.parse(firmware["location"])
-            retrieve_at = parse_time(firmware["retrieveDateTime"])
-            install_at = parse_time(firmware["installDateTime"]) if "installDateTime" in firmware else None
-        except (TransferError, ValueError) as exc:
-            log.error("SignedUpdateFirmware %s rejected: %s", request_id, exc)
-            return {"status": "Rejected"}
-        request = UpdateRequest(
-            location=firmware["location"],
-            retrieve_at=retrieve_at,
-            request_id=request_id,
-            install_at=install_at,
-            retries=payload.get("retries"),
-            retry_interval_s=payload.get("retryInterval"),
-            certificate=certificate,
-            signature=firmware["signature"],
-        )
-        answer = self.updater.answer()
-        if answer == "Rejected":
-            return {"status": answer}
-        return Reply({"status": answer}, after=lambda: self._start(request))
+            return firmware_update(p, roots, self.clock.now(), extra_try=False, allow_unsigned=False)
+
+        return update_answer("SignedUpdateFirmware", payload, read, self.updater, self.report_event)
 
     async def _start(self, request: UpdateRequest) -> None:
         self.updater.start(request)
@@ -159,10 +140,7 @@ class FirmwareManagement:
 
     async def _report(self, status: FirmwareStatus, request_id: int | None, signed: bool) -> None:
         if signed:
-            payload: Payload = {"status": status.value}
-            if request_id is not None:
-                payload["requestId"] = request_id
-            await self._send("SignedFirmwareStatusNotification", payload)
+            await self._send("SignedFirmwareStatusNotification", firmware_status(status, request_id))
         elif status in V16:
             await self._send("FirmwareStatusNotification", {"status": V16[status]})
 
@@ -172,14 +150,8 @@ class FirmwareManagement:
 
     async def send_signed_status(self) -> None:
         """ExtendedTriggerMessage FirmwareStatusNotification (L01.FR.28/29)."""
-        status, request_id = self.updater.status, self.updater.request_id
-        if status in (S.IDLE, S.INSTALLED):
-            await self._send("SignedFirmwareStatusNotification", {"status": "Idle"})
-        else:
-            payload: Payload = {"status": status.value}
-            if request_id is not None:
-                payload["requestId"] = request_id
-            await self._send("SignedFirmwareStatusNotification", payload)
+        payload = triggered_firmware_status(self.updater.status, self.updater.request_id)
+        await self._send("SignedFirmwareStatusNotification", payload)
 
     async def _send(self, action: str, payload: Payload) -> None:
         cp = self.charge_point
