@@ -441,7 +441,7 @@ def run_demo(
         if scenario == FIRMWARE_UPDATE:  # the daemon runs as a subprocess from A/B slots: sim/firmware_demo.py
             from sim.firmware_demo import run_firmware_update
 
-            summary = asyncio.run(run_firmware_update(Path(state_dir)))
+            summary = asyncio.run(run_firmware_update(Path(state_dir), version or "1.6"))
         else:
             config = bench_config(scenario, config_path, Path(state_dir), api_port, version)
             summary = asyncio.run(_run(scenario, config, area, csms_url, tls))

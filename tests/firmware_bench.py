@@ -1,9 +1,10 @@
 """Test helpers for firmware and diagnostics: a loopback HTTP file server that can cut a
-download short and records Range headers and uploads, an FTP server (pyftpdlib) in a thread,
-and the SignedUpdateFirmware payload for a bench release."""
+download short, hold a request until released, and records Range headers, requests and uploads,
+an FTP server (pyftpdlib) in a thread, and the SignedUpdateFirmware payload for a bench release."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,14 +18,25 @@ from sim.release import Manufacturer
 
 @dataclass
 class FileServer:
-    """Serves ``files`` by name; ``cut[name] = n`` ends the next response after n bytes."""
+    """Serves ``files`` by name; ``cut[name] = n`` ends the next response after n bytes;
+    ``held[name]`` holds a download or upload of that name until the event is set."""
 
     files: dict[str, Path] = field(default_factory=dict)
     cut: dict[str, int] = field(default_factory=dict)
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
     ranges: list[str | None] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     uploads: dict[str, bytes] = field(default_factory=dict)
     port: int = 0
     _runner: web.AppRunner | None = None
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        gate = self.held.get(request.match_info.get("name", ""))
+        if gate is not None:
+            await gate.wait()
+        return await handler(request)
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -63,7 +75,7 @@ class FileServer:
         return web.Response(status=200)
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 << 20)
+        app = web.Application(client_max_size=64 << 20, middlewares=[self._record])
         app.router.add_get("/fw/{name}", self._get)
         app.router.add_put("/up/{name}", self._put)
         app.router.add_post("/form/", self._post)

@@ -144,12 +144,13 @@ async def test_update_installs_restarts_reports_installed_then_a_broken_release_
 
 
 @pytest.mark.slow
-def test_sim_scenario_firmware_update_reports_the_versions_and_statuses():
+@pytest.mark.parametrize(("version", "request_sent"), [("1.6", "SignedUpdateFirmware"), ("2.0.1", "UpdateFirmware")])
+def test_sim_scenario_firmware_update_reports_the_versions_and_statuses(version, request_sent):
     import json
     import subprocess
 
     evsed = str(Path(sys.executable).with_name("evsed"))
-    result = subprocess.run([evsed, "sim", "--scenario", "firmware-update", "--headless", "--json"],
+    result = subprocess.run([evsed, "sim", "--ocpp", version, "--scenario", "firmware-update", "--headless", "--json"],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -157,6 +158,8 @@ def test_sim_scenario_firmware_update_reports_the_versions_and_statuses():
     assert summary["firmware"]["to"] == f"{__version__}+bench1"
     assert summary["firmware"]["statuses"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
                                                "InstallRebooting", "Installed"]  # fmt: skip
+    assert summary["ocpp"]["versions"] == {"EVSED-BENCH-1": version}
+    assert summary["ocpp"]["sent"] == {request_sent: 1}
     assert summary["ocpp"]["received"]["BootNotification"] == 2
 
 

@@ -113,18 +113,21 @@ FEATURES: dict[str, bool] = {
     "C-10.1": True, "C-10.2": True, "C-10.3": True, "C-10.4": True, "C-10.5": False,
     "C-12.1": True, "C-12.2": True,  # UnlockOnEVSideDisconnect (stations with a lock)
     "C-13": True,  # Reset per EVSE (EVSE.AllowReset)
-    "C-14": False,  # CustomerInformation
-    "C-20": False, "C-21": False,
+    "C-14": False,  # CustomerInformation by customerIdentifier
+    "C-20": True,  # AllowNewSessionsPendingFirmwareUpdate
+    "C-21": False,
     "C-23": True,  # TimeSource: NTP, Heartbeat
     "C-25": False, "C-26": False, "C-28": True,
     "C-29.1": True, "C-29.2": True,  # TriggerMessage MeterValues, TransactionEvent
-    "C-29.3": False, "C-29.4": False,
+    "C-29.3": False,
+    "C-29.4": True,  # TriggerMessage FirmwareStatusNotification
     "C-29.5": True,  # TriggerMessage StatusNotification
     "C-29.6": True,  # TriggerMessage BootNotification
     "C-30": True,  # RFID ISO14443 (the token reader)
     "C-31": False, "C-32": False, "C-33": False, "C-34": False, "C-35": False,  # the reader reads ISO14443 only
     "C-36": True, "C-37": True, "C-38": True, "C-39": True,  # remote start: ISO14443, ISO15693, Central, NoAuth.
-    "C-42": False, "C-43": False,
+    "C-42": False,
+    "C-43": False,  # firmware installs and activates only when no transaction runs
     "C-47": True,  # fall back to the slot of the last connection when every NetworkConnectionProfile failed (B10.FR.07)
     "C-48.1": True, "C-48.2": True,  # AuthorizeRemoteStart true / false
     "C-49": True,  # authorization cache
@@ -135,7 +138,8 @@ FEATURES: dict[str, bool] = {
     "C-57": False,
     "C-58": True,  # DisableRemoteAuthorization
     "C-59": True,  # AuthCacheDisablePostAuthorize
-    "C-60": False,
+    "C-60": True,  # an update that has not begun installing is cancelled by a new one (AcceptedCanceled)
+    "AQ-7": True,  # firmware downloads while a transaction runs
     "LA-1": True, "LA-2": True, "LA-3": True,  # local list, GetLocalListVersion, LocalAuthListDisablePostAuthorize
     "C-61": True,  # security profile 1 (errata 2025-09 5.7)
     "AS-2": True,  # AdditionalRootCertificateCheck, where [ocpp.variables] sets it
@@ -200,6 +204,11 @@ call_timeout_s = 5.0
 
 [ocpp.variables]
 {variables}
+
+[firmware]
+slot_root = "{state_dir}/opt"
+manufacturer_roots = "{state_dir}/manufacturer-roots.pem"
+retry_interval_s = 1.0
 """
 
 

@@ -494,3 +494,23 @@ def in_sequence(cs: Harness, tx: str) -> list[Payload]:
     assert all(e["triggerReason"] in ("CablePluggedIn", "RemoteStart", "Trigger") or e is events[0]
                for e in with_evse), with_evse  # fmt: skip
     return events
+
+
+def firmware_status(status: str, request_id: int) -> Any:
+    def match(p: Payload) -> bool:
+        return bool(p["status"] == status and p.get("requestId") == request_id)
+
+    return match
+
+
+async def reboot_before_firmware_activation(cs: Harness, request_id: int, since: int) -> Payload:
+    """Table 440: FirmwareStatusNotification InstallRebooting, the restart into the new firmware,
+    BootNotification with reason FirmwareUpdate, every connector's status. Returns the
+    BootNotification."""
+    rebooting = await cs.expect_frame("FirmwareStatusNotification", firmware_status("InstallRebooting", request_id),
+                                      since)  # fmt: skip  # step 1
+    await cs.restarted()
+    boot = await cs.expect_frame("BootNotification", since=rebooting.index)  # step 3
+    assert boot.payload["reason"] == "FirmwareUpdate", boot.payload
+    await statuses_of_all_connectors(cs, boot.index)  # step 5
+    return boot.payload

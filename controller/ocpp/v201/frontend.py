@@ -9,8 +9,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
   meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
-  CSMS decides who charges) and the local list's management (D). Each block owns its
-  handlers; this module registers them and binds the device model's effects and live values.
+  CSMS decides who charges), the local list's management (D) and firmware (L01/L02). Each
+  block owns its handlers; this module registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
   requests are answered while Pending (B02.FR.01), refused with SecurityError while Rejected.
@@ -18,8 +18,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   except ``PENDING``: variables the station stores and reports whose functional block is not
   built yet. The start fails if any other effect is unbound.
 - It keeps the ``FrontEnd`` contract (controller/ocpp/frontend.py); setup.py builds it. Its
-  ``firmware_updater`` is the station's one updater: it settles a release on trial once a
-  BootNotification is Accepted, as the 1.6 front end does.
+  ``firmware_updater`` is the station's one updater (the firmware block's): it settles a release
+  on trial once a BootNotification is Accepted, as the 1.6 front end does.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ from controller import __version__
 from controller.authorization.cache import AuthCache
 from controller.authorization.engine import Authorization
 from controller.authorization.local_list import LocalList
-from controller.firmware.updater import Updater
-from controller.ocpp.certificates import CertificateStore
+from controller.ocpp.certificates import MANUFACTURER_ROOT, CertificateStore
 from controller.ocpp.frontend import FrontEndContext, LinkControls
 from controller.ocpp.journal import STATION_IDS, Journal
 from controller.ocpp.link import Link, Reply
@@ -53,6 +52,7 @@ from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, config
 from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.firmware import Firmware
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
 from controller.ocpp.v201.meter_values import settings as meter_settings
@@ -86,6 +86,7 @@ READ_AT_USE = {
     "authorize_remote_start": "remote_control.py, at each RequestStartTransaction",
     "allow_csms_tls_wildcards": "controller/ocpp/security_profile.py, at each TLS connection",
     **dict.fromkeys(AUTHORIZATION_EFFECTS, "authorization.py, at each decision about a token"),
+    "allow_new_sessions_pending_firmware_update": "firmware.py, when an install waits for transactions",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -100,6 +101,7 @@ TLS_EVENTS = {  # part 2 appendix 1 spellings
     TlsEvent.INVALID_TLS_VERSION: "InvalidTLSVersion",
     TlsEvent.INVALID_TLS_CIPHER_SUITE: "InvalidTLSCipherSuite",
 }
+ALLOW_NEW_SESSIONS = "ChargingStation.AllowNewSessionsPendingFirmwareUpdate"
 Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
 
 
@@ -161,11 +163,14 @@ class ChargingStation(LinkControls):
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
         engine = Authorization(local_list, cache, lambda: policy(self.model), clock.now)
         self.authorizer = CsmsAuthorizer(engine, self.link, self.registration.accepted, station)
-        # The station's one updater: the web page uploads through it, and a release on trial is
-        # settled once the backend accepted the station. Its 2.0.1 FirmwareStatusNotifications
-        # (UpdateFirmware, L) come with the firmware block; until then it reports to the log.
-        self.firmware_updater = Updater(config.firmware, state_dir, clock, __version__, report=_not_reported,
-                                        security_event=self.security_events.report)  # fmt: skip
+        self.firmware = Firmware(
+            config.firmware, state_dir, clock, __version__, link=self.link, journal=self.journal,
+            reasons=self.reasons, security_event=self.security_events.report,
+            installed_roots=lambda: self.certificates.certificates(MANUFACTURER_ROOT),
+            allow_new_sessions=lambda: self.model.value(ALLOW_NEW_SESSIONS) is True,
+        )  # fmt: skip
+        # The station's one updater: the web page uploads through it too.
+        self.firmware_updater = self.firmware.updater
         self.firmware_updater.attach(station)
         self.transactions = Transactions(db, self.journal, self.link, station, clock.now,
                                          lambda: meter_settings(self.model.value))  # fmt: skip
@@ -177,7 +182,8 @@ class ChargingStation(LinkControls):
         self.link.on_connected = self.registration.on_connected
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
-                  UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list))  # fmt: skip
+                  UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
+                  self.firmware)  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)
@@ -256,6 +262,7 @@ class ChargingStation(LinkControls):
         self.triggers.offer("SignChargingStationCertificate", self.security.sign_offer)
         self.triggers.offer("MeterValues", self.metering.triggered)
         self.triggers.offer("TransactionEvent", transaction_event)
+        self.triggers.offer("FirmwareStatusNotification", lambda _evse: self.firmware.send_triggered)
 
     async def _accepted(self) -> None:
         self._policy()  # transactions may start now (TxBeforeAcceptedEnabled aside)
@@ -325,7 +332,3 @@ class ChargingStation(LinkControls):
 
 async def _nothing() -> None:
     return None
-
-
-async def _not_reported(*_status: object) -> None:
-    """The updater logs every step itself; the 2.0.1 FirmwareStatusNotification is still to come."""

@@ -18,7 +18,16 @@ from __future__ import annotations
 from ocpp.v201.enums import AttributeEnumType, DataEnumType
 
 from controller.ocpp.v201.description import DisplaySize, EvseDescription, StationDescription
-from controller.ocpp.v201.variables import Attribute, ComponentId, ReadOnly, Variable, live, setting, variable
+from controller.ocpp.v201.variables import (
+    Attribute,
+    ComponentId,
+    ReadOnly,
+    ReadWrite,
+    Variable,
+    live,
+    setting,
+    variable,
+)
 
 AVAILABILITY_STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 BOOLEAN = DataEnumType.boolean
@@ -56,6 +65,14 @@ def _station(d: StationDescription) -> tuple[Variable, ...]:
         _availability(cs, "RCV 2.13.2"),
         variable(cs, "SupplyPhases", INTEGER, _const(str(d.supply_phases)), spec="RCV 2.13.6"),
         variable(cs, "Problem", BOOLEAN, live("problem"), monitoring=True, spec="appendix 3.2.11"),
+        variable(
+            cs,
+            "AllowNewSessionsPendingFirmwareUpdate",
+            BOOLEAN,
+            setting(ReadWrite, "false"),
+            effect="allow_new_sessions_pending_firmware_update",
+            spec="RCV 2.1.2, L01.FR.07, part 5 C-20",
+        ),
         variable(cs, "VendorName", STRING, _const(d.vendor), max_limit=50, spec="appendix 3.2.11"),
         variable(cs, "Model", STRING, _const(d.model), max_limit=50, spec="appendix 3.2.11"),
         *(

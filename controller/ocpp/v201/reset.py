@@ -43,6 +43,13 @@ STATUS = {ResetOutcome.ACCEPTED: ResetStatusEnumType.accepted, ResetOutcome.SCHE
           ResetOutcome.REJECTED: ResetStatusEnumType.rejected}  # fmt: skip
 
 
+async def drain(journal: Journal) -> None:
+    """Give the queue ``DRAIN_S`` to deliver what is in it before a restart."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            await journal.wait_empty()
+
+
 class Reset:
     def __init__(
         self,
@@ -68,9 +75,7 @@ class Reset:
         async def settle() -> None:  # the station ended its transactions and is about to restart
             await self.reasons.set(reason)
             await self.security_event("ResetOrReboot", f"Reset {payload['type']} requested by the CSMS")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(DRAIN_S):
-                    await self.journal.wait_empty()
+            await drain(self.journal)
 
         async def run() -> None:
             log.warning(
