@@ -4,7 +4,7 @@ import itertools
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from controller.energy import fuse, load
@@ -283,6 +283,7 @@ def test_the_engine_never_waits_longer_than_the_curve_allows(scene):
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.0, 30.0), st.integers(1, 30)), min_size=1, max_size=8), st.integers(1, 3))
+@example([(19.0, 1), (0.0, 8), (1.0, 4)], 3)  # two raised while a third still held its old limit: 30.2 A
 def test_closed_loop_the_fuse_holds_once_the_evs_followed(house_steps, n_evs):
     """EVs that follow their limit 1 s late, a house load stepping: at every instant where the house
     load has been steady for the raise delay plus the EV's reaction, the fuse carries at most its rating

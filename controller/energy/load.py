@@ -18,7 +18,9 @@ Rules kept here:
   once would make the currents hunt. A connector that already holds a limit goes up only after a
   higher share has been possible for ``raise_delay_s``, and then to the lowest share seen
   meanwhile, so a load that comes and goes does not make the current hunt either. A connector
-  that starts wanting power gets its share at once.
+  that starts wanting power gets its share at once. A raise never hands out what another
+  connector on the phase still holds (its lower share waiting for ``confirm_s``): it stops at
+  what is left and goes on once that is freed.
 - When the fuse carries so much that the trip curve (controller/energy/fuse.py) leaves less
   time than the normal path of a lower duty (the 5 s rule plus the EV following), every
   connector whose limit falls is paused instead: switching the PWM off is immediate. It comes
@@ -164,6 +166,28 @@ def _hold(rules: FuseRules, before: Held | None, target: float, c: ConnectorDema
     return Held(before.amps, wanting, before.higher_since, floor)
 
 
+def _raise_within_room(
+    room: Sequence[float],
+    connectors: Sequence[ConnectorDemand],
+    before: Mapping[str, Held],
+    held: dict[str, Held],
+    delay_passed: float,
+) -> None:
+    """Cap every raise to the room the others' held limits leave on its phases (below 6 A: no raise).
+    A capped raise keeps its delay served, so it goes on as soon as the room is freed."""
+    for c in connectors:
+        h, was = held[c.key], before.get(c.key)
+        previous = was.amps if was is not None else 0.0
+        if h.amps <= previous or not c.phases:
+            continue
+        left = min(room[p] - sum(held[o.key].amps for o in connectors if o.key != c.key and p in o.phases)
+                   for p in c.phases)  # fmt: skip
+        capped = _floor(max(previous, left))
+        if capped < h.amps:
+            amps = capped if capped >= MIN_CURRENT_A else previous
+            held[c.key] = Held(amps, h.wanting, higher_since=delay_passed, higher_floor=h.amps)
+
+
 def step(
     rules: FuseRules, state: LoadState, grid: GridReading | None, connectors: Sequence[ConnectorDemand], now: float
 ) -> tuple[LoadState, LoadDecision]:
@@ -185,5 +209,6 @@ def step(
         if urgent and h.amps < c.offered_a:
             h = Held(0.0, h.wanting)  # pausing is immediate; a lower duty may wait 5 s
         held[c.key] = h
+    _raise_within_room(room, connectors, state.held, held, now - rules.raise_delay_s)
     decision = LoadDecision({k: h.amps for k, h in held.items()}, stale, room, factor, urgent)
     return LoadState(held), decision
