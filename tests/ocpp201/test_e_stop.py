@@ -19,6 +19,7 @@ from ocpp201.states import (
     ev_disconnected,
     events_of,
     in_sequence,
+    start_offline_transaction,
     stop_authorized_local,
     stop_authorized_remote,
     transaction_id,
@@ -171,25 +172,23 @@ async def test_TC_E_19_CS(cs: Harness) -> None:
 
 
 async def test_TC_E_16_CS(cs: Harness) -> None:
-    """Stop transaction options - Deauthorized - Invalid idToken: a transaction started offline; the
-    CSMS answers its idToken Invalid once the link is back: Ended, Deauthorized, DeAuthorized."""
-    require("C-01")  # StartOfflineTransaction needs offline authorization
+    """Stop transaction options - Deauthorized - Invalid idToken: a transaction started offline
+    (OfflineTxForUnknownIdEnabled); the CSMS answers its idToken Invalid once the link is back:
+    Ended, Deauthorized, DeAuthorized."""
+    require("C-02")  # StartOfflineTransaction of a token the station does not know
     await stop_at(cs, "Authorized", StopTxOnInvalidId=True)
-    cs.csms.config.id_tags.discard(VALID_TOKEN["idToken"])
+    await cs.set_variables({"AuthCtrlr.OfflineTxForUnknownIdEnabled": True, "AuthCtrlr.LocalAuthorizationOffline": True,
+                            "OCPPCommCtrlr.OfflineThreshold": 61})  # fmt: skip
+    cs.csms.config.token_infos[VALID_TOKEN["idToken"]] = {"status": "Invalid"}
     try:
-        await cs.drop()
-        await authorized_local(cs)
-        cs.plug_in(1)
-        await cs.until(lambda: cs.station.view(1).transaction is not None, what="a transaction offline")
-        tx = cs.station.view(1).transaction.id
         since = cs.mark()
-        cs.accept()
+        tx = await start_offline_transaction(cs)
         first = await cs.expect("TransactionEvent", lambda p: p["transactionInfo"]["transactionId"] == tx, since)
         assert first["offline"] is True  # step 1
         last = await ended(cs, tx, since)  # step 3
         assert last["triggerReason"] == "Deauthorized" and last["transactionInfo"]["stoppedReason"] == "DeAuthorized"
     finally:
-        cs.csms.config.id_tags.add(VALID_TOKEN["idToken"])
+        del cs.csms.config.token_infos[VALID_TOKEN["idToken"]]
 
 
 async def test_TC_E_17_CS(cs: Harness) -> None:
