@@ -425,7 +425,9 @@ class Station:
                            remote_start=slot.remote_start)  # fmt: skip
                 slot.remote_start = None
                 # Told before the loop may charge (the limit below): what the start brought (a
-                # remote start's charging profile) limits the very first offer.
+                # remote start's charging profile) limits the very first offer. What is shown is
+                # published first, so the listeners see the transaction in the views too.
+                self._settle()
                 self._flush()
         finally:
             slot.starting = None
