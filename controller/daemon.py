@@ -73,6 +73,7 @@ class Daemon:
     time_sync: Any = None  # NTP when [time] names servers
     site: Any = None  # energy management (controller/energy/site.py) with [grid] or [mqtt]
     mqtt: Any = None  # the MQTT bridge with [mqtt] host
+    screen: Any = None  # the driver's display (controller/display/screen.py) on a board with one
     restart_requested: RestartKind | None = None  # after a reset
     close_board: bool = True  # False: a bench restarts the controller on the same board, its simulated world intact
     reset_retries: int = 0  # OCPP ResetRetries: further tries of a reboot command that failed
@@ -120,8 +121,14 @@ class Daemon:
             feed_timeout_s=cfg.loop.feed_timeout_s,
         )
         self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock, restart=self._restart)
+        if self.board.display is not None:
+            from controller.display.screen import Screen
+
+            self.screen = Screen(self.board.display, self.station, self.clock)
+            self.station.subscribe(self.screen.on_event)
         # Before recovery: the front end's ledger hook queues the PowerLoss messages.
-        context = FrontEndContext(cfg, self.db, self.ledger, self.station, self.clock, time_source=self.time_sync)
+        context = FrontEndContext(cfg, self.db, self.ledger, self.station, self.clock, time_source=self.time_sync,
+                                  screen=self.screen)  # fmt: skip
         self.ocpp = versions.build_frontend(context)
         for tx in self.ledger.recover(self._register_at_start, self.clock.now()):
             log.warning(
@@ -150,6 +157,8 @@ class Daemon:
         self._spawn(self.curves.run(), "session curves")
         if self.site is not None:
             self._spawn(self.site.run(), "energy management")
+        if self.screen is not None:
+            self._spawn(self.screen.run(), "display")
         if cfg.api.enabled:
             from controller.api import LocalApi
 
@@ -158,6 +167,8 @@ class Daemon:
                 self.api.extra_status.append(self.time_sync.status_json)
             if self.site is not None:
                 self.api.extra_status.append(lambda: {"energy": self.site.status_json()})
+            if self.screen is not None:
+                self.api.extra_status.append(self.screen.status_json)
             if self.ocpp is not None:
                 self.api.extra_status.append(self.ocpp.status_json)
             await self.api.start(cfg.api.host, cfg.api.port)

@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from drivers.hd44780 import build_display
 from drivers.meters import build_meter
 from drivers.modbus_bus import BusPool, ModbusDevice
 from hal.board import Board, ConnectorHardware, ConnectorSlot
@@ -259,7 +260,8 @@ def build_board(
     grid_meter: ConfigSection | None = None,
     dry_run: bool = False,
 ) -> Board:
-    """``[board]`` has no keys of its own; each connector has ``[connector.evse]`` and ``[connector.meter]``.
+    """``[board]`` has no keys of its own but an optional ``[board.display]`` (drivers/hd44780.py); each
+    connector has ``[connector.evse]`` and ``[connector.meter]``.
 
     A dry build starts no link: the board is never asked anything, nor told anything."""
     pool = BusPool()
@@ -285,6 +287,8 @@ def build_board(
             )
         if grid_meter is not None:  # on the board's RS-485 line too, if it says so
             board.grid_meter = build_meter(grid_meter, pool, phase_power=True)
+        if section.has_section("display"):
+            board.display = build_display(section.section("display"), dry_run)
     except BaseException:
         board.close()
         raise

@@ -4,7 +4,8 @@ Rules kept here:
 - ``[board]`` keys: ``gpio`` (backend name, drivers.gpio), ``chip`` (gpiod chip path),
   ``pwm_sysfs`` (the sysfs PWM class directory), ``adc_interval_s`` (poll period of
   every ADC thread). Each ``[[connector]]`` needs ``pilot``, ``contactor`` and
-  ``meter`` tables; ``rcd``, ``lock``, ``cable`` and ``leds`` are optional.
+  ``meter`` tables; ``rcd``, ``lock``, ``cable`` and ``leds`` are optional; ``[board.display]``
+  is the driver's LCD (drivers/hd44780.py), optional.
 - One ADC chip -> one poller thread, whoever uses its channels (pilot, PP). Two
   tables naming the same chip with different settings is a config error.
 - Shared resources (ADC pollers, Modbus buses, the GPIO backend) close after every
@@ -24,6 +25,7 @@ from drivers.adc import Adc, AdcPoller, AdcSpec, open_adc
 from drivers.devices import build_cable, build_contactor, build_leds, build_lock, build_rcd
 from drivers.dry_run import BookedLines, UnopenedAdc, unopened_pwm
 from drivers.gpio import GPIO_BACKENDS, GpioBackend, open_backend
+from drivers.hd44780 import build_display
 from drivers.meters import build_meter
 from drivers.modbus_bus import BusPool
 from drivers.pilot import build_pilot
@@ -93,6 +95,8 @@ def build_board(
             board.connectors.append(build_connector(slot, backend, pollers, open_pwm, pool))
         if grid_meter is not None:  # the house connection's meter may share a connector meter's bus
             board.grid_meter = build_meter(grid_meter, pool, phase_power=True)
+        if section.has_section("display"):
+            board.display = build_display(section.section("display"), dry_run)
     except BaseException:
         board.close()
         raise

@@ -14,6 +14,8 @@ Rules kept here:
   such a board is only closed.
 - ``grid_meter``: the ``[grid.meter]`` table when the house connection has a meter on this
   board (load management); the builder builds it like a connector's meter, on the same buses.
+- ``display``: the ``[board.display]`` table when the box has a character display for the
+  driver (one per board; the builder reads it). Boards without one work as before.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hal.interfaces import (
     CableSense,
     ConnectorLock,
     Contactor,
+    Display,
     Meter,
     PhaseSwitch,
     Pilot,
@@ -103,6 +106,10 @@ class Simulation(Protocol):
 
     def house_snapshot(self) -> dict[str, object]: ...
 
+    def display_text(self) -> list[str]:
+        """What the box's display shows now ([] without one)."""
+        ...
+
 
 @dataclass
 class Board:
@@ -111,6 +118,7 @@ class Board:
     token_reader: TokenReader | None = None
     simulation: Simulation | None = None  # set only by simulated boards
     grid_meter: Meter | None = None  # the house connection's meter ([grid.meter])
+    display: Display | None = None  # [board.display]: what the driver reads
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def connector(self, connector_id: int) -> ConnectorHardware:
@@ -133,6 +141,8 @@ class Board:
             closers.append(self.token_reader.close)
         if self.grid_meter is not None:
             closers.append(self.grid_meter.close)
+        if self.display is not None:
+            closers.append(self.display.close)
         closers.extend(self._closers)
         for close in closers:
             try:

@@ -6,9 +6,10 @@ Rules kept here:
 - Every method is synchronous and bounded in time. ``Pilot``, ``Contactor``,
   ``ResidualCurrentMonitor``, ``ConnectorLock``, ``CableSense`` and
   ``TemperatureSensor`` are called from the real-time thread only and must return
-  within a few milliseconds. ``Meter.read`` and ``TokenReader.poll`` are called from a
-  worker thread and may block up to their configured timeout; they never touch the
-  real-time thread's devices except through a lock the driver owns.
+  within a few milliseconds. ``Meter.read``, ``TokenReader.poll`` and ``Display.show`` are
+  called from a worker thread and may block up to their configured timeout (a display: its
+  bus transfer); they never touch the real-time thread's devices except through a lock the
+  driver owns.
 - Errors are ``hal.errors.HardwareError`` subclasses, never bare exceptions.
 - ``close()`` must leave the output in its safe state (contactor open, PWM at X1 or
   off) and must not raise.
@@ -16,9 +17,10 @@ Rules kept here:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from hal.types import Indication, MeterReading, PilotCommand, PilotReading, SelfTestResult
+from hal.types import DisplaySize, Indication, MeterReading, PilotCommand, PilotReading, SelfTestResult
 
 
 @runtime_checkable
@@ -137,3 +139,22 @@ class StatusIndicator(Protocol):
     def show(self, indication: Indication) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Display(Protocol):
+    """A character display the driver reads (an LCD, an OLED, the simulator's screen).
+
+    Dumb like every device here: it shows the lines it is given; what they say is the
+    controller's (controller/display/). One display per board."""
+
+    def size(self) -> DisplaySize:
+        """Columns and rows; fixed for the life of the device."""
+
+    def show(self, lines: Sequence[str]) -> None:
+        """Show ``lines`` from the top: at most ``rows`` of them, each at most ``columns``
+        characters (the caller lays them out); rows not given are blank. A character the
+        display cannot draw is shown as the driver's nearest one or ``?``."""
+
+    def close(self) -> None:
+        """Blank it (and switch its backlight off)."""

@@ -84,6 +84,14 @@ class MeterReading:
     power_phase_w: tuple[float, ...] | None = None  # signed active power per phase, where the meter has it
 
 
+@dataclass(frozen=True)
+class DisplaySize:
+    """A character display: ``rows`` lines of ``columns`` characters."""
+
+    columns: int
+    rows: int
+
+
 class Indication(Enum):
     """What the status indicator shows; drivers map these to LEDs / displays."""
 

@@ -10,6 +10,9 @@ Rules kept here:
   (1-phase / 3-phase switching). Unknown keys are left for ``ConfigSection.check_unused``.
 - With a ``[grid.meter]`` table the board has a grid meter reading the simulated house
   (sim/house.py) plus every EV; the table takes no keys.
+- With a ``[board.display]`` table (``columns`` 20, ``rows`` 4) the board has a character
+  display; the world keeps what it shows (``display_text``, ``display_log``) for the bench's
+  live view, the API and tests.
 - ``close()`` leaves outputs safe: pilot at X1, contactor open, lock released.
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from hal.board import Board, ConnectorHardware, ConnectorSlot
 from hal.config import ConfigSection
-from hal.types import MeterReading, PilotCommand, PilotReading, SelfTestResult
+from hal.types import DisplaySize, MeterReading, PilotCommand, PilotReading, SelfTestResult
 from sim.world import World
 
 # PP resistor ratings a simulated socket's cable can have (IEC 61851-1 Table B.2;
@@ -150,6 +153,23 @@ class SimTemperature:
         """Nothing to release: the sensor only reports."""
 
 
+class SimDisplay:
+    """A character display: what it is shown lands in the world, cut to its size as a real one would."""
+
+    def __init__(self, world: World, size: DisplaySize) -> None:
+        self._world, self._size = world, size
+
+    def size(self) -> DisplaySize:
+        return self._size
+
+    def show(self, lines: Sequence[str]) -> None:
+        rows = [line[: self._size.columns] for line in lines[: self._size.rows]]
+        self._world.show_text(tuple(rows + [""] * (self._size.rows - len(rows))))
+
+    def close(self) -> None:
+        self._world.show_text(())
+
+
 class SimTokenReader:
     """Hands out the id tags ``World.swipe`` queued, oldest first."""
 
@@ -201,6 +221,11 @@ def build_board(
 
     ``dry_run`` changes nothing: a simulated board opens no hardware anyway."""
     del dry_run
+    display = None
+    if section.has_section("display"):
+        table = section.section("display")
+        columns = table.get_int("columns", 20, minval=8, maxval=80)
+        display = DisplaySize(columns, table.get_int("rows", 4, minval=1, maxval=8))
     return board_on(
         World(
             {slot.id: slot.phases for slot in slots},
@@ -211,17 +236,20 @@ def build_board(
         ),
         slots,
         grid_meter=grid_meter is not None,
+        display=display,
     )
 
 
-def board_on(world: World, slots: Sequence[ConnectorSlot], *, grid_meter: bool = False) -> Board:
+def board_on(world: World, slots: Sequence[ConnectorSlot], *, grid_meter: bool = False,
+             display: DisplaySize | None = None) -> Board:  # fmt: skip
     """The sim board's devices on ``world``: a new board on an existing world is the controller
     restarting while the EVs, meters and faults around it stay as they are. ``grid_meter``: the
-    house connection's meter too."""
+    house connection's meter too; ``display``: a character display of that size."""
     return Board(
         kind="sim",
         connectors=[_connector_hardware(world, slot) for slot in slots],
         token_reader=SimTokenReader(world),
         simulation=world,
         grid_meter=SimGridMeter(world) if grid_meter else None,
+        display=SimDisplay(world, display) if display is not None else None,
     )

@@ -245,6 +245,11 @@ def live_parts(daemon: Any) -> list[str]:
             f"{meter.get('power_w', 0) / 1000:5.2f} kW "
             f"{(c['transaction'] or {}).get('energy_wh', 0):6.1f} Wh"
         )
+    if daemon.screen is not None and daemon.board.simulation is not None:
+        rows = daemon.board.simulation.display_text()
+        while rows and not rows[-1]:
+            rows.pop()
+        parts.append("display [" + " / ".join(rows) + "]")
     site = daemon.site
     if site is not None and site.grid is not None and daemon.board.simulation is not None:
         house = daemon.board.simulation.house_snapshot()

@@ -21,6 +21,8 @@ Rules kept here:
 - The house (sim/house.py) shares the grid connection with the connectors: the grid meter
   reads the house's loads minus its solar production plus every EV's current, per phase,
   signed (import positive); a connector with one phase, or switched to one, draws on L1.
+- The box's display (``[board.display]`` on the sim board) holds the lines last shown on it;
+  every change is logged with its clock time like the outputs above.
 - A phase switch moves only with the contacts open: asked under load it raises
   ``HardwareError`` and changes nothing, as the HAL contract says a driver that can see the
   contactor must.
@@ -125,6 +127,8 @@ class World:
         self._tokens: deque[str] = deque(maxlen=TOKEN_QUEUE_SIZE)
         self._house = House(voltage_v=voltage_v)
         self._grid_online = True
+        self._display: tuple[str, ...] = ()
+        self._display_log: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=LOG_SIZE)
 
     # -- time ------------------------------------------------------------------
     def _at(self, cid: int) -> _Connector:
@@ -381,7 +385,25 @@ class World:
                 "ev": None if c.ev is None else c.ev.snapshot(self._supply(c)),
             }
 
+    def show_text(self, lines: tuple[str, ...]) -> None:
+        """The display's device side: what it shows from now on."""
+        with self._lock:
+            self._now = max(self._now, self._clock())
+            if lines != self._display:
+                self._display = lines
+                self._display_log.append((self._now, lines))
+
+    def display_text(self) -> list[str]:
+        """What the box's display shows now (no display, or nothing shown yet: [])."""
+        with self._lock:
+            return list(self._display)
+
     # -- logs for benchmarks and tests --------------------------------------------
+    def display_log(self) -> list[tuple[float, list[str]]]:
+        """(clock time, lines) at every change of what the display shows."""
+        with self._lock:
+            return [(at, list(lines)) for at, lines in self._display_log]
+
     def contactor_log(self, connector: int) -> list[tuple[float, bool]]:
         """(clock time, commanded closed) for every change of the contactor command."""
         with self._lock:

@@ -197,7 +197,8 @@ SINGLE_ENDED_MUX = {4: 0, 5: 1, 6: 2, 7: 3}
 
 @dataclass
 class FakeAds1115Bus:
-    """An SMBus with one ADS1115: config register (1) and conversion register (0)."""
+    """An SMBus with one ADS1115: config register (1) and conversion register (0); and the
+    PCF8574 backpacks of LCDs (``backpacks``: address -> every byte written, in order)."""
 
     address: int = 0x48
     volts: dict[int, float] = field(default_factory=lambda: {0: 0.0, 1: 0.0, 2: 0.0, 3: 0.0})
@@ -206,6 +207,13 @@ class FakeAds1115Bus:
     conversion: int = 0
     closed: bool = False
     source: Any = None  # optional callable(channel) -> volts, for waveforms
+    backpacks: dict[int, list[int]] = field(default_factory=lambda: {0x27: []})
+
+    def write_byte(self, addr: int, value: int, force: bool | None = None) -> None:
+        assert not self.closed
+        if addr not in self.backpacks:
+            raise OSError(121, "Remote I/O error")
+        self.backpacks[addr].append(value)
 
     def _check(self, addr: int) -> None:
         assert not self.closed

@@ -12,7 +12,7 @@ from hwfakes import FakeAds1115Bus, FakeGpiod, FakePwmSysfs, wait_until
 
 from hal.board import ConnectorSlot, build_board
 from hal.config import ConfigError, ConfigSection
-from hal.types import CpState, PilotCommand
+from hal.types import CpState, DisplaySize, PilotCommand
 
 EXAMPLE = Path(__file__).parent.parent / "systemd" / "examples" / "pi-sdm630-ads1115.toml"
 
@@ -52,7 +52,12 @@ def test_example_builds_every_device_and_closes_safe(hardware):
         for c in connectors:
             c.check_unused()
         hw = board.connector(1)
-        assert hardware.buses == [1]  # one I2C bus, one chip, shared by pilot and PP
+        assert hardware.buses == [1, 1]  # the ADC chip (shared by pilot and PP), then the LCD's backpack
+        assert board.display is not None and board.display.size() == DisplaySize(20, 4)
+        before = len(hardware.i2c.backpacks[0x27])
+        board.display.show(["evsed"])
+        # DDRAM address 0 (command 0x80), then "e" (0x65) as data (RS set), backlight on, E pulsed
+        assert hardware.i2c.backpacks[0x27][before : before + 8] == [0x8C, 0x88, 0x0C, 0x08, 0x6D, 0x69, 0x5D, 0x59]
         assert hardware.gpiod.wire(17) is True  # active-low coil held off
         hw.contactor.set_closed(True)
         assert hardware.gpiod.wire(17) is False

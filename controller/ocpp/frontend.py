@@ -26,6 +26,7 @@ from controller.clock import WallClock
 from controller.config import Config
 from controller.core.ledger import Ledger
 from controller.core.station import Station
+from controller.display.screen import Screen
 from controller.firmware.updater import Updater
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Link
@@ -98,6 +99,7 @@ class FrontEndContext:
     station: Station
     clock: WallClock
     time_source: TimeSource | None = None
+    screen: Screen | None = None  # the box's display (controller/display/), when it has one
 
 
 Build = Callable[[FrontEndContext], FrontEnd]

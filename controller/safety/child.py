@@ -168,6 +168,7 @@ class Child:
             token_reader=board.token_reader is not None,
             simulation=board.simulation is not None,
             grid_meter=board.grid_meter is not None,
+            display=board.display is not None,
         )
 
     def _start(self, what: StartLoop) -> None:
@@ -218,6 +219,8 @@ class Child:
                 return getattr(board.connector(cid), name)
             case ("grid_meter",):
                 return board.grid_meter
+            case ("display",):
+                return board.display
             case ("simulation",):
                 return board.simulation
         raise ValueError(f"no device {target!r}")

@@ -288,6 +288,7 @@ def _remote_board(child: RealtimeChild, shape: BoardShape) -> RemoteBoard:
         token_reader=RemoteTokenReader(child) if shape.token_reader else None,
         simulation=device("simulation") if shape.simulation else None,
         grid_meter=device("grid_meter") if shape.grid_meter else None,
+        display=device("display") if shape.display else None,
         child=child,
         shape=shape,
     )

@@ -85,11 +85,12 @@ class BoardShape:
     token_reader: bool
     simulation: bool
     grid_meter: bool
+    display: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceCall:
-    target: tuple[str | int, ...]  # ("connector", 1, "meter"), ("grid_meter",), ("simulation",)
+    target: tuple[str | int, ...]  # ("connector", 1, "meter"), ("grid_meter",), ("display",), ("simulation",)
     method: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
