@@ -144,6 +144,8 @@ FEATURES: dict[str, bool] = {
     "C-61": True,  # security profile 1 (errata 2025-09 5.7)
     "AS-2": True,  # AdditionalRootCertificateCheck, where [ocpp.variables] sets it
     "AS-3": True,  # CertSigningWaitMinimum / CertSigningRepeatTimes
+    "UI-1.1": True, "UI-1.2": True, "UI-1.3": True,  # DisplayMessageSupportedPriorities: all three
+    "UI-2.1": True, "UI-2.2": False, "UI-2.3": False, "UI-2.4": True,  # formats: ASCII, UTF8 (not HTML, URI)
 }  # fmt: skip
 NETWORK_SLOTS = 2  # configuration slots for network profiles (B09.FR.06)
 PASSWORD = "evsed-harness-Pass-0123456789"  # <Configured basicAuthPassword>: 29 characters
@@ -167,6 +169,10 @@ serial_number = "SN-TC-1"
 [board]
 type = "sim"
 ev_reaction_s = 0.05
+
+[board.display]
+columns = 20
+rows = 4
 
 [[connector]]
 id = 1
@@ -278,6 +284,7 @@ class Harness:
             self.csms.config.passwords[CP_ID] = PASSWORD
             write_secret(secret_file(self.state_dir / "secrets", PASSWORD_VARIABLE), PASSWORD)
             self.restorers.append(_restore_password)
+        self.restorers.append(_clear_display_messages)
         if self.pki is not None:
             self.csms.signer = self.pki.root
             self.restorers.append(_restore_signing)
@@ -601,6 +608,14 @@ async def _restore_password(cs: Harness) -> None:
         await cs.set_variables({PASSWORD_VARIABLE: PASSWORD})
         await cs.until(lambda: len(cs.csms.upgrades) > since, what="the reconnection with the password")
         await cs.connected()
+
+
+async def _clear_display_messages(cs: Harness) -> None:
+    """No display message configured (the O test cases' "Memory State: N/a"), the test CSMS
+    sending no prices or personal messages in its TransactionEventResponses."""
+    cs.csms.config = dataclasses.replace(cs.csms.config, price_per_kwh=None, personal_message=None)
+    for message in cs.frontend.display_messages.ids() if cs.frontend.display_messages else ():
+        assert (await cs.call("ClearDisplayMessage", {"id": message})) == {"status": "Accepted"}
 
 
 async def _restore_signing(cs: Harness) -> None:

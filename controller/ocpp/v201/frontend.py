@@ -9,7 +9,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
   meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
-  CSMS decides who charges), the local list's management (D) and firmware (L01/L02). Each
+  CSMS decides who charges), the local list's management (D), firmware (L01/L02), and on a
+  box with a display tariff and cost (I) and display messages (O). Each
   block owns its handlers; this module registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
@@ -52,6 +53,7 @@ from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, config
 from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.display_messages import DisplayMessages
 from controller.ocpp.v201.firmware import Firmware
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
@@ -67,6 +69,8 @@ from controller.ocpp.v201.reset import Reset
 from controller.ocpp.v201.security import Security
 from controller.ocpp.v201.security_events import SecurityEvents
 from controller.ocpp.v201.store import VariableStore
+from controller.ocpp.v201.tariff_cost import EFFECTS as TARIFF_EFFECTS
+from controller.ocpp.v201.tariff_cost import TariffCost
 from controller.ocpp.v201.transactions import Transactions
 from controller.ocpp.v201.trigger import Payload, Triggers
 from controller.ocpp.v201.unlock import UnlockConnector
@@ -87,6 +91,7 @@ READ_AT_USE = {
     "allow_csms_tls_wildcards": "controller/ocpp/security_profile.py, at each TLS connection",
     **dict.fromkeys(AUTHORIZATION_EFFECTS, "authorization.py, at each decision about a token"),
     "allow_new_sessions_pending_firmware_update": "firmware.py, when an install waits for transactions",
+    "display_messages_enabled": "display_messages.py, at each SetDisplayMessage",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -102,6 +107,7 @@ TLS_EVENTS = {  # part 2 appendix 1 spellings
     TlsEvent.INVALID_TLS_CIPHER_SUITE: "InvalidTLSCipherSuite",
 }
 ALLOW_NEW_SESSIONS = "ChargingStation.AllowNewSessionsPendingFirmwareUpdate"
+DISPLAY_MESSAGES_ENABLED = "DisplayMessageCtrlr.Enabled"
 Handler = Callable[[Payload], Awaitable["Payload | Reply"]]
 
 
@@ -122,7 +128,10 @@ class ChargingStation(LinkControls):
             additional_root_check=lambda: self.model.value(ADDITIONAL_ROOT_CHECK) is True,
         )  # fmt: skip
         local_list, cache = LocalList(db), AuthCache(db, clock.now)
+        screen = ctx.screen if description.display is not None else None
         live = readers(station, {
+            "display_message_entries": lambda: self.display_messages.count if self.display_messages else 0,
+            "display_text": lambda: "\n".join(screen.lines) if screen is not None else "",
             "security_profile": lambda: self.connectivity.security_profile,
             "active_network_profile": lambda: self.connectivity.active,
             "certificate_entries": self.certificates.count,
@@ -178,12 +187,21 @@ class ChargingStation(LinkControls):
         self.metering = Metering(station, self.transactions, self.link, self.registration.accepted, clock,
                                  lambda: meter_settings(self.model.value))  # fmt: skip
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
+        self.display_messages: DisplayMessages | None = None
+        self.tariff_cost: TariffCost | None = None
+        if screen is not None:
+            self.display_messages = DisplayMessages(
+                db, self.link, station, screen, description.capacities.display_messages,
+                enabled=lambda: self.model.value(DISPLAY_MESSAGES_ENABLED) is True, now=clock.now,
+            )  # fmt: skip
+            self.tariff_cost = TariffCost(station, self.link, screen, self.model.value)
+            self.journal.listen(self.tariff_cost.confirmed)
         self._tasks = Tasks("ocpp 2.0.1")
         self.link.on_connected = self.registration.on_connected
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware)  # fmt: skip
+                  self.firmware, *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)
@@ -192,6 +210,9 @@ class ChargingStation(LinkControls):
         station.subscribe(self.statuses.on_event)
         station.subscribe(self.transactions.on_event)
         station.subscribe(self.metering.on_event)
+        for display_block in (self.display_messages, self.tariff_cost):
+            if display_block is not None:
+                station.subscribe(display_block.on_event)
         self.link.on_disconnected = lambda: self._tasks.spawn(self.transactions.link_down(), "ocpp201-offline")
         ledger.hooks.append(self.transactions.hook)
 
@@ -224,6 +245,7 @@ class ChargingStation(LinkControls):
             *((e, policy) for e in POLICY_EFFECTS if e in model.effects()),
             ("sampled_data", self.metering.changed),
             ("aligned_data", self.metering.changed),
+            *((e, self.tariff_cost.changed) for e in TARIFF_EFFECTS if self.tariff_cost is not None),
         ]
         for effect, apply in bindings:
             model.on_change(effect, apply)
@@ -290,6 +312,8 @@ class ChargingStation(LinkControls):
         self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
         self._tasks.spawn(self.security.watch_expiry(self.registration.accepted), "ocpp201-certificate-expiry")
         self.metering.start()
+        if self.display_messages is not None:
+            self._tasks.spawn(self.display_messages.run(), "ocpp201-display-messages")
         self.link.start()
 
     async def stop(self) -> None:

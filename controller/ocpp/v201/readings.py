@@ -4,7 +4,7 @@ board, and its live values, read from the core's views at the moment they are as
 Rules kept here (part 2 RCV 2.13, appendix 3.2):
 - One EVSE per ``[[connector]]``, with one connector: a tethered cable (no cable sense on the
   board) is cType2 with nothing to unlock; a socket is sType2, with a lock where the board has
-  one. A temperature sensor where the board has one. No bay sensor, no display yet.
+  one. A temperature sensor where the board has one. The board's display, if any. No bay sensor.
 - Live values: AvailabilityState (availability.py's projection), EVSE.Power (the meter's
   active power, W), Problem (a fault on the EVSE; on the station: on any EVSE; of the plug
   lock: it did not reach its position), the plug lock, the temperature. A value the station
@@ -23,6 +23,7 @@ from controller.faults import Fault
 from controller.ocpp.v201.availability import connector_status, station_state
 from controller.ocpp.v201.description import (
     ConnectorDescription,
+    DisplaySize,
     EvseDescription,
     StationDescription,
 )
@@ -57,7 +58,15 @@ def describe(config: Config, board: Board) -> StationDescription:
         message_timeout_s=round(ocpp.call_timeout_s),
         ntp_servers=config.time.servers,
         max_temperature_c=config.loop.max_temperature_c,
+        display=_display_size(board),
     )
+
+
+def _display_size(board: Board) -> DisplaySize | None:
+    if board.display is None:
+        return None
+    size = board.display.size()
+    return DisplaySize(rows=size.rows, columns=size.columns)
 
 
 def readers(station: Station, sources: Mapping[str, Callable[[], Value | None]]) -> dict[str, Reader]:

@@ -4,7 +4,8 @@ station wired to the core.
 
 Rules kept here (the rest of [ocpp] is version-neutral: controller/ocpp/config.py):
 - ``DECLARED`` are the device-model features this station implements (part 5 section 5); a
-  feature's controller variables exist only when it is declared.
+  feature's controller variables exist only when it is declared. Advanced User Interface
+  (display messages, tariff and cost) only on a board with a display.
 - ``[ocpp.variables]`` presets ReadWrite variables (controller/ocpp/v201/presets.py); an
   unknown, read-only or secret variable or a value that does not fit is an error naming the
   key, from ``check`` (``evsed check``, the daemon's start) and from ``build``. The table
@@ -28,14 +29,17 @@ from controller.ocpp.v201.variables import Feature
 from hal.board import Board
 
 DECLARED: frozenset[Feature] = frozenset(
-    {Feature.CORE, Feature.ADVANCED_SECURITY, Feature.AUTHORIZATION_CACHE, Feature.LOCAL_AUTH_LIST}
-)
+    {Feature.CORE, Feature.ADVANCED_SECURITY, Feature.AUTHORIZATION_CACHE, Feature.LOCAL_AUTH_LIST,
+     Feature.ADVANCED_USER_INTERFACE}
+)  # fmt: skip
 
 
 def device_model_of(config: Config, board: Board) -> tuple[StationDescription, Inventory, dict[str, str]]:
     """The station's description, device-model table and checked presets (ConfigError naming a bad one)."""
     description = describe(config, board)
-    inventory = Inventory.build(description, DECLARED)
+    # Advanced User Interface needs a display: a box without one declares the rest.
+    declared = DECLARED if description.display is not None else DECLARED - {Feature.ADVANCED_USER_INTERFACE}
+    inventory = Inventory.build(description, declared)
     return description, inventory, resolve_presets(config.ocpp.variables, inventory, config.source)
 
 
