@@ -253,7 +253,7 @@ class ChargingStation(LinkControls):
         model.on_change("heartbeat_interval", self.registration.heart.changed)
         self.connectivity.bind()
         self.security.bind()
-        for effect in READ_AT_USE:
+        for effect in READ_AT_USE.keys() & model.effects():  # a feature's rows exist only where it is declared
             model.read_at_use(effect)
         unbound = model.unbound_effects() - PENDING
         if unbound:
