@@ -4,6 +4,7 @@ server certificate only becomes valid once NTP has corrected the clock."""
 import asyncio
 import json
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from ocpp_bench import until
 from tls_bench import SecureBench, make_pki, provision_key, tls_csms
 
 from controller.clock import WallClock
+from controller.ocpp.tls import CertificateDatesRejected, TlsEvent
 from controller.time_sync import Sample, TimeConfig, TimeSync, best, has_cap_sys_time
 
 HOURS_2 = 7200.0
@@ -140,6 +142,59 @@ async def test_not_yet_valid_certificate_is_retried_after_ntp_fixed_the_clock(be
         assert status["ntp"]["synced"] and status["ntp"]["stratum"] == 2 and status["time"]["source"] == "ntp"
     finally:
         await bench.stop()
+        await csms.stop()
+        ntp.close()
+
+
+async def test_an_attempt_begun_before_the_sync_is_judged_by_the_clock_its_tls_check_used(bench_pki, tmp_path):
+    """The race behind a CI failure: an attempt starts before the NTP sync, the sync lands during
+    its handshake, then the handshake fails on the (system-clock) dates. That failure is the
+    unsynchronised clock's, not the CSMS's: no InvalidCentralSystemCertificate, not counted, and
+    the link is asked to connect again. The same failure in an attempt begun after the sync is
+    a real one."""
+    import websockets
+
+    from controller.ocpp.certificates import CertificateStore
+    from controller.ocpp.security_profile import ConnectionSecurity, Trust
+
+    now = datetime.now(UTC)
+    csms = await tls_csms(bench_pki, not_before=now + timedelta(hours=1), not_after=now + timedelta(days=30))
+    ntp = await start_ntp(offset_s=HOURS_2)
+    clock = WallClock()
+    sync = TimeSync(config(ntp.address), clock, can_set=False)
+    reported: list[str] = []
+    again: list[bool] = []
+
+    async def report(event, reason):
+        reported.append(event)
+
+    security = ConnectionSecurity(CertificateStore(tmp_path / "certificates", 5500, now=clock.now), clock,
+                                  Trust(ca_file=bench_pki.root_file), report=report,
+                                  connect_again=lambda: again.append(True), time_source=sync)  # fmt: skip
+    url = f"wss://localhost:{csms.port}"
+
+    async def attempt() -> BaseException:
+        context = security.ssl_context(url, 2)  # the attempt's start
+        await sync.sync_once()  # the sync lands before the handshake's verdict (no-op once synced)
+        with pytest.raises(ssl.SSLCertVerificationError) as failed:
+            async with websockets.connect(url, ssl=context, open_timeout=5):
+                pass
+        return failed.value
+
+    try:
+        begun_unsynced = await attempt()
+        assert sync.synced.is_set() and sync.dates_by_offset()  # NTP says the clock is 2 h off
+        judged = security.judge(begun_unsynced, 2)
+        assert not judged.counts and "retrying after the NTP sync" in judged.reason
+        await until(lambda: again == [True])
+        assert reported == []
+        # An attempt begun after the sync used the NTP-corrected dates: its failure is real.
+        security.ssl_context(url, 2)
+        judged = security.judge(CertificateDatesRejected("certificate not yet valid (NTP time)"), 2)
+        assert judged.counts
+        await until(lambda: reported == [TlsEvent.INVALID_CSMS_CERTIFICATE])
+    finally:
+        await security.close()
         await csms.stop()
         ntp.close()
 

@@ -21,8 +21,10 @@ Rules kept here:
   connection (dates against NTP time, a wildcard certificate where ``wildcards`` says no, which
   installed root validated it, a new root confirmed, M05), and the judgment of a failed one
   (controller/ocpp/tls.py ``classify``): its security event is reported once per outage
-  (A00.FR.316), and a server certificate failing on its dates alone before the first NTP sync
-  is not reported: the link connects again once the clock is synchronised (issue #6 "Time").
+  (A00.FR.316), and a server certificate failing on its dates alone in an attempt that started
+  before the first NTP sync (its TLS check used the unsynchronised clock, even when the sync
+  came during the handshake) is not reported: the link connects again once the clock is
+  synchronised (issue #6 "Time").
 - Nothing here raises out of a link hook but the ConnectionError that refuses a connection: a
   bug is logged and the attempt counts as failed.
 """
@@ -126,6 +128,7 @@ class ConnectionSecurity:
         self.identity: tuple[Path, Path] | None = None  # the client certificate of the last attempt
         self._reported: set[TlsEvent] = set()  # events already reported in this outage
         self._waiting_for_sync = False
+        self._unsynced_attempt = False  # the last attempt started before the first NTP sync
         self._tasks = Tasks("ocpp connection security")
         if trust.insecure:
             log.error("[ocpp] insecure = true: the CSMS's TLS certificate is NOT verified (bench only)")
@@ -153,6 +156,8 @@ class ConnectionSecurity:
         ConnectionError when the profile cannot be used now. ``migrating`` to another CSMS, a
         replaced CSMS root kept as a fallback is not trusted (2.0.1 M05.FR.14-16)."""
         self.identity = None
+        source = self.time_source
+        self._unsynced_attempt = source is not None and not source.synced.is_set()
         if not url.startswith("wss://"):
             return None
         if profile == 3:
@@ -200,7 +205,7 @@ class ConnectionSecurity:
         """A failed attempt: why, and whether it counts. Reports its security event once per outage."""
         failure = classify(exc, presented_certificate=profile == 3)
         source = self.time_source
-        if failure.dates_only and source is not None and not source.synced.is_set():
+        if failure.dates_only and source is not None and self._unsynced_attempt:
             if not self._waiting_for_sync:
                 self._waiting_for_sync = True
                 self._tasks.spawn(self._connect_after_sync(source), "security-retry-after-sync")
