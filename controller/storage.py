@@ -3,6 +3,12 @@
 Rules kept here:
 - WAL journal with ``synchronous=FULL``: a commit that returned is on disk, so a power
   cut (kill -9) after it loses nothing; one before it leaves the previous state.
+- A commit may be made ``durable=False`` (the OCPP journal's confirmations: a message the CSMS
+  answered leaves the queue): it is written to the WAL without waiting for the disk. A kill -9
+  cannot undo it (its pages are in the kernel's cache); a power cut can undo it, and the other
+  commits after the last durable one, never anything before: the WAL is a sequence, and the
+  next durable commit's fsync carries every frame before it. Such a commit saves the fsync
+  and the flash pages it would rewrite (an SD card wears by pages written, not by bytes).
 - Pages of PAGE_SIZE bytes: a commit appends every page it changed to the WAL, and a journaled
   message changes a few hundred bytes, so 4 KB pages wrote several times what was needed (an
   SD card wears by what is written). A database with other pages is rebuilt once when opened.
@@ -58,34 +64,40 @@ class Database:
         self._conn = conn
         self._thread = threading.current_thread()
 
-    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
         conn = self._conn
         if conn is None:
             raise RuntimeError("database is closed")
-        conn.execute("BEGIN IMMEDIATE")
+        if not durable:
+            conn.execute("PRAGMA synchronous=NORMAL")  # per connection; no I/O
         try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        finally:
+            if not durable:
+                conn.execute("PRAGMA synchronous=FULL")
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in one transaction on the database thread."""
-        return await asyncio.wrap_future(self._executor.submit(self._transaction, fn))
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``fn(conn)`` in one transaction on the database thread (``durable=False``: see above)."""
+        return await asyncio.wrap_future(self._executor.submit(self._transaction, fn, durable))
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """The same, handed to the database thread now (in call order), awaited later or never: for
         event listeners, which must not await and whose writes must keep the events' order."""
         return asyncio.wrap_future(self._executor.submit(self._transaction, fn))
 
-    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def run_sync(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """The same, blocking: for startup, shutdown, tests, and the OCPP journal's confirmation
-        (which must be on disk before anything else happens)."""
+        (which must be committed before anything else happens; ``durable=False``: see above)."""
         if threading.current_thread() is self._thread:
-            return self._transaction(fn)
-        return self._executor.submit(self._transaction, fn).result()
+            return self._transaction(fn, durable)
+        return self._executor.submit(self._transaction, fn, durable).result()
 
     def migrate(self, name: str, ddl: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:

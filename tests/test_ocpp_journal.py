@@ -407,3 +407,25 @@ async def test_station_ids_send_as_queued_and_every_listener_hears_each_confirma
     sent = [json.loads(f.text)[3] for f in csms.log if f.direction == "in" and '"TransactionEvent"' in f.text]
     assert [(p["seqNo"], p["transactionInfo"]["transactionId"]) for p in sent] == [(0, "tx-201"), (1, "tx-201")]
     assert await journal.transaction_id("tx-201") is None  # no CSMS ids were kept for it
+
+
+async def test_a_journal_of_an_earlier_version_keeps_its_queue_in_a_table_of_one_page_per_commit(tmp_path):
+    """The journal's table loses its tx_key index and AUTOINCREMENT (each added a page to every
+    commit); what an earlier version queued stays, in order, with its ids, and goes first."""
+    from controller.ocpp import journal as journal_module
+
+    db = Database(tmp_path / "evsed.db")
+    db.migrate("ocpp_journal_0001", journal_module._DDL)  # as the earlier version left it
+    db.migrate("ocpp_journal_0002_sequence", journal_module._SEQUENCE_DDL)
+    db.run_sync(lambda c: [enqueue_in(c, "MeterValues", meter(k), "tx-old") for k in (1, 2)])
+    db.run_sync(lambda c: c.execute("DELETE FROM ocpp_journal WHERE seq = 1"))  # answered: 2 waits
+    journal = Journal(db)  # migrates
+    db.run_sync(lambda c: enqueue_in(c, "MeterValues", meter(3), "tx-new"))
+    entries = await journal.pending()
+    values = [(e.seq, e.payload["meterValue"][0]["sampledValue"][0]["value"]) for e in entries]
+    assert values == [(2, "2"), (3, "3")]
+    sql = "SELECT sql FROM sqlite_master WHERE sql LIKE '%ocpp_journal%'"
+    schema = db.run_sync(lambda c: [r[0] for r in c.execute(sql)])
+    assert not any("AUTOINCREMENT" in s or "INDEX" in s for s in schema), schema
+    assert await journal.queued("tx-old") == 1 and await journal.queued("tx-new") == 1
+    db.close()

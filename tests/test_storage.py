@@ -112,3 +112,20 @@ def test_committed_rows_survive_kill_9(tmp_path):
     db = Database(path)
     assert db.run_sync(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 50
     db.close()
+
+
+def test_a_commit_that_does_not_wait_for_the_disk_is_kept_and_the_next_one_does(tmp_path):
+    """durable=False commits without an fsync (the journal's confirmations); the connection is back
+    to synchronous=FULL right after, also when the transaction failed; another connection sees the
+    row while this one is still open (a kill -9 leaves the WAL as it was written)."""
+    db = Database(tmp_path / "s.db")
+    db.run_sync(lambda c: c.execute("CREATE TABLE t (x TEXT)"))
+    db.run_sync(lambda c: c.execute("INSERT INTO t VALUES ('answered')"), durable=False)
+    assert db.run_sync(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2
+    with pytest.raises(sqlite3.OperationalError):
+        db.run_sync(lambda c: c.execute("INSERT INTO nowhere VALUES (1)"), durable=False)
+    assert db.run_sync(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2
+    other = sqlite3.connect(tmp_path / "s.db")
+    assert other.execute("SELECT x FROM t").fetchall() == [("answered",)]
+    other.close()
+    db.close()

@@ -9,7 +9,8 @@ Rules kept here:
   stopping token and the register. ``hooks`` run inside the very SQLite transaction of each
   change: a front end queues the protocol message that announces it there, so the row and
   the message are committed together or not at all.
-- ``progress`` mirrors the running meter value now and then; nothing hooks into it.
+- ``progress`` mirrors the running meter value now and then; nothing hooks into it, and it
+  waits for no fsync (controller/storage.py ``durable``).
 - ``recover`` closes every transaction a crash or power cut left open, whatever its start
   point, with PowerLoss and the register read at restart (it cannot have moved while the
   station was off), else the last value recorded; the hooks run as for any end.
@@ -207,11 +208,15 @@ class Ledger:
         return await self.db.run(write)
 
     async def progress(self, tx: Transaction) -> None:
+        """The running transaction's meter value, the fallback of a PowerLoss end when the meter is
+        silent at the restart. Not worth an fsync of its own: a kill -9 cannot undo it, and the
+        next durable commit (a queued meter value, at the latest the transaction's end) carries it."""
         await self.db.run(
             lambda c: c.execute(
                 "UPDATE transactions SET last_meter_wh = ?, max_current_a = ? WHERE id = ? AND stopped_at IS NULL",
                 (tx.last_meter_wh, tx.max_current_a, tx.id),
-            )
+            ),
+            durable=False,
         )
 
     def _end_in(

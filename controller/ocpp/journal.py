@@ -10,7 +10,11 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1
 - A message leaves the journal only when the CSMS confirmed it with a CALLRESULT. That
   confirmation (the delete and, for StartTransaction, the transactionId; one short SQLite
   transaction) is committed in the link's receive path the moment the answer is read, before
-  anything else is scheduled: the event loop waits for that one commit (an fsync).
+  anything else is scheduled. It is committed without an fsync (``durable=False``,
+  controller/storage.py): a kill -9 cannot undo it; a power cut before the next durable commit
+  (the next message queued, at the latest) can, and the message then goes once more with its
+  id after the restart: a duplicate the CSMS can recognise, never a loss. One fsync per
+  message instead of two halves what the journal writes to the flash.
 - What a transmission that was not confirmed leads to is a table (``NEXT``), per kind of
   outcome and per message class:
   - not connected / connection lost: not delivered; the same message (same id) goes again
@@ -39,7 +43,7 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1
 - Each row keeps its message id; a resend whose outcome is unknown reuses it (OCPP-J errata
   3.1, 2025-04), so a CSMS can recognise the duplicate. The one window that cannot be closed
   without CSMS-side dedup -- the answer was sent, and the station was killed before the
-  confirmation committed -- is the time from the answer reaching the station to one fsync.
+  confirmation was written -- is the time from the answer reaching the station to that commit.
   ``tests/bench/kill_after_answer.py`` measures it (README, Figures): of kills landing 0-20 ms
   after the CSMS sent its answer, 4-6 % left a same-id resend (mostly within 4 ms of the
   answer); with the station's event loop saturated, 40-49 % (65-69 % when the confirmation
@@ -133,6 +137,25 @@ CREATE TABLE ocpp_transaction_ids (
 _SEQUENCE_DDL = """
 CREATE TABLE ocpp_sequence (tx_key TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE INDEX ocpp_journal_tx_key ON ocpp_journal (tx_key)
+"""
+# Each row in one page, nothing else: an index and AUTOINCREMENT's counter each added a page to
+# every commit (an SD card wears by pages written). Without AUTOINCREMENT a seq is reused only
+# after the journal was empty (rows leave in seq order), when no message is in flight.
+_LEAN_DDL = """
+DROP INDEX ocpp_journal_tx_key;
+CREATE TABLE ocpp_journal_lean (
+    seq INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    tx_key TEXT,
+    message_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL
+);
+INSERT INTO ocpp_journal_lean SELECT seq, action, payload, tx_key, message_id, attempts, enqueued_at FROM ocpp_journal;
+DROP TABLE ocpp_journal;
+ALTER TABLE ocpp_journal_lean RENAME TO ocpp_journal;
+DELETE FROM sqlite_sequence WHERE name = 'ocpp_journal'
 """
 Listener = Callable[["Entry", dict[str, Any]], Awaitable[None]]
 
@@ -285,6 +308,7 @@ class Journal:
     ):
         db.migrate("ocpp_journal_0001", _DDL)
         db.migrate("ocpp_journal_0002_sequence", _SEQUENCE_DDL)
+        db.migrate("ocpp_journal_0003_lean", _LEAN_DDL)
         self.db, self.ids = db, ids
         # Plain attributes: the configuration listeners for TransactionMessageAttempts /
         # TransactionMessageRetryInterval set them and the next failure uses the new values.
@@ -380,7 +404,7 @@ class Journal:
         confirmed: list[dict[str, Any]] = []
 
         def confirm(response: dict[str, Any]) -> None:  # in the link's receive path: first thing done
-            self.db.run_sync(lambda conn: _remove(conn, self.ids, entry, response))
+            self.db.run_sync(lambda conn: _remove(conn, self.ids, entry, response), durable=False)
             confirmed.append(response)
 
         try:

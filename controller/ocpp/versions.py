@@ -8,33 +8,46 @@ Rules kept here:
   anything is built: its configuration keys, each error naming the key.
 - ``status_words`` is the connector status the local API shows, in the configured version's
   words (also when no backend is configured).
+- A version's modules are imported when that version is used, not before: a 1.6 station does
+  not carry the 2.0.1 front end and its message classes in memory (a few MB), nor the reverse.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from controller.config import Config
 from controller.core.view import EvseView
 from controller.ocpp import config as ocpp_config
 from controller.ocpp.frontend import Build, Check, FrontEnd, FrontEndContext
-from controller.ocpp.v16 import setup as v16
-from controller.ocpp.v16.status import connector_status as v16_status
-from controller.ocpp.v201 import setup as v201
-from controller.ocpp.v201.availability import connector_status as v201_status
 
 
 @dataclass(frozen=True)
 class Version:
-    build: Build
-    check: Check
-    status: Callable[[EvseView], str]
+    setup: str  # the module with ``build(ctx)`` and ``check(config)``
+    status: str  # the module whose ``connector_status(view)`` words a connector's status
+    words: Callable[[Any], str]  # that status in words
+
+    def build(self, ctx: FrontEndContext) -> FrontEnd:
+        build: Build = importlib.import_module(self.setup).build
+        return build(ctx)
+
+    def check(self, config: Config) -> None:
+        check: Check = importlib.import_module(self.setup).check
+        check(config)
+
+    def status_words(self, view: EvseView) -> str:
+        return self.words(importlib.import_module(self.status).connector_status(view))
 
 
 VERSIONS: dict[str, Version] = {
-    "1.6": Version(v16.build, v16.check, lambda view: v16_status(view)[0].value),
-    "2.0.1": Version(v201.build, v201.check, lambda view: getattr(v201_status(view), "value", "")),
+    "1.6": Version("controller.ocpp.v16.setup", "controller.ocpp.v16.status", lambda status: status[0].value),
+    "2.0.1": Version(
+        "controller.ocpp.v201.setup", "controller.ocpp.v201.availability", lambda status: getattr(status, "value", "")
+    ),
 }
 assert set(VERSIONS) == set(ocpp_config.VERSIONS), "controller/ocpp/config.py lists the versions built here"
 
@@ -54,4 +67,4 @@ def build_frontend(ctx: FrontEndContext) -> FrontEnd | None:
 
 def status_words(config: Config, view: EvseView) -> str | None:
     """The connector's status as the configured version says it (None before the first sample)."""
-    return VERSIONS[config.ocpp.version].status(view) if view.indication is not None else None
+    return VERSIONS[config.ocpp.version].status_words(view) if view.indication is not None else None
