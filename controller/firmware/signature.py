@@ -21,11 +21,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+if TYPE_CHECKING:
+    from cryptography import x509
 
 CHUNK = 1 << 20
 
@@ -45,6 +44,8 @@ def load_roots(path: Path | None) -> list[x509.Certificate]:
     """The manufacturer roots of ``[firmware] manufacturer_roots`` (a PEM file); none when unusable."""
     if path is None:
         return []
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -53,6 +54,9 @@ def load_roots(path: Path | None) -> list[x509.Certificate]:
 
 
 def check_signing_certificate(pem: str, roots: Sequence[x509.Certificate], now: datetime) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
     except ValueError as exc:
@@ -94,6 +98,10 @@ def file_digest(path: Path) -> bytes:
 
 
 def verify_file(path: Path, cert: x509.Certificate, signature_b64: str) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
     try:
         signature = base64.b64decode("".join(signature_b64.split()), validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -42,7 +42,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from controller.clock import WallClock
 from controller.core.commands import ResetWhen

@@ -47,12 +47,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:  # cryptography (8 MB resident) is imported by the functions that use it
+    from cryptography import x509
 
 from controller.secret_files import read_secret, remove_secret, write_secret
 
@@ -73,8 +71,7 @@ MANUFACTURER_ROOT = Kind.MANUFACTURER_ROOT
 KINDS = tuple(Kind)
 _CHARGE_POINT_DIR = "ChargePointCertificate"
 _FALLBACK_DIR = "fallback"
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384,
-                                                   "SHA512": hashes.SHA512}  # fmt: skip
+_HASHES = frozenset({"SHA256", "SHA384", "SHA512"})  # hashAlgorithm values = cryptography's class names
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
@@ -107,13 +104,20 @@ class CertificateError(ValueError):
 
 
 def _digest(algorithm: str, data: bytes) -> str:
-    h = hashes.Hash(_HASHES[algorithm]())
+    from cryptography.hazmat.primitives import hashes
+
+    if algorithm not in _HASHES:
+        raise KeyError(algorithm)
+    h = hashes.Hash(getattr(hashes, algorithm)())
     h.update(data)
     return h.finalize().hex()
 
 
 def _public_key_bits(certificate: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING's value (what RFC 6960 issuerKeyHash is computed over)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
     key = certificate.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
         return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
@@ -136,11 +140,15 @@ def hash_data(certificate: x509.Certificate, issuer: x509.Certificate | None = N
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import hashes
+
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 def parse_pem_chain(text: str) -> list[x509.Certificate]:
     """Every certificate in ``text``, in order; CertificateError when there is none or one is broken."""
+    from cryptography import x509
+
     blocks = _PEM_BLOCK.findall(text)
     if not blocks:
         raise CertificateError("no PEM certificate found")
@@ -151,6 +159,8 @@ def parse_pem_chain(text: str) -> list[x509.Certificate]:
 
 
 def signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature):
@@ -159,6 +169,8 @@ def signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 
 def check_key_strength(certificate: x509.Certificate) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
         raise CertificateError(f"RSA key of {key.key_size} bits; at least 2048 required")
@@ -174,6 +186,8 @@ def check_validity(certificate: x509.Certificate, now: datetime) -> None:
 
 
 def is_ca(certificate: x509.Certificate) -> bool:
+    from cryptography import x509
+
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -218,6 +232,8 @@ class CertificateStore:
         return found
 
     def _load(self, path: Path) -> x509.Certificate | None:
+        from cryptography import x509
+
         try:
             return x509.load_pem_x509_certificate(path.read_bytes())
         except (OSError, ValueError) as exc:
@@ -254,6 +270,8 @@ class CertificateStore:
 
     def install(self, kind: str, pem: str) -> str:
         """InstallCertificate: "Accepted", "Rejected" or "Failed" (whitepaper M05)."""
+        from cryptography.hazmat.primitives import serialization
+
         if kind not in KINDS:
             return "Rejected"
         try:
@@ -349,6 +367,11 @@ class CertificateStore:
 
     def create_csr(self, common_name: str, organization: str) -> str:
         """A new key pair (private key kept, 0600) and the PEM CSR to send in SignCertificate."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
                              x509.NameAttribute(NameOID.COMMON_NAME, common_name)])  # fmt: skip
@@ -359,6 +382,8 @@ class CertificateStore:
 
     def accept_chain(self, chain_pem: str, anchors: Iterable[x509.Certificate], max_chars: int) -> None:
         """Install the signed chain of CertificateSigned.req; CertificateError says why not."""
+        from cryptography.hazmat.primitives import serialization
+
         if len(chain_pem) > max_chars:
             raise CertificateError(f"chain of {len(chain_pem)} characters; the limit is {max_chars}")
         chain = parse_pem_chain(chain_pem)

@@ -31,9 +31,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from controller.clock import parse_time
 from controller.diagnostics.upload import UploadRequest, UploadStatus

@@ -35,11 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import websockets
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def client_context(
     ignore_dates: bool = False,
     partial_chain: bool = False,
 ) -> ssl.SSLContext:
+    from cryptography.hazmat.primitives import serialization
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION
@@ -101,6 +104,8 @@ def client_context(
 
 def verified_chain(ssl_object: ssl.SSLObject) -> list[x509.Certificate]:
     """The chain OpenSSL verified, leaf first (empty without verification)."""
+    from cryptography import x509
+
     getter = getattr(ssl_object, "get_verified_chain", None)  # public from Python 3.13
     if getter is None:
         getter = getattr(getattr(ssl_object, "_sslobj", None), "get_verified_chain", None)
@@ -122,6 +127,9 @@ def check_dates(chain: Iterable[x509.Certificate], now: datetime) -> None:
 
 def check_no_wildcard(leaf: x509.Certificate) -> None:
     """Refuse a server certificate naming its host with a wildcard, in its CN or subjectAltName."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     try:
         names += leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(

@@ -27,7 +27,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from controller.clock import WallClock, parse_time
 from controller.firmware import FirmwareConfig

@@ -28,9 +28,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 from ocpp.v201.enums import BootReasonEnumType as BootReason
 
 from controller.clock import WallClock
