@@ -20,6 +20,7 @@ import contextlib
 import inspect
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -299,6 +300,11 @@ class EvsedProcess:
         def up() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"evsed run exited with {self.proc.returncode}:\n{self.log()}")
+            if self.port == 0:  # listening on a port of its choice: its log names it
+                found = re.search(r"local API on http://127\.0\.0\.1:(\d+)/", self.log())
+                if found is None:
+                    return False
+                self.port = int(found.group(1))
             try:
                 return self.api("GET", "/api/status", timeout=0.5)[0] == 200
             except (OSError, urllib.error.URLError):
@@ -322,7 +328,9 @@ def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
         toml: str, state_dir: Path | None = None, port: int | None = None, api: str = "", password: str | None = None
     ) -> EvsedProcess:
         state_dir = state_dir or tmp_path / "state"
-        port = port or free_port()
+        # Port 0: the daemon binds a free port itself. A port picked here and bound by the daemon
+        # a second later was now and then taken in between (another process's outgoing connection).
+        port = port or 0
         cfg = tmp_path / f"evsed-{len(procs)}.toml"
         cfg.write_text(with_runtime_sections(toml, state_dir, f"127.0.0.1:{port}", api))
         log_path = tmp_path / f"evsed-{len(procs)}.log"
