@@ -14,7 +14,7 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1
   controller/storage.py): a kill -9 cannot undo it; a power cut before the next durable commit
   (the next message queued, at the latest) can, and the message then goes once more with its
   id after the restart: a duplicate the CSMS can recognise, never a loss. One fsync per
-  message instead of two halves what the journal writes to the flash.
+  message instead of two.
 - What a transmission that was not confirmed leads to is a table (``NEXT``), per kind of
   outcome and per message class:
   - not connected / connection lost: not delivered; the same message (same id) goes again
