@@ -169,6 +169,13 @@ def test_frame_log_lines_are_redacted_and_bounded():
     assert frame_line(located) == '[2,"a","GetDiagnostics",{"location":"ftp://user:***@host/x"}]'
     secret = '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"00ff00ff00ff00ff"}]'
     assert frame_line(secret) == '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]'
+    password = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+                "attributeValue": "evsed-secret-Pass-0123"}  # fmt: skip
+    other = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "9"}
+    written = json.dumps([2, "e", "SetVariables", {"setVariableData": [other, password]}])
+    assert json.loads(frame_line(written)) == [
+        2, "e", "SetVariables", {"setVariableData": [other, {**password, "attributeValue": "***"}]}
+    ]  # fmt: skip
     nested = '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":' + "[" * 3000 + "]" * 3000 + "}]"
     assert frame_line(nested) == "***"  # unreadable yet naming a secret: nothing of it
     cut = "x" * (FRAME_LOG_CHARS - 20) + ' "ftp://user:secretsecret@host/fw.bin"'  # the cut falls in the password

@@ -1,6 +1,7 @@
 """Diagnostics, version-neutral: the ``[diagnostics]`` section, the log files kept for upload
 (``logs``) and the archive built from them (``archive``). Uploads use ``controller/transfer.py``;
-the OCPP front ends (``controller/ocpp/v16/diagnostics.py``) only translate requests and statuses.
+the OCPP front ends (``controller/ocpp/v16/diagnostics.py``, ``controller/ocpp/v201/diagnostics.py``)
+only translate requests and statuses.
 """
 
 from __future__ import annotations

@@ -7,11 +7,12 @@ Rules kept here:
 - Each line starts with its UTC timestamp (``2025-01-31T12:00:00.123+00:00``), which is what
   ``lines_between`` filters on; a line without one (a traceback) belongs to the line above.
 - Frames are redacted before they are written: a ChangeConfiguration of AuthorizationKey (in
-  any letter case: keys are case-insensitive) keeps its key name, never its value, and a URL
-  keeps its user but not its password (GetDiagnostics and firmware locations may carry FTP
-  credentials). A frame longer than ``FRAME_LOG_CHARS`` is written as its head and its length
-  (a URL cut off in its credentials loses them too), and redaction takes time linear in what
-  it reads: one hostile frame costs the loop no more than a few milliseconds here.
+  any letter case: keys are case-insensitive) keeps its key name, never its value, as does a
+  2.0.1 SetVariables entry writing BasicAuthPassword; a URL keeps its user but not its
+  password (GetDiagnostics, GetLog and firmware locations may carry FTP credentials). A frame
+  longer than ``FRAME_LOG_CHARS`` is written as its head and its length (a URL cut off in its
+  credentials loses them too), and redaction takes time linear in what it reads: one hostile
+  frame costs the loop no more than a few milliseconds here.
 - ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
 """
 
@@ -24,11 +25,12 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from controller.clock import parse_time
 from controller.ocpp.link import Frame
 
-SECRET_KEYS = frozenset({"authorizationkey"})  # casefolded
+SECRET_KEYS = frozenset({"authorizationkey", "basicauthpassword"})  # casefolded: 1.6 keys, 2.0.1 variables
 REDACTED = "***"
 FRAME_LOGGER = "evsed.ocpp.frames"
 FRAME_LOG_CHARS = 8192
@@ -54,17 +56,24 @@ def redact_frame(text: str) -> str:
         frame = json.loads(text)
     except (ValueError, RecursionError):
         return REDACTED  # unreadable, yet it names a secret: keep nothing of it
-    changes_secret = (
-        isinstance(frame, list)
-        and len(frame) == 4
-        and frame[2] == "ChangeConfiguration"
-        and isinstance(frame[3], dict)
-        and str(frame[3].get("key")).casefold() in SECRET_KEYS
-    )
-    if changes_secret:
-        frame[3] = {**frame[3], "value": REDACTED}
-        return json.dumps(frame, separators=(",", ":"))
-    return text
+    if not (isinstance(frame, list) and len(frame) == 4 and isinstance(frame[3], dict)):
+        return text
+    payload = frame[3]
+    if frame[2] == "ChangeConfiguration" and str(payload.get("key")).casefold() in SECRET_KEYS:
+        frame[3] = {**payload, "value": REDACTED}
+    elif frame[2] == "SetVariables" and isinstance(payload.get("setVariableData"), list):
+        frame[3] = {**payload, "setVariableData": [_without_secret(d) for d in payload["setVariableData"]]}
+    else:
+        return text
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def _without_secret(data: Any) -> Any:
+    """A 2.0.1 SetVariableData entry, its value replaced when it writes a secret variable."""
+    variable = data.get("variable") if isinstance(data, dict) else None
+    if isinstance(variable, dict) and str(variable.get("name")).casefold() in SECRET_KEYS:
+        return {**data, "attributeValue": REDACTED}
+    return data
 
 
 def frame_line(text: str) -> str:

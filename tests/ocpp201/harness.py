@@ -119,7 +119,7 @@ FEATURES: dict[str, bool] = {
     "C-23": True,  # TimeSource: NTP, Heartbeat
     "C-25": False, "C-26": False, "C-28": True,
     "C-29.1": True, "C-29.2": True,  # TriggerMessage MeterValues, TransactionEvent
-    "C-29.3": False,
+    "C-29.3": True,  # TriggerMessage LogStatusNotification
     "C-29.4": True,  # TriggerMessage FirmwareStatusNotification
     "C-29.5": True,  # TriggerMessage StatusNotification
     "C-29.6": True,  # TriggerMessage BootNotification

@@ -4,7 +4,10 @@ match what the station offers)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from firmware_bench import FileServer
 
 from ocpp201.harness import FEATURES, MODULE, SECOND_TOKEN, VALID_TOKEN, Harness, require
 from ocpp201.states import (
@@ -105,6 +108,26 @@ async def test_TC_F_15_CS(cs: Harness) -> None:
     since = cs.mark()
     assert await trigger(cs, "LogStatusNotification") == "Accepted"  # step 2
     assert (await cs.expect("LogStatusNotification", since=since))["status"] == "Idle"  # step 3
+
+
+async def test_TC_F_16_CS(cs: Harness, files: FileServer) -> None:
+    """Trigger message - LogStatusNotification - Uploading: while a GetLog's upload is under way
+    (held by the server), the triggered LogStatusNotification is Uploading with its requestId
+    (F06.FR.14)."""
+    require("C-29.3")
+    files.held["f16.tar.gz"] = gate = asyncio.Event()
+    since = cs.mark()
+    request = {"logType": "DiagnosticsLog", "requestId": 16, "log": {"remoteLocation": files.url("/up/f16.tar.gz")}}
+    try:
+        assert (await cs.call("GetLog", request))["status"] == "Accepted"  # step 2
+        await cs.expect("LogStatusNotification", lambda p: p["status"] == "Uploading", since)  # step 3
+        triggered = cs.mark()
+        assert await trigger(cs, "LogStatusNotification") == "Accepted"  # step 6
+        status = await cs.expect("LogStatusNotification", since=triggered)  # step 7
+        assert status == {"status": "Uploading", "requestId": 16}
+    finally:
+        gate.set()
+    await cs.expect("LogStatusNotification", lambda p: p["status"] == "Uploaded", since)
 
 
 async def test_TC_F_17_CS(cs: Harness) -> None:

@@ -9,8 +9,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
   meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
-  CSMS decides who charges), the local list's management (D), firmware (L01/L02), and on a
-  box with a display tariff and cost (I) and display messages (O). Each
+  CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
+  (N01), and on a box with a display tariff and cost (I) and display messages (O). Each
   block owns its handlers; this module registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
@@ -53,6 +53,7 @@ from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, config
 from controller.ocpp.v201.credentials import PASSWORD, Credentials
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.diagnostics import Diagnostics
 from controller.ocpp.v201.display_messages import DisplayMessages
 from controller.ocpp.v201.firmware import Firmware
 from controller.ocpp.v201.inventory import Inventory
@@ -178,6 +179,10 @@ class ChargingStation(LinkControls):
             installed_roots=lambda: self.certificates.certificates(MANUFACTURER_ROOT),
             allow_new_sessions=lambda: self.model.value(ALLOW_NEW_SESSIONS) is True,
         )  # fmt: skip
+        self.diagnostics = Diagnostics(
+            config.diagnostics, state_dir, clock, link=self.link, journal=self.journal, station=station,
+            identity=identity, ocpp_status=lambda: self.status_json()["ocpp"], effective_config=config.effective,
+        )  # fmt: skip
         # The station's one updater: the web page uploads through it too.
         self.firmware_updater = self.firmware.updater
         self.firmware_updater.attach(station)
@@ -201,7 +206,8 @@ class ChargingStation(LinkControls):
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware, *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
+                  self.firmware, self.diagnostics,
+                  *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
                 self.link.handle(action, handler)
@@ -285,6 +291,7 @@ class ChargingStation(LinkControls):
         self.triggers.offer("MeterValues", self.metering.triggered)
         self.triggers.offer("TransactionEvent", transaction_event)
         self.triggers.offer("FirmwareStatusNotification", lambda _evse: self.firmware.send_triggered)
+        self.triggers.offer("LogStatusNotification", lambda _evse: self.diagnostics.send_triggered)
 
     async def _accepted(self) -> None:
         self._policy()  # transactions may start now (TxBeforeAcceptedEnabled aside)
@@ -305,6 +312,7 @@ class ChargingStation(LinkControls):
     # ---- the front end's contract ---------------------------------------------------------
 
     def start(self) -> None:
+        self.diagnostics.open()
         self._tasks.spawn(self.journal.deliver(self.link, self.queue_open), "ocpp201-journal")
         self._tasks.spawn(self.statuses.run(), "ocpp201-status")
         self._tasks.spawn(self.registration.heart.run(), "ocpp201-heartbeat")
@@ -324,6 +332,7 @@ class ChargingStation(LinkControls):
         await self.link.close()
         await self.metering.stop()
         await self.firmware_updater.close()
+        await self.diagnostics.close()
         await self.security.close()
         await self.connection.close()
         await self._tasks.cancel()
