@@ -79,6 +79,26 @@ async def test_a_failing_hook_leaves_neither_the_row_nor_the_message(tmp_path) -
     db.close()
 
 
+async def test_a_customer_s_token_is_found_and_forgotten_in_ended_transactions_only(tmp_path) -> None:
+    """of_token: started or stopped by the token (id ignoring case, same type); forget removes it
+    (and its group) from the ended ones; a running one keeps it, other tokens stay."""
+    ledger = Ledger(Database(tmp_path / "evsed.db"))
+    other, same_id_other_type = Token("TAG2", TokenType.ISO14443), Token("TAG1", TokenType.KEY_CODE)
+    own = await ledger.end(await ledger.start(1, TxPoint.AUTHORIZED, 0.0, NOW, token=TAG), StopCause.LOCAL, 1.0, NOW)
+    stopped = await ledger.end(await ledger.start(1, TxPoint.AUTHORIZED, 0.0, NOW, token=other), StopCause.LOCAL, 1.0,
+                               NOW, Token("tag1", TokenType.ISO14443))  # fmt: skip
+    await ledger.start(2, TxPoint.AUTHORIZED, 0.0, NOW, token=same_id_other_type)
+    running = await ledger.start(1, TxPoint.AUTHORIZED, 0.0, NOW, token=Token("tag1", TokenType.ISO14443))
+    assert [t.id for t in await ledger.of_token(TAG)] == [own.id, stopped.id, running.id]
+    assert {t.id for t in await ledger.forget(Token("Tag1", TokenType.ISO14443))} == {own.id, stopped.id}
+    assert [t.id for t in await ledger.of_token(TAG)] == [running.id]
+    after = {t.id: t for t in ledger.history(10)}
+    assert after[own.id].token is None and after[own.id].stop_cause is StopCause.LOCAL
+    assert after[stopped.id].token == other and after[stopped.id].stop_token is None
+    assert len(await ledger.of_token(same_id_other_type)) == 1
+    ledger.db.close()
+
+
 async def test_recovery_closes_every_open_transaction_with_power_loss_whatever_its_start(tmp_path) -> None:
     db = Database(tmp_path / "evsed.db")
     ledger = Ledger(db)

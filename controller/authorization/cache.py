@@ -124,6 +124,16 @@ class AuthCache:
 
         self.count, self.storage = await self.db.run(write)
 
+    async def remove(self, token: Token) -> None:
+        """Forget what the backend said about ``token`` (a customer's data cleared)."""
+        where = (token.id, token.type.value)
+
+        def remove(c: sqlite3.Connection) -> Measure:
+            c.execute(f"DELETE FROM auth_cache WHERE {_WHERE}", where)
+            return c.execute(_BYTES).fetchone()
+
+        self.count, self.storage = await self.db.run(remove)
+
     async def clear(self) -> None:
         def clear(c: sqlite3.Connection) -> Measure:
             c.execute("DELETE FROM auth_cache")

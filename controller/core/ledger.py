@@ -14,6 +14,10 @@ Rules kept here:
 - ``recover`` closes every transaction a crash or power cut left open, whatever its start
   point, with PowerLoss and the register read at restart (it cannot have moved while the
   station was off), else the last value recorded; the hooks run as for any end.
+- A customer's transactions are those their token started or stopped (the same token: id
+  ignoring case, and type). ``forget`` removes a token (and the group it named) from every
+  ended transaction, for a customer's right to erasure; a running transaction keeps its token
+  until it ends (its end and its messages need it).
 - Migration from the ``sessions`` table of earlier versions: every row becomes a transaction
   with a new UUID (``legacy_id`` keeps the old integer, so a front end can re-key what it had
   queued), start point PowerPathClosed, the id tag as an ISO14443 token (the free-vend id tag
@@ -264,3 +268,34 @@ class Ledger:
             lambda c: c.execute("SELECT * FROM transactions ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
         )
         return [_row(r) for r in rows]
+
+    def _of_token(self, c: sqlite3.Connection, token: Token) -> list[Transaction]:
+        rows = c.execute(
+            "SELECT * FROM transactions WHERE token_type = ? OR stop_token_type = ? ORDER BY rowid",
+            (token.type.value, token.type.value),
+        ).fetchall()
+        return [t for t in map(_row, rows) if any(k is not None and k.same(token) for k in (t.token, t.stop_token))]
+
+    async def of_token(self, token: Token) -> list[Transaction]:
+        """The transactions ``token`` started or stopped, oldest first."""
+        return await self.db.run(lambda c: self._of_token(c, token))
+
+    async def forget(self, token: Token) -> list[Transaction]:
+        """Remove ``token`` from the ended transactions that name it; returns them as they were."""
+
+        def write(c: sqlite3.Connection) -> list[Transaction]:
+            ended = [t for t in self._of_token(c, token) if t.stopped_at is not None]
+            for t in ended:
+                own = t.token is not None and t.token.same(token)
+                stopped = t.stop_token is not None and t.stop_token.same(token)
+                c.execute(
+                    "UPDATE transactions SET token_id = CASE WHEN ? THEN NULL ELSE token_id END,"
+                    " token_type = CASE WHEN ? THEN NULL ELSE token_type END,"
+                    " token_group = CASE WHEN ? THEN NULL ELSE token_group END,"
+                    " stop_token_id = CASE WHEN ? THEN NULL ELSE stop_token_id END,"
+                    " stop_token_type = CASE WHEN ? THEN NULL ELSE stop_token_type END WHERE id = ?",
+                    (own, own, own, stopped, stopped, t.id),
+                )
+            return ended
+
+        return await self.db.run(write)

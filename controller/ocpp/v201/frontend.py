@@ -10,8 +10,9 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
-  (N01), and on a box with a display tariff and cost (I) and display messages (O). Each
-  block owns its handlers; this module registers them and binds the device model's effects and live values.
+  (N01), customer information (N09/N10), DataTransfer (P01), and on a box with a display
+  tariff and cost (I) and display messages (O). Each block owns its handlers; this module
+  registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
   requests are answered while Pending (B02.FR.01), refused with SecurityError while Rejected.
@@ -51,6 +52,8 @@ from controller.ocpp.v201.communication import RetryBackOff
 from controller.ocpp.v201.configuration import Configuration
 from controller.ocpp.v201.connectivity import Connectivity, NetworkStore, configured_profile
 from controller.ocpp.v201.credentials import PASSWORD, Credentials
+from controller.ocpp.v201.customer_information import CustomerInformation
+from controller.ocpp.v201.data_transfer import DataTransfer
 from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.diagnostics import Diagnostics
@@ -206,7 +209,8 @@ class ChargingStation(LinkControls):
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware, self.diagnostics,
+                  self.firmware, self.diagnostics, DataTransfer(config.station.vendor),
+                  CustomerInformation(ledger, cache, station, self.link, clock.now),
                   *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
         for block in blocks:
             for action, handler in block.handlers().items():
