@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 from conftest import BOARD, EV, LOOP, ONE_CONNECTOR
+from firmware_bench import FileServer
+
+from sim.release import Manufacturer
 
 INTEROP = Path(__file__).parent / "interop"
 WITHIN = 10.0
@@ -241,16 +244,48 @@ authorize = "ocpp"
 [ocpp]
 version = "2.0.1"
 url = "ws://127.0.0.1:{port}/ocpp"
+
+[firmware]
+manufacturer_roots = "{roots}"
 """
 )
 
 
-async def test_provisioning_and_a_remote_session_against_strict_ocpp_rpc_2_0_1(ocpp_rpc, start_daemon):
+async def firmware_and_log_requests(csms: NodeCsms, files: FileServer, manufacturer: Manufacturer,
+                                    artifact: Path) -> None:  # fmt: skip
+    """A signed UpdateFirmware whose download fails (Downloading, DownloadFailed) and a GetLog
+    (Uploading, Uploaded, the archive on the server), every status checked by ocpp-rpc."""
+    update = {"requestId": 11, "retries": 0, "firmware": {
+        "location": files.url("/fw/missing.whl"), "retrieveDateTime": "2020-01-01T00:00:00Z",
+        "signingCertificate": manufacturer.signer.cert_pem, "signature": manufacturer.sign(artifact)}}  # fmt: skip
+    assert (await csms.call("UpdateFirmware", update)) == {"status": "Accepted"}
+    failed = await csms.wait_for(
+        lambda: [c for c in csms.calls("FirmwareStatusNotification") if c["payload"]["status"] == "DownloadFailed"]
+    )
+    assert failed[0]["payload"]["requestId"] == 11
+    log = {"logType": "DiagnosticsLog", "requestId": 12, "log": {"remoteLocation": files.url("/up/interop.tar.gz")}}
+    answer = await csms.call("GetLog", log)
+    assert answer["status"] == "Accepted" and answer["filename"].endswith(".tar.gz")
+    await csms.wait_for(
+        lambda: [c for c in csms.calls("LogStatusNotification") if c["payload"]["status"] == "Uploaded"]
+    )
+    assert [c["payload"] for c in csms.calls("LogStatusNotification")] == [
+        {"status": "Uploading", "requestId": 12}, {"status": "Uploaded", "requestId": 12}
+    ]  # fmt: skip
+    assert files.uploads["interop.tar.gz"][:2] == b"\x1f\x8b"  # a gzip file
+
+
+async def test_provisioning_and_a_remote_session_against_strict_ocpp_rpc_2_0_1(ocpp_rpc, start_daemon, tmp_path):
     """Boot, GetBaseReport (every NotifyReport part checked by ocpp-rpc's 2.0.1 schemas),
-    Set/GetVariables, TriggerMessage, then a remote session: RequestStartTransaction, the
-    TransactionEvents, RequestStopTransaction."""
+    Set/GetVariables, TriggerMessage, a firmware update and a log upload, then a remote session:
+    RequestStartTransaction, the TransactionEvents, RequestStopTransaction."""
+    manufacturer = await asyncio.to_thread(Manufacturer.create)
+    (roots := tmp_path / "manufacturer-roots.pem").write_text(manufacturer.root.cert_pem)
+    (artifact := tmp_path / "release.whl").write_bytes(b"a release that is never served\n")
+    files = FileServer()
+    await files.start()
     async with node_csms(ocpp_rpc, "ocpp2.0.1") as (csms, port):
-        run = await start_daemon(STATION_201.format(port=port))
+        run = await start_daemon(STATION_201.format(port=port, roots=roots))
         connected = await csms.wait_for(lambda: csms.of("connected"))
         assert connected[0] == {"event": "connected", "identity": "CP-INTEROP", "protocol": "ocpp2.0.1"}
         await csms.wait_for(lambda: csms.calls("StatusNotification"))
@@ -276,6 +311,10 @@ async def test_provisioning_and_a_remote_session_against_strict_ocpp_rpc_2_0_1(o
         assert get_result["getVariableResult"][0]["attributeValue"] == "120"
         assert (await csms.call("TriggerMessage", {"requestedMessage": "Heartbeat"})) == {"status": "Accepted"}
         await csms.wait_for(lambda: csms.calls("Heartbeat"))
+        try:
+            await firmware_and_log_requests(csms, files, manufacturer, artifact)
+        finally:
+            await files.stop()
 
         run.sim.plug_in(1, **EV)
         await csms.wait_for(

@@ -54,6 +54,9 @@ const answers201 = {
   MeterValues: () => ({}),
   Authorize: ({ idToken }) => ({ idTokenInfo: tokenInfo(idToken) }),
   TransactionEvent: ({ idToken }) => (idToken === undefined ? {} : { idTokenInfo: tokenInfo(idToken) }),
+  FirmwareStatusNotification: () => ({}),
+  LogStatusNotification: () => ({}),
+  NotifyCustomerInformation: () => ({}),
 };
 
 const answers = { "ocpp1.6": answers16, "ocpp2.0.1": answers201 }[PROTOCOL];
