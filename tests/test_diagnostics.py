@@ -11,13 +11,16 @@ import tarfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import eventually
 from firmware_bench import FileServer, FtpServer
 from ocpp.exceptions import OCPPError
 
 from controller.config import parse
 from controller.daemon import Daemon
+from controller.diagnostics import DiagnosticsConfig
 from controller.diagnostics.archive import redact
 from controller.diagnostics.logs import FRAME_LOG_CHARS, frame_line, lines_between
+from controller.diagnostics.upload import UploadRequest, Uploads, UploadStatus
 from controller.safety.process import open_board
 from sim.csms import Csms, CsmsConfig
 
@@ -183,3 +186,33 @@ def test_frame_log_lines_are_redacted_and_bounded():
     assert "secret" not in line and line.endswith(f"ftp://***... [{len(cut)} characters]")
     hex_blob = json.dumps([2, "d", "DataTransfer", {"vendorId": "v", "data": "0123456789abcdef" * 12500}])
     assert frame_line(hex_blob) == hex_blob[:FRAME_LOG_CHARS] + f"... [{len(hex_blob)} characters]"
+
+
+async def test_uploads_cancelled_one_after_the_other_are_each_reported_once_in_order(tmp_path):
+    """A held upload A; B starts and is cancelled by C before B even ran: A and B are reported
+    CANCELED (in that order, once each) before C reports anything; C uploads."""
+    files = FileServer()
+    await files.start()
+    reported: list[tuple[int | None, UploadStatus]] = []
+
+    async def report(request: UploadRequest, status: UploadStatus, _failure: str) -> None:
+        reported.append((request.request_id, status))
+
+    uploads = Uploads(DiagnosticsConfig(retry_interval_s=0), tmp_path, report=report, status=dict, effective_config={})
+    uploads.open()
+    files.held["a.tar.gz"] = asyncio.Event()
+    try:
+        request = {n: UploadRequest(files.url(f"/up/{n}.tar.gz"), f"{n}.tar.gz", False, None, None, i)
+                   for i, n in enumerate("abc", 1)}  # fmt: skip
+        uploads.start(request["a"])
+        await eventually(lambda: ("PUT", "/up/a.tar.gz") in files.requests, 10, "A under way")
+        uploads.start(request["b"])
+        uploads.start(request["c"])  # B's task has not run yet
+        await eventually(lambda: (3, UploadStatus.UPLOADED) in reported, 10, "C uploaded")
+        assert reported == [(1, UploadStatus.UPLOADING), (1, UploadStatus.CANCELED), (2, UploadStatus.CANCELED),
+                            (3, UploadStatus.UPLOADING), (3, UploadStatus.UPLOADED)]  # fmt: skip
+        assert set(files.uploads) == {"c.tar.gz"}
+    finally:
+        files.held["a.tar.gz"].set()
+        await uploads.close()
+        await files.stop()

@@ -5,7 +5,8 @@ Rules kept here (OCPP 1.6 5.9; security whitepaper N01; 2.0.1 N01):
 - The daemon's log files (logs.py) are kept while the uploads are open: ``open`` starts them
   (and removes an archive a power cut left behind), ``close`` stops them.
 - ``start`` begins an upload; one under way is cancelled, and once its clean-up has ended it is
-  reported CANCELED, before the new one reports anything.
+  reported CANCELED, before the new one reports anything (a request cancelled before it
+  reported the one it cancelled leaves that report to the next: each is reported once, in order).
 - Each status is reported (awaited) before the next piece of work: UPLOADING, then UPLOADED or
   FAILED with the failure's kind (controller/transfer.py: "permission", "location",
   "unsupported", "failed"); an archive that cannot be built is FAILED "failed".
@@ -69,6 +70,7 @@ class Uploads:
         self.logs = LogFiles(state_dir / "logs", config.log_max_bytes, config.log_backups)
         self.work_dir = state_dir / "diagnostics"
         self.current: UploadRequest | None = None  # the upload under way
+        self._cancelled: list[UploadRequest] = []  # cancelled, not reported yet
         self._task: asyncio.Task[None] | None = None
         self._tasks = Tasks("diagnostics uploads")
 
@@ -85,19 +87,21 @@ class Uploads:
         return self._task is not None and not self._task.done()
 
     def start(self, request: UploadRequest) -> None:
-        previous, cancelled = (self._task, self.current) if self.busy else (None, None)
+        previous = self._task if self.busy else None
         if previous is not None:
-            log.warning("upload of %s cancelled by a new request", cancelled.filename if cancelled else "?")
+            if self.current is not None:
+                log.warning("upload of %s cancelled by a new request", self.current.filename)
+                self._cancelled.append(self.current)
             previous.cancel()
         self.current = request
-        self._task = self._tasks.spawn(self._run(request, previous, cancelled), f"upload {request.filename}")
+        self._task = self._tasks.spawn(self._run(request, previous), f"upload {request.filename}")
 
-    async def _run(self, request: UploadRequest, previous: asyncio.Task[None] | None,
-                   cancelled: UploadRequest | None) -> None:  # fmt: skip
+    async def _run(self, request: UploadRequest, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-            if cancelled is not None:
-                await self.report(cancelled, UploadStatus.CANCELED, "")
+        while self._cancelled:  # kept for the next upload if this one is cancelled meanwhile
+            await self.report(self._cancelled[0], UploadStatus.CANCELED, "")
+            self._cancelled.pop(0)
         try:
             await self._upload(request)
         finally:
