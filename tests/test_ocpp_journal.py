@@ -429,3 +429,37 @@ async def test_a_journal_of_an_earlier_version_keeps_its_queue_in_a_table_of_one
     assert not any("AUTOINCREMENT" in s or "INDEX" in s for s in schema), schema
     assert await journal.queued("tx-old") == 1 and await journal.queued("tx-new") == 1
     db.close()
+
+
+async def test_the_message_in_flight_when_the_link_drops_goes_again_flagged_offline_with_its_id(tmp_path):
+    """2.0.1 E11.FR.07: the event whose answer the drop swallowed is still queued, so its resend
+    carries offline; the flag is handed to the database before the link can come back."""
+    seen: list[list] = []
+
+    async def drops_the_first(ws):
+        async for text in ws:
+            frame = json.loads(text)
+            seen.append(frame)
+            if len(seen) == 1:
+                await ws.close()
+                return
+            await ws.send(json.dumps([3, frame[1], {}]))
+
+    db = Database(tmp_path / "evsed.db")
+    async with serve(drops_the_first, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        link = Link(f"ws://127.0.0.1:{port}", "CP201", Rpc("2.0.1"), backoff_base=0.01, backoff_cap=0.05)
+        journal = Journal(db, ids=STATION_IDS)
+        link.on_disconnected = lambda: journal.flag_offline("offline", frozenset({"TransactionEvent"}))
+        payload = {"eventType": "Updated", "timestamp": TS, "triggerReason": "MeterValuePeriodic",
+                   "transactionInfo": {"transactionId": "tx"}}  # fmt: skip
+        await journal.enqueue("TransactionEvent", payload, "tx", stamp=Stamp(sequence="seqNo"))
+        link.start()
+        delivery = asyncio.create_task(journal.deliver(link))
+        try:
+            await drained(journal)
+        finally:
+            delivery.cancel()
+            await link.close()
+            db.close()
+    assert [(f[1], f[3]["seqNo"], f[3].get("offline")) for f in seen] == [(seen[0][1], 0, None), (seen[0][1], 0, True)]

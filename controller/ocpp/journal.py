@@ -369,13 +369,18 @@ class Journal:
         sql = f"SELECT count(*) FROM ocpp_journal WHERE {' AND '.join(where)}"
         return int(await self.db.run(lambda conn: conn.execute(sql, args).fetchone()[0]))
 
-    async def flag_offline(self, field: str, actions: frozenset[str]) -> None:
-        """Set ``field`` true in every queued message of ``actions`` (the link went down)."""
+    def flag_offline(self, field: str, actions: frozenset[str]) -> asyncio.Future[None]:
+        """Set ``field`` true in every queued message of ``actions`` (the link went down). Handed to
+        the database thread at the call, so a head read after the reconnect sees it."""
         marks = ",".join("?" * len(actions))
-        await self.db.run(lambda conn: conn.execute(
-            f"UPDATE ocpp_journal SET payload = json_set(payload, ?, json('true')) WHERE action IN ({marks})",
-            (f"$.{field}", *sorted(actions)),
-        ))  # fmt: skip
+
+        def flag(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"UPDATE ocpp_journal SET payload = json_set(payload, ?, json('true')) WHERE action IN ({marks})",
+                (f"$.{field}", *sorted(actions)),
+            )
+
+        return self.db.submit(flag)
 
     async def transaction_id(self, tx_key: str) -> int | None:
         """The CSMS's transactionId for a local transaction: None while unconfirmed, -1 if never."""
@@ -395,9 +400,11 @@ class Journal:
                 self._empty.set()
                 await self._work.wait()
                 continue
-            await link.connected.wait()
-            if ready is not None:
-                await ready.wait()
+            if not link.connected.is_set() or (ready is not None and not ready.is_set()):
+                await link.connected.wait()
+                if ready is not None:
+                    await ready.wait()
+                continue  # read the head again: it may have changed meanwhile (flag_offline)
             await self._send(link, entry)
 
     async def _send(self, link: Link, entry: Entry) -> None:

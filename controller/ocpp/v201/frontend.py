@@ -223,7 +223,7 @@ class ChargingStation(LinkControls):
         for display_block in (self.display_messages, self.tariff_cost):
             if display_block is not None:
                 station.subscribe(display_block.on_event)
-        self.link.on_disconnected = lambda: self._tasks.spawn(self.transactions.link_down(), "ocpp201-offline")
+        self.link.on_disconnected = self.transactions.link_down
         ledger.hooks.append(self.transactions.hook)
 
     # ---- wiring -------------------------------------------------------------------------

@@ -304,9 +304,10 @@ class Transactions:
             "messagesInQueue": await self.journal.queued(tx_key=transaction_id) > 0,
         }
 
-    async def link_down(self) -> None:
-        """Every TransactionEvent still queued happened while offline as far as the CSMS can tell."""
-        await self.journal.flag_offline("offline", ACTIONS)
+    def link_down(self) -> None:
+        """Every TransactionEvent still queued happened while offline as far as the CSMS can tell
+        (E11.FR.07): flagged before the link can come back, the one in flight included."""
+        self.journal.flag_offline("offline", ACTIONS).add_done_callback(_log_failure)
 
     async def _confirmed(self, entry: Entry, response: Payload) -> None:
         info, asked = response.get("idTokenInfo"), entry.payload.get("idToken")
@@ -338,4 +339,4 @@ def _parsed(text: str) -> Payload:
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.error("TransactionEvent not queued", exc_info=future.exception())
+        log.error("writing TransactionEvents to the journal failed", exc_info=future.exception())
