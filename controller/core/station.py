@@ -627,6 +627,13 @@ class Station:
         self._settle()
         self._flush()
 
+    @staticmethod
+    def _takes_a_driver(evse: Evse) -> bool:
+        """Idle, or plugged in with a transaction no token authorized yet (a start point before
+        Authorized): a token authorizes that one (2.0.1 F01.FR.13)."""
+        unauthorized = evse.ev_connected and evse.authorization is None and not evse.stopping
+        return not evse.busy or unauthorized
+
     def _candidates(self, evse_id: int | None) -> list[Evse]:
         return [self._evses[evse_id]] if evse_id is not None else list(self._evses.values())
 
@@ -694,8 +701,8 @@ class Station:
         """What a remote start of ``token`` (group included) on ``evse_id`` (None: any) gets now."""
         if evse_id is not None and evse_id not in self._evses:
             return RemoteStartOutcome.REJECTED
-        idle = [e for e in self._candidates(evse_id) if not e.busy and e.operative and not e.finishing]
-        admitted = any(self._admission(e.id, token).allowed for e in idle)
+        open_ = [e for e in self._candidates(evse_id) if e.operative and not e.finishing and self._takes_a_driver(e)]
+        admitted = any(self._admission(e.id, token).allowed for e in open_)
         return RemoteStartOutcome.ACCEPTED if admitted else RemoteStartOutcome.REJECTED
 
     async def remote_start(

@@ -11,6 +11,7 @@ from ocpp201.states import (
     energy_transfer_started,
     ev_connected_pre_session,
     in_sequence,
+    presented,
     transaction_id,
 )
 
@@ -149,8 +150,20 @@ async def test_TC_E_38_CS(cs: Harness) -> None:
 
 
 async def test_TC_E_52_CS(cs: Harness) -> None:
-    """Local start transaction - Authorization first - DisableRemoteAuthorization."""
+    """Local start transaction - Authorization first - DisableRemoteAuthorization (errata 6.2.48):
+    a token neither in the cache nor in the local list is refused without an AuthorizeRequest;
+    the EV plugged in after it does not charge."""
     require("C-58")
+    assert (await cs.call("ClearCache", {}))["status"] == "Accepted"  # the memory state
+    empty = {"versionNumber": 1, "updateType": "Full"}
+    assert (await cs.call("SendLocalList", empty))["status"] == "Accepted"
+    await cs.set_variables({"AuthCtrlr.DisableRemoteAuthorization": True})
+    since = cs.mark()
+    assert await presented(cs, VALID_TOKEN) == "rejected"
+    await ev_connected_pre_session(cs)  # step 2
+    await cs.barrier()
+    assert cs.calls("Authorize", since) == []  # step 1
+    assert cs.calls("TransactionEvent", since) == [] and not cs.station.view(1).snapshot.contactor  # step 3
 
 
 async def test_the_started_event_names_the_later_of_plug_in_and_authorization(cs: Harness) -> None:
