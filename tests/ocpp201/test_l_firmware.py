@@ -331,3 +331,25 @@ async def test_triggered_firmware_status_is_the_last_sent_and_idle_after_install
     assert (await cs.call("UpdateFirmware", request))["status"] == "Accepted"
     await cs.expect(STATUS, firmware_status("InvalidSignature", 121), since)
     assert await triggered() == {"status": "InvalidSignature", "requestId": 121}
+
+
+async def test_TC_F_19_CS(cs: Harness, bench: Bench) -> None:
+    """Trigger message - FirmwareStatusNotification - Downloading (block F, played here on the
+    firmware bench; errata 6.2.59): while a download is under way the triggered status is
+    Downloading with its requestId; the clean-up: the invalid signature ends the update
+    (Downloaded, InvalidSignature)."""
+    require("C-29.4")
+    bench.files.held["held.whl"] = gate = asyncio.Event()  # the download stays under way
+    try:
+        since = cs.mark()
+        request = bench.request(119, "held.whl", signature=bench.manufacturer.sign(bench.files.files["broken.whl"]))
+        assert (await cs.call("UpdateFirmware", request))["status"] == "Accepted"  # step 2
+        await cs.expect(STATUS, firmware_status("Downloading", 119), since)  # step 3
+        await cs.until(lambda: ("GET", "/fw/held.whl") in bench.files.requests, what="the download under way")
+        triggered = cs.mark()
+        response = await cs.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
+        assert response["status"] == "Accepted"  # step 6
+        assert (await cs.expect(STATUS, since=triggered)) == {"status": "Downloading", "requestId": 119}  # step 7
+    finally:
+        gate.set()
+    await reached(cs, since, 119, ["Downloading", "Downloading", "Downloaded", "InvalidSignature"])  # steps 9-12
