@@ -228,3 +228,85 @@ async def test_TC_E_39_CS(cs: Harness) -> None:
     await cs.expect("StatusNotification", connector_status("Occupied", 1, 1), since)  # step 3
     await cs.barrier()
     assert cs.calls("TransactionEvent", since) == [] and not cs.station.view(1).snapshot.contactor
+
+
+async def ev_side_disconnect_ends(cs: Harness, unlock: bool) -> str:
+    """E09 on the socket (EVSE 2): StopTxOnEVSideDisconnect, UnlockOnEVSideDisconnect ``unlock``;
+    EnergyTransferSuspended, then the EV leaves: Ended with EVCommunicationLost, Idle (step 1),
+    the connector Available (step 3). Returns the transactionId."""
+    await stop_at(cs, "Authorized", StopTxOnEVSideDisconnect=True)
+    await cs.set_variables({"OCPPCommCtrlr.UnlockOnEVSideDisconnect": unlock})
+    await energy_transfer_started_from_idle(cs, 2)
+    tx = await transaction_id(cs, 2)
+    await energy_transfer_suspended(cs, 2)
+    assert cs.station.view(2).snapshot.locked
+    since = cs.mark()
+    cs.unplug(2)
+    last = await ended(cs, tx, since)  # step 1
+    assert last["triggerReason"] == "EVCommunicationLost" and last["transactionInfo"]["chargingState"] == "Idle"
+    await cs.expect("StatusNotification", connector_status("Available", 2, 1), since)  # step 3
+    in_sequence(cs, tx)
+    return tx
+
+
+async def test_TC_E_24_CS(cs: Harness) -> None:
+    """Disconnect cable on EV-side - Deauthorize transaction - UnlockOnEVSideDisconnect is true
+    (E09.FR.02): the socket lets the cable go."""
+    await ev_side_disconnect_ends(cs, unlock=True)
+    await cs.until(lambda: not cs.station.view(2).snapshot.locked, what="the cable unlocked")
+
+
+async def test_TC_E_25_CS(cs: Harness) -> None:
+    """Disconnect cable on EV-side - Deauthorize transaction - UnlockOnEVSideDisconnect is false
+    (E09.FR.03): the cable stays locked until the driver presents the token again."""
+    await ev_side_disconnect_ends(cs, unlock=False)
+    await cs.barrier()
+    assert cs.station.view(2).snapshot.locked
+    cs.present(VALID_TOKEN)  # manual action
+    await cs.until(lambda: not cs.station.view(2).snapshot.locked, what="the cable unlocked")
+
+
+async def ev_side_disconnect_suspends(cs: Harness, evse: int) -> tuple[str, int]:
+    """E10: TxStopPoint Authorized, StopTxOnEVSideDisconnect and UnlockOnEVSideDisconnect false;
+    EnergyTransferSuspended, then the EV leaves: Updated, EVCommunicationLost, Idle (step 1), a
+    tethered cable's connector Available (step 3). Returns the transactionId and the mark before
+    the unplug."""
+    await stop_at(cs, "Authorized", StopTxOnEVSideDisconnect=False)
+    await cs.set_variables({"OCPPCommCtrlr.UnlockOnEVSideDisconnect": False})
+    await energy_transfer_started_from_idle(cs, evse)
+    tx = await transaction_id(cs, evse)
+    await energy_transfer_suspended(cs, evse)
+    since = cs.mark()
+    cs.unplug(evse)
+    lost = await cs.expect("TransactionEvent", lambda p: p["triggerReason"] == "EVCommunicationLost", since)
+    assert (lost["eventType"], lost["transactionInfo"]["chargingState"]) == ("Updated", "Idle"), lost  # step 1
+    assert lost["transactionInfo"]["transactionId"] == tx
+    if not cs.station.view(evse).has_lock:  # step 3, for a tethered cable (a locked socket keeps its cable)
+        await cs.expect("StatusNotification", connector_status("Available", evse, 1), since)
+    return tx, since
+
+
+async def test_TC_E_26_CS(cs: Harness) -> None:
+    """Disconnect cable on EV-side - Suspend transaction (E10.FR.01): the same transaction goes on
+    when the EV comes back: CablePluggedIn with EVConnected, then Charging."""
+    tx, _ = await ev_side_disconnect_suspends(cs, 2)
+    since = cs.mark()
+    cs.plug_in(2)  # manual action
+    back = await cs.expect("TransactionEvent", lambda p: p["triggerReason"] == "CablePluggedIn", since)  # step 5
+    assert (back["eventType"], back["transactionInfo"]["chargingState"]) == ("Updated", "EVConnected"), back
+    charging = await cs.expect("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging",
+                               since)  # fmt: skip  # step 7
+    assert (charging["eventType"], charging["triggerReason"]) == ("Updated", "ChargingStateChanged"), charging
+    assert back["transactionInfo"]["transactionId"] == charging["transactionInfo"]["transactionId"] == tx
+    in_sequence(cs, tx)
+
+
+async def test_TC_E_27_CS(cs: Harness) -> None:
+    """Disconnect cable on EV-side - Suspend transaction - Fixed cable connection timeout (E10.FR.02,
+    errata 6.2.52): on the tethered cable (EVSE 1) the EV does not come back within
+    EVConnectionTimeOut: Ended, EVConnectTimeout, Timeout."""
+    await cs.set_variables({"TxCtrlr.EVConnectionTimeOut": TIMEOUT_S})
+    tx, since = await ev_side_disconnect_suspends(cs, 1)
+    last = await ended(cs, tx, since)  # step 5
+    assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == ("EVConnectTimeout", "Timeout")
+    in_sequence(cs, tx)
