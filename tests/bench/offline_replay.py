@@ -14,6 +14,13 @@ whether each carried the id the CSMS gave its Start.
 The yardstick: the ``ocpp`` package's v16 ChargePoint sending the same number of MeterValues
 CALLs sequentially to the same CSMS in the same run (it keeps nothing on disk).
 
+The 2.0.1 run (``v201`` in the JSON) does the same with TransactionEvents (``STATION_IDS``: the
+station's own transaction ids): Started, Updated..., Ended per transaction, each stamped by the
+journal as the front end stamps them (seqNo from 0, offline), carrying k as its energy sample;
+the CSMS's log tells what was lost, duplicated, out of order, which seqNo is missing or wrong,
+and which arrived without offline. Its yardstick is the ``ocpp`` package's v201 ChargePoint
+sending TransactionEvent Updated CALLs.
+
 Run: .venv/bin/python tests/bench/offline_replay.py [--messages N] [--state-dir DIR]
 The last line is JSON.
 """
@@ -30,9 +37,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ocpp_loopback import bare_meter_values, bench_csms, meter_values
+from ocpp_loopback import bare_meter_values, bare_transaction_events, bench_csms, meter_values, tx_updated
 
-from controller.ocpp.journal import START_ACTION, STOP_ACTION, Journal
+from controller.ocpp.journal import START_ACTION, STATION_IDS, STOP_ACTION, Journal, Stamp
 from controller.ocpp.link import Link
 from controller.ocpp.rpc import Rpc
 from controller.storage import Database
@@ -40,6 +47,7 @@ from controller.storage import Database
 TRANSACTION_LENGTH = 10  # Start, 8 MeterValues, Stop
 TRANSACTION_ACTIONS = (START_ACTION, "MeterValues", STOP_ACTION)
 CP_ID = "BENCH-REPLAY"
+CP_ID_201 = "BENCH-REPLAY-201"
 TS = "2025-01-01T00:00:00Z"
 
 
@@ -106,6 +114,54 @@ def verdict(queued: int, frames: Iterable[tuple[str, str]]) -> Verdict:
     return Verdict(queued, delivered, queued - delivered, duplicated, resent, out_of_order, wrong)
 
 
+def transaction_event(k: int) -> tuple[dict[str, Any], str, Stamp]:
+    """The k-th queued 2.0.1 message: (payload without seqNo / offline, tx_key, the journal's stamp)."""
+    position, tx_key = k % TRANSACTION_LENGTH, f"bench-tx-{k // TRANSACTION_LENGTH}"
+    last = position == TRANSACTION_LENGTH - 1
+    event_type, trigger = ("Started", "Authorized") if position == 0 else ("Ended", "StopAuthorized") if last else (
+        "Updated", "MeterValuePeriodic")  # fmt: skip
+    sample = {"value": float(k), "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}
+    payload = {"eventType": event_type, "timestamp": TS, "triggerReason": trigger,
+               "transactionInfo": {"transactionId": tx_key},
+               "meterValue": [{"timestamp": TS, "sampledValue": [sample]}]}  # fmt: skip
+    return payload, tx_key, Stamp(sequence="seqNo", offline="offline", last=last)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict201:
+    queued: int
+    delivered: int
+    lost: int
+    duplicated: int  # received again under a new message id
+    resent: int  # received again under the same message id
+    out_of_order: int
+    seqno_gaps: int  # an event whose seqNo is not its place in its transaction (0, 1, 2...)
+    not_offline: int  # queued while offline but sent without offline true
+
+
+def verdict_201(queued: int, frames: Iterable[tuple[str, str]]) -> Verdict201:
+    """Judge the TransactionEvents a CSMS saw (``frames`` as for ``verdict``)."""
+    ids_seen: dict[int, set[str]] = {}
+    duplicated = resent = out_of_order = gaps = not_offline = 0
+    highest = previous = -1
+    for direction, text in frames:
+        frame = json.loads(text)
+        if direction != "in" or frame[0] != 2 or frame[2] != "TransactionEvent":
+            continue
+        payload = frame[3]
+        k = int(payload["meterValue"][0]["sampledValue"][0]["value"])
+        if k in ids_seen:
+            resent, duplicated = (resent + 1, duplicated) if frame[1] in ids_seen[k] else (resent, duplicated + 1)
+        if k < highest and k != previous:
+            out_of_order += 1
+        gaps += payload["seqNo"] != k % TRANSACTION_LENGTH
+        not_offline += payload.get("offline") is not True
+        ids_seen.setdefault(k, set()).add(frame[1])
+        highest, previous = max(highest, k), k
+    delivered = len(ids_seen.keys() & set(range(queued)))
+    return Verdict201(queued, delivered, queued - delivered, duplicated, resent, out_of_order, gaps, not_offline)
+
+
 async def queue(journal: Journal, numbers: range) -> None:
     """One commit per message, as the station queues them."""
     for k in numbers:
@@ -113,18 +169,26 @@ async def queue(journal: Journal, numbers: range) -> None:
         await journal.enqueue(action, payload, tx_key)
 
 
-async def replay(url: str, state_dir: Path, count: int) -> dict[str, float]:
+async def queue_201(journal: Journal, numbers: range) -> None:
+    """One commit per event, stamped in it, as the 2.0.1 front end queues them."""
+    for k in numbers:
+        payload, tx_key, stamp = transaction_event(k)
+        await journal.enqueue("TransactionEvent", payload, tx_key, stamp=stamp)
+
+
+async def replay(url: str, state_dir: Path, count: int, version: str = "1.6") -> dict[str, float]:
     """Queue ``count`` messages with the link down, reconnect, time delivery until empty."""
-    db = Database(state_dir / "replay.db")
-    link = Link(url, CP_ID, Rpc("1.6"), ping_interval=0, backoff_base=0.01, backoff_cap=0.05)
-    journal = Journal(db)
+    db = Database(state_dir / f"replay-{version}.db")
+    cp_id, ids, fill = (CP_ID, None, queue) if version == "1.6" else (CP_ID_201, STATION_IDS, queue_201)
+    link = Link(f"{url}", cp_id, Rpc(version), ping_interval=0, backoff_base=0.01, backoff_cap=0.05)
+    journal = Journal(db) if ids is None else Journal(db, ids=ids)
     delivery = asyncio.create_task(journal.deliver(link), name="journal-delivery")
     try:
         link.start()
         await link.connected.wait()
         await link.disconnect()
         queued_at = time.perf_counter()
-        await queue(journal, range(count))
+        await fill(journal, range(count))
         queue_seconds = time.perf_counter() - queued_at
         cpu, wall = time.process_time(), time.perf_counter()
         link.connect()
@@ -145,6 +209,7 @@ async def main(count: int, state_dir: Path) -> dict[str, Any]:
         frames = await asyncio.to_thread(csms.frames, CP_ID)
         judged = verdict(count, ((f["direction"], f["text"]) for f in frames))
         _, bare_rate = await bare_meter_values(csms.url, count, meter_values(transaction_id=42))
+        v201 = await main_201(csms, count, state_dir)
     per_s = count / timing["seconds"]
     print(f"queued {count} messages offline in {timing['queue_seconds']:.1f} s (one commit each), state in {state_dir}")
     print(f"delivered after reconnect in {timing['seconds']:.2f} s: {per_s:.0f} msg/s, "
@@ -159,7 +224,22 @@ async def main(count: int, state_dir: Path) -> dict[str, Any]:
         "ratio": round(per_s / bare_rate, 3),
         "queue_seconds": round(timing["queue_seconds"], 3),
         "cpu_us_per_msg": round(timing["cpu_us_per_msg"], 1),
+        "v201": v201,
     }
+
+
+async def main_201(csms: Any, count: int, state_dir: Path) -> dict[str, Any]:
+    timing = await replay(csms.url, state_dir, count, "2.0.1")
+    frames = await asyncio.to_thread(csms.frames, CP_ID_201)
+    judged = verdict_201(count, ((f["direction"], f["text"]) for f in frames))
+    _, bare_rate = await bare_transaction_events(csms.url, count, tx_updated())
+    per_s = count / timing["seconds"]
+    print(f"2.0.1: queued {count} TransactionEvents offline in {timing['queue_seconds']:.1f} s, delivered in "
+          f"{timing['seconds']:.2f} s: {per_s:.0f} msg/s, {timing['cpu_us_per_msg']:.0f} µs CPU/msg; bare ocpp "
+          f"v201 TransactionEvent {bare_rate:.0f} msg/s; ratio {per_s / bare_rate:.2f} (target >= 0.5)")  # fmt: skip
+    print("2.0.1: " + ", ".join(f"{key} {value}" for key, value in asdict(judged).items()))
+    return {**asdict(judged), "per_s": round(per_s, 1), "bare_per_s": round(bare_rate, 1),
+            "ratio": round(per_s / bare_rate, 3), "seconds": round(timing["seconds"], 3)}  # fmt: skip
 
 
 if __name__ == "__main__":
