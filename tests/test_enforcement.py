@@ -1,11 +1,22 @@
 """Enforcement decisions (pure) and the profile store (real SQLite in tmp_path)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from charging_profiles import profile
 
-from controller.smart_charging import InstalledProfiles, Limit, profile_from_dict
+from controller.smart_charging import (
+    ChargingProfile,
+    ChargingSchedule,
+    InstalledProfiles,
+    Kind,
+    Limit,
+    Purpose,
+    RateUnit,
+    SchedulePeriod,
+    profile_from_dict,
+)
 from controller.smart_charging.enforcement import (
     HANDOVER_S,
     ChargingLimits,
@@ -131,9 +142,42 @@ def test_an_unreadable_stored_row_is_left_out(tmp_path, caplog) -> None:
     try:
         store = ProfileStore(db)
         store.save_sync(install((0, profile(1, "ChargePointMaxProfile", [(0, 16)], start=START))))
-        db.run_sync(lambda c: c.execute("INSERT INTO charging_profiles VALUES (7, 0, '{\"chargingProfileId\": 2}')"))
-        db.run_sync(lambda c: c.execute("INSERT INTO charging_profiles VALUES (8, 0, 'not json')"))
+        row = "INSERT INTO charging_profiles (position, connector, form, profile) VALUES (?, 0, ?, ?)"
+        db.run_sync(lambda c: c.execute(row, (7, "ocpp16", '{"chargingProfileId": 2}')))
+        db.run_sync(lambda c: c.execute(row, (8, "record", "not json")))
+        db.run_sync(lambda c: c.execute(row, (9, "record", '{"id": 3}')))
         assert [entry.profile.id for entry in store.load()] == [1]
-        assert "stored charging profile 7" in caplog.text and "stored charging profile 8" in caplog.text
+        for position in (7, 8, 9):
+            assert f"stored charging profile {position}" in caplog.text
+    finally:
+        db.close()
+
+
+def test_rows_of_the_16_store_are_read_and_written_back_as_neutral_records(tmp_path) -> None:
+    """A database of the version that stored 1.6 JSON: its profiles load unchanged and are
+    written back in the neutral form (a 2.0.1 front end can read them, nothing is lost)."""
+    db = Database(tmp_path / "evsed.db")
+    try:
+        old = profile(2, "TxDefaultProfile", [(0, 10), (60, 12.5, 1)], start=START, validTo="2024-06-01T00:00:00Z")
+        db.migrate("smart_charging_profiles_0001", "CREATE TABLE charging_profiles "
+                   "(position INTEGER PRIMARY KEY, connector INTEGER NOT NULL, profile TEXT NOT NULL)")  # fmt: skip
+        db.run_sync(lambda c: c.execute("INSERT INTO charging_profiles VALUES (0, 1, ?)", (json.dumps(old),)))
+        assert ProfileStore(db).load() == install((1, old))
+        forms = db.run_sync(lambda c: c.execute("SELECT form, profile FROM charging_profiles").fetchall())
+        assert [(form, json.loads(text)["id"]) for form, text in forms] == [("record", 2)]
+        assert ProfileStore(db).load() == install((1, old))
+    finally:
+        db.close()
+
+
+def test_a_201_profile_keeps_its_schedule_id_phase_and_transaction_in_the_store(tmp_path) -> None:
+    db = Database(tmp_path / "evsed.db")
+    try:
+        store = ProfileStore(db)
+        schedule = ChargingSchedule(RateUnit.W, (SchedulePeriod(0, 4600.0, 1, 1), SchedulePeriod(30, 0.0)), id=7)
+        tx = ChargingProfile(5, 1, Purpose.TX, Kind.RELATIVE, schedule, transaction_id="7f1e-uuid")
+        installed = InstalledProfiles().add(2, tx)
+        store.save_sync(installed)
+        assert store.load() == installed
     finally:
         db.close()

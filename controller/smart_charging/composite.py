@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -377,6 +377,31 @@ def composite_schedule(
         periods=tuple(periods),
         min_charging_rate=_reported(min_rate, periods[0].number_phases, unit, voltage_v) if periods else None,
     )
+
+
+def _at(schedule: CompositeSchedule, start_period: int) -> CompositePeriod:
+    return [p for p in schedule.periods if p.start_period <= start_period][-1]
+
+
+def station_total(
+    cap: CompositeSchedule, evses: Sequence[tuple[CompositeSchedule, float]], voltage_v: float = 230.0
+) -> CompositeSchedule:
+    """What the whole station expects to draw (2.0.1 K08.FR.03, evseId 0): at each instant the
+    sum over the EVSEs' composites (an EVSE without a profile limit at its hardware maximum,
+    ``(schedule, max A per phase)``), capped by the station-wide schedule ``cap``
+    (``composite_schedule`` of ``STATION_WIDE``). All schedules share start, duration and unit."""
+    starts = sorted({p.start_period for s in (cap, *(e for e, _ in evses)) for p in s.periods})
+    periods: list[CompositePeriod] = []
+    for start in starts:
+        parts = [(_at(schedule, start), max_amps) for schedule, max_amps in evses]
+        total = sum(_reported(max_amps, p.number_phases, cap.unit, voltage_v) or 0.0 if p.limit is None else p.limit
+                    for p, max_amps in parts)  # fmt: skip
+        capped = _at(cap, start)
+        phases = min([capped.number_phases, *(p.number_phases for p, _ in parts)])
+        period = CompositePeriod(start, _lower(capped.limit, round(total, 1)), phases)
+        if not periods or (periods[-1].limit, periods[-1].number_phases) != (period.limit, period.number_phases):
+            periods.append(period)
+    return replace(cap, connector_id=0, periods=tuple(periods))
 
 
 def _limit(stack: _Stack, now: datetime, phases: int) -> Limit:

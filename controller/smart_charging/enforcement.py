@@ -252,9 +252,11 @@ class ChargingLimits:
             for view in self.station.views()
         }
 
-    def composite(self, connector: int, duration_s: int, unit: RateUnit) -> CompositeSchedule:
-        """The composite schedule of ``connector`` (0: the station) from now on."""
-        now = self.now()
+    def composite(
+        self, connector: int, duration_s: int, unit: RateUnit, now: datetime | None = None
+    ) -> CompositeSchedule:
+        """The composite schedule of ``connector`` (0: the station) from ``now`` (default: now) on."""
+        now = self.now() if now is None else now
         facts = self.facts()
         tx = facts[connector].transaction if connector in facts else None
         phases = facts[connector].phases if connector in facts else max((f.phases for f in facts.values()), default=3)

@@ -7,8 +7,9 @@ Rules kept here (OCPP 1.6 sections 3.13.2, 5.16, errata 3.25/3.42; 2.0.1 K01.FR.
   that connector, which is the composite's business).
 - A ChargingStationExternalConstraints profile is never replaced by a CSMS profile with the same
   id (K01.FR.05); such a request removes nothing and adds the new profile next to it.
-- Clearing matches all given criteria (logical AND, errata 3.25); no criteria clears everything.
-  It reports whether anything was removed (1.6 answers Unknown otherwise).
+- Clearing matches all given criteria (logical AND, errata 3.25); no criteria clears everything
+  the CSMS set. It never removes a ChargingStationExternalConstraints profile (local energy
+  management's, K10.FR.04/08/09). It reports whether anything was removed (Unknown otherwise).
 - When a transaction ends, the TxProfiles of its connector go (1.6 section 3.13.1).
 - A profile whose validTo is not after ``now`` has expired and goes (validity ends at validTo,
   K01.FR.37).
@@ -79,7 +80,8 @@ class InstalledProfiles:
                 (purpose, entry.profile.purpose),
                 (stack_level, entry.profile.stack_level),
             )
-            return all(wanted is None or wanted == value for wanted, value in pairs)
+            external = entry.profile.purpose is Purpose.EXTERNAL_CONSTRAINTS
+            return not external and all(wanted is None or wanted == value for wanted, value in pairs)
 
         kept = tuple(entry for entry in self.entries if not matches(entry))
         return InstalledProfiles(kept), len(kept) != len(self.entries)

@@ -1,7 +1,10 @@
 """Charging profiles as version-neutral, immutable values, and their OCPP 1.6 JSON shape.
 
 Rules kept here:
-- A profile is data only: frozen dataclasses, no behaviour beyond reading and writing.
+- A profile is data only: frozen dataclasses, no behaviour beyond reading and writing. It holds
+  what either version can say: 2.0.1's schedule id and phaseToUse are None in a 1.6 profile.
+  Each version has its codec (this module for 1.6, controller/ocpp/v201/profile_json.py for
+  2.0.1); SQLite keeps the neutral record of ``store``.
 - Purposes, kinds, recurrences and units are enums named from the domain; the tables below map
   them to the OCPP spellings. ``Purpose.STATION_MAX`` reads both the 1.6 name
   (ChargePointMaxProfile) and the 2.0.1 name (ChargingStationMaxProfile); it is written with the
@@ -76,6 +79,7 @@ class SchedulePeriod:
     start_period: int  # seconds from the start of the schedule
     limit: float  # in the schedule's unit: A per phase, or W total
     number_phases: int | None = None  # None: the spec's default (3)
+    phase_to_use: int | None = None  # 2.0.1: the phase of a single-phase period
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class ChargingSchedule:
     duration: int | None = None  # seconds; None: the last period continues
     start_schedule: datetime | None = None
     min_charging_rate: float | None = None
+    id: int | None = None  # 2.0.1 ChargingScheduleType.id
 
 
 @dataclass(frozen=True, slots=True)
