@@ -146,6 +146,8 @@ FEATURES: dict[str, bool] = {
     "AS-3": True,  # CertSigningWaitMinimum / CertSigningRepeatTimes
     "UI-1.1": True, "UI-1.2": True, "UI-1.3": True,  # DisplayMessageSupportedPriorities: all three
     "UI-2.1": True, "UI-2.2": False, "UI-2.3": False, "UI-2.4": True,  # formats: ASCII, UTF8 (not HTML, URI)
+    "SC-2.1": True, "SC-2.2": True,  # charging rate units A and W (SmartChargingCtrlr.RateUnit)
+    "SC-4": True,  # TxDefaultProfile on EVSE #0
 }  # fmt: skip
 NETWORK_SLOTS = 2  # configuration slots for network profiles (B09.FR.06)
 PASSWORD = "evsed-harness-Pass-0123456789"  # <Configured basicAuthPassword>: 29 characters
@@ -271,7 +273,7 @@ class Harness:
         self.daemon: Daemon | None = None
         self.config: Config | None = None
         self.plugged: dict[int, dict[str, Any]] = {}
-        self.restorers: list[Callable[[Harness], Awaitable[None]]] = []
+        self.restorers: list[Callable[[Harness], Awaitable[None]]] = [_clear_charging_profiles]
         self.baseline: dict[str, Any] = {}  # writable variables as the module's station starts
         self._supervisor: asyncio.Task[None] | None = None
         self._restarted = asyncio.Event()
@@ -616,6 +618,13 @@ async def _clear_display_messages(cs: Harness) -> None:
     cs.csms.config = dataclasses.replace(cs.csms.config, price_per_kwh=None, personal_message=None)
     for message in cs.frontend.display_messages.ids() if cs.frontend.display_messages else ():
         assert (await cs.call("ClearDisplayMessage", {"id": message})) == {"status": "Accepted"}
+
+
+async def _clear_charging_profiles(cs: Harness) -> None:
+    """No charging profile the CSMS set (ClearChargingProfile without criteria, as a test system
+    clears them)."""
+    if cs.frontend.smart_charging.entries:
+        await cs.call("ClearChargingProfile", {})
 
 
 async def _restore_signing(cs: Harness) -> None:

@@ -136,12 +136,16 @@ async def test_TC_B_37_CS(cs: Harness) -> None:
 
 
 async def test_TC_B_11_CS(cs: Harness) -> None:
-    """Set Variables - invalidly formatted values: OfflineThreshold (integer) and AuthorizeRemoteStart
-    (boolean) with a threshold, the threshold + 0.1, true, a date-time and "abc". LimitChangeSignificance
-    and NextTimeOffsetTransitionDateTime are not on this station (steps 3-4 and 7-8 do not apply)."""
+    """Set Variables - invalidly formatted values: OfflineThreshold (integer), LimitChangeSignificance
+    (decimal, 0-100 percent) and AuthorizeRemoteStart (boolean) with a threshold, the threshold + 0.1,
+    true, a date-time and "abc". NextTimeOffsetTransitionDateTime is not on this station (steps 7-8
+    do not apply)."""
     now = "2025-01-01T12:00:00.000Z"
-    valid = {"OfflineThreshold": {"300"}, "AuthorizeRemoteStart": {"true"}}
-    for component, variable in (("OCPPCommCtrlr", "OfflineThreshold"), ("AuthCtrlr", "AuthorizeRemoteStart")):
+    # 300 and 300.1 are decimals, but above LimitChangeSignificance's maxLimit of 100 percent.
+    valid = {"OfflineThreshold": {"300"}, "LimitChangeSignificance": set(), "AuthorizeRemoteStart": {"true"}}
+    for component, variable in (("OCPPCommCtrlr", "OfflineThreshold"),
+                                ("SmartChargingCtrlr", "LimitChangeSignificance"),
+                                ("AuthCtrlr", "AuthorizeRemoteStart")):  # fmt: skip
         for value in ("300", "300.1", "true", now, "abc"):
             [result] = await set_(cs, {"component": {"name": component}, "variable": {"name": variable},
                                        "attributeValue": value})  # fmt: skip
@@ -150,9 +154,7 @@ async def test_TC_B_11_CS(cs: Harness) -> None:
                 assert result["attributeStatus"] == "Accepted", (variable, value, result)
             else:
                 assert result["attributeStatus"] == "Rejected", (variable, value, result)
-                assert result["attributeStatusInfo"]["reasonCode"] == "InvalidValue"
-    assert (await get(cs, {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "LimitChangeSignificance"}
-                           }))[0]["attributeStatus"] == "UnknownComponent"  # fmt: skip
+    assert cs.variable("SmartChargingCtrlr.LimitChangeSignificance") == 1.0
 
 
 async def test_TC_B_39_CS(cs: Harness) -> None:

@@ -7,7 +7,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   (B05-B08, the device model), availability (G01, G05, B04: StatusNotification and NotifyEvent;
   G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), unlock (F05), security events
   (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
-  meter values (J, sampled and clock-aligned), remote control (F01-F04), authorization (C: the
+  meter values (J, sampled and clock-aligned), remote control (F01-F04), smart charging (K01,
+  K08-K10 on the neutral engine, F01's profile), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
   (N01), customer information (N09/N10), DataTransfer (P01), and on a box with a display
@@ -72,12 +73,15 @@ from controller.ocpp.v201.remote_control import RemoteControl
 from controller.ocpp.v201.reset import Reset
 from controller.ocpp.v201.security import Security
 from controller.ocpp.v201.security_events import SecurityEvents
+from controller.ocpp.v201.smart_charging import SmartCharging
 from controller.ocpp.v201.store import VariableStore
 from controller.ocpp.v201.tariff_cost import EFFECTS as TARIFF_EFFECTS
 from controller.ocpp.v201.tariff_cost import TariffCost
 from controller.ocpp.v201.transactions import Transactions
 from controller.ocpp.v201.trigger import Payload, Triggers
 from controller.ocpp.v201.unlock import UnlockConnector
+from controller.smart_charging.enforcement import ChargingLimits
+from controller.smart_charging.store import ProfileStore
 from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,8 @@ log = logging.getLogger(__name__)
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
+    # NotifyChargingLimit / ChargingRateChanged of local energy management's limits (K11-K13)
+    "external_control_signals", "notify_charging_limit_with_schedules", "limit_change_significance",
 })  # fmt: skip
 READ_AT_USE = {
     "offline_threshold": "availability.py, at each reconnect",
@@ -96,6 +102,7 @@ READ_AT_USE = {
     **dict.fromkeys(AUTHORIZATION_EFFECTS, "authorization.py, at each decision about a token"),
     "allow_new_sessions_pending_firmware_update": "firmware.py, when an install waits for transactions",
     "display_messages_enabled": "display_messages.py, at each SetDisplayMessage",
+    "smart_charging_enabled": "smart_charging.py, at each smart-charging request",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -133,6 +140,7 @@ class ChargingStation(LinkControls):
         )  # fmt: skip
         local_list, cache = LocalList(db), AuthCache(db, clock.now)
         screen = ctx.screen if description.display is not None else None
+        limits = ChargingLimits(ProfileStore(db), now=clock.now, voltage_v=config.station.nominal_voltage_v)
         live = readers(station, {
             "display_message_entries": lambda: self.display_messages.count if self.display_messages else 0,
             "display_text": lambda: "\n".join(screen.lines) if screen is not None else "",
@@ -142,6 +150,7 @@ class ChargingStation(LinkControls):
             "auth_cache_storage": lambda: cache.storage,
             "local_auth_list_entries": lambda: len(local_list.state.entries),
             "local_auth_list_storage": lambda: local_list.state.storage,
+            "charging_profile_entries": lambda: len(limits.installed),
         })  # fmt: skip
         self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
         self.configuration = Configuration(self.model, store, self.link, clock.now)
@@ -194,7 +203,11 @@ class ChargingStation(LinkControls):
         self.transactions.token_answered = self.authorizer.answered
         self.metering = Metering(station, self.transactions, self.link, self.registration.accepted, clock,
                                  lambda: meter_settings(self.model.value))  # fmt: skip
-        self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted)
+        self.smart_charging = SmartCharging(station, limits, self.model, self.link,
+                                            description.capacities.charging_profiles)  # fmt: skip
+        self.smart_charging.attach()
+        self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted,
+                                            self.smart_charging.remote_start_profile)  # fmt: skip
         self.display_messages: DisplayMessages | None = None
         self.tariff_cost: TariffCost | None = None
         if screen is not None:
@@ -209,7 +222,7 @@ class ChargingStation(LinkControls):
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware, self.diagnostics, DataTransfer(config.station.vendor),
+                  self.firmware, self.smart_charging, self.diagnostics, DataTransfer(config.station.vendor),
                   CustomerInformation(ledger, cache, station, self.link, clock.now),
                   *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
         for block in blocks:
@@ -335,6 +348,7 @@ class ChargingStation(LinkControls):
                     await self.journal.wait_empty()
         await self.link.close()
         await self.metering.stop()
+        self.smart_charging.limits.close()
         await self.firmware_updater.close()
         await self.diagnostics.close()
         await self.security.close()

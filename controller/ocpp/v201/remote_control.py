@@ -9,8 +9,9 @@ Rules kept here:
   another token: F01.FR.21-24); else Accepted, with the transactionId of a transaction that
   runs there unauthorized (F01.FR.13). The start itself follows the answer: authorized first
   when AuthCtrlr.AuthorizeRemoteStart is true (F01.FR.01/02), the remoteStartId goes with the
-  transaction (F01.FR.25). A charging profile is ignored until the smart-charging block takes
-  it (F01.FR.12).
+  transaction (F01.FR.25). A chargingProfile is judged by the smart-charging block
+  (``profile_of``): one it would not accept makes the request Rejected, an accepted one travels
+  with the remote start to the transaction it begins (F01.FR.10).
 - RequestStopTransaction: Accepted for a transaction that runs here, and the core ends its
   authorization (Remote); else Rejected (F02).
 """
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 AUTHORIZE_REMOTE_START = "AuthCtrlr.AuthorizeRemoteStart"
+# RequestStartTransaction's chargingProfile -> (the profile to install, or None and the Rejected answer).
+ProfileOf = Callable[[int | None, Payload], tuple[object | None, Payload]]
 
 
 def token(id_token: Payload, group: Payload | None = None) -> Token:
@@ -43,8 +46,9 @@ def token(id_token: Payload, group: Payload | None = None) -> Token:
 
 
 class RemoteControl:
-    def __init__(self, station: Station, configuration: Configuration, accepted: asyncio.Event):
+    def __init__(self, station: Station, configuration: Configuration, accepted: asyncio.Event, profile_of: ProfileOf):
         self.station, self.configuration, self.accepted = station, configuration, accepted
+        self.profile_of = profile_of
 
     def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
         return {"RequestStartTransaction": self.request_start, "RequestStopTransaction": self.request_stop}
@@ -57,6 +61,11 @@ class RemoteControl:
             return rejected
         if self.station.remote_start_check(who, evse) is RemoteStartOutcome.REJECTED:
             return rejected
+        profile = None
+        if payload.get("chargingProfile") is not None:
+            profile, refused = self.profile_of(evse, payload["chargingProfile"])
+            if profile is None:
+                return refused
         answer: Payload = {"status": StartStopStatus.accepted.value}
         running = self.station.view(evse).transaction if evse is not None else None
         if running is not None:
@@ -65,7 +74,7 @@ class RemoteControl:
 
         async def start() -> None:
             outcome = await self.station.remote_start(who, evse, remote_start_id=payload["remoteStartId"],
-                                                      authorize=authorize)  # fmt: skip
+                                                      profile=profile, authorize=authorize)  # fmt: skip
             log.info("RequestStartTransaction %s on %s: %s", who.id, evse or "any EVSE", outcome.value)
 
         return Reply(answer, after=start)

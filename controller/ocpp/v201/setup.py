@@ -29,9 +29,15 @@ from controller.ocpp.v201.variables import Feature
 from hal.board import Board
 
 DECLARED: frozenset[Feature] = frozenset(
-    {Feature.CORE, Feature.ADVANCED_SECURITY, Feature.AUTHORIZATION_CACHE, Feature.LOCAL_AUTH_LIST,
-     Feature.ADVANCED_USER_INTERFACE}
-)  # fmt: skip
+    {
+        Feature.CORE,
+        Feature.ADVANCED_SECURITY,
+        Feature.AUTHORIZATION_CACHE,
+        Feature.LOCAL_AUTH_LIST,
+        Feature.SMART_CHARGING,
+        Feature.ADVANCED_USER_INTERFACE,
+    }
+)
 
 
 def device_model_of(config: Config, board: Board) -> tuple[StationDescription, Inventory, dict[str, str]]:
