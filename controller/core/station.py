@@ -139,6 +139,7 @@ class Station:
         self._availability = availability.AvailabilityBook(ledger.db)
         self._held: availability.Held = frozenset()
         self._outbox = Outbox(self.clock.now, self._event)
+        self._reading_listeners: list[Callable[[int], None]] = []
         self._changed_evt = asyncio.Event()  # replaced at every change: wakes until_* waiters
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -192,6 +193,18 @@ class Station:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; returns the unsubscribe call."""
         return self._outbox.subscribe(listener)
+
+    def on_readings(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(evse id)`` after each new meter reading or loop snapshot of that EVSE,
+        which may change nothing an event tells (a current, a voltage, a temperature)."""
+        self._reading_listeners.append(listener)
+
+    def _read(self, evse_id: int) -> None:
+        for listener in self._reading_listeners:
+            try:
+                listener(evse_id)
+            except Exception:
+                log.exception("a readings listener failed")
 
     def add_limit_source(self, name: str, source: LimitSource) -> None:
         self._limit_sources.append((name, source))
@@ -298,6 +311,7 @@ class Station:
         if was_plugged and not evse.ev_connected:
             self._left_running(evse)
         self._flush()
+        self._read(evse.id)
 
     def on_meter(self, evse_id: int, reading: MeterReading | None) -> None:
         """The running transaction is kept up to date in memory; the database mirrors it now and then."""
@@ -305,6 +319,7 @@ class Station:
         if reading is None:
             return
         evse.meter = reading
+        self._read(evse_id)
         tx = evse.transaction
         if tx is None or evse.stopping:
             return

@@ -148,6 +148,7 @@ FEATURES: dict[str, bool] = {
     "UI-2.1": True, "UI-2.2": False, "UI-2.3": False, "UI-2.4": True,  # formats: ASCII, UTF8 (not HTML, URI)
     "SC-2.1": True, "SC-2.2": True,  # charging rate units A and W (SmartChargingCtrlr.RateUnit)
     "SC-4": True,  # TxDefaultProfile on EVSE #0
+    "AQ-10": True,  # a Delta monitor on SecurityCtrlr.BasicAuthPassword (errata 2025-09 5.5)
 }  # fmt: skip
 NETWORK_SLOTS = 2  # configuration slots for network profiles (B09.FR.06)
 PASSWORD = "evsed-harness-Pass-0123456789"  # <Configured basicAuthPassword>: 29 characters

@@ -225,7 +225,8 @@ async def test_TC_G_20_CS(cs: Harness) -> None:
     await authorized_local(cs, ev_connected=True)  # step 1
     problem = variable_event("ConnectorPlugRetentionLock", "Problem", "true", LOCKED_EVSE)
     event = await cs.expect("NotifyEvent", problem, since)  # step 2
-    assert all(d["eventNotificationType"] == "HardWiredMonitor" for d in event["eventData"])
+    lock = [d for d in event["eventData"] if d["component"]["name"] == "ConnectorPlugRetentionLock"]
+    assert [d["eventNotificationType"] for d in lock] == ["HardWiredMonitor"] and "variableMonitoringId" in lock[0]
     await cs.expect("StatusNotification", connector_status("Faulted", LOCKED_EVSE, 1), since)
     closings = [at for at, closed in cs.sim.contactor_log(LOCKED_EVSE) if closed and at >= started]
     assert closings == [] and not cs.sim.snapshot(LOCKED_EVSE)["contactor"]["closed"]  # post: never charged

@@ -14,9 +14,11 @@ Rules kept here (errata 2.28 / 2.29):
   Available.
 - Connectors are reported with StatusNotification (a change once it held for
   OCPPCommCtrlr.MinimumStatusDuration). What StatusNotification cannot say goes in NotifyEvent
-  from hard-wired Delta monitors: ChargingStation.AvailabilityState, and Problem of the
-  ChargingStation, of each EVSE (techCode: the fault) and of each ConnectorPlugRetentionLock
-  (G05.FR.02). An EVSE's AvailabilityState is not sent: it is its connector's status.
+  from the station's built-in Delta monitors (monitors.py): ChargingStation.AvailabilityState
+  (preconfigured), Problem of each EVSE (techCode: the fault) and of each
+  ConnectorPlugRetentionLock (hard-wired, G05.FR.02), each only while its monitor is on and
+  within the monitoring level (``monitor_of``); and the ChargingStation's Problem, a hard-wired
+  notification. An EVSE's AvailabilityState is not sent: it is its connector's status.
 - When (reported.py): every fact after each Accepted (a Problem only when true), after a
   reconnect all or the changed ones (OfflineThreshold), every change as it happens; nothing
   before the first Accepted (B01.FR.08) but what the CSMS triggers. Not journaled: they tell
@@ -41,7 +43,8 @@ from controller.core.view import EvseView, StationView
 from controller.faults import Fault
 from controller.ocpp.link import CallFailed, Link
 from controller.ocpp.v201.device_model import DeviceModel
-from controller.ocpp.v201.notify_event import Events, VariableEvent
+from controller.ocpp.v201.monitors import Monitor
+from controller.ocpp.v201.notify_event import EventNotification, Events, VariableEvent
 from controller.ocpp.v201.reported import Change, Reported
 from controller.ocpp.v201.variables import Actual, Variable
 from hal.types import Indication
@@ -61,6 +64,7 @@ MONITORED: dict[tuple[str, str], str | None] = {
     ("EVSE", "Problem"): "false",
     ("ConnectorPlugRetentionLock", "Problem"): "false",
 }
+NOTIFICATION = ("ChargingStation", "Problem")  # a hard-wired notification: no monitor
 FollowUp = Callable[[], Awaitable[None]]
 
 
@@ -112,6 +116,7 @@ class StatusReports:
     def __init__(self, station: Station, link: Link, model: DeviceModel, events: Events,
                  accepted: asyncio.Event, now: Callable[[], datetime]):  # fmt: skip
         self.station, self.link, self.model, self.events, self.now = station, link, model, events, now
+        self.monitor_of: Callable[[str], Monitor | None] = lambda _address: None  # set by monitoring.py
         self.rows = [row for row in model.inventory if (row.component.name, row.variable.name) in MONITORED]
         self.connectors: Reported[Key, ConnectorStatus] = Reported(
             lambda: connectors(station.views()), self._send_statuses, accepted, link.connected, now,
@@ -125,6 +130,10 @@ class StatusReports:
     def on_event(self, _event: Event) -> None:
         self.connectors.refresh()
         self.variables.refresh()
+
+    def monitors_changed(self) -> None:
+        self.variables.refresh()
+        self.variables.forget(())  # wake the sender
 
     def status(self, key: Key) -> ConnectorStatus | None:
         return self.connectors.value(key)
@@ -167,6 +176,8 @@ class StatusReports:
     def _variables(self) -> Iterator[tuple[str, str]]:
         now = self.now()
         for row in self.rows:
+            if (row.component.name, row.variable.name) != NOTIFICATION and self.monitor_of(row.address) is None:
+                continue
             text = self.model.text(row, Actual, now)
             if text:  # "": not known yet (the EVSE not sampled)
                 yield row.address, text
@@ -187,6 +198,9 @@ class StatusReports:
             row = self.model.inventory[change.key]
             view = self.station.view(row.component.evse) if row.component.evse is not None else None
             problem = row.variable.name == "Problem"
+            monitor = self.monitor_of(row.address)
+            kind = EventNotification(monitor.kind.value) if monitor else EventNotification.hard_wired_notification
             events.append(VariableEvent(row, change.value, change.at, cleared=problem and change.value == "false",
-                                        tech_code=tech_code(row, view) if problem else None))  # fmt: skip
+                                        tech_code=tech_code(row, view) if problem else None, kind=kind,
+                                        monitor=monitor.id if monitor else None))  # fmt: skip
         return len(changes) if await self.events.notify(events) else 0

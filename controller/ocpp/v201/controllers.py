@@ -111,7 +111,7 @@ def controller_variables(d: StationDescription) -> tuple[Variable, ...]:
         variable("ClockCtrlr", "TimeSource", SEQUENCE_LIST, rw(",".join(time_sources)), values=time_sources, max_limit=_csv(time_sources), allow_empty=False, effect="time_source", spec="RCV 2.1.30, part 5 C-23"),
         variable("ClockCtrlr", "TimeAdjustmentReportingThreshold", INTEGER, rw("20"), unit="s", min_limit=0, max_limit=DAY_S, effect="time_adjustment_reporting_threshold", spec="RCV 2.1.32"),
         # -- SecurityCtrlr --------------------------------------------------------------------------------------------------
-        variable("SecurityCtrlr", "BasicAuthPassword", STRING, setting(WriteOnly, None), max_limit=40, min_length=16, pattern=PRINTABLE, effect="basic_auth_password", spec="RCV 2.2.1, errata 2.1 (maxLimit 40..64)"),
+        variable("SecurityCtrlr", "BasicAuthPassword", STRING, setting(WriteOnly, None), max_limit=40, min_length=16, pattern=PRINTABLE, effect="basic_auth_password", monitoring=True, spec="RCV 2.2.1, errata 2.1 (maxLimit 40..64)"),
         variable("SecurityCtrlr", "Identity", STRING, ro(d.identity), max_limit=48, spec="RCV 2.2.2"),
         variable("SecurityCtrlr", "OrganizationName", STRING, rw(""), max_limit=64, effect="organization_name", spec="RCV 2.2.3"),
         variable("SecurityCtrlr", "CertificateEntries", INTEGER, live("certificate_entries"), max_limit=c.certificate_entries, spec="RCV 2.2.4"),

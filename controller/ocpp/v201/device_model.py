@@ -77,6 +77,7 @@ class DeviceModel:
         if missing:
             raise ValueError(f"no reader bound for the live values {missing}")
         self._listeners: dict[str, list[Listener]] = {}
+        self._watchers: list[Listener] = []  # every committed write (monitors on stored values)
         self._read_at_use: set[str] = set()
         self._checks: dict[str, list[Check]] = {}
         self._values: dict[Slot, Value | None] = {}
@@ -149,6 +150,11 @@ class DeviceModel:
         for write in applied:
             self._values[write.slot] = write.value
         for write in applied:
+            for watcher in self._watchers:
+                try:
+                    watcher(write)
+                except Exception:
+                    log.exception("watching %s failed", write.row.address)
             if write.row.reboot or write.row.effect is None:
                 continue
             for listener in self._listeners.get(write.row.effect, ()):
@@ -167,6 +173,10 @@ class DeviceModel:
         if effect not in self.effects():
             raise KeyError(f"no variable of this station drives {effect!r}")
         self._listeners.setdefault(effect, []).append(listener)
+
+    def watch(self, listener: Listener) -> None:
+        """Call ``listener(write)`` after every committed write, whatever its row drives."""
+        self._watchers.append(listener)
 
     def guard(self, effect: str, check: Check) -> None:
         """Run ``check(value)`` before a write of a row driving ``effect`` is allowed."""

@@ -11,8 +11,9 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   K08-K10 on the neutral engine, F01's profile), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
-  (N01), customer information (N09/N10), DataTransfer (P01), and on a box with a display
-  tariff and cost (I) and display messages (O). Each block owns its handlers; this module
+  (N01), monitoring (N02-N08: the monitors, their NotifyEvents and reports), customer
+  information (N09/N10), DataTransfer (P01), and on a box with a display tariff and cost (I)
+  and display messages (O). Each block owns its handlers; this module
   registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
@@ -64,6 +65,7 @@ from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
 from controller.ocpp.v201.meter_values import settings as meter_settings
 from controller.ocpp.v201.metering import Metering
+from controller.ocpp.v201.monitoring import Monitoring
 from controller.ocpp.v201.notify_event import EventIds, Events
 from controller.ocpp.v201.policy import EFFECTS as POLICY_EFFECTS
 from controller.ocpp.v201.policy import charging_policy
@@ -103,6 +105,8 @@ READ_AT_USE = {
     "allow_new_sessions_pending_firmware_update": "firmware.py, when an install waits for transactions",
     "display_messages_enabled": "display_messages.py, at each SetDisplayMessage",
     "smart_charging_enabled": "smart_charging.py, at each smart-charging request",
+    "monitoring_enabled": "monitoring.py, when a monitor fires",
+    "offline_queuing_severity": "monitoring.py, when a monitor fires",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -151,6 +155,9 @@ class ChargingStation(LinkControls):
             "local_auth_list_entries": lambda: len(local_list.state.entries),
             "local_auth_list_storage": lambda: local_list.state.storage,
             "charging_profile_entries": lambda: len(limits.installed),
+            "monitoring_base": lambda: self.monitoring.store.setting("base"),
+            "monitoring_level": lambda: self.monitoring.level,
+            "link_connected": lambda: self.link.connected.is_set(),
         })  # fmt: skip
         self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
         self.configuration = Configuration(self.model, store, self.link, clock.now)
@@ -179,8 +186,12 @@ class ChargingStation(LinkControls):
                      ocpp.firmware_version),
             self.reasons, on_accepted=self._accepted, on_reconnected=self._reconnected,
         )  # fmt: skip
-        events = Events(self.link, EventIds(db), clock.now)
+        events = Events(self.link, EventIds(db), clock.now, self.journal,
+                        lambda: self.registration.accepted.is_set() and self.link.connected.is_set())  # fmt: skip
         self.statuses = StatusReports(station, self.link, self.model, events, self.registration.accepted, clock.now)
+        self.monitoring = Monitoring(self.model, db, station, self.link, events, clock.now)
+        self.statuses.monitor_of = self.monitoring.built_in_active
+        self.monitoring.changed = self.statuses.monitors_changed
         self.triggers = Triggers(lambda: station.evse_ids)
         self.reset = Reset(station, self.journal, self.reasons, self.security_events.report)
         engine = Authorization(local_list, cache, lambda: policy(self.model), clock.now)
@@ -222,7 +233,8 @@ class ChargingStation(LinkControls):
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware, self.smart_charging, self.diagnostics, DataTransfer(config.station.vendor),
+                  self.firmware, self.smart_charging, self.diagnostics, self.monitoring,
+                  DataTransfer(config.station.vendor),
                   CustomerInformation(ledger, cache, station, self.link, clock.now),
                   *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
         for block in blocks:
@@ -236,7 +248,10 @@ class ChargingStation(LinkControls):
         for display_block in (self.display_messages, self.tariff_cost):
             if display_block is not None:
                 station.subscribe(display_block.on_event)
-        self.link.on_disconnected = self.transactions.link_down
+        station.subscribe(self.monitoring.on_event)
+        station.on_readings(self.monitoring.on_readings)
+        self.model.watch(self.monitoring.on_write)
+        self.link.on_disconnected = self._link_down
         ledger.hooks.append(self.transactions.hook)
 
     # ---- wiring -------------------------------------------------------------------------
@@ -312,11 +327,17 @@ class ChargingStation(LinkControls):
 
     async def _accepted(self) -> None:
         self._policy()  # transactions may start now (TxBeforeAcceptedEnabled aside)
+        self.monitoring.on_link()
         await self.statuses.report_all()
         self.queue_open.set()
 
     async def _reconnected(self, offline_s: float) -> None:
+        self.monitoring.on_link()
         await self.statuses.reconnected(offline_s)
+
+    def _link_down(self) -> None:
+        self.transactions.link_down()
+        self.monitoring.on_link()
 
     def _register_again(self) -> None:
         """Connected through another network profile: nothing of ours before its Accepted (B10.FR.10)."""
@@ -339,6 +360,7 @@ class ChargingStation(LinkControls):
         self.metering.start()
         if self.display_messages is not None:
             self._tasks.spawn(self.display_messages.run(), "ocpp201-display-messages")
+        self.monitoring.start()
         self.link.start()
 
     async def stop(self) -> None:
@@ -349,6 +371,7 @@ class ChargingStation(LinkControls):
         await self.link.close()
         await self.metering.stop()
         self.smart_charging.limits.close()
+        await self.monitoring.close()
         await self.firmware_updater.close()
         await self.diagnostics.close()
         await self.security.close()

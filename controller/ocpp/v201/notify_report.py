@@ -50,24 +50,25 @@ def report_entry(
     }
 
 
-def _header(request_id: int, generated_at: str, seq_no: int) -> dict[str, Any]:
+def _header(request_id: int, generated_at: str, seq_no: int, key: str) -> dict[str, Any]:
     # tbc written out as false: the longest form, so a part measured with it fits either way.
-    return {"requestId": request_id, "generatedAt": generated_at, "tbc": False, "seqNo": seq_no, "reportData": []}
+    return {"requestId": request_id, "generatedAt": generated_at, "tbc": False, "seqNo": seq_no, key: []}
 
 
 def split(entries: Sequence[dict[str, Any]], *, request_id: int, generated_at: datetime, items: int,
-          max_bytes: int) -> list[dict[str, Any]]:  # fmt: skip
-    """NotifyReportRequest payloads carrying ``entries`` in order."""
+          max_bytes: int, action: str = ACTION, key: str = "reportData") -> list[dict[str, Any]]:  # fmt: skip
+    """NotifyReportRequest payloads carrying ``entries`` in order (NotifyMonitoringReport: ``action``
+    and ``key`` "monitor")."""
     stamp = iso(generated_at)
     parts: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
-    used = frame_bytes(ACTION, _header(request_id, stamp, 0))
+    used = frame_bytes(action, _header(request_id, stamp, 0, key))
     for entry in entries:
         size = encoded_size(entry)
         if current and (len(current) >= items or used + 1 + size > max_bytes):
             parts.append(current)
             current = []
-            used = frame_bytes(ACTION, _header(request_id, stamp, len(parts)))
+            used = frame_bytes(action, _header(request_id, stamp, len(parts), key))
         grown = used + size + (1 if current else 0)
         if grown > max_bytes:
             raise ValueError(f"a report entry of {size} bytes does not fit a part of {max_bytes} bytes")
@@ -77,7 +78,7 @@ def split(entries: Sequence[dict[str, Any]], *, request_id: int, generated_at: d
         parts.append(current)
     payloads = []
     for seq_no, data in enumerate(parts):
-        payload: dict[str, Any] = {"requestId": request_id, "generatedAt": stamp, "seqNo": seq_no, "reportData": data}
+        payload: dict[str, Any] = {"requestId": request_id, "generatedAt": stamp, "seqNo": seq_no, key: data}
         if seq_no < len(parts) - 1:
             payload["tbc"] = True
         payloads.append(payload)

@@ -65,6 +65,8 @@ def _station(d: StationDescription) -> tuple[Variable, ...]:
         _availability(cs, "RCV 2.13.2"),
         variable(cs, "SupplyPhases", INTEGER, _const(str(d.supply_phases)), spec="RCV 2.13.6"),
         variable(cs, "Problem", BOOLEAN, live("problem"), monitoring=True, spec="appendix 3.2.11"),
+        # The connection to the CSMS (one link: the station's DataLink).
+        variable("DataLink", "Active", BOOLEAN, live("link_connected"), monitoring=True, spec="appendix 3.2.22"),
         variable(
             cs,
             "AllowNewSessionsPendingFirmwareUpdate",
@@ -102,6 +104,26 @@ def _evse(n: int, e: EvseDescription, d: StationDescription) -> tuple[Variable, 
             spec="RCV 2.13.7",
         ),
         variable(evse, "Problem", BOOLEAN, live("problem"), monitoring=True, spec="appendix 3.2.30"),
+        variable(
+            evse,
+            "ACCurrent",
+            DECIMAL,
+            live("current"),
+            unit="A",
+            min_limit=0,
+            monitoring=True,
+            spec="appendix 3.2.30 (unkeyed: the highest phase)",
+        ),
+        variable(
+            evse,
+            "ACVoltage",
+            DECIMAL,
+            live("voltage"),
+            unit="V",
+            min_limit=0,
+            monitoring=True,
+            spec="appendix 3.2.30 (unkeyed: the lowest phase)",
+        ),
         variable(evse, "AllowReset", BOOLEAN, _const("true"), spec="RCV 2.13.3, part 5 C-13"),
     ]
     if e.temperature_sensor:

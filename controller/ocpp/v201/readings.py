@@ -6,8 +6,10 @@ Rules kept here (part 2 RCV 2.13, appendix 3.2):
   board) is cType2 with nothing to unlock; a socket is sType2, with a lock where the board has
   one. A temperature sensor where the board has one. The board's display, if any. No bay sensor.
 - Live values: AvailabilityState (availability.py's projection), EVSE.Power (the meter's
-  active power, W), Problem (a fault on the EVSE; on the station: on any EVSE; of the plug
-  lock: it did not reach its position), the plug lock, the temperature. A value the station
+  active power, W), EVSE.ACCurrent (its highest phase current, A: what a fuse sees),
+  EVSE.ACVoltage (its lowest phase voltage, V: a sagging supply), Problem (a fault on the
+  EVSE; on the station: on any EVSE; of the plug lock: it did not reach its position), the plug
+  lock, the temperature, DataLink.Active (the link to the CSMS is up). A value the station
   cannot read now (no meter reading yet) is None, which the model reports as "".
 - ``sources`` names the readers a front end passes for values that belong to its other parts
   (security profile, network profile, certificates...).
@@ -84,6 +86,14 @@ def readers(station: Station, sources: Mapping[str, Callable[[], Value | None]])
         meter = evse(row).meter
         return meter.power_w if meter is not None else None
 
+    def current(row: Variable, _now: datetime) -> Value | None:
+        meter = evse(row).meter
+        return max(meter.current_a) if meter is not None and meter.current_a else None
+
+    def voltage(row: Variable, _now: datetime) -> Value | None:
+        meter = evse(row).meter
+        return min(meter.voltage_v) if meter is not None and meter.voltage_v else None
+
     def problem(row: Variable, _now: datetime) -> Value | None:
         if row.component.evse is None:
             return any(v.fault is not None for v in station.views())
@@ -106,6 +116,8 @@ def readers(station: Station, sources: Mapping[str, Callable[[], Value | None]])
     return {
         "availability_state": availability,
         "power": power,
+        "current": current,
+        "voltage": voltage,
         "problem": problem,
         "lock_active": lock_active,
         "lock_problem": lock_problem,

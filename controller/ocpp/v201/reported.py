@@ -13,6 +13,7 @@ MinimumStatusDuration):
   the time it happened; a fact that changes back before then is not sent at all.
 - One report at a time, in the order the facts were first seen, so a change never overtakes
   the boot report. A fact whose send failed stays unsent and goes with the next report.
+- A key ``facts()`` no longer yields is no longer a fact: nothing of it is waiting to go out.
 - ``forget`` makes facts unsent (the next report sends them again); ``send_now`` sends one
   fact's current value at once, whatever was sent (TriggerMessage).
 - ``reported``: the CSMS has the current value of every fact.
@@ -65,7 +66,10 @@ class Reported(Generic[K, V]):
         self._lock = asyncio.Lock()
 
     def refresh(self) -> None:
-        for key, value in self.facts():
+        facts = dict(self.facts())
+        for key in self._seen.keys() - facts.keys():  # no longer a fact (its monitor removed)
+            del self._seen[key]
+        for key, value in facts.items():
             seen = self._seen.get(key)
             if seen is None or seen.value != value:
                 self._seen[key] = Change(key, value, self.now(), time.monotonic())

@@ -112,7 +112,7 @@ def _folded(text: str | None) -> str:
     return (text or "").casefold()
 
 
-def _matches(row: Variable, wanted: dict[str, Any]) -> bool:
+def matches(row: Variable, wanted: dict[str, Any]) -> bool:
     component, variable = wanted["component"], wanted.get("variable")
     c = row.component
     if _folded(component["name"]) != c.name.casefold():
@@ -156,7 +156,7 @@ def get_report(model: DeviceModel, payload: dict[str, Any], now: datetime) -> Re
             _status(GenericDeviceModelStatusEnumType.not_supported, "UnsupportedParam", f"componentCriteria {unknown}"),
             (),
         )
-    rows = [row for row in model.inventory if not wanted or any(_matches(row, w) for w in wanted)]
+    rows = [row for row in model.inventory if not wanted or any(matches(row, w) for w in wanted)]
     if criteria:
         verdicts: dict[ComponentId, bool] = {}
         for row in rows:

@@ -36,6 +36,7 @@ DECLARED: frozenset[Feature] = frozenset(
         Feature.LOCAL_AUTH_LIST,
         Feature.SMART_CHARGING,
         Feature.ADVANCED_USER_INTERFACE,
+        Feature.ADVANCED_DEVICE_MANAGEMENT,
     }
 )
 
