@@ -271,3 +271,14 @@ def test_command_line_errors_are_one_line_naming_the_cause(tmp_path) -> None:
                             f"stderr {result.stderr[-300:]!r}")  # fmt: skip
     assert not failures, "\n".join(failures)
     assert "host is missing" in run_cli("check", "--config", str(no_host)).stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """``evsed check | head``: the pipe closes before evsed has written everything; evsed ends
+    quietly with the shell's SIGPIPE status instead of a BrokenPipeError traceback."""
+    check = subprocess.Popen([EVSED, "check", "--config", "systemd/examples/evsed.toml"], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert check.stdout is not None and check.stderr is not None
+    check.stdout.close()
+    errors = check.stderr.read()
+    assert check.wait(timeout=30) == 141 and errors == "", errors
