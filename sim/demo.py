@@ -40,6 +40,7 @@ from aiohttp import web
 from controller.clock import iso
 from controller.config import ApiConfig, Config, StorageConfig, load, parse
 from controller.core.events import Event
+from controller.diagnostics.logs import FRAME_LOGGER
 from controller.ocpp.v16.status import connector_status
 from sim.live import LiveArea
 
@@ -441,6 +442,10 @@ def run_demo(
     # The bench CSMS's library logs every frame at INFO: only with --frames. websockets' INFO
     # lines (listening, connection open / closed) say nothing the daemon does not.
     logging.getLogger("ocpp").setLevel(logging.INFO if frames else logging.WARNING)
+    if frames and csms_url is not None:  # no bench CSMS to log them: the daemon's own frame log, shown here too
+        shown = logging.getLogger(FRAME_LOGGER)
+        for handler in logging.getLogger().handlers:
+            shown.addHandler(handler)
     logging.getLogger("websockets").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="evsed-sim-") as state_dir:
         if scenario == FIRMWARE_UPDATE:  # the daemon runs as a subprocess from A/B slots: sim/firmware_demo.py

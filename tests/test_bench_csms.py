@@ -7,6 +7,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from conftest import EVSED
 
 from controller.ocpp.link import CallErrorReceived, Link
 from controller.ocpp.rpc import Rpc
@@ -134,3 +135,29 @@ async def test_runs_standalone_and_knows_the_bench_tokens():
     finally:
         proc.kill()
         await proc.wait()
+
+
+async def test_sim_against_another_csms_shows_the_daemons_frames():
+    """``evsed sim --csms URL --frames``: no bench CSMS of its own to log them, so the daemon's
+    frame log is shown (its BootNotification, as sent)."""
+    csms = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sim.csms", "--port", "0", "--http-port", "0",
+        stdout=asyncio.subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    sim = None
+    try:
+        async with asyncio.timeout(10):
+            url = (await csms.stdout.readline()).decode().split()[2]
+        sim = await asyncio.create_subprocess_exec(
+            EVSED, "sim", "--headless", "--csms", url, "--frames",
+            stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, cwd=REPO,
+        )  # fmt: skip
+        async with asyncio.timeout(30):
+            while b'"BootNotification"' not in (line := await sim.stderr.readline()):
+                assert line, "evsed sim ended without showing a frame"
+        assert b"out [2," in line
+    finally:
+        for proc in (sim, csms):
+            if proc is not None:
+                proc.kill()
+                await proc.wait()
