@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="basic", choices=sorted(SCENARIO_NAMES), help="what happens (default basic)")
     p.add_argument("--headless", action="store_true", help="no live view")
     p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
-    p.add_argument("--frames", action="store_true", help="also log every OCPP frame the bench CSMS sees")
+    p.add_argument("--frames", action="store_true",
+                   help="also log every OCPP frame (the bench CSMS's, or with --csms the daemon's)")  # fmt: skip
     p.add_argument("--config", help="bench configuration (default: the bundled one for the scenario)")
     p.add_argument("--api-port", type=int, default=0, help="local API port (0 = any free port)")
     p.add_argument("--csms", metavar="URL",
