@@ -172,6 +172,8 @@ def test_frame_log_lines_are_redacted_and_bounded():
     assert frame_line(located) == '[2,"a","GetDiagnostics",{"location":"ftp://user:***@host/x"}]'
     secret = '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"00ff00ff00ff00ff"}]'
     assert frame_line(secret) == '[2,"c","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]'
+    escaped = '[2,"d","ChangeConfiguration",{"key":"\\u0041uthorizationKey","value":"00ff00ff00ff00ff"}]'
+    assert "00ff" not in frame_line(escaped)  # the key spelled with a JSON escape is the same key
     password = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
                 "attributeValue": "evsed-secret-Pass-0123"}  # fmt: skip
     other = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "9"}

@@ -47,10 +47,20 @@ _URL_PASSWORD = re.compile(r'(://[^:/@\s"]*+:)[^@\s"/]*+@')
 _CUT_CREDENTIALS = re.compile(r'://[^@\s"/]*+\Z')  # a URL the cut ends in, maybe in its password
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _names_secret(text: str) -> bool:
+    """A secret key is named in ``text``, also spelled with JSON escapes (``\\u0041uthorizationKey``)."""
+    plain = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "\\u" in text else text
+    folded = plain.casefold()
+    return any(key in folded for key in SECRET_KEYS)
+
+
 def redact_frame(text: str) -> str:
     """``text`` with URL passwords and the value of a secret configuration key replaced."""
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    if not any(key in text.casefold() for key in SECRET_KEYS):
+    if not _names_secret(text):
         return text
     try:
         frame = json.loads(text)
