@@ -259,10 +259,17 @@ def _toml(value: Any) -> str:
     return json.dumps(value)  # strings, numbers, booleans and lists of strings read the same in TOML
 
 
+# The test system's <Configured RetryBackOff...> values (a module's PRESETS may change them): a
+# station the test refused a few times comes back within a second of ``accept()``, not after the
+# defaults' doubled 3 s plus up to 10 s at random, which outlasted ``connected()`` under load.
+BACKOFF_PRESETS = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": 1, "OCPPCommCtrlr.RetryBackOffRandomRange": 0,
+                   "OCPPCommCtrlr.RetryBackOffRepeatTimes": 0}  # fmt: skip
+
+
 class Harness:
     def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None):
         self.state_dir = state_dir
-        self.presets = presets
+        self.presets = {**BACKOFF_PRESETS, **presets}
         self.security = security
         self.pki = BenchPki(state_dir.parent / f"{state_dir.name}-pki") if security and security.tls else None
         self.tls: dict[int, Any] = {}  # port -> the TLS context an endpoint serves with
