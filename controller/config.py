@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.api_access import PasswordHash, is_loopback, parse_password_hash
+from controller.core.config import ChargingConfig, ConnectorConfig
 from controller.diagnostics import DiagnosticsConfig
 from controller.energy.config import GridConfig, SolarConfig
 from controller.firmware import FirmwareConfig
@@ -50,52 +51,6 @@ class StationConfig:
             serial_number=s.get_str("serial_number", None, max_length=25),
             nominal_voltage_v=s.get_float("nominal_voltage_v", 230.0, minval=100.0, maxval=480.0),
             reboot_command=tuple(s.get_list("reboot_command", [])),
-        )
-
-
-@dataclass(frozen=True)
-class ConnectorConfig:
-    id: int
-    phases: int = 3
-    max_current_a: float = 16.0
-    ventilation: bool = False
-
-    @staticmethod
-    def from_section(s: ConfigSection, expected_id: int) -> ConnectorConfig:
-        cid = s.get_int("id", expected_id, minval=1, maxval=32)
-        if cid != expected_id:
-            raise s.error("id", cid, f"connectors must be numbered 1, 2, ... in order; expected {expected_id}")
-        return ConnectorConfig(
-            id=cid,
-            phases=s.get_int("phases", 3, minval=1, maxval=3),
-            max_current_a=s.get_float("max_current_a", 16.0, minval=6.0, maxval=80.0),
-            ventilation=s.get_bool("ventilation", False),
-        )
-
-
-@dataclass(frozen=True)
-class ChargingConfig:
-    authorize: str = "any"  # "any" = free vend, "local" = tokens below, "ocpp" = the backend decides
-    tokens: tuple[str, ...] = ()
-    safe_current_a: float = 6.0
-    limit_ttl_s: float = 5.0
-    connection_timeout_s: float = 120.0
-
-    @staticmethod
-    def from_section(s: ConfigSection) -> ChargingConfig:
-        authorize = s.get_str("authorize", "any", choices=("any", "local", "ocpp"))
-        tokens = tuple(s.get_list("tokens", []))
-        for tag in tokens:
-            if not 1 <= len(tag) <= 20:
-                raise s.error("tokens", tag, "id tags are 1..20 characters (OCPP IdToken)")
-        if authorize == "local" and not tokens:
-            raise s.error("tokens", [], 'authorize = "local" needs at least one token')
-        return ChargingConfig(
-            authorize=authorize,
-            tokens=tokens,
-            safe_current_a=s.get_float("safe_current_a", 6.0, minval=0.0, maxval=80.0),
-            limit_ttl_s=s.get_float("limit_ttl_s", 5.0, minval=1.0, maxval=60.0),
-            connection_timeout_s=s.get_float("connection_timeout_s", 120.0, minval=5.0, maxval=3600.0),
         )
 
 

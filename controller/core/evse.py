@@ -14,8 +14,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.config import ConnectorConfig
 from controller.core.charging_state import EvseFacts, first_fault, occupancy
+from controller.core.config import ConnectorConfig
 from controller.core.events import RemoteStart
 from controller.core.ledger import Transaction
 from controller.core.txpolicy import TxFacts

@@ -44,7 +44,6 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from controller.clock import WallClock
-from controller.config import Config
 from controller.core import availability
 from controller.core import reservations as rules
 from controller.core.authorizer import Authorizer, AuthResult, ConfiguredAuthorizer
@@ -61,6 +60,7 @@ from controller.core.commands import (
     TokenOutcome,
     UnlockOutcome,
 )
+from controller.core.config import CoreConfig
 from controller.core.events import Event, EventKind, Listener, RemoteStart
 from controller.core.evse import Evse, Slot, pending_facts
 from controller.core.ledger import Ledger, Transaction
@@ -109,7 +109,7 @@ class LoopControl(Protocol):
 class Station:
     def __init__(
         self,
-        config: Config,
+        config: CoreConfig,
         board: Board,
         ledger: Ledger,
         rt: LoopControl,

@@ -25,15 +25,24 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from controller.clock import parse_time
-from controller.ocpp.link import Frame
 
 SECRET_KEYS = frozenset({"authorizationkey", "basicauthpassword"})  # casefolded: 1.6 keys, 2.0.1 variables
 REDACTED = "***"
 FRAME_LOGGER = "evsed.ocpp.frames"
 FRAME_LOG_CHARS = 8192
+
+
+class Frame(Protocol):
+    """A frame as the OCPP link reports it (``controller.ocpp.link.Frame``)."""
+
+    @property
+    def direction(self) -> str: ...  # "in" / "out"
+
+    @property
+    def text(self) -> str: ...
 
 
 class _UtcFormatter(logging.Formatter):
