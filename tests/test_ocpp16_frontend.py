@@ -97,11 +97,11 @@ async def test_nothing_but_boot_until_accepted_then_retry_after_interval(bench, 
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):
                 await bench.csms.call("CP-TEST", "ChangeConfiguration", change)
-        assert bench.daemon.ocpp.keys["MeterValueSampleInterval"] == 1
+        assert bench.daemon.ocpp.keys.integer("MeterValueSampleInterval") == 1
     bench.csms.config.boot_status = "Accepted"
     await bench.wait(lambda c: c.received["StatusNotification"] >= 2)
     await bench.wait(lambda c: c.received["Heartbeat"] >= 1)  # the boot's interval is the heartbeat's
-    assert bench.daemon.ocpp.keys["HeartbeatInterval"] == 1
+    assert bench.daemon.ocpp.keys.integer("HeartbeatInterval") == 1
 
 
 async def test_heartbeat_interval_from_change_configuration_and_clock_from_csms(bench):
@@ -125,7 +125,7 @@ async def test_configuration_keys_in_any_letter_case(bench, tmp_path):
                    "unknownKey": ["Bogus"]}  # fmt: skip
     for key, value in [("LocalPreAuthorize", "false"), ("ConnectionTimeout", "20")]:
         assert await bench.call("ChangeConfiguration", {"key": key, "value": value}) == {"status": "Accepted"}
-    assert daemon.ocpp.keys["LocalPreauthorize"] is False
+    assert daemon.ocpp.keys.flag("LocalPreauthorize") is False
     assert daemon.station.policy.connection_timeout_s == 20  # the key's listener ran
     # The secret in any letter case is still a secret, and a profile raised in lower case reconnects.
     secret = "Tr0ub4dor&3-Horse:Staple"

@@ -87,9 +87,24 @@ async def test_change_configuration_statuses_and_persistence(db, tmp_path):
     assert await config.change("SecurityProfile", "1") == "Accepted"
     assert await config.change("SecurityProfile", "1") == "Rejected"  # can only be raised
     assert await config.change("SecurityProfile", "0") == "Rejected"
-    assert config["HeartbeatInterval"] == 120
+    assert config.integer("HeartbeatInterval") == 120
     again = Configuration(db, {"Core", "SmartCharging", "Security"})
-    assert again["HeartbeatInterval"] == 120 and again["SecurityProfile"] == 1
+    assert again.integer("HeartbeatInterval") == 120 and again.integer("SecurityProfile") == 1
+
+
+def test_typed_reads_give_each_kind_of_key_its_type_and_refuse_another_kind(db):
+    config = Configuration(db, {"Core"}, overrides={"MeterValuesSampledData": "Energy.Active.Import.Register"})
+    assert config.integer("HeartbeatInterval") == 300 and config.flag("AuthorizeRemoteTxRequests") is True
+    assert config.members("MeterValuesSampledData") == ("Energy.Active.Import.Register",)
+    with pytest.raises(TypeError, match="HeartbeatInterval is of kind int, not bool"):
+        config.flag("HeartbeatInterval")
+    with pytest.raises(TypeError):
+        config.integer("MeterValuesSampledData")
+    # an optional key of a profile left unwired: its given value, else KeyError
+    assert config.flag("LocalAuthListEnabled", unwired=False) is False
+    assert config.text("CpoName", unwired="") == ""
+    with pytest.raises(KeyError):
+        config.integer("LocalAuthListMaxLength")
 
 
 async def test_listeners_run_after_the_change_and_a_failing_one_does_not_undo_it(db):
@@ -105,7 +120,7 @@ async def test_listeners_run_after_the_change_and_a_failing_one_does_not_undo_it
     config.on_change("MeterValueSampleInterval", broken)
     config.on_change("MeterValueSampleInterval", reschedule)
     assert await config.change("MeterValueSampleInterval", "15") == "Accepted"
-    assert seen == [15] and config["MeterValueSampleInterval"] == 15
+    assert seen == [15] and config.integer("MeterValueSampleInterval") == 15
     assert await config.change("MeterValueSampleInterval", "x") == "Rejected"
     assert seen == [15]
 
@@ -142,7 +157,7 @@ def test_station_config_naming_an_unknown_key_is_a_startup_error(db):
     with pytest.raises(BadValue, match="HeartbeatInterval"):
         Configuration(db, {"Core"}, overrides={"HeartbeatInterval": "often"})
     # Keys are CiString50Type: any letter case names the key (7.17).
-    assert Configuration(db, {"Core"}, overrides={"HeartBeatInterval": "10"})["HeartbeatInterval"] == 10
+    assert Configuration(db, {"Core"}, overrides={"HeartBeatInterval": "10"}).integer("HeartbeatInterval") == 10
 
 
 async def test_over_the_wire_from_the_bench_csms(db):

@@ -71,7 +71,7 @@ def test_a_key_left_in_sqlite_moves_to_its_secret_file(tmp_path):
         Configuration(db, {"Security"})  # creates config_keys
         db.run_sync(lambda c: c.execute("INSERT INTO config_keys VALUES ('AuthorizationKey', ?)", (KEY,)))
         keys = Configuration(db, {"Security"}, secrets={"AuthorizationKey": tmp_path / "secret"})
-        assert keys["AuthorizationKey"] == KEY and (tmp_path / "secret").read_text() == KEY
+        assert keys.text("AuthorizationKey") == KEY and (tmp_path / "secret").read_text() == KEY
         rows = db.run_sync(lambda c: c.execute("SELECT name FROM config_keys").fetchall())
         assert ("AuthorizationKey",) not in [tuple(r) for r in rows]
     finally:

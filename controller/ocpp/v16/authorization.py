@@ -70,7 +70,7 @@ def readable_tag_info(id_tag: str, info: dict[str, Any]) -> tuple[TokenInfo, boo
 
 def policy(keys: Configuration) -> AuthorizationPolicy:
     def on(name: str) -> bool:
-        return name in keys.keys and bool(keys[name])
+        return keys.flag(name, unwired=False)
 
     return AuthorizationPolicy(
         local_list=on("LocalAuthListEnabled"),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.ocpp.link import Refuse
-from controller.ocpp.v16.keys import CHOICES, FEATURE_PROFILES, KEYS, BadValue, Key, Value, parse, render
+from controller.ocpp.v16.keys import CHOICES, FEATURE_PROFILES, KEYS, BadValue, Key, Kind, Value, parse, render
 from controller.secret_files import read_secret, write_secret
 from controller.storage import Database
 
@@ -75,24 +75,25 @@ class Configuration:
         self._values: dict[str, Value] = {}
         self._secrets = {name: path for name, path in (secrets or {}).items() if name in self.keys}
         stored = dict(db.run_sync(lambda conn: conn.execute("SELECT name, value FROM config_keys").fetchall()))
+        moved = [(name,) for name in self._secrets if name in stored]  # written by a version that kept them in SQLite
+        for (name,) in moved:
+            write_secret(self._secrets[name], stored[name])
+        db.run_sync(lambda conn: conn.executemany("DELETE FROM config_keys WHERE name = ?", moved))
         for name, path in self._secrets.items():
-            if name in stored:  # written by a version that kept it in SQLite: move it to its file
-                write_secret(path, stored[name])
-                db.run_sync(lambda conn, n=name: conn.execute("DELETE FROM config_keys WHERE name = ?", (n,)))
             raw = read_secret(path)
             stored[name] = raw.decode().strip() if raw is not None else ""
         for source in ({k: v.default for k, v in self.keys.items()}, overrides or {}, stored):
             for written, text in source.items():
-                name = self.name_of(written)
-                if name is None:
+                known = self.name_of(written)
+                if known is None:
                     if source is not stored:  # a station config naming an unknown key is a mistake
                         raise ValueError(f"unknown OCPP 1.6 configuration key {written!r}")
                     continue
-                key = self.keys[name]
+                key = self.keys[known]
                 if key.kind == "string" and text == "":
-                    self._values[name] = ""  # an unset string (e.g. no AuthorizationKey yet)
+                    self._values[known] = ""  # an unset string (e.g. no AuthorizationKey yet)
                     continue
-                self._values[name] = parse(key, text, max_items=self._max_items(key), allowed=self.allowed)
+                self._values[known] = parse(key, text, max_items=self._max_items(key), allowed=self.allowed)
         self._values["SupportedFeatureProfiles"] = tuple(p for p in FEATURE_PROFILES if p in wired)
 
     def _max_items(self, key: Key) -> int | None:
@@ -107,7 +108,42 @@ class Configuration:
         """The table's spelling of a known key written in any letter case (CiString50Type)."""
         return self._names.get(written.casefold())
 
-    def __getitem__(self, name: str) -> Value:
+    # Typed reads, one per kind of key: a name of another kind is a programming error (TypeError),
+    # an optional key left unwired reads as ``unwired`` when given (else KeyError).
+
+    def integer(self, name: str, *, unwired: int | None = None) -> int:
+        value = self._read(name, "int", unwired)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} holds {value!r}, not an integer")
+        return value
+
+    def flag(self, name: str, *, unwired: bool | None = None) -> bool:
+        value = self._read(name, "bool", unwired)
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} holds {value!r}, not a boolean")
+        return value
+
+    def text(self, name: str, *, unwired: str | None = None) -> str:
+        value = self._read(name, "string", unwired)
+        if not isinstance(value, str):
+            raise TypeError(f"{name} holds {value!r}, not a string")
+        return value
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list key's members."""
+        value = self._read(name, "csl", None)
+        if not isinstance(value, tuple):
+            raise TypeError(f"{name} holds {value!r}, not a list")
+        return value
+
+    def _read(self, name: str, kind: Kind, unwired: Value | None) -> Value:
+        key = self.keys.get(name)
+        if key is None:
+            if unwired is None:
+                raise KeyError(name)
+            return unwired
+        if key.kind != kind:
+            raise TypeError(f"{name} is of kind {key.kind}, not {kind}")
         return self._values[name]
 
     def on_change(self, name: str, listener: Listener) -> None:

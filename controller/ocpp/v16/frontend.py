@@ -162,12 +162,19 @@ class ChargePoint(LinkControls):
             for action, handler in feature.handlers().items():
                 link.handle(action, handler)
         keys.on_change("HeartbeatInterval", self.heart.changed)
-        keys.on_change("TransactionMessageAttempts", lambda v: setattr(journal, "attempts", v))
-        keys.on_change("TransactionMessageRetryInterval", lambda v: setattr(journal, "retry_interval", float(v)))
-        journal.attempts = int(keys["TransactionMessageAttempts"])  # type: ignore[arg-type]
-        journal.retry_interval = float(keys["TransactionMessageRetryInterval"])  # type: ignore[arg-type]
+
+        def retries(_value: object = None) -> None:
+            journal.attempts = keys.integer("TransactionMessageAttempts")
+            journal.retry_interval = float(keys.integer("TransactionMessageRetryInterval"))
+
+        retries()
+        keys.on_change("TransactionMessageAttempts", retries)
+        keys.on_change("TransactionMessageRetryInterval", retries)
         if "WebSocketPingInterval" in keys.keys:  # the link reads it before each ping
-            keys.on_change("WebSocketPingInterval", lambda v: setattr(link, "ping_interval", float(v)))  # type: ignore[arg-type]
+            keys.on_change(
+                "WebSocketPingInterval",
+                lambda _v: setattr(link, "ping_interval", float(keys.integer("WebSocketPingInterval"))),
+            )
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -200,25 +207,18 @@ class ChargePoint(LinkControls):
 
     def policy(self) -> ChargingPolicy:
         """The charging rules the keys say."""
-        timeout, invalid_cap = self.keys["ConnectionTimeOut"], self._key("MaxEnergyOnInvalidId", 0)
-        assert isinstance(timeout, int) and isinstance(invalid_cap, int)
+        keys = self.keys
         return ChargingPolicy(
-            tx=tx_policy(bool(self.keys["StopTransactionOnEVSideDisconnect"])),
-            connection_timeout_s=float(timeout),
-            unlock_on_ev_disconnect=bool(self.keys["UnlockConnectorOnEVSideDisconnect"]),
-            stop_on_invalid_id=bool(self.keys["StopTransactionOnInvalidId"]),
-            max_energy_on_invalid_id_wh=float(invalid_cap),
+            tx=tx_policy(keys.flag("StopTransactionOnEVSideDisconnect")),
+            connection_timeout_s=float(keys.integer("ConnectionTimeOut")),
+            unlock_on_ev_disconnect=keys.flag("UnlockConnectorOnEVSideDisconnect"),
+            stop_on_invalid_id=keys.flag("StopTransactionOnInvalidId"),
+            max_energy_on_invalid_id_wh=float(keys.integer("MaxEnergyOnInvalidId", unwired=0)),
         )
-
-    def _key(self, name: str, absent: int) -> object:
-        """An optional key left out of the table has the value ``absent``."""
-        return self.keys[name] if name in self.keys.keys else absent
 
     @property
     def reset_retries(self) -> int:
-        retries = self.keys["ResetRetries"]
-        assert isinstance(retries, int)
-        return retries
+        return self.keys.integer("ResetRetries")
 
     def start(self) -> None:
         self._spawn(self.journal.deliver(self.link, self.accepted), "ocpp-journal")
@@ -306,7 +306,7 @@ class ChargePoint(LinkControls):
         if response["status"] != "Accepted":
             log.info("BootNotification %s; again in %s s", response["status"], interval or BOOT_RETRY_S)
             return float(interval) if interval > 0 else BOOT_RETRY_S
-        if interval > 0 and interval != self.keys["HeartbeatInterval"]:
+        if interval > 0 and interval != self.keys.integer("HeartbeatInterval"):
             await self.keys.change("HeartbeatInterval", str(interval))
         log.info("BootNotification accepted; heartbeat every %s s", interval)
         self.accepted.set()
@@ -324,9 +324,7 @@ class ChargePoint(LinkControls):
     # ---- heartbeat ------------------------------------------------------------------------
 
     def _heartbeat_interval(self) -> int:
-        interval = self.keys["HeartbeatInterval"]
-        assert isinstance(interval, int)
-        return interval
+        return self.keys.integer("HeartbeatInterval")
 
     # ---- status -----------------------------------------------------------------------------
 
@@ -356,8 +354,7 @@ class ChargePoint(LinkControls):
 
     def _queue_status(self, item: StatusItem) -> None:
         """Report a status change, or with MinimumStatusDuration only once it held that long."""
-        hold = self.keys["MinimumStatusDuration"] if "MinimumStatusDuration" in self.keys.keys else 0
-        assert isinstance(hold, int)
+        hold = self.keys.integer("MinimumStatusDuration", unwired=0)
         if hold == 0:
             self._status_queue.put_nowait(item)
             return
@@ -488,7 +485,7 @@ class ChargePoint(LinkControls):
 
         async def start() -> None:
             group = parent
-            if self.keys["AuthorizeRemoteTxRequests"]:
+            if self.keys.flag("AuthorizeRemoteTxRequests"):
                 result = await self.authorize(token(tag))
                 if not result.accepted:
                     log.info("RemoteStartTransaction for %s not authorized: %s", tag, result.status.value)
@@ -593,8 +590,7 @@ class ChargePoint(LinkControls):
         targets = [connector] if connector not in (None, 0) else list(self.station.evse_ids)
         for cid in targets:
             view = self.station.view(cid)
-            measurands = self.keys["MeterValuesSampledData"]
-            assert isinstance(measurands, tuple)
+            measurands = self.keys.members("MeterValuesSampledData")
             samples = sampled_values(measurands, view.meter, view.snapshot, "Trigger")
             if not samples:
                 continue

@@ -103,10 +103,9 @@ class LocalListProfile:
         return {"listVersion": self.list.state.version}
 
     async def send_local_list(self, payload: dict[str, Any]) -> dict[str, Any]:
-        if not self.keys["LocalAuthListEnabled"]:
+        if not self.keys.flag("LocalAuthListEnabled"):
             return {"status": "NotSupported"}
-        max_send, max_length = self.keys["SendLocalListMaxLength"], self.keys["LocalAuthListMaxLength"]
-        assert isinstance(max_send, int) and isinstance(max_length, int)
+        max_send, max_length = self.keys.integer("SendLocalListMaxLength"), self.keys.integer("LocalAuthListMaxLength")
         try:
             status, state = apply(self.list.state, payload, max_send=max_send, max_length=max_length)
         except BadList as exc:

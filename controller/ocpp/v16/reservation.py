@@ -49,7 +49,7 @@ class ReservationProfile:
         reservation = Reservation(
             payload["reservationId"], connector, token(payload["idTag"], payload.get("parentIdTag")), expires_at
         )
-        zero = "ReserveConnectorZeroSupported" in self.keys.keys and bool(self.keys["ReserveConnectorZeroSupported"])
+        zero = self.keys.flag("ReserveConnectorZeroSupported", unwired=False)
         outcome = await station.reserve(reservation, any_evse_allowed=zero)
         return {"status": outcome.value}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -45,12 +46,12 @@ class Sampling:
         self.keys, self.clock, self.transactions, self.send = keys, clock, transactions, send
         self.station: Station | None = None
         self._tasks = Tasks("ocpp sampling")
-        self._samplers: dict[int, asyncio.Task[None]] = {}
+        self._samplers: dict[str, asyncio.Task[None]] = {}
         self._changed: dict[str, asyncio.Event] = {}
         for name in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
-            keys.on_change(name, lambda _v, n=name: self._wake(n))
+            keys.on_change(name, functools.partial(self._wake, name))
 
-    def _wake(self, name: str) -> None:
+    def _wake(self, name: str, _value: object = None) -> None:
         # Wake everyone waiting on the old event; later waiters get a fresh one.
         self._changed.pop(name, asyncio.Event()).set()
 
@@ -64,9 +65,7 @@ class Sampling:
         return False
 
     def _interval(self, key: str) -> int:
-        value = self.keys[key]
-        assert isinstance(value, int)
-        return value
+        return self.keys.integer(key)
 
     # ---- sampled, per transaction ---------------------------------------------------------
 
@@ -111,8 +110,7 @@ class Sampling:
         station = self.station
         if station is None:
             return
-        measurands = self.keys["MeterValuesAlignedData"]
-        assert isinstance(measurands, tuple)
+        measurands = self.keys.members("MeterValuesAlignedData")
         for view in station.views():
             if view.transaction is not None:
                 await self.transactions.queue_meter_values(view.transaction, "Sample.Clock", timestamp)

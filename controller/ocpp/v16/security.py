@@ -158,13 +158,11 @@ class Security:
         self._spawn(self.report_event("StartupOfTheDevice", None, critical=True), "security-startup")
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
-        self._tasks.spawn(coro, name)  # type: ignore[arg-type]
+        self._tasks.spawn(coro, name)
 
     @property
     def profile(self) -> int:
-        value = self.keys["SecurityProfile"]
-        assert isinstance(value, int)
-        return value
+        return self.keys.integer("SecurityProfile")
 
     def status_json(self) -> dict[str, Any]:
         identity = self.store.client_identity()
@@ -184,8 +182,8 @@ class Security:
         self.link.url = endpoint(self.settings, self.profile).rstrip("/") + "/" + self.charge_point_id
 
     def headers(self) -> dict[str, str]:
-        key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
-        if self.profile in (1, 2) and isinstance(key, str) and key:
+        key = self.keys.text("AuthorizationKey", unwired="")
+        if self.profile in (1, 2) and key:
             try:
                 return {"Authorization": basic_auth(self.charge_point_id, key, self.settings.basic_auth)}
             except ValueError as exc:  # a key stored before basic_auth was changed: say why we cannot connect
@@ -240,8 +238,8 @@ class Security:
 
     def _prerequisites(self, value: object) -> str | None:
         assert isinstance(value, int)
-        key = self.keys["AuthorizationKey"] if "AuthorizationKey" in self.keys.keys else ""
-        password = "" if isinstance(key, str) and key and not self._unusable(key) else "set a usable AuthorizationKey"
+        key = self.keys.text("AuthorizationKey", unwired="")
+        password = "" if key and not self._unusable(key) else "set a usable AuthorizationKey"
         return missing(value, password=password, roots=self.connection.has_roots(),
                        client_certificate=self.store.client_identity() is not None)  # fmt: skip
 
@@ -314,8 +312,7 @@ class Security:
         return {"status": await asyncio.to_thread(self.store.delete, payload["certificateHashData"])}
 
     async def certificate_signed(self, payload: Payload) -> Payload | Reply:
-        limit = self.keys["CertificateSignedMaxChainSize"]
-        assert isinstance(limit, int)
+        limit = self.keys.integer("CertificateSignedMaxChainSize")
         try:
             await asyncio.to_thread(self.store.accept_chain, payload["certificateChain"], self.trust_anchors(), limit)
         except (CertificateError, ValueError) as exc:
@@ -329,7 +326,7 @@ class Security:
     async def extended_trigger(self, payload: Payload) -> Payload | Reply:
         requested = payload["requestedMessage"]
         if requested == "SignChargePointCertificate":
-            if not self.keys["CpoName"]:
+            if not self.keys.text("CpoName"):
                 log.info("SignChargePointCertificate rejected: CpoName is not set")
                 return {"status": "Rejected"}
             return Reply({"status": "Accepted"}, after=self.sign_certificate)
@@ -341,7 +338,7 @@ class Security:
 
     async def sign_certificate(self) -> None:
         """SignCertificate.req with a CSR for a fresh key (A02/A03)."""
-        csr = await asyncio.to_thread(self.store.create_csr, self.serial_number, str(self.keys["CpoName"]))
+        csr = await asyncio.to_thread(self.store.create_csr, self.serial_number, self.keys.text("CpoName"))
         try:
             response = await self.link.call("SignCertificate", {"csr": csr})
         except CallFailed as exc:

@@ -104,13 +104,13 @@ def build(ctx: FrontEndContext) -> ChargePoint:
                              secrets={"AuthorizationKey": state_dir / AUTHORIZATION_KEY_FILE})  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{config.source}: [ocpp.keys]: {exc}") from exc
-    ping = keys["WebSocketPingInterval"] if "WebSocketPingInterval" in keys.keys else 60
+    ping = keys.integer("WebSocketPingInterval", unwired=60)
     link = Link(
         ocpp.url,
         ocpp.charge_point_id or config.station.charge_point_id,
         Rpc("1.6"),
         call_timeout=ocpp.call_timeout_s,
-        ping_interval=float(ping),  # type: ignore[arg-type]
+        ping_interval=float(ping),
         backoff_cap=ocpp.reconnect_cap_s,
     )
     journal = Journal(db)
@@ -121,11 +121,9 @@ def build(ctx: FrontEndContext) -> ChargePoint:
         firmware_version=ocpp.firmware_version,
     )
     charge_point_id = ocpp.charge_point_id or config.station.charge_point_id
-    store_size = keys["CertificateStoreMaxLength"]
-    assert isinstance(store_size, int)
     certificates = CertificateStore(
-        state_dir / "certificates", store_size, now=clock.now,
-        additional_root_check=lambda: bool(keys["AdditionalRootCertificateCheck"]),
+        state_dir / "certificates", keys.integer("CertificateStoreMaxLength"), now=clock.now,
+        additional_root_check=lambda: keys.flag("AdditionalRootCertificateCheck"),
     )  # fmt: skip
     security = Security(
         link, keys, journal, clock, certificates, SecurityLog(state_dir / "security.log"),

@@ -82,13 +82,12 @@ class SmartCharging:
         self.limits.close()
 
     def _context(self, transactions: dict[int, int | None]) -> StationContext:
-        units = self.keys["ChargingScheduleAllowedChargingRateUnit"]
-        assert isinstance(units, tuple)
+        units = self.keys.members("ChargingScheduleAllowedChargingRateUnit")
         return StationContext(
-            max_stack_level=int(self.keys["ChargeProfileMaxStackLevel"]),  # type: ignore[arg-type]
-            max_periods=int(self.keys["ChargingScheduleMaxPeriods"]),  # type: ignore[arg-type]
+            max_stack_level=self.keys.integer("ChargeProfileMaxStackLevel"),
+            max_periods=self.keys.integer("ChargingScheduleMaxPeriods"),
             allowed_units=frozenset(RATE_UNITS[unit] for unit in units),
-            max_installed=int(self.keys["MaxChargingProfilesInstalled"]),  # type: ignore[arg-type]
+            max_installed=self.keys.integer("MaxChargingProfilesInstalled"),
             connectors=frozenset(self.station.evse_ids if self.station else ()),
             now=self.limits.now(),
             installed=self.limits.installed,
@@ -134,8 +133,7 @@ class SmartCharging:
         if self.station is None or (connector != 0 and connector not in self.station.evse_ids) or duration < 0:
             return {"status": "Rejected"}
         unit = payload.get("chargingRateUnit")
-        allowed = self.keys["ChargingScheduleAllowedChargingRateUnit"]
-        assert isinstance(allowed, tuple)
+        allowed = self.keys.members("ChargingScheduleAllowedChargingRateUnit")
         rate_unit = RateUnit(unit) if unit is not None else RateUnit.A if "Current" in allowed else RateUnit.W
         running = await self._running(connector)
         if running.get(connector) is not None:

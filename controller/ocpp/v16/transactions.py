@@ -126,8 +126,7 @@ class Transactions:
     def _samples(
         self, evse: int | None, context: str, key: str, ended: Transaction | None = None
     ) -> list[dict[str, Any]]:
-        measurands = self.keys[key]
-        assert isinstance(measurands, tuple)
+        measurands = self.keys.members(key)
         if not measurands or evse is None or self.station is None:
             return []
         view = self.station.view(evse)
@@ -150,12 +149,10 @@ class Transactions:
             return False
         view = self.station.view(tx.evse)
         clock = context == "Sample.Clock"
-        measurands = self.keys["MeterValuesAlignedData" if clock else "MeterValuesSampledData"]
-        assert isinstance(measurands, tuple)
+        measurands = self.keys.members("MeterValuesAlignedData" if clock else "MeterValuesSampledData")
         timestamp = timestamp or iso(self.now())
-        stop_measurands = self.keys["StopTxnAlignedData" if clock else "StopTxnSampledData"]
+        stop_measurands = self.keys.members("StopTxnAlignedData" if clock else "StopTxnSampledData")
         if context in ("Sample.Periodic", "Sample.Clock") and stop_measurands and tx.id in self._stop_data:
-            assert isinstance(stop_measurands, tuple)
             extra = sampled_values(stop_measurands, view.meter, view.snapshot, context)
             if extra:
                 self._stop_data[tx.id].append(meter_value(timestamp, extra))
