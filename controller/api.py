@@ -32,6 +32,7 @@ from controller.ocpp.frontend import FrontEnd
 from controller.ocpp.versions import status_words
 from controller.realtime import ConnectorSnapshot
 from controller.web import install as install_page
+from hal.board import Simulation
 from hal.types import PilotMode
 
 if TYPE_CHECKING:
@@ -214,8 +215,8 @@ class LocalApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        addresses = self._runner.addresses
+        self.port = addresses[0][1] if addresses else port
         log.info("local API on http://%s:%s/api/status", host, self.port)
 
     async def stop(self) -> None:
@@ -269,6 +270,11 @@ class LocalApi:
             raise BadRequest(f"connector must be one of {sorted(self.daemon.station.evse_ids)}, not {cid!r}")
         return cid
 
+    def _simulation(self) -> Simulation:
+        if self.sim is None:  # the /api/sim routes exist only on a simulated board
+            raise web.HTTPNotFound()
+        return self.sim
+
     async def _sim_call(self, fn: Callable[[], None]) -> web.Response:
         try:
             fn()
@@ -277,18 +283,16 @@ class LocalApi:
         return web.json_response({"ok": True})
 
     async def sim_plug_in(self, request: web.Request) -> web.Response:
-        sim, body = self.sim, await self._body(request)
+        sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
-        args = {
-            "max_current_a": _num(body, "max_current_a", 32.0, 1.0, 80.0),
-            "phases": _phases(body),
-            "battery_kwh": _num(body, "battery_kwh", 60.0, 1.0, 200.0),
-            "soc": _num(body, "soc", 0.2, 0.0, 1.0),
-        }
-        return await self._sim_call(lambda: sim.plug_in(cid, **args))
+        max_current_a, phases = _num(body, "max_current_a", 32.0, 1.0, 80.0), _phases(body)
+        battery_kwh, soc = _num(body, "battery_kwh", 60.0, 1.0, 200.0), _num(body, "soc", 0.2, 0.0, 1.0)
+        return await self._sim_call(
+            lambda: sim.plug_in(cid, max_current_a=max_current_a, phases=phases, battery_kwh=battery_kwh, soc=soc)
+        )
 
     async def sim_unplug(self, request: web.Request) -> web.Response:
-        sim, body = self.sim, await self._body(request)
+        sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         return await self._sim_call(lambda: sim.unplug(cid))
 
@@ -306,9 +310,10 @@ class LocalApi:
             if event.kind is EventKind.TOKEN_READ and token and token.id == tag and outcome and not answer.done():
                 answer.set_result(outcome.value)
 
+        sim = self._simulation()
         unsubscribe = self.daemon.station.subscribe(read)
         try:
-            await self._sim_call(lambda: self.sim.swipe(tag))
+            await self._sim_call(lambda: sim.swipe(tag))
             outcome = await asyncio.wait_for(answer, SWIPE_ANSWER_S)
         except TimeoutError:
             outcome = "pending"
@@ -317,7 +322,7 @@ class LocalApi:
         return web.json_response({"ok": outcome != "rejected", "outcome": outcome})
 
     async def sim_ev(self, request: web.Request) -> web.Response:
-        sim, body = self.sim, await self._body(request)
+        sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         action = body.get("action")
         if not isinstance(action, str):
@@ -327,7 +332,7 @@ class LocalApi:
     async def sim_house(self, request: web.Request) -> web.Response:
         """The house around the simulated board: ``{"load_a": [L1, L2, L3]}``, ``{"solar": {"peak_w": W,
         "day_s": S, "cloudy": bool}}`` (a new solar day starts now), ``{"grid_meter": true|false}``."""
-        sim, body = self.sim, await self._body(request)
+        sim, body = self._simulation(), await self._body(request)
         unknown = sorted(set(body) - {"load_a", "solar", "grid_meter"})
         if unknown or not body:
             raise BadRequest(f"expected load_a, solar and/or grid_meter{f', not {unknown[0]!r}' if unknown else ''}")
@@ -338,7 +343,7 @@ class LocalApi:
         return web.json_response(sim.house_snapshot())
 
     async def sim_fault(self, request: web.Request) -> web.Response:
-        sim, body = self.sim, await self._body(request)
+        sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         kind, active = body.get("kind"), body.get("active", True)
         if not isinstance(kind, str):

@@ -116,7 +116,7 @@ class Curves:
         self.interval_s = interval_s
         self._running: dict[str, _Running] = {}
         self._listeners: list[CurveListener] = []
-        self._writes: set[asyncio.Future[None]] = set()
+        self._writes: set[asyncio.Future[object]] = set()
         db.migrate("0001_curve_batches", _SCHEMA)
 
     def subscribe(self, listener: CurveListener) -> Callable[[], None]:
@@ -220,7 +220,7 @@ class Curves:
         self._writes.add(future)
         future.add_done_callback(self._written)
 
-    def _written(self, future: asyncio.Future[None]) -> None:
+    def _written(self, future: asyncio.Future[object]) -> None:
         self._writes.discard(future)
         if not future.cancelled() and future.exception() is not None:
             log.error("curve write failed: %s", future.exception())

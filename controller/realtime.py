@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from controller import iec61851
 from controller.faults import Fault
@@ -39,6 +40,7 @@ from hal.errors import CableError, HardwareError
 from hal.types import CpState, MeterReading, PilotCommand, PilotMode
 
 log = logging.getLogger(__name__)
+Reading = TypeVar("Reading")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class RealtimeLoop:
         self,
         connectors: Sequence[tuple[ConnectorHardware, ConnectorLimits]],
         settings: LoopSettings = LoopSettings(),
-        on_change: Callable[[ConnectorSnapshot], None] | None = None,
+        on_change: Callable[[ConnectorSnapshot], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         change: Callable[[ConnectorSnapshot], tuple[object, ...]] = ConnectorSnapshot.material,
     ):
@@ -326,9 +328,10 @@ class RealtimeLoop:
         if out.contactor != ch.applied_contactor and out.contactor:
             self._command(ch, "contactor", lambda: hw.contactor.set_closed(True), out.contactor)
         retry = ch.control.lock_attempt != ch.lock_attempt
-        if hw.lock is not None and (out.lock != ch.applied_lock or retry):
+        lock = hw.lock
+        if lock is not None and (out.lock != ch.applied_lock or retry):
             ch.lock_attempt = ch.control.lock_attempt
-            self._command(ch, "lock", lambda: hw.lock.set_locked(out.lock), out.lock)  # type: ignore[union-attr]
+            self._command(ch, "lock", lambda: lock.set_locked(out.lock), out.lock)
 
     def _command(self, ch: _Channel, what: str, action: Callable[[], None], value: bool) -> None:
         try:
@@ -343,7 +346,7 @@ class RealtimeLoop:
         else:
             ch.applied_lock = value
 
-    def _read(self, connector: int, what: str, fn: Callable[[], object], on_error: object) -> object:
+    def _read(self, connector: int, what: str, fn: Callable[[], Reading], on_error: Reading) -> Reading:
         try:
             value = fn()
         except HardwareError as exc:

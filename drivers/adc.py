@@ -33,8 +33,6 @@ T = TypeVar("T")
 
 
 class Adc(Protocol):
-    channels: int
-
     def volts(self, channel: int) -> float: ...
 
     def close(self) -> None: ...

@@ -112,7 +112,8 @@ class BoardStatus:
 
     @staticmethod
     def from_registers(regs: Sequence[int], at: float) -> BoardStatus:
-        return BoardStatus(*regs[:REG_COUNT], at=at)
+        offered_a, pwm_a, vehicle, cable_limit_a, control, firmware, evse_state, status_bits = regs[:REG_COUNT]
+        return BoardStatus(offered_a, pwm_a, vehicle, cable_limit_a, control, firmware, evse_state, status_bits, at)
 
     def pilot_reading(self) -> PilotReading:
         state, level = VEHICLE_STATES.get(self.vehicle, (CpState.E, 0.0))

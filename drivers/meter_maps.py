@@ -30,6 +30,7 @@ VOLTAGES = ("voltage_l1", "voltage_l2", "voltage_l3")
 CURRENTS = ("current_l1", "current_l2", "current_l3")
 PHASE_POWERS = ("power_l1", "power_l2", "power_l3")
 QUANTITIES = (*VOLTAGES, *CURRENTS, *PHASE_POWERS, "power", "energy_import", "energy_export", "frequency", "serial")
+Decoded = float | int | str | None  # a register's value; None: the vendor's "not available"
 
 # data type -> (words, struct format of the big-endian value, signed)
 DATA_TYPES: dict[str, tuple[int, str, bool]] = {
@@ -71,7 +72,7 @@ class Identity:
     register: Register
     accepts: tuple[int | str, ...]  # integers: exact codes; strings: prefixes
 
-    def matches(self, value: int | float | str | None) -> bool:
+    def matches(self, value: Decoded) -> bool:
         if isinstance(value, str):
             return any(isinstance(a, str) and value.startswith(a) for a in self.accepts)
         return value in self.accepts
@@ -337,7 +338,7 @@ def _nan_marker(dtype: str) -> int:
     return (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
 
 
-def decode(register: Register, words: Sequence[int], nan_markers: bool = False) -> float | int | str | None:
+def decode(register: Register, words: Sequence[int], nan_markers: bool = False) -> Decoded:
     """Words as read from the device -> scaled value; ``None`` for a vendor "not available"."""
     if len(words) != register.words:
         raise ValueError(f"{register.quantity}: expected {register.words} words, got {len(words)}")
@@ -353,7 +354,7 @@ def decode(register: Register, words: Sequence[int], nan_markers: bool = False) 
     return value * register.scale
 
 
-def encode(register: Register, value: float | int | str | None, nan_markers: bool = False) -> list[int]:
+def encode(register: Register, value: Decoded, nan_markers: bool = False) -> list[int]:
     """Inverse of ``decode``: the words a device holds for ``value`` (``None``: the marker)."""
     if register.dtype == "ascii":
         raw = str(value).encode("ascii").ljust(2 * register.length, b"\x00")[: 2 * register.length]
@@ -363,7 +364,8 @@ def encode(register: Register, value: float | int | str | None, nan_markers: boo
         raw = _nan_marker(register.dtype).to_bytes(2 * register.words, "big")
     else:
         _, fmt, _ = DATA_TYPES[register.dtype]
-        scaled = value if register.quantity in ("serial", "product_code") else float(value) / register.scale
+        number = value if isinstance(value, int | float) else float(value)
+        scaled = number if register.quantity in ("serial", "product_code") else number / register.scale
         if register.dtype == "float32":
             raw = struct.pack(fmt, scaled)
         else:

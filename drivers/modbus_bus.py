@@ -266,8 +266,9 @@ class BusPool:
             if key in self._buses:
                 bus, first = self._buses[key]
                 if bus.link != link:
+                    serial = f"serial = {link.path!r} at " if isinstance(link, SerialLine) else ""
                     raise ConfigError(
-                        f"{where} serial = {link.path!r} at {link.describe()} conflicts with {first} on the same "
+                        f"{where} {serial}{link.describe()} conflicts with {first} on the same "
                         f"bus at {bus.link.describe()}: every device on one RS-485 line needs the same "
                         f"baudrate, parity and stopbits"
                     )

@@ -22,10 +22,11 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TextIO, TypeGuard
 
-from drivers.meter_maps import MAPS, VOLTAGES, MeterMap, Register, decode
+from drivers.meter_maps import MAPS, VOLTAGES, Decoded, MeterMap, Register, decode
 from drivers.modbus_bus import (
     BAUD_RATES,
     PARITIES,
@@ -58,18 +59,18 @@ def families() -> list[list[MeterMap]]:
     return list(groups.values())
 
 
-def plausible_voltage(value: object) -> bool:
+def plausible_voltage(value: object) -> TypeGuard[float]:
     low, high = PLAUSIBLE_MAINS_V
     return isinstance(value, (int, float)) and low <= value <= high
 
 
-def within_family(family: Sequence[MeterMap], identity_values: dict[int, object]) -> tuple[MeterMap, ...]:
+def within_family(family: Sequence[MeterMap], identity_values: dict[int, Decoded]) -> tuple[MeterMap, ...]:
     """Order a family's models by what their identity registers said (address -> decoded value)."""
     matched = [
         m
         for m in family
         if m.identity is not None and m.identity.matches(identity_values.get(m.identity.register.address))
-    ]  # type: ignore[arg-type]
+    ]
     unclaimed = [m for m in family if m.identity is None]
     return tuple(matched or unclaimed or family)
 
@@ -79,7 +80,7 @@ class Prober:
         self.bus = bus
         self.timeout_s = timeout_s
 
-    def read(self, unit: int, reg: Register, nan_markers: bool) -> object:
+    def read(self, unit: int, reg: Register, nan_markers: bool) -> Decoded:
         words = self.bus.read_registers(
             reg.function_code, unit, reg.address, reg.words, timeout_s=self.timeout_s, retries=0
         )
@@ -107,14 +108,14 @@ class Prober:
                     asked = True
                 if not plausible_voltage(value):
                     break
-                voltages.append(float(value))  # type: ignore[arg-type]
+                voltages.append(float(value))
             score = (len(voltages) == first.phases, len(voltages))
             if voltages and (best is None or score > best[0]):
                 best = (score, family, tuple(voltages))
         if best is None:
             return None
         _, family, voltages_v = best
-        identity_values: dict[int, object] = {}
+        identity_values: dict[int, Decoded] = {}
         for meter_map in family:
             if meter_map.identity is not None and meter_map.identity.register.address not in identity_values:
                 reg = meter_map.identity.register
@@ -142,11 +143,11 @@ def snippet(found: Found) -> str:
     return "\n".join(lines)
 
 
-def scan(links: Sequence[Link], units: Sequence[int], timeout_s: float, out: object = sys.stderr) -> list[Found]:
+def scan(links: Sequence[Link], units: Sequence[int], timeout_s: float, out: TextIO = sys.stderr) -> list[Found]:
     for link in links:
         bus = ModbusBus(link)
         try:
-            print(f"probing {link.describe()} units {units[0]}..{units[-1]}", file=out)  # type: ignore[arg-type]
+            print(f"probing {link.describe()} units {units[0]}..{units[-1]}", file=out)
             prober = Prober(bus, timeout_s)
             found = [f for f in (prober.identify(u) for u in units) if f is not None]
         finally:
@@ -184,7 +185,7 @@ def parse_units(text: str) -> list[int]:
     return units
 
 
-def parse_list(allowed: Sequence[object], cast: type) -> object:
+def parse_list(allowed: Sequence[object], cast: Callable[[str], object]) -> Callable[[str], list[object]]:
     def parse(text: str) -> list[object]:
         values = [cast(v) for v in text.split(",")]
         bad = [v for v in values if v not in allowed]

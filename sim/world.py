@@ -147,7 +147,7 @@ class World:
         """Under the lock, for bench calls: a known connector or a ValueError."""
         if isinstance(cid, bool) or not isinstance(cid, int) or cid not in self._connectors:
             raise ValueError(f"connector = {cid!r}: expected one of {sorted(self._connectors)}")
-        return self._at(cid)  # type: ignore[arg-type]
+        return self._at(cid)
 
     # -- device side -------------------------------------------------------------
     def drive_pilot(self, cid: int, cmd: PilotCommand) -> None:

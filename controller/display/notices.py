@@ -57,7 +57,7 @@ def evse_state(view: EvseView) -> NoticeState:
 
 def station_states(views: Iterable[EvseView]) -> frozenset[NoticeState]:
     states = [evse_state(v) for v in views]
-    held = {s for s in states if s is not NoticeState.IDLE}
+    held: set[NoticeState] = {s for s in states if s is not NoticeState.IDLE}
     if states and all(s is NoticeState.IDLE for s in states):
         held.add(NoticeState.IDLE)
     return frozenset(held)

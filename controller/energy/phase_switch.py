@@ -30,14 +30,16 @@ class SwitchStep:
 
 
 def step(state: SwitchState, wanted: int, idle: bool, pause_s: float, now: float) -> tuple[SwitchState, SwitchStep]:
-    if state.target is None:
+    target = state.target
+    if target is None:
         if wanted == state.phases:
             return state, SwitchStep(False)
-        state = SwitchState(state.phases, wanted)
+        target = wanted
+        state = SwitchState(state.phases, target)
     if state.switched_at is None:
         if not idle:
             return state, SwitchStep(True)
-        return SwitchState(state.target, state.target, now), SwitchStep(True, state.target)
+        return SwitchState(target, target, now), SwitchStep(True, target)
     if now - state.switched_at < pause_s:
         return state, SwitchStep(True)
     return SwitchState(state.phases), SwitchStep(False)

@@ -47,6 +47,13 @@ def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
     return context
 
 
+def payload_bytes(payload: bytes | bytearray | str | int | float | None) -> bytes:
+    """A received message's payload as bytes (paho delivers bytes; aiomqtt types it as any payload)."""
+    if payload is None:
+        return b""
+    return bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
+
+
 class MqttLink:
     def __init__(
         self,
@@ -130,12 +137,12 @@ class MqttLink:
                 await client.subscribe(topic, qos=1)
             sender = asyncio.create_task(self._send(client))
             try:
-                async for message in client.messages:
+                async for received in client.messages:
                     self.received += 1
                     try:
-                        self.on_message(str(message.topic), bytes(message.payload or b""))  # type: ignore[arg-type]
+                        self.on_message(str(received.topic), payload_bytes(received.payload))
                     except Exception:
-                        log.exception("MQTT: handling a message on %s failed", message.topic)
+                        log.exception("MQTT: handling a message on %s failed", received.topic)
             finally:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):

@@ -56,12 +56,14 @@ import logging
 import random
 import ssl as ssl_module
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import websockets
+import websockets.asyncio.client
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from controller.ocpp.rpc import Call, CallError, CallResult, Ignored, PayloadInvalid, Reject, Rpc
 from controller.tasks import Tasks
@@ -181,7 +183,7 @@ class Link:
         self.ssl = ssl
         self.compression = compression
         self.on_connected = on_connected
-        self.on_disconnected: Callable[[], None] | None = None  # after each connection ended
+        self.on_disconnected: Callable[[], object] | None = None  # after each connection ended
         self.frame_log = frame_log
         self.on_open, self.on_failure = on_open, on_failure
         self.before_attempt: Callable[[], None] | None = None
@@ -294,7 +296,7 @@ class Link:
             self._runner = None
         await self._tasks.cancel()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` in a task the link keeps a reference to; its exception is logged."""
         return self._tasks.spawn(coro, name)
 
@@ -349,10 +351,10 @@ class Link:
                 async with asyncio.timeout(delay):
                     await self._kick.wait()
 
-    def _open(self) -> connect:
+    def _open(self) -> websockets.asyncio.client.connect:
         return connect(
             self.url,
-            subprotocols=[self.rpc.dialect.subprotocol],  # type: ignore[list-item]
+            subprotocols=[Subprotocol(self.rpc.dialect.subprotocol)],
             additional_headers=dict(self.additional_headers()) if self.additional_headers else None,
             ssl=self.ssl() if callable(self.ssl) else self.ssl,
             compression=self.compression,
@@ -467,7 +469,8 @@ class Link:
             try:
                 answer = await self._handlers[call.action](call.payload)
                 if isinstance(answer, Reply):
-                    answer, after = answer.payload, answer.after
+                    after = answer.after
+                    answer = answer.payload
                 frame = self.rpc.result(call.unique_id, call.action, answer)
             except asyncio.CancelledError:
                 raise

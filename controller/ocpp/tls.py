@@ -94,9 +94,9 @@ def client_context(
         if pems:
             context.load_verify_locations(cadata=pems)
         if ignore_dates:
-            context.verify_flags |= NO_CHECK_TIME  # type: ignore[assignment]
+            context.verify_flags |= NO_CHECK_TIME
         if partial_chain:
-            context.verify_flags |= PARTIAL_CHAIN  # type: ignore[assignment]
+            context.verify_flags |= PARTIAL_CHAIN
     if identity is not None:
         context.load_cert_chain(certfile=str(identity[0]), keyfile=str(identity[1]))
     return context

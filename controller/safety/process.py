@@ -247,7 +247,7 @@ class RemoteBoard(Board):
         self,
         connectors: Sequence[tuple[int, ConnectorLimits]],
         settings: LoopSettings,
-        on_change: Callable[[ConnectorSnapshot], None] | None = None,
+        on_change: Callable[[ConnectorSnapshot], object] | None = None,
         feed_timeout_s: float = 5.0,
     ) -> RealtimeProcess:
         return RealtimeProcess(self.child, connectors, settings, on_change, feed_timeout_s)
@@ -304,7 +304,7 @@ class RealtimeProcess:
         child: RealtimeChild,
         connectors: Sequence[tuple[int, ConnectorLimits]],
         settings: LoopSettings,
-        on_change: Callable[[ConnectorSnapshot], None] | None = None,
+        on_change: Callable[[ConnectorSnapshot], object] | None = None,
         feed_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -123,9 +123,7 @@ def connector_limits(
     shares: dict[int, float] = {}
     if station.amps is not None:
         demands = {
-            connector: fact.max_current_a
-            if own[connector].amps is None
-            else min(fact.max_current_a, own[connector].amps)
+            connector: fact.max_current_a if (amps := own[connector].amps) is None else min(fact.max_current_a, amps)
             for connector, fact in facts.items()
             if fact.transaction is not None
         }

@@ -42,7 +42,7 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.http_port)
     await site.start()
-    http_port = site._server.sockets[0].getsockname()[1] if site._server else args.http_port  # type: ignore[union-attr]
+    http_port = runner.addresses[0][1] if runner.addresses else args.http_port
     print(f"csms listening ws://{args.host}:{port} http://{args.host}:{http_port}", flush=True)
     try:
         await asyncio.Event().wait()

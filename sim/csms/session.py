@@ -41,7 +41,7 @@ class UnknownAction(ValueError):
     not fit it: nothing was sent."""
 
 
-class Session(ChargePoint):  # type: ignore[misc]  # ocpp ships no type information
+class Session(ChargePoint):
     _call: ModuleType  # the version's call / call_result modules (set by ocpp.v16 / ocpp.v201)
     _call_result: ModuleType
 

@@ -21,7 +21,7 @@ from sim.csms.session import Session
 log = logging.getLogger(__name__)
 
 
-class V16Session(Session, ChargePoint):  # type: ignore[misc]
+class V16Session(Session, ChargePoint):
     def _tag_info(self, id_tag: str) -> dict[str, Any]:
         info = {"status": "Accepted" if id_tag in self.csms.config.id_tags else "Invalid"}
         parent = self.csms.config.parents.get(id_tag)

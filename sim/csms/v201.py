@@ -39,7 +39,7 @@ def token_status(token: str, kind: str, known: set[str], types: dict[str, str]) 
     return "Accepted" if types.get(token, kind) == kind else "Invalid"
 
 
-class V201Session(Session, ChargePoint):  # type: ignore[misc]
+class V201Session(Session, ChargePoint):
     def _token_info(self, id_token: dict[str, Any]) -> dict[str, Any]:
         cfg = self.csms.config
         if id_token["id_token"] in cfg.token_infos:

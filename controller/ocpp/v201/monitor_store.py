@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from ocpp.v201.enums import MonitorEnumType
 
@@ -42,7 +43,7 @@ class MonitorStore:
         db.migrate("ocpp201_monitors_0001", _DDL)
         self.db = db
 
-        def load(conn: sqlite3.Connection) -> tuple[dict[str, str], list[tuple[object, ...]]]:
+        def load(conn: sqlite3.Connection) -> tuple[dict[str, str], list[Any]]:  # rows as SQLite gives them
             settings = dict(conn.execute("SELECT key, value FROM ocpp201_monitoring").fetchall())
             if not settings:  # the first start: the factory's monitors
                 conn.executemany("INSERT INTO ocpp201_monitoring VALUES (?, ?)", DEFAULTS.items())
@@ -54,15 +55,18 @@ class MonitorStore:
         self.settings = settings
         self.monitors: list[Monitor] = []
         self.tripped: set[int] = set()
+        dropped: list[tuple[int]] = []
         for id_, address, type_, value, severity, kind, tx, tripped in rows:
             row = inventory[address] if address in inventory else None  # noqa: SIM401 (no .get)
             if row is None or not row.characteristics.supports_monitoring:
                 log.warning("monitor %s on %s dropped: the variable is gone or not monitored", id_, address)
-                db.run_sync(lambda c, i=id_: c.execute("DELETE FROM ocpp201_monitors WHERE id = ?", (i,)))
+                dropped.append((id_,))
                 continue
             self.monitors.append(Monitor(id_, row, MonitorEnumType(type_), value, severity, Kind(kind), bool(tx)))
             if tripped:
                 self.tripped.add(id_)
+        if dropped:
+            db.run_sync(lambda c: c.executemany("DELETE FROM ocpp201_monitors WHERE id = ?", dropped))
 
     def setting(self, key: str) -> str:
         return self.settings[key]

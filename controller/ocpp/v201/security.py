@@ -180,10 +180,11 @@ class Security:
         while True:
             await accepted.wait()
             leaf = await asyncio.to_thread(self.store.client_certificate)
-            due = leaf is not None and leaf.not_valid_after_utc - self.now() < RENEW_BEFORE
+            expires = leaf.not_valid_after_utc if leaf is not None else None
+            due = expires is not None and expires - self.now() < RENEW_BEFORE
             idle = self._signing is None or self._signing.done()
             if due and idle and self.configuration.value(ORGANIZATION):
-                log.warning("the client certificate expires %s: requesting a new one", leaf.not_valid_after_utc)
+                log.warning("the client certificate expires %s: requesting a new one", expires)
                 await self.sign_certificate()
             await asyncio.sleep(CHECK_EVERY.total_seconds())
 
