@@ -442,7 +442,7 @@ def test_to_dict_fills_unlimited_periods_and_merges() -> None:
     schedule = composite_schedule(installed, 1, start, HOUR, RateUnit.A, now=start)
     assert schedule.to_dict(max_amps=32) == {
         "connectorId": 1,
-        "scheduleStart": "2024-05-01T00:00:00Z",
+        "scheduleStart": "2024-05-01T00:00:00.000Z",
         "chargingSchedule": {
             "duration": HOUR,
             "chargingRateUnit": "A",

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from controller.clock import iso
 from controller.smart_charging.profiles import (
     RECURRENCE_SECONDS,
     ChargingProfile,
@@ -48,7 +49,6 @@ from controller.smart_charging.profiles import (
     Kind,
     Purpose,
     RateUnit,
-    format_time,
 )
 
 DEFAULT_PHASES = 3
@@ -106,7 +106,7 @@ class CompositeSchedule:
             schedule["minChargingRate"] = self.min_charging_rate
         return {
             "connectorId": self.connector_id,
-            "scheduleStart": format_time(self.schedule_start),
+            "scheduleStart": iso(self.schedule_start),
             "chargingSchedule": schedule,
         }
 

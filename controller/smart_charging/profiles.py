@@ -13,7 +13,8 @@ Rules kept here:
 - ``profile_from_dict`` accepts the csChargingProfiles object of a SetChargingProfile.req and
   raises ``ProfileFormatError`` (naming the field) for anything that is not that shape; semantic
   checks (stack level, period order, ...) belong to ``validation``.
-- Datetimes are aware UTC. A timestamp without an offset is read as UTC (OCPP recommends UTC).
+- Datetimes are aware UTC, read and written by controller/clock.py's one rule (an offset is
+  required; written with milliseconds and Z, like every timestamp the station sends).
 - ``profile_to_dict(profile_from_dict(d)) == d`` for any well-formed ``d`` written in this
   module's spelling, so persistence and the front ends share one mapping.
 """
@@ -111,12 +112,6 @@ class InstalledProfile:
 
     connector_id: int
     profile: ChargingProfile
-
-
-def format_time(moment: datetime) -> str:
-    """OCPP dateTime, UTC with a Z suffix."""
-    text = moment.astimezone(UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z"
 
 
 def parse_time(text: Any, field: str) -> datetime:
@@ -232,7 +227,7 @@ def schedule_to_dict(schedule: ChargingSchedule) -> dict[str, Any]:
     return _without_none(
         {
             "duration": schedule.duration,
-            "startSchedule": _written(schedule.start_schedule, format_time),
+            "startSchedule": _written(schedule.start_schedule, clock.iso),
             "chargingRateUnit": schedule.unit.value,
             "chargingSchedulePeriod": [period_to_dict(period) for period in schedule.periods],
             "minChargingRate": _written(schedule.min_charging_rate, _plain_number),
@@ -250,8 +245,8 @@ def profile_to_dict(profile: ChargingProfile) -> dict[str, Any]:
             "chargingProfilePurpose": PURPOSE_NAMES[profile.purpose],
             "chargingProfileKind": profile.kind.value,
             "recurrencyKind": _written(profile.recurrency, lambda recurrency: recurrency.value),
-            "validFrom": _written(profile.valid_from, format_time),
-            "validTo": _written(profile.valid_to, format_time),
+            "validFrom": _written(profile.valid_from, clock.iso),
+            "validTo": _written(profile.valid_to, clock.iso),
             "chargingSchedule": schedule_to_dict(profile.schedule),
         }
     )

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from controller.clock import iso
 from controller.iec61851 import TIMING, duty_for_current
-from controller.smart_charging.profiles import format_time
 from hal.types import PilotCommand
 from ocpp201.harness import MODULE, SECOND_TOKEN, VALID_TOKEN, Harness
 from ocpp201.states import (
@@ -45,7 +45,7 @@ def profile(profile_id: int, purpose: str, periods: list[tuple[int, float]], *, 
         "chargingSchedulePeriod": [{"startPeriod": s, "limit": lim, "numberPhases": 3} for s, lim in periods],
     }
     if kind != "Relative":
-        schedule["startSchedule"] = format_time(start or whole_second())
+        schedule["startSchedule"] = iso(start or whole_second())
     if duration is not None:
         schedule["duration"] = duration
     return {"id": profile_id, "stackLevel": stack, "chargingProfilePurpose": purpose, "chargingProfileKind": kind,
@@ -226,7 +226,7 @@ async def test_TC_K_19_CS(cs: Harness) -> None:
 async def test_TC_K_21_CS(cs: Harness) -> None:
     """Set Charging Profile - ValidFrom: a Relative TxDefaultProfile valid from now + 300 s; the
     composite is the local limit, then 6 from (300 - x) (K01.FR.36, K08.FR.06)."""
-    sent = profile(121, "TxDefaultProfile", [(0, 6)], kind="Relative", validFrom=format_time(whole_second(300)))
+    sent = profile(121, "TxDefaultProfile", [(0, 6)], kind="Relative", validFrom=iso(whole_second(300)))
     assert (await set_profile(cs, EVSE, sent))["status"] == "Accepted"  # step 2
     answer = await composite(cs, EVSE, 400)
     assert answer["schedule"]["evseId"] == EVSE and answer["schedule"]["duration"] == 400  # step 4
@@ -237,8 +237,8 @@ async def test_TC_K_21_CS(cs: Harness) -> None:
 async def test_TC_K_22_CS(cs: Harness) -> None:
     """Set Charging Profile - ValidTo: a TxDefaultProfile on EVSE 0 until now + 300 s; each EVSE's
     composite is 6 until (300 - x), EVSE 0's the 6 of every EVSE together (K01.FR.37, K08.FR.03)."""
-    sent = profile(122, "TxDefaultProfile", [(0, 6)], validFrom=format_time(whole_second()),
-                   validTo=format_time(whole_second(300)))  # fmt: skip
+    sent = profile(122, "TxDefaultProfile", [(0, 6)], validFrom=iso(whole_second()),
+                   validTo=iso(whole_second(300)))  # fmt: skip
     assert (await set_profile(cs, 0, sent))["status"] == "Accepted"  # step 2
     for evse in (0, *cs.evse_ids):  # steps 3-4 for each EVSE
         answer = await composite(cs, evse, 400)

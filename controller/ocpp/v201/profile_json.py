@@ -8,7 +8,7 @@ Rules kept here:
 - The first chargingSchedule is the profile's schedule; more than one is a question for the
   caller (K01.FR.34: several only with ISO 15118, which this station does not speak).
 - ``profile_to_json(profile_from_json(d)) == d`` for a profile in the schema's shape with one
-  schedule and no salesTariff (ISO 15118 only), times written as ``format_time`` writes them:
+  schedule and no salesTariff (ISO 15118 only), times written as ``controller.clock.iso`` writes them:
   ReportChargingProfiles reports what the CSMS sent.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.clock import iso
 from controller.smart_charging.profiles import (
     ChargingProfile,
     ChargingSchedule,
@@ -24,7 +25,6 @@ from controller.smart_charging.profiles import (
     RateUnit,
     Recurrency,
     SchedulePeriod,
-    format_time,
     parse_time,
 )
 
@@ -88,7 +88,7 @@ def schedule_to_json(schedule: ChargingSchedule) -> Payload:
     return _without_none(
         {
             "id": schedule.id if schedule.id is not None else 0,  # a profile of the 1.6 front end has none
-            "startSchedule": None if schedule.start_schedule is None else format_time(schedule.start_schedule),
+            "startSchedule": None if schedule.start_schedule is None else iso(schedule.start_schedule),
             "duration": schedule.duration,
             "chargingRateUnit": schedule.unit.value,
             "chargingSchedulePeriod": [period_to_json(p) for p in schedule.periods],
@@ -106,8 +106,8 @@ def profile_to_json(profile: ChargingProfile) -> Payload:
             "chargingProfilePurpose": PURPOSES[profile.purpose],
             "chargingProfileKind": profile.kind.value,
             "recurrencyKind": None if profile.recurrency is None else profile.recurrency.value,
-            "validFrom": None if profile.valid_from is None else format_time(profile.valid_from),
-            "validTo": None if profile.valid_to is None else format_time(profile.valid_to),
+            "validFrom": None if profile.valid_from is None else iso(profile.valid_from),
+            "validTo": None if profile.valid_to is None else iso(profile.valid_to),
             "transactionId": None if profile.transaction_id is None else str(profile.transaction_id),
             "chargingSchedule": [schedule_to_json(profile.schedule)],
         }
