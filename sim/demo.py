@@ -155,6 +155,10 @@ DEMO_KEYS = {
     "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
     "MeterValueSampleInterval": "5",
 }
+DEMO_VARIABLES = {  # the same for 2.0.1: TransactionEvent Updated (MeterValuePeriodic) every 5 s
+    "SampledDataCtrlr.TxUpdatedMeasurands": "Energy.Active.Import.Register,Power.Active.Import",
+    "SampledDataCtrlr.TxUpdatedInterval": "5",
+}
 FIRMWARE_UPDATE = "firmware-update"  # a signed update into a new release, end to end (sim/firmware_demo.py)
 SCENARIO_NAMES = (*SCENARIOS, FIRMWARE_UPDATE)
 
@@ -342,7 +346,11 @@ async def _run(scenario: str, config: Config, area: LiveArea | None, csms_url: s
 
     csms = None
     if csms_url is None:  # the bench CSMS on a free port, knowing the bench's tokens
-        csms = Csms(CsmsConfig(id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}, configure=DEMO_KEYS))
+        csms = Csms(
+            CsmsConfig(
+                id_tags={"TAG1", "04A2B3C4", *config.charging.tokens}, configure=DEMO_KEYS, variables=DEMO_VARIABLES
+            )
+        )
         if tls:
             config = await start_tls_csms(csms, config)
         else:

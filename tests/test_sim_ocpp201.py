@@ -50,6 +50,9 @@ def test_evsed_sim_every_scenario_over_ocpp_2_0_1() -> None:
     [basic] = results["basic"]["ocpp"]["transactions"]["EVSED-BENCH-1"].values()
     assert basic["id_token"] == {"id_token": "DEMO-TAG-1", "type": "ISO14443"}
     assert basic["stopped_reason"] == "Local" and basic["charging_state"] in ("EVConnected", "Idle")
+    # the bench CSMS set TxUpdatedInterval to 5 s after the boot: the session shows its meter values
+    periodic = [e for e in basic["events"] if e["trigger_reason"] == "MeterValuePeriodic" and e["meter_value"]]
+    assert periodic, basic["events"]
     reasons = [t["stopped_reason"] for t in results["faults"]["ocpp"]["transactions"]["EVSED-BENCH-1"].values()]
     assert reasons[0] == "GroundFault"  # the RCD trip ended the first one
     assert results["basic-tls"]["ocpp"]["security_profiles"] == {"EVSED-BENCH-1": 2}

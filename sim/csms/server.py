@@ -84,6 +84,9 @@ class CsmsConfig:
     # 1.6 only: ChangeConfiguration of these keys after every accepted BootNotification, as the
     # energy platforms of the design notes do (MeterValuesSampledData, MeterValueSampleInterval).
     configure: dict[str, str] = field(default_factory=dict)
+    # 2.0.1 only: the same through one SetVariables, "Component.Variable" -> value
+    # (SampledDataCtrlr.TxUpdatedInterval, SampledDataCtrlr.TxUpdatedMeasurands).
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 def tls_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:

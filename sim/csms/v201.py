@@ -13,6 +13,8 @@ Rules kept here (a cooperative CSMS):
   updatedPersonalMessage when configured.
 - Multi-part reports (NotifyReport, NotifyMonitoringReport, NotifyCustomerInformation,
   NotifyDisplayMessages, ReportChargingProfiles) are collected per requestId in the ledger.
+- After every accepted BootNotification, ``CsmsConfig.variables`` go out in one SetVariables
+  (the 2.0.1 form of 1.6's ``configure``); the results are logged.
 - Every other notification gets its empty confirmation; the ISO 15118 certificate requests
   (Get15118EVCertificate, GetCertificateStatus) are answered Failed: the bench runs no V2G PKI
   and no OCSP responder.
@@ -20,12 +22,15 @@ Rules kept here (a cooperative CSMS):
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call_result
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint, call, call_result
 
 from sim.csms.session import Session
+
+log = logging.getLogger(__name__)
 
 NO_PKI = {"reason_code": "NotSupported", "additional_info": "the bench CSMS runs no V2G PKI / OCSP responder"}
 
@@ -48,6 +53,21 @@ class V201Session(Session, ChargePoint):
                                                        cfg.token_types)}  # fmt: skip
         group = cfg.parents.get(id_token["id_token"])
         return {**info, "group_id_token": {"id_token": group, "type": "Central"}} if group else info
+
+    @after("BootNotification")
+    def configure(self, **_: Any) -> None:
+        if self.csms.config.variables and self.csms.config.boot_status == "Accepted":
+            self.csms.spawn(self._set_variables(dict(self.csms.config.variables)))
+
+    async def _set_variables(self, values: dict[str, str]) -> None:
+        data = []
+        for address, value in values.items():
+            component, variable = address.split(".", 1)
+            data.append({"component": {"name": component}, "variable": {"name": variable}, "attribute_value": value})
+        answer = await self.call(call.SetVariables(set_variable_data=data), suppress=False)
+        for result in answer.set_variable_result:
+            log.info("SetVariables %s.%s at %s: %s", result["component"]["name"], result["variable"]["name"],
+                     self.id, result["attribute_status"])  # fmt: skip
 
     def _report(self, action: str, request: dict[str, Any]) -> None:
         self.csms.ledger.record_part(self.id, action, request)
