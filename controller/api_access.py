@@ -184,8 +184,9 @@ class Throttle:
 
 
 def _counted(failures: Failures | None, now: float) -> Failures:
-    fresh = failures is None or now - failures.last > FORGET_S
-    return Failures(1 if fresh else failures.count + 1, now)  # type: ignore[union-attr]
+    if failures is None or now - failures.last > FORGET_S:
+        return Failures(1, now)
+    return Failures(failures.count + 1, now)
 
 
 @dataclass

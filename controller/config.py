@@ -147,6 +147,7 @@ class Config:
     log: LogConfig
     sections: dict[str, ConfigSection] = field(repr=False, compare=False)
     effective: dict[str, Any] = field(repr=False, compare=False)
+    connector_sections: tuple[ConfigSection, ...] = field(default=(), repr=False, compare=False)  # as connectors
     ocpp: OcppConfig = field(default_factory=OcppConfig)
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
@@ -192,6 +193,7 @@ def parse(text: str, source: str = "<config>") -> Config:
         api=ApiConfig.from_section(sec("api")),
         log=LogConfig.from_section(sec("log")),
         sections={"root": root, "board": sec("board"), "ocpp": ocpp_section},
+        connector_sections=tuple(connectors_raw),
         ocpp=OcppConfig.from_section(ocpp_section),
         firmware=FirmwareConfig.from_section(sec("firmware")),
         diagnostics=DiagnosticsConfig.from_section(sec("diagnostics")),
@@ -201,7 +203,6 @@ def parse(text: str, source: str = "<config>") -> Config:
         mqtt=mqtt,
         effective=effective,
     )
-    config.sections["connector"] = connectors_raw  # type: ignore[assignment]
     if grid.source == "meter":
         config.sections["grid.meter"] = grid_section.section("meter")
     return config
@@ -225,7 +226,7 @@ def connector_slots(config: Config) -> list[ConnectorSlot]:
     """What a board builder knows of each connector: the common keys and its own section."""
     return [
         ConnectorSlot(id=c.id, phases=c.phases, max_current_a=c.max_current_a, section=s)
-        for c, s in zip(config.connectors, config.sections["connector"], strict=True)  # type: ignore[call-overload]
+        for c, s in zip(config.connectors, config.connector_sections, strict=True)
     ]
 
 

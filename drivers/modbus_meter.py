@@ -69,20 +69,33 @@ def assess(meter_map: MeterMap, values: Values, floor_import_wh: float, floor_ex
 
 
 def to_reading(meter_map: MeterMap, values: Values, at: float, serial_number: str | None) -> MeterReading:
+    """``values`` passed ``assess``: the quantities a reading needs are numbers."""
+
     def number(quantity: str) -> float | None:
         value = values.get(quantity)
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            raise ValueError(f"{quantity} = {value!r} is not a number")
+        return float(value)
 
+    def required(quantity: str) -> float:
+        value = number(quantity)
+        if value is None:
+            raise ValueError(f"{quantity} missing")
+        return value
+
+    phases = [q for q in PHASE_POWERS if values.get(q) is not None]
     return MeterReading(
-        voltage_v=tuple(float(values[q]) for q in VOLTAGES[: meter_map.phases]),  # type: ignore[arg-type]
-        current_a=tuple(float(values[q]) for q in CURRENTS[: meter_map.phases]),  # type: ignore[arg-type]
-        power_w=float(values["power"]),  # type: ignore[arg-type]
-        energy_import_wh=float(values["energy_import"]),  # type: ignore[arg-type]
+        voltage_v=tuple(required(q) for q in VOLTAGES[: meter_map.phases]),
+        current_a=tuple(required(q) for q in CURRENTS[: meter_map.phases]),
+        power_w=required("power"),
+        energy_import_wh=required("energy_import"),
         energy_export_wh=number("energy_export"),
         frequency_hz=number("frequency"),
         at=at,
         serial_number=serial_number,
-        power_phase_w=tuple(float(values[q]) for q in PHASE_POWERS if values.get(q) is not None) or None,  # type: ignore[arg-type]
+        power_phase_w=tuple(required(q) for q in phases) or None,
     )
 
 

@@ -31,6 +31,7 @@ from hal.interfaces import (
     CableSense,
     ConnectorLock,
     Contactor,
+    Device,
     Display,
     Meter,
     PhaseSwitch,
@@ -67,7 +68,7 @@ class ConnectorHardware:
     indicator: StatusIndicator | None = None
     phase_switch: PhaseSwitch | None = None  # None: the wired phases, always
 
-    def devices(self) -> list[object]:
+    def devices(self) -> list[Device]:
         return [
             d
             for d in (
@@ -136,7 +137,7 @@ class Board:
         for c in self.connectors:
             # Contactor first: whatever else fails, the power is off.
             closers.append(c.contactor.close)
-            closers.extend(d.close for d in c.devices() if d is not c.contactor)  # type: ignore[attr-defined]
+            closers.extend(d.close for d in c.devices() if d is not c.contactor)
         if self.token_reader is not None:
             closers.append(self.token_reader.close)
         if self.grid_meter is not None:

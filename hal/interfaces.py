@@ -23,6 +23,12 @@ from typing import Protocol, runtime_checkable
 from hal.types import DisplaySize, Indication, MeterReading, PilotCommand, PilotReading, SelfTestResult
 
 
+class Device(Protocol):
+    """What every contract below has: ``close()`` (see the rules above)."""
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class Pilot(Protocol):
     """The control-pilot line: a PWM generator and the level sensing behind it."""

@@ -170,7 +170,10 @@ class ModbusEmulator:
             server = ModbusTcpServer(self._devices(), address=(host, port), trace_packet=self._trace)
             await server.serve_forever(background=True)
             self._server = server
-            return int(server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+            listener = server.transport  # pymodbus types its listener as any transport
+            if not isinstance(listener, asyncio.Server):
+                raise RuntimeError(f"Modbus TCP server listening through {listener!r}")
+            return int(listener.sockets[0].getsockname()[1])
 
         self._rtu = False
         return self._call(start())

@@ -87,6 +87,8 @@ def _build(
 ) -> x509.Certificate:
     issuer_name = issuer.certificate.subject if issuer else subject
     issuer_public = issuer.certificate.public_key() if issuer else public_key
+    if not isinstance(issuer_public, ec.EllipticCurvePublicKey):
+        raise TypeError("the bench PKI's certificates carry EC keys")
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -111,7 +113,7 @@ def _build(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)  # type: ignore[arg-type]
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
     )
     if usage:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)

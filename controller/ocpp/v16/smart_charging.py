@@ -136,8 +136,9 @@ class SmartCharging:
         allowed = self.keys.members("ChargingScheduleAllowedChargingRateUnit")
         rate_unit = RateUnit(unit) if unit is not None else RateUnit.A if "Current" in allowed else RateUnit.W
         running = await self._running(connector)
-        if running.get(connector) is not None:
-            self.limits.identify_transaction(connector, running[connector])  # type: ignore[arg-type]
+        transaction = running.get(connector)
+        if transaction is not None:
+            self.limits.identify_transaction(connector, transaction)
         schedule = self.limits.composite(connector, min(duration, MAX_COMPOSITE_S), rate_unit)
         return {"status": "Accepted", **schedule.to_dict(self.limits.max_amps(connector), self.limits.voltage_v)}
 
