@@ -35,7 +35,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.asyncio.client import ClientConnection
 
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from controller.core.station import Station
-    from controller.ocpp.v16.frontend import ChargePoint
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +102,14 @@ def password(key: str, encoding: str) -> bytes:
 
 def basic_auth(charge_point_id: str, key: str, encoding: str) -> str:
     return "Basic " + base64.b64encode(charge_point_id.encode() + b":" + password(key, encoding)).decode()
+
+
+class ChargePoint(Protocol):
+    """What this feature needs of the 1.6 charge point (controller/ocpp/v16/frontend.py)."""
+
+    accepted: asyncio.Event  # set once a BootNotification was Accepted
+
+    async def trigger_message(self, payload: Payload) -> Payload | Reply: ...
 
 
 class Security:
