@@ -32,8 +32,14 @@ def tok(tag: str, parent: str | None = None) -> Token:
     return Token(tag, TokenType.ISO14443, parent)
 
 
-def res(rid: int, connector: int, tag: str = "ALICE", parent: str | None = None, expires=LATER) -> Reservation:
-    return Reservation(rid, connector, tok(tag, parent), expires)
+def res(rid: int, connector: int, tag: str = "ALICE", parent: str | None = None, expires=LATER,
+        among: set[int] | None = None) -> Reservation:  # fmt: skip
+    return Reservation(rid, connector, tok(tag, parent), expires, frozenset(among) if among is not None else None)
+
+
+def kind(rid: int, *evses: int, tag: str = "ALICE") -> Reservation:
+    """A reservation of any EVSE among ``evses`` (2.0.1: of a connector type)."""
+    return res(rid, ANY_EVSE, tag, among=set(evses))
 
 
 TWO_FREE = {1: FREE, 2: FREE}
@@ -113,6 +119,82 @@ def test_the_answer_to_a_new_reservation(request_, others, statuses, zero, expec
     assert answer(request_, others, statuses, NOW, any_evse_allowed=zero) is expected
 
 
+THREE_FREE = {1: FREE, 2: FREE, 3: FREE}
+
+
+@pytest.mark.parametrize(
+    ("reservations", "evse", "tag", "allowed"),
+    [
+        ([kind(1, 2, 3)], 1, "BOB", True),  # EVSE 1 is not of the kind: take it freely
+        ([kind(1, 2, 3)], 2, "BOB", True),  # EVSE 3 remains for the reservation
+        ([kind(1, 2, 3), kind(2, 2, 3, tag="CAROL")], 2, "BOB", False),  # both of the kind are needed
+        ([kind(1, 2, 3), kind(2, 2, 3, tag="CAROL")], 1, "BOB", True),
+        ([kind(1, 2), res(2, ANY_EVSE, "CAROL")], 2, "BOB", False),  # EVSE 2 is the only one of the kind
+        ([kind(1, 2), res(2, ANY_EVSE, "CAROL")], 1, "BOB", True),  # 2 for ALICE, 3 for CAROL
+        ([kind(1, 2), res(2, ANY_EVSE, "CAROL")], 3, "BOB", True),  # 2 for ALICE, 1 for CAROL
+        ([kind(1, 2, 3)], 1, "ALICE", True),
+    ],
+)
+def test_reservations_of_a_kind_are_kept_by_a_matching(reservations, evse, tag, allowed):
+    assert admission(reservations, evse, tok(tag), THREE_FREE).allowed is allowed
+
+
+def test_an_evse_no_reservation_may_take_is_never_kept():
+    r = kind(1, 2)  # its only EVSE is busy (its own driver's EV, say)
+    statuses = {1: FREE, 2: BUSY}
+    assert admission([r], 1, tok("BOB"), statuses).allowed
+    assert reserved_evses([r], statuses) == frozenset()
+
+
+def test_an_ev_plugged_in_does_not_hide_the_evse_from_the_count():
+    """Two EVSEs, two any-EVSE reservations: a stranger's EV on EVSE 1 (occupying it) gets nothing."""
+    both = [res(1, ANY_EVSE), res(2, ANY_EVSE, "CAROL")]
+    assert not admission(both, 1, tok("BOB"), {1: BUSY, 2: FREE}).allowed
+
+
+def test_a_reservation_of_a_kind_is_used_only_on_an_evse_of_its_kind():
+    r = kind(1, 2, 3)
+    assert admission([r], 1, tok("ALICE"), THREE_FREE).ends is None  # allowed, but not its reservation
+    assert admission([r], 3, tok("ALICE"), THREE_FREE).ends == r
+
+
+@pytest.mark.parametrize(
+    ("reservations", "statuses", "shown"),
+    [
+        ([kind(1, 2, 3)], THREE_FREE, set()),
+        ([kind(1, 2, 3), kind(2, 2, 3, tag="BOB")], THREE_FREE, {2, 3}),  # as many as of the kind: all of it
+        ([kind(1, 2, 3)], {1: FREE, 2: BUSY, 3: FREE}, {3}),
+        ([kind(1, 2), res(2, ANY_EVSE, "BOB")], THREE_FREE, {2}),
+    ],
+)
+def test_what_shows_reserved_for_a_kind(reservations, statuses, shown):
+    assert reserved_evses(reservations, statuses) == shown
+
+
+@pytest.mark.parametrize(
+    ("request_", "others", "statuses", "expected"),
+    [
+        (kind(1, 2, 3), [], THREE_FREE, ReserveOutcome.ACCEPTED),
+        (kind(1, 2, 3), [kind(2, 2, 3), kind(3, 2, 3)], THREE_FREE, ReserveOutcome.OCCUPIED),
+        (kind(1, 2, 3), [res(2, 2), res(3, 3)], THREE_FREE, ReserveOutcome.OCCUPIED),  # H01.FR.11
+        (kind(1, 2, 3), [], {1: FREE, 2: FAULTED, 3: FAULTED}, ReserveOutcome.FAULTED),
+        (kind(1, 2, 3), [], {1: FREE, 2: UNAVAILABLE, 3: FAULTED}, ReserveOutcome.UNAVAILABLE),
+        (kind(1, 2, 3), [], {1: FREE, 2: BUSY, 3: FAULTED}, ReserveOutcome.OCCUPIED),
+        (kind(1, 4), [], THREE_FREE, ReserveOutcome.REJECTED),  # no EVSE of the kind here
+        (res(1, 2), [kind(2, 2)], THREE_FREE, ReserveOutcome.OCCUPIED),  # the only one of that kind
+        (res(1, 1), [kind(2, 2)], THREE_FREE, ReserveOutcome.ACCEPTED),
+    ],
+)
+def test_the_answer_to_a_reservation_of_a_kind(request_, others, statuses, expected):
+    assert answer(request_, others, statuses, NOW, any_evse_allowed=True) is expected
+
+
+def test_a_reservation_of_a_kind_is_removed_when_every_evse_of_its_kind_is_down():
+    r = kind(1, 2, 3)
+    assert ended([r], {1: FREE, 2: FAULTED, 3: FREE}, NOW) == []
+    assert ended([r], {1: FREE, 2: FAULTED, 3: UNAVAILABLE}, NOW) == [(r, ReservationEnd.REMOVED)]
+
+
 def test_what_ends_a_reservation():
     expired, on_faulted, on_free = res(1, 1, expires=NOW), res(2, 2), res(3, 3)
     anywhere = res(4, ANY_CONNECTOR)
@@ -134,13 +216,14 @@ async def test_the_book_survives_a_reopen_and_a_session_deletes_the_reservation_
     await book.save(res(5, 1, parent="FAMILY"))
     await book.save(res(6, ANY_CONNECTOR, "BOB"))
     await book.save(res(5, 2, "CAROL"))  # same id: replaced
+    await book.save(kind(7, 1, 2, tag="DAVE"))
     db.close()
     db = Database(tmp_path / "evsed.db")
     ledger, book = Ledger(db), ReservationBook(db)
     ledger.hooks.append(book.hook)
-    assert book.load() == [res(5, 2, "CAROL"), res(6, ANY_CONNECTOR, "BOB")]
+    assert book.load() == [res(5, 2, "CAROL"), res(6, ANY_CONNECTOR, "BOB"), kind(7, 1, 2, tag="DAVE")]
     tx = await ledger.start(2, TxPoint.POWER_PATH_CLOSED, 10.0, NOW, token=tok("CAROL"), reservation_id=5)
     assert tx.reservation_id == 5
-    assert [r.id for r in book.load()] == [6]
+    assert [r.id for r in book.load()] == [6, 7]
     assert ledger.open_transactions()[0].reservation_id == 5
     db.close()

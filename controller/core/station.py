@@ -512,9 +512,15 @@ class Station:
         self._tell(EventKind.AUTHORIZED, evse, token=auth.token, source=auth.source, authorization=auth)
         tx = evse.transaction
         if tx is not None:  # authorized inside a transaction that started without a token
-            updated = replace(tx, token=auth.token)
+            reservation = auth.reservation
+            if reservation is not None and reservation.id not in self._reservations:
+                reservation = None  # ended meanwhile
+            used = reservation.id if reservation is not None else tx.reservation_id
+            updated = replace(tx, token=auth.token, reservation_id=used)
             evse.transaction = updated
             self.spawn(self.ledger.update(updated), f"transaction {tx.id} authorized")
+            if reservation is not None:  # used by this transaction: its row goes with the update
+                self._reservation_ended(reservation, ReservationEnd.USED)
             self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=updated, trigger=EventKind.AUTHORIZED)
         self._changed(evse, before)
 
