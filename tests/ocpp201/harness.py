@@ -149,6 +149,8 @@ FEATURES: dict[str, bool] = {
     "SC-2.1": True, "SC-2.2": True,  # charging rate units A and W (SmartChargingCtrlr.RateUnit)
     "SC-4": True,  # TxDefaultProfile on EVSE #0
     "AQ-10": True,  # a Delta monitor on SecurityCtrlr.BasicAuthPassword (errata 2025-09 5.5)
+    "R-2": True,  # reservations of an unspecified EVSE (ReservationCtrlr.NonEvseSpecific)
+    "R-3": True,  # reservations can be disabled (ReservationCtrlr.Enabled)
 }  # fmt: skip
 NETWORK_SLOTS = 2  # configuration slots for network profiles (B09.FR.06)
 PASSWORD = "evsed-harness-Pass-0123456789"  # <Configured basicAuthPassword>: 29 characters

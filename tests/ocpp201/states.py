@@ -9,10 +9,10 @@ Rules kept here:
   X then execute X", the caller passes the state it is in, or calls X first.
 - What a state checks depends on the configured TxStartPoint / TxStopPoint as its table says
   (``starts_at`` / ``stops_at``); the validations name the step they come from.
-- Here so far: Booting, Booted, Unavailable, EVConnectedPreSession, Authorized (main A local,
-  main B remote), EnergyTransferStarted, EnergyTransferSuspended, StopAuthorized (A and B),
-  EVConnectedPostSession, EVDisconnected. Still to come with the blocks they need: Reserved
-  (ReserveNow, H), StartOfflineTransaction and the memory states TransactionEventsInQueueEnded,
+- Here so far: Booting, Booted, Unavailable, Reserved, EVConnectedPreSession, Authorized (main A
+  local, main B remote), EnergyTransferStarted, EnergyTransferSuspended, StopAuthorized (A and B),
+  EVConnectedPostSession, EVDisconnected. Still to come with the blocks they need:
+  StartOfflineTransaction and the memory states TransactionEventsInQueueEnded,
   IdTokenCached, IdTokenLocalAuthList (offline authorization, cache and list: C, D),
   SetChargingProfile (K), CertificateInstalled / GetInstalledCertificates (A, M), the firmware
   reboot states (L); ParkingBayOccupied / Unoccupied are skipped (no bay sensor), the ISO 15118
@@ -22,11 +22,13 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
+from controller.clock import iso
 from controller.core.events import EventKind
 from ocpp201.harness import NETWORK_SLOTS, VALID_TOKEN, WITHIN, Harness
 
@@ -309,6 +311,29 @@ async def unavailable(cs: Harness, evse: int | None = None, connector: int | Non
     assert (await cs.call("ChangeAvailability", payload))["status"] == "Accepted"  # step 2
     for e in [evse] if evse is not None else cs.evse_ids:
         await cs.expect("StatusNotification", connector_status("Unavailable", e, 1), since)  # step 3
+
+
+def expiry(seconds: float = 3600) -> str:
+    """An expiryDateTime ``seconds`` from now."""
+    return iso(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+async def reserve_now(cs: Harness, reservation_id: int, evse: int | None = 1, token: dict[str, str] = VALID_TOKEN,
+                      **fields: Any) -> str:  # fmt: skip
+    """ReserveNowRequest (``evse`` None: evseId omitted; ``fields``: connectorType, groupIdToken,
+    expiryDateTime, one hour ahead unless given); returns the status answered."""
+    payload: Payload = {"id": reservation_id, "idToken": token, "expiryDateTime": expiry(), **fields}
+    if evse is not None:
+        payload["evseId"] = evse
+    return str((await cs.call("ReserveNow", payload))["status"])
+
+
+async def reserved(cs: Harness, evse: int = 1, token: dict[str, str] = VALID_TOKEN, reservation_id: int = 1,
+                   **fields: Any) -> None:  # fmt: skip
+    """Table 424 Reserved: ReserveNow for ``evse`` Accepted; its connector becomes Reserved."""
+    since = cs.mark()
+    assert await reserve_now(cs, reservation_id, evse, token, **fields) == "Accepted"  # step 2
+    await cs.expect("StatusNotification", connector_status("Reserved", evse, 1), since)  # step 3
 
 
 async def energy_transfer_started_from_idle(cs: Harness, evse: int = 1) -> Payload:

@@ -10,6 +10,7 @@ from ocpp201.states import (
     energy_transfer_started,
     energy_transfer_started_from_idle,
     ev_disconnected,
+    reserved,
     statuses_of_all_connectors,
     stop_authorized_local,
     unavailable,
@@ -78,6 +79,19 @@ async def test_TC_B_23_CS(cs: Harness) -> None:
     since = cs.mark()
     assert await reset(cs, "OnIdle") == "Accepted"
     await rebooted(cs, since, "RemoteReset", {1: "Unavailable"})
+
+
+async def test_TC_B_24_CS(cs: Harness) -> None:
+    """Reset Charging Station - Reserved persists reset: EVSE 1 Reserved, Reset OnIdle Accepted (a
+    reservation is no transaction), after the reboot connector 1 is Reserved, the other Available;
+    the reservation still holds (only its token may start there)."""
+    await reserved(cs, 1, VALID_TOKEN, 24)
+    since = cs.mark()
+    assert await reset(cs, "OnIdle") == "Accepted"  # step 2
+    await rebooted(cs, since, "RemoteReset", {1: "Reserved"})  # steps 3, 5
+    assert [r.id for r in cs.station.reservations()] == [24]
+    refused = await cs.call("RequestStartTransaction", {"idToken": SECOND_TOKEN, "remoteStartId": 24, "evseId": 1})
+    assert refused["status"] == "Rejected"
 
 
 async def test_TC_B_25_CS(cs: Harness) -> None:

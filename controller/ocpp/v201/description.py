@@ -131,5 +131,10 @@ class StationDescription:
         return any(c.lock and not c.fixed_cable for e in self.evses for c in e.connectors)
 
     @property
+    def connector_types(self) -> dict[int, frozenset[str]]:
+        """EVSE id -> the types of its connectors (a reservation of a connector type, H01)."""
+        return {n: frozenset(c.type for c in e.connectors) for n, e in enumerate(self.evses, start=1)}
+
+    @property
     def has_bay_sensor(self) -> bool:
         return any(e.bay_sensor for e in self.evses)

@@ -12,8 +12,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
   (N01), monitoring (N02-N08: the monitors, their NotifyEvents and reports), customer
-  information (N09/N10), DataTransfer (P01), and on a box with a display tariff and cost (I)
-  and display messages (O). Each block owns its handlers; this module
+  information (N09/N10), DataTransfer (P01), reservations (H), and on a box with a display
+  tariff and cost (I) and display messages (O). Each block owns its handlers; this module
   registers them and binds the device model's effects and live values.
 - Nothing of our own goes out before the first BootNotification is Accepted (B01.FR.08): the
   journal opens once every connector's status was reported after that Accepted; the CSMS's
@@ -72,6 +72,8 @@ from controller.ocpp.v201.policy import charging_policy
 from controller.ocpp.v201.readings import readers
 from controller.ocpp.v201.registration import BootReasons, Identity, Registration
 from controller.ocpp.v201.remote_control import RemoteControl
+from controller.ocpp.v201.reservation import EFFECTS as RESERVATION_EFFECTS
+from controller.ocpp.v201.reservation import Reservations
 from controller.ocpp.v201.reset import Reset
 from controller.ocpp.v201.security import Security
 from controller.ocpp.v201.security_events import SecurityEvents
@@ -107,6 +109,7 @@ READ_AT_USE = {
     "smart_charging_enabled": "smart_charging.py, at each smart-charging request",
     "monitoring_enabled": "monitoring.py, when a monitor fires",
     "offline_queuing_severity": "monitoring.py, when a monitor fires",
+    **dict.fromkeys(RESERVATION_EFFECTS, "reservation.py, at each ReserveNow"),
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -219,6 +222,7 @@ class ChargingStation(LinkControls):
         self.smart_charging.attach()
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted,
                                             self.smart_charging.remote_start_profile)  # fmt: skip
+        self.reservations = Reservations(station, self.model, db, self.journal, description.connector_types)
         self.display_messages: DisplayMessages | None = None
         self.tariff_cost: TariffCost | None = None
         if screen is not None:
@@ -233,7 +237,7 @@ class ChargingStation(LinkControls):
         blocks = (self.configuration, self.reset, self.triggers, self.remote_control, self.transactions,
                   self.connectivity, self.security, ChangeAvailability(station, self.statuses),
                   UnlockConnector(station), self.authorizer, LocalListManagement(self.model, local_list),
-                  self.firmware, self.smart_charging, self.diagnostics, self.monitoring,
+                  self.firmware, self.smart_charging, self.reservations, self.diagnostics, self.monitoring,
                   DataTransfer(config.station.vendor),
                   CustomerInformation(ledger, cache, station, self.link, clock.now),
                   *(b for b in (self.display_messages, self.tariff_cost) if b is not None))  # fmt: skip
@@ -245,6 +249,7 @@ class ChargingStation(LinkControls):
         station.subscribe(self.statuses.on_event)
         station.subscribe(self.transactions.on_event)
         station.subscribe(self.metering.on_event)
+        station.subscribe(self.reservations.on_event)
         for display_block in (self.display_messages, self.tariff_cost):
             if display_block is not None:
                 station.subscribe(display_block.on_event)

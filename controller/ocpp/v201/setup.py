@@ -35,6 +35,7 @@ DECLARED: frozenset[Feature] = frozenset(
         Feature.AUTHORIZATION_CACHE,
         Feature.LOCAL_AUTH_LIST,
         Feature.SMART_CHARGING,
+        Feature.RESERVATION,
         Feature.ADVANCED_USER_INTERFACE,
         Feature.ADVANCED_DEVICE_MANAGEMENT,
     }
