@@ -91,7 +91,8 @@ class Event:
     reason: AvailabilityReason | None = None  # AVAILABILITY_CHANGED: the reason that changed
     reservation: Reservation | None = None
     reservation_end: ReservationEnd | None = None
-    remote_start: RemoteStart | None = None  # TRANSACTION_STARTED of a remote start
+    # TRANSACTION_STARTED of a remote start; TRANSACTION_UPDATED of one that authorized a running transaction
+    remote_start: RemoteStart | None = None
     token_outcome: TokenOutcome | None = None  # TOKEN_READ
 
 

@@ -521,7 +521,10 @@ class Station:
             self.spawn(self.ledger.update(updated), f"transaction {tx.id} authorized")
             if reservation is not None:  # used by this transaction: its row goes with the update
                 self._reservation_ended(reservation, ReservationEnd.USED)
-            self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=updated, trigger=EventKind.AUTHORIZED)
+            # What a remote start brought goes to the transaction it authorized, as at a start.
+            evse.remote_start = None
+            self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=updated, trigger=EventKind.AUTHORIZED,
+                       remote_start=remote)  # fmt: skip
         self._changed(evse, before)
 
     def _bind_pending(self, evse: Evse, auth: Authorization) -> None:

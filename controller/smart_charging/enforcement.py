@@ -25,6 +25,8 @@ Rules kept here (OCPP 1.6 sections 3.13, 3.13.6, 5.16, errata 3.37; 2.0.1 K01, K
 - A TxProfile given with a remote start travels with it through the core and is installed on
   the EVSE where its transaction starts, when the core announces the start and before it first
   computes that transaction's limit, so the pilot is never switched on at a higher current first.
+  A remote start that authorizes a transaction already running there (started at EV plug-in)
+  hands it over the same way, with the update that announces the authorization.
 - The backend plays no part here: installed profiles keep applying offline (3.13.6). No profile
   at all means no opinion: hardware and configuration decide.
 - Wall-clock ``now`` is injected (profiles are in UTC); the limit source converts boundaries to
@@ -339,13 +341,14 @@ class ChargingLimits:
                 self.installed = kept
                 self._save_later()
             self._refresh_all()  # the others' shares of the station cap grow
-        elif event.kind is EventKind.TRANSACTION_STARTED and event.evse is not None:
+        elif event.kind in (EventKind.TRANSACTION_STARTED, EventKind.TRANSACTION_UPDATED) and event.evse is not None:
             remote = event.remote_start
             if remote is not None and isinstance(remote.profile, ChargingProfile):
                 self.installed = self.installed.add(event.evse, remote.profile)
                 self._save_later()
                 log.info("connector %s: TxProfile %s of the remote start installed", event.evse, remote.profile.id)
-            self._refresh_all()  # the others' shares of the station cap shrink
+            if event.kind is EventKind.TRANSACTION_STARTED or remote is not None:
+                self._refresh_all()  # the others' shares of the station cap shrink
 
     def _save_later(self) -> None:
         if self.station is not None:

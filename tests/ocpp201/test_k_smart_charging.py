@@ -15,7 +15,7 @@ import pytest
 
 from controller.clock import iso
 from controller.iec61851 import TIMING, duty_for_current
-from hal.types import PilotCommand
+from hal.types import PilotCommand, PilotMode
 from ocpp201.harness import MODULE, SECOND_TOKEN, VALID_TOKEN, Harness
 from ocpp201.states import (
     authorized_local,
@@ -485,6 +485,26 @@ async def test_TC_K_37_CS(cs: Harness) -> None:
     assert answer["status"] == "Accepted"  # step 9
     assert profiles_of(reports) == [(EVSE, sent)]  # step 10
     assert limit_of(cs, EVSE) == 6
+
+
+async def test_a_remote_start_profile_goes_to_the_transaction_the_plug_in_started(cs: Harness) -> None:
+    """F01.FR.10/13 with TxStartPoint EVConnected: the plug-in started the transaction, the remote
+    start authorizes it (Accepted with its transactionId) and its TxProfile is installed on it:
+    reported with that transaction and limiting it to 6 A from the first offer on."""
+    await cs.set_variables({"TxCtrlr.TxStartPoint": "EVConnected"})
+    began = time.monotonic()
+    started = await ev_connected_pre_session(cs, EVSE)
+    tx = started["transactionInfo"]["transactionId"]
+    sent = profile(146, "TxProfile", [(0, 6)], kind="Relative")
+    request = {"idToken": VALID_TOKEN, "remoteStartId": 46, "evseId": EVSE, "chargingProfile": sent}
+    answer = await cs.call("RequestStartTransaction", request)
+    assert answer == {"status": "Accepted", "transactionId": tx}
+    await energy_transfer_started(cs, EVSE)
+    answer, reports = await get_profiles(cs, {"chargingProfileId": [146]})
+    assert answer["status"] == "Accepted" and profiles_of(reports) == [(EVSE, sent)]
+    offers = [cmd.duty_percent for t, cmd in cs.sim.pilot_log(EVSE) if t >= began and cmd.mode is PilotMode.X2]
+    assert limit_of(cs, EVSE) == 6 and offers and max(offers) == duty_for_current(6)
+    assert cs.station.view(EVSE).transaction.id == tx
 
 
 async def test_a_remote_start_with_a_profile_it_cannot_take_is_rejected(cs: Harness) -> None:

@@ -11,7 +11,7 @@ Rules kept here:
   when AuthCtrlr.AuthorizeRemoteStart is true (F01.FR.01/02), the remoteStartId goes with the
   transaction (F01.FR.25). A chargingProfile is judged by the smart-charging block
   (``profile_of``): one it would not accept makes the request Rejected, an accepted one travels
-  with the remote start to the transaction it begins (F01.FR.10).
+  with the remote start to the transaction it begins or authorizes (F01.FR.10).
 - RequestStopTransaction: Accepted for a transaction that runs here, and the core ends its
   authorization (Remote); else Rejected (F02).
 """

@@ -37,7 +37,8 @@ Rules kept here:
   hardware's maximum.
 - RequestStartTransaction.chargingProfile: a TxProfile without transactionId (F01.FR.09/11)
   that would be accepted on the EVSE, else the request is Rejected; it is installed on the
-  transaction the remote start begins (F01.FR.10).
+  transaction the remote start begins, or on the one it authorizes when the plug-in started it
+  (F01.FR.10/13).
 """
 
 from __future__ import annotations
