@@ -126,9 +126,15 @@ class Daemon:
 
             self.screen = Screen(self.board.display, self.station, self.clock)
             self.station.subscribe(self.screen.on_event)
+        self.owner_limits = OwnerLimits(self.db, {c.id: (c.max_current_a, c.phases) for c in cfg.connectors})
+        if cfg.grid.source is not None or cfg.mqtt.enabled:
+            from controller.energy.site import Site
+
+            self.site = Site(cfg, self.station, self.board, self.db, self.owner_limits)
         # Before recovery: the front end's ledger hook queues the PowerLoss messages.
+        energy = self.site if cfg.grid.source is not None else None  # limits the EVSEs only with a grid source
         context = FrontEndContext(cfg, self.db, self.ledger, self.station, self.clock, time_source=self.time_sync,
-                                  screen=self.screen)  # fmt: skip
+                                  screen=self.screen, energy=energy)  # fmt: skip
         self.ocpp = versions.build_frontend(context)
         for tx in self.ledger.recover(self._register_at_start, self.clock.now()):
             log.warning(
@@ -137,15 +143,11 @@ class Daemon:
                 tx.id,
                 tx.meter_stop_wh or 0.0,
             )
-        self.owner_limits = OwnerLimits(self.db, {c.id: (c.max_current_a, c.phases) for c in cfg.connectors})
         self.station.add_limit_source(OWNER, self.owner_limits.limit)
         self.curves = Curves(self.db, self.station.views, self.clock, cfg.storage.curve_interval_s)
         self.station.subscribe(self.curves.on_event)
         self.station.restore()
-        if cfg.grid.source is not None or cfg.mqtt.enabled:
-            from controller.energy.site import Site
-
-            self.site = Site(cfg, self.station, self.board, self.db, self.owner_limits)
+        if self.site is not None:
             self.site.attach()
         self.poller.sinks.extend([self.rt.post_meter, self.station.on_meter])
         self.station.read_meter = self.poller.read

@@ -74,6 +74,7 @@ class Live:
         "local_auth_list_entries": 0,
         "local_auth_list_storage": 0,
         "charging_profile_entries": 0,
+        "external_control_signals": False,
         "display_message_entries": 0,
         "monitoring_base": "All",
         "monitoring_level": 9,

@@ -182,12 +182,12 @@ def test_a_bad_preset_is_a_startup_error_naming_file_key_and_value(toml, message
 def test_a_decimal_preset_may_be_a_toml_float_or_integer():
     inventory = Inventory.build(two_connector_station(), (Feature.SMART_CHARGING,))
     table = tomllib.loads(
-        "[ocpp.variables.SmartChargingCtrlr]\nLimitChangeSignificance = 0.25\nExternalControlSignalsEnabled = true"
+        "[ocpp.variables.SmartChargingCtrlr]\nLimitChangeSignificance = 0.25\nNotifyChargingLimitWithSchedules = true"
     )["ocpp"]["variables"]
     presets = resolve_presets(table, inventory)
     assert presets == {
         "SmartChargingCtrlr.LimitChangeSignificance": "0.25",
-        "SmartChargingCtrlr.ExternalControlSignalsEnabled": "true",
+        "SmartChargingCtrlr.NotifyChargingLimitWithSchedules": "true",
     }
     assert resolve_presets({"SmartChargingCtrlr.LimitChangeSignificance": 3}, inventory) == {
         "SmartChargingCtrlr.LimitChangeSignificance": "3"

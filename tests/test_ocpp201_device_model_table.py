@@ -113,6 +113,7 @@ REQUIRED: list[tuple[Feature, str, str, tuple[MutabilityEnumType, ...], DataEnum
     (Feature.SMART_CHARGING, "SmartChargingCtrlr", "ProfileStackLevel", (RO,), D.integer, "RCV 2.9.4"),
     (Feature.SMART_CHARGING, "SmartChargingCtrlr", "RateUnit", (RO,), D.member_list, "RCV 2.9.5"),
     (Feature.SMART_CHARGING, "SmartChargingCtrlr", "PeriodsPerSchedule", (RO,), D.integer, "RCV 2.9.6"),
+    (Feature.SMART_CHARGING, "SmartChargingCtrlr", "ExternalControlSignalsEnabled", (RO,), D.boolean, "RCV 2.9.7"),
     (Feature.SMART_CHARGING, "SmartChargingCtrlr", "Entries[ChargingProfiles]", (RO,), D.integer, "RCV 2.9.10 (maxLimit)"),
     (Feature.SMART_CHARGING, "SmartChargingCtrlr", "LimitChangeSignificance", (RW,), D.decimal, "RCV 2.9.11"),
     (Feature.ADVANCED_USER_INTERFACE, "TariffCostCtrlr", "TariffFallbackMessage", (RW,), D.string, "RCV 2.10.3"),

@@ -17,6 +17,9 @@ Rules kept here:
   its safe current by itself.
 - Without load management (no ``[grid]``) this source has no opinion, and solar modes are
   refused. With it, an idle connector's limit is 0 (it gets its share as soon as it wants).
+- A connector is constrained while its limit is below what its session wants (``constraint``:
+  what the OCPP 2.0.1 front end reports as ChargingStationExternalConstraints); an idle
+  connector's 0 constrains nothing.
 - Solar surplus is the grid's export plus what the solar connectors draw; without a fresh grid
   reading ``pv`` offers nothing and ``minpv`` the minimum.
 - A phase switch runs its sequence (phase_switch.py) when the solar target asks for other
@@ -66,6 +69,7 @@ log = logging.getLogger(__name__)
 NAME = LIMIT_SOURCE
 TICK_S = 1.0
 IDLE_A = 0.5  # below this on every phase no current flows (meter noise)
+CONSTRAINED_BY_A = 0.1  # a limit this far below what a session wants constrains it (the duty's resolution)
 
 
 class Refused(ValueError):
@@ -210,6 +214,7 @@ class Site:
             hw.id: SwitchState(hw.phase_switch.selected()) for hw in board.connectors if hw.phase_switch is not None
         }
         self.limits: dict[int, float] = {}
+        self.constraints: dict[int, tuple[float, int]] = {}  # below what the session wants (A, phases)
         self.decided_at = -math.inf
         self.remotes: dict[str, _Remote] = {}
         self.allocations: dict[str, Allocation] = {}  # to members
@@ -413,6 +418,10 @@ class Site:
                     self.limits.pop(p.evse, None)
                 else:
                     self.limits[p.evse] = amps
+                if amps is not None and p.wants_a > 0 and amps < p.wants_a - CONSTRAINED_BY_A:
+                    self.constraints[p.evse] = (amps, self._phases(p.evse))
+                else:
+                    self.constraints.pop(p.evse, None)
                 if changed:
                     self.station.refresh_limit(p.evse)
                 continue
@@ -433,8 +442,15 @@ class Site:
         amps = self.limits.get(evse_id)
         if amps is None:
             return None
-        phases = self.switches[evse_id].phases if evse_id in self.switches else self.config.connector(evse_id).phases
-        return Limit(amps, phases, self.decided_at + self.grid_config.max_age_s)
+        return Limit(amps, self._phases(evse_id), self.decided_at + self.grid_config.max_age_s)
+
+    def _phases(self, evse_id: int) -> int:
+        return self.switches[evse_id].phases if evse_id in self.switches else self.config.connector(evse_id).phases
+
+    def constraint(self, evse_id: int) -> tuple[float, int] | None:
+        """The limit (A per phase, phases) while it is below what the connector's session wants:
+        what the OCPP 2.0.1 front end reports as ChargingStationExternalConstraints."""
+        return self.constraints.get(evse_id)
 
     # ---- what the outside sees -------------------------------------------------------------
 

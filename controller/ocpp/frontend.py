@@ -13,6 +13,8 @@ Rules kept here:
   (both versions): connect, disconnect, reconnect (also after a disconnect), queued messages.
 - A reset is the core's command (controller/core/station.py) and ends in the daemon's restart,
   which reads ``reset_retries`` from the front end (how often a failed reboot is retried).
+- Local energy management reaches a front end only as ``LocalLimits`` (what it constrains, a
+  call after each step): the station applies its limits itself, a front end reports them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ class TimeSource(Protocol):
 
     def dates_by_offset(self) -> bool:
         """True when certificate dates must be checked against offset-corrected time."""
+        ...
+
+
+class LocalLimits(Protocol):
+    """What a front end reads of local energy management (controller/energy/site.py)."""
+
+    on_step: list[Callable[[], None]]  # told after each of its steps
+
+    def constraint(self, evse_id: int) -> tuple[float, int] | None:
+        """Its limit on the EVSE (A per phase, phases) while it allows less than the EVSE's
+        session wants, else None."""
         ...
 
 
@@ -100,6 +113,7 @@ class FrontEndContext:
     clock: WallClock
     time_source: TimeSource | None = None
     screen: Screen | None = None  # the box's display (controller/display/), when it has one
+    energy: LocalLimits | None = None  # local energy management, where it limits the EVSEs ([grid])
 
 
 Build = Callable[[FrontEndContext], FrontEnd]

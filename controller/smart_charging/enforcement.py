@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -55,7 +55,7 @@ from controller.smart_charging.composite import (
     station_limit_at,
 )
 from controller.smart_charging.installed import InstalledProfiles
-from controller.smart_charging.profiles import ChargingProfile, Purpose, RateUnit
+from controller.smart_charging.profiles import ChargingProfile, InstalledProfile, Purpose, RateUnit
 from controller.smart_charging.store import ProfileStore
 from hal.types import MeterReading
 
@@ -253,15 +253,22 @@ class ChargingLimits:
         }
 
     def composite(
-        self, connector: int, duration_s: int, unit: RateUnit, now: datetime | None = None
+        self,
+        connector: int,
+        duration_s: int,
+        unit: RateUnit,
+        now: datetime | None = None,
+        also: Iterable[InstalledProfile] = (),
     ) -> CompositeSchedule:
-        """The composite schedule of ``connector`` (0: the station) from ``now`` (default: now) on."""
+        """The composite schedule of ``connector`` (0: the station) from ``now`` (default: now) on,
+        ``also`` counting the profiles of limits applied elsewhere (local energy management's)."""
         now = self.now() if now is None else now
+        profiles = InstalledProfiles((*self.installed.entries, *also))
         facts = self.facts()
         tx = facts[connector].transaction if connector in facts else None
         phases = facts[connector].phases if connector in facts else max((f.phases for f in facts.values()), default=3)
         return composite_schedule(
-            self.installed,
+            profiles,
             connector,
             now,
             duration_s,

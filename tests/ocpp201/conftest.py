@@ -17,7 +17,12 @@ from ocpp201.harness import Harness
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     presets: dict[str, Any] = getattr(request.module, "PRESETS", {})
-    harness = Harness(tmp_path_factory.mktemp("station"), presets, getattr(request.module, "SECURITY", None))
+    harness = Harness(
+        tmp_path_factory.mktemp("station"),
+        presets,
+        getattr(request.module, "SECURITY", None),
+        getattr(request.module, "SECTIONS", ""),
+    )
     await harness.open()
     try:
         yield harness

@@ -7,7 +7,8 @@ Rules for writing a test case with it (read these first):
 1. One charging station per test module. The module's ``cs`` fixture (``conftest.py``) starts
    the daemon once, Accepted by the test CSMS; every test in the module uses it. A module
    needs ``pytestmark = MODULE`` (one event loop per module) and may set ``PRESETS``
-   (``[ocpp.variables]`` of its station, e.g. ``{"TxCtrlr.TxStartPoint": "EVConnected"}``).
+   (``[ocpp.variables]`` of its station, e.g. ``{"TxCtrlr.TxStartPoint": "EVConnected"}``) and
+   ``SECTIONS`` (more TOML tables for its station, e.g. ``[grid]`` for energy management).
 2. Before each test the general preconditions of part 6 section 2.1 hold again (``restore``,
    autouse): Accepted and connected, EVs gone, no transaction, faults cleared, every EVSE
    operative, no reservation, the variables the previous test changed set back (through
@@ -269,9 +270,10 @@ BACKOFF_PRESETS = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": 1, "OCPPCommCtrlr.Re
 
 
 class Harness:
-    def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None):
+    def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None, sections: str = ""):
         self.state_dir = state_dir
         self.presets = {**BACKOFF_PRESETS, **presets}
+        self.sections = sections
         self.security = security
         self.pki = BenchPki(state_dir.parent / f"{state_dir.name}-pki") if security and security.tls else None
         self.tls: dict[int, Any] = {}  # port -> the TLS context an endpoint serves with
@@ -307,7 +309,7 @@ class Harness:
 
         variables = "\n".join(f'"{name}" = {_toml(value)}' for name, value in self.presets.items())
         self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, url=url, ocpp=ocpp,
-                                          variables=variables), "harness.toml")  # fmt: skip
+                                          variables=variables) + self.sections, "harness.toml")  # fmt: skip
         await self._start(open_board(self.config))
         await self.booted_and_reported()
         writable = [row for row in self.model.inventory if (a := row.attribute(Actual)) and a.mutability == ReadWrite]

@@ -178,7 +178,7 @@ def controller_variables(d: StationDescription) -> tuple[Variable, ...]:
         variable("SmartChargingCtrlr", "ProfileStackLevel", INTEGER, ro(str(c.profile_stack_level)), feature=Feature.SMART_CHARGING, spec="RCV 2.9.4"),
         variable("SmartChargingCtrlr", "RateUnit", MEMBER_LIST, ro("A,W"), values=("A", "W"), max_limit=3, feature=Feature.SMART_CHARGING, spec="RCV 2.9.5, part 5 SC-2"),
         variable("SmartChargingCtrlr", "PeriodsPerSchedule", INTEGER, ro(str(c.periods_per_schedule)), feature=Feature.SMART_CHARGING, spec="RCV 2.9.6"),
-        variable("SmartChargingCtrlr", "ExternalControlSignalsEnabled", BOOLEAN, rw("false"), feature=Feature.SMART_CHARGING, effect="external_control_signals", spec="RCV 2.9.7"),
+        variable("SmartChargingCtrlr", "ExternalControlSignalsEnabled", BOOLEAN, live("external_control_signals"), feature=Feature.SMART_CHARGING, spec="RCV 2.9.7 (ReadOnly allowed): energy management configured"),
         variable("SmartChargingCtrlr", "NotifyChargingLimitWithSchedules", BOOLEAN, rw("false"), feature=Feature.SMART_CHARGING, effect="notify_charging_limit_with_schedules", spec="RCV 2.9.8"),
         *((variable("SmartChargingCtrlr", "Phases3to1", BOOLEAN, ro("true"), feature=Feature.SMART_CHARGING, spec="RCV 2.9.9"),) if d.phase_switching else ()),
         variable("SmartChargingCtrlr", "Entries[ChargingProfiles]", INTEGER, live("charging_profile_entries"), max_limit=c.charging_profiles, feature=Feature.SMART_CHARGING, spec="RCV 2.9.10"),

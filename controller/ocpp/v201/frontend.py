@@ -8,7 +8,8 @@ Rules kept here (part 2; DESIGN.md "One core, two protocols"):
   G03/G04: ChangeAvailability), reset (B11/B12), trigger (F06), unlock (F05), security events
   (A04), transactions (E, TransactionEvent from the core's ledger; E14 GetTransactionStatus),
   meter values (J, sampled and clock-aligned), remote control (F01-F04), smart charging (K01,
-  K08-K10 on the neutral engine, F01's profile), authorization (C: the
+  K08-K10 on the neutral engine, F01's profile; K11-K13 local energy management's limits as
+  ChargingStationExternalConstraints), authorization (C: the
   station's authorization engine, its cache and local list, the station's authorizer when the
   CSMS decides who charges), the local list's management (D), firmware (L01/L02), log upload
   (N01), monitoring (N02-N08: the monitors, their NotifyEvents and reports), customer
@@ -60,6 +61,7 @@ from controller.ocpp.v201.description import StationDescription
 from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.diagnostics import Diagnostics
 from controller.ocpp.v201.display_messages import DisplayMessages
+from controller.ocpp.v201.external_limits import ExternalConstraints
 from controller.ocpp.v201.firmware import Firmware
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.local_list import LocalListManagement
@@ -93,8 +95,6 @@ log = logging.getLogger(__name__)
 # Effects whose functional block is still to come: the variables are stored and reported.
 PENDING = frozenset({
     "ntp_servers", "time_adjustment_reporting_threshold",  # the clock's sources
-    # NotifyChargingLimit / ChargingRateChanged of local energy management's limits (K11-K13)
-    "external_control_signals", "notify_charging_limit_with_schedules", "limit_change_significance",
 })  # fmt: skip
 READ_AT_USE = {
     "offline_threshold": "availability.py, at each reconnect",
@@ -110,6 +110,8 @@ READ_AT_USE = {
     "monitoring_enabled": "monitoring.py, when a monitor fires",
     "offline_queuing_severity": "monitoring.py, when a monitor fires",
     **dict.fromkeys(RESERVATION_EFFECTS, "reservation.py, at each ReserveNow"),
+    "limit_change_significance": "external_limits.py, at each change of energy management's limits",
+    "notify_charging_limit_with_schedules": "external_limits.py, at each NotifyChargingLimit",
 }
 BACKOFF = ("OCPPCommCtrlr.RetryBackOffWaitMinimum", "OCPPCommCtrlr.RetryBackOffRandomRange",
            "OCPPCommCtrlr.RetryBackOffRepeatTimes")  # fmt: skip
@@ -138,7 +140,6 @@ class ChargingStation(LinkControls):
         state_dir = config.storage.state_dir
         self.station, self.clock = station, clock
         identity = ocpp.charge_point_id or config.station.charge_point_id
-        self.link = Link(ocpp.url, identity, Rpc("2.0.1"), call_timeout=ocpp.call_timeout_s)
         self.journal = Journal(db, ids=STATION_IDS)
         store = VariableStore(db, state_dir / "secrets")
         self.certificates = CertificateStore(
@@ -148,6 +149,10 @@ class ChargingStation(LinkControls):
         local_list, cache = LocalList(db), AuthCache(db, clock.now)
         screen = ctx.screen if description.display is not None else None
         limits = ChargingLimits(ProfileStore(db), now=clock.now, voltage_v=config.station.nominal_voltage_v)
+        self.queue_open = asyncio.Event()  # set once the statuses after the first Accepted went out
+        self.link = Link(ocpp.url, identity, Rpc("2.0.1"), call_timeout=ocpp.call_timeout_s)
+        self.external = ExternalConstraints(ctx.energy, station.evse_ids, self.link, lambda a: self.model.value(a),
+                                            self.queue_open, clock.now)  # fmt: skip
         live = readers(station, {
             "display_message_entries": lambda: self.display_messages.count if self.display_messages else 0,
             "display_text": lambda: "\n".join(screen.lines) if screen is not None else "",
@@ -161,6 +166,7 @@ class ChargingStation(LinkControls):
             "monitoring_base": lambda: self.monitoring.store.setting("base"),
             "monitoring_level": lambda: self.monitoring.level,
             "link_connected": lambda: self.link.connected.is_set(),
+            "external_control_signals": lambda: self.external.enabled,
         })  # fmt: skip
         self.model = DeviceModel(inventory, live, presets=presets, stored=store.load(inventory))
         self.configuration = Configuration(self.model, store, self.link, clock.now)
@@ -182,7 +188,6 @@ class ChargingStation(LinkControls):
                                  self.security_events.report,
                                  serial_number=config.station.serial_number or identity, now=clock.now)  # fmt: skip
         self.reasons = BootReasons(db)
-        self.queue_open = asyncio.Event()  # set once the statuses after the first Accepted went out
         self.registration = Registration(
             self.link, self.configuration, clock,
             Identity(config.station.vendor, config.station.model, config.station.serial_number,
@@ -218,7 +223,8 @@ class ChargingStation(LinkControls):
         self.metering = Metering(station, self.transactions, self.link, self.registration.accepted, clock,
                                  lambda: meter_settings(self.model.value))  # fmt: skip
         self.smart_charging = SmartCharging(station, limits, self.model, self.link,
-                                            description.capacities.charging_profiles)  # fmt: skip
+                                            description.capacities.charging_profiles,
+                                            self.external.entries)  # fmt: skip
         self.smart_charging.attach()
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted,
                                             self.smart_charging.remote_start_profile)  # fmt: skip
@@ -362,6 +368,7 @@ class ChargingStation(LinkControls):
         self._tasks.spawn(self.security_events.report("StartupOfTheDevice"), "ocpp201-startup-event")
         self._tasks.spawn(self.firmware_updater.verify_boot(self.registration.accepted), "ocpp201-firmware-trial")
         self._tasks.spawn(self.security.watch_expiry(self.registration.accepted), "ocpp201-certificate-expiry")
+        self._tasks.spawn(self.external.run(), "ocpp201-external-limits")
         self.metering.start()
         if self.display_messages is not None:
             self._tasks.spawn(self.display_messages.run(), "ocpp201-display-messages")

@@ -26,14 +26,16 @@ Rules kept here:
   ChargingStationExternalConstraints profile (K10.FR.03/08/09: Unknown); nothing cleared: Unknown.
 - GetChargingProfiles: the profiles on the EVSE asked for (0: the station's own; none: all,
   K09.FR.04-06) that match every criterion, the limit source of a profile being EMS for
-  ChargingStationExternalConstraints and CSO for what the CSMS set. Answered Accepted (or
+  ChargingStationExternalConstraints (local energy management's, external_limits.py) and CSO
+  for what the CSMS set. Answered Accepted (or
   NoProfiles) first, then one ReportChargingProfiles per (EVSE, source) with the requestId, all
   but the last with tbc (K09.FR.01/02).
 - GetCompositeSchedule: from the request's receipt for its duration, in the unit asked for
   (A when none; one outside RateUnit: Rejected, K08.FR.07), an unknown EVSE Rejected (K08.FR.05).
   An EVSE without a transaction is reported as if one started now under its TxDefaultProfile
   (K08.FR.06); EVSE 0 is the total the station expects to draw (K08.FR.03): the sum of the
-  EVSEs' schedules under the station-wide cap. Periods without a profile limit report the
+  EVSEs' schedules under the station-wide cap. Local energy management's constraint counts as
+  the EVSE's ChargingStationExternalConstraints. Periods without a profile limit report the
   hardware's maximum.
 - RequestStartTransaction.chargingProfile: a TxProfile without transactionId (F01.FR.09/11)
   that would be accepted on the EVSE, else the request is Rejected; it is installed on the
@@ -168,9 +170,11 @@ def _matches(entry: InstalledProfile, evse: int | None, criteria: Payload) -> bo
 
 
 class SmartCharging:
-    def __init__(self, station: Station, limits: ChargingLimits, model: DeviceModel, link: Link, max_entries: int):
+    def __init__(self, station: Station, limits: ChargingLimits, model: DeviceModel, link: Link, max_entries: int,
+                 external: Callable[[], tuple[InstalledProfile, ...]] = tuple):  # fmt: skip
         self.station, self.limits, self.model, self.link = station, limits, model, link
         self.max_entries = max_entries
+        self.external = external  # local energy management's ChargingStationExternalConstraints (external_limits.py)
 
     def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
         return {
@@ -261,7 +265,8 @@ class SmartCharging:
     async def get_charging_profiles(self, payload: Payload) -> Payload | Reply:
         self._enabled()
         request_id, evse = payload["requestId"], payload.get("evseId")
-        found = [e for e in self.limits.installed if _matches(e, evse, payload["chargingProfile"])]
+        every = (*self.limits.installed, *self.external())
+        found = [e for e in every if _matches(e, evse, payload["chargingProfile"])]
         if not found:
             return {"status": "NoProfiles"}
         key: Callable[[InstalledProfile], tuple[int, str]] = lambda e: (e.connector_id, _source(e))  # noqa: E731
@@ -295,7 +300,8 @@ class SmartCharging:
             schedule = self._station_schedule(covered, unit)
             maximum = sum(self.limits.max_amps(e) for e in self.station.evse_ids)
         else:
-            schedule, maximum = self.limits.composite(evse, covered, unit), self.limits.max_amps(evse)
+            schedule = self.limits.composite(evse, covered, unit, also=self.external())
+            maximum = self.limits.max_amps(evse)
         written = schedule.to_dict(maximum, self.limits.voltage_v)
         return {
             "status": "Accepted",
@@ -312,7 +318,8 @@ class SmartCharging:
         now = self.limits.now()
         cap = composite_schedule(self.limits.installed, STATION_WIDE, now, duration, unit, now=now,
                                  voltage_v=self.limits.voltage_v)  # fmt: skip
-        evses = [(self.limits.composite(e, duration, unit, now=now), self.limits.max_amps(e))
+        external = self.external()
+        evses = [(self.limits.composite(e, duration, unit, now=now, also=external), self.limits.max_amps(e))
                  for e in self.station.evse_ids]  # fmt: skip
         return station_total(cap, evses, self.limits.voltage_v)
 
