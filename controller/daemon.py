@@ -71,7 +71,7 @@ class Daemon:
     api: Any = None
     ocpp: FrontEnd | None = None  # the OCPP front end when [ocpp] has a url
     time_sync: Any = None  # NTP when [time] names servers
-    site: Any = None  # energy management (controller/energy/site.py) with [grid] or [mqtt]
+    site: Any = None  # energy management (controller/energy/site.py) with [grid], [mqtt] or a phase switch
     mqtt: Any = None  # the MQTT bridge with [mqtt] host
     screen: Any = None  # the driver's display (controller/display/screen.py) on a board with one
     restart_requested: RestartKind | None = None  # after a reset
@@ -127,7 +127,8 @@ class Daemon:
             self.screen = Screen(self.board.display, self.station, self.clock)
             self.station.subscribe(self.screen.on_event)
         self.owner_limits = OwnerLimits(self.db, {c.id: (c.max_current_a, c.phases) for c in cfg.connectors})
-        if cfg.grid.source is not None or cfg.mqtt.enabled:
+        switches = any(hw.phase_switch is not None for hw in self.board.connectors)
+        if cfg.grid.source is not None or cfg.mqtt.enabled or switches:
             from controller.energy.site import Site
 
             self.site = Site(cfg, self.station, self.board, self.db, self.owner_limits)

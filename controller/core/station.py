@@ -248,6 +248,15 @@ class Station:
 
     # ---- limits -------------------------------------------------------------------------------
 
+    def phases_allowed(self, evse_id: int, besides: str) -> int:
+        """The fewest phases any limit source but ``besides`` allows the EVSE now (its wired
+        phases when none limits it): what a phase switch may offer (a CSMS profile's numberPhases)."""
+        cfg = self._evses[evse_id].config
+        assert cfg is not None
+        now = time.monotonic()
+        answers = [answer(evse_id, now) for name, answer in self._limit_sources if name != besides]
+        return min((a.phases for a in answers if a is not None), default=cfg.phases)
+
     def refresh_limit(self, evse_id: int, now: float | None = None) -> None:
         evse = self._evses[evse_id]
         cfg = evse.config

@@ -23,7 +23,9 @@ Rules kept here:
 - Solar surplus is the grid's export plus what the solar connectors draw; without a fresh grid
   reading ``pv`` offers nothing and ``minpv`` the minimum.
 - A phase switch runs its sequence (phase_switch.py) when the solar target asks for other
-  phases; a relay that refuses (a contactor it sees closed) is logged and tried again.
+  phases, or another limit source allows fewer (a CSMS profile's numberPhases 1: the connector's
+  phases are then 1 in every mode); a relay that refuses (a contactor it sees closed) is logged
+  and tried again. A board with a phase switch gets a site even without ``[grid]``, to move it.
 - Member boxes (``[grid] members``) take part like local connectors, from the state they
   publish (``member_state``); a member's state older than ``max_age_s`` is left out (its
   current then counts among the house's other loads, where the grid meter sees it). Their
@@ -311,7 +313,10 @@ class Site:
         out = []
         for view in self.station.views():
             phases = self.switches[view.id].phases if view.id in self.switches else view.phases
-            ladder = (1, 3) if view.id in self.switches else (view.phases,)
+            ladder = (view.phases,)
+            if view.id in self.switches:  # fewer phases where another source (a CSMS profile) says so
+                allowed = self.station.phases_allowed(view.id, besides=NAME)
+                ladder = (1, 3) if allowed >= 3 else (1,)
             rotation = self.grid_config.connector_phases(view.id)
             owner_a = self.owner.amps.get(view.id)
             out.append(local_participant(view, self.modes[view.id], owner_a, rotation, phases, ladder))

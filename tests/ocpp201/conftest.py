@@ -22,6 +22,7 @@ async def cs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         presets,
         getattr(request.module, "SECURITY", None),
         getattr(request.module, "SECTIONS", ""),
+        getattr(request.module, "EVSE1_SIM", ""),
     )
     await harness.open()
     try:

@@ -8,7 +8,8 @@ Rules for writing a test case with it (read these first):
    the daemon once, Accepted by the test CSMS; every test in the module uses it. A module
    needs ``pytestmark = MODULE`` (one event loop per module) and may set ``PRESETS``
    (``[ocpp.variables]`` of its station, e.g. ``{"TxCtrlr.TxStartPoint": "EVConnected"}``) and
-   ``SECTIONS`` (more TOML tables for its station, e.g. ``[grid]`` for energy management).
+   ``SECTIONS`` (more TOML tables for its station, e.g. ``[grid]`` for energy management) and
+   ``EVSE1_SIM`` (the ``[connector.sim]`` table of EVSE 1, e.g. a phase switch).
 2. Before each test the general preconditions of part 6 section 2.1 hold again (``restore``,
    autouse): Accepted and connected, EVs gone, no transaction, faults cleared, every EVSE
    operative, no reservation, the variables the previous test changed set back (through
@@ -184,7 +185,7 @@ rows = 4
 id = 1
 phases = 3
 max_current_a = 32.0
-
+{evse1}
 [[connector]]
 id = 2
 phases = 3
@@ -270,10 +271,12 @@ BACKOFF_PRESETS = {"OCPPCommCtrlr.RetryBackOffWaitMinimum": 1, "OCPPCommCtrlr.Re
 
 
 class Harness:
-    def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None, sections: str = ""):
+    def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None, sections: str = "",
+                 evse1_sim: str = ""):  # fmt: skip
         self.state_dir = state_dir
         self.presets = {**BACKOFF_PRESETS, **presets}
         self.sections = sections
+        self.evse1 = f"[connector.sim]\n{evse1_sim}\n" if evse1_sim else ""
         self.security = security
         self.pki = BenchPki(state_dir.parent / f"{state_dir.name}-pki") if security and security.tls else None
         self.tls: dict[int, Any] = {}  # port -> the TLS context an endpoint serves with
@@ -308,7 +311,7 @@ class Harness:
                 ocpp = f'ca_file = "{self.pki.root_file}"'
 
         variables = "\n".join(f'"{name}" = {_toml(value)}' for name, value in self.presets.items())
-        self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, url=url, ocpp=ocpp,
+        self.config = parse(CONFIG.format(cp_id=CP_ID, state_dir=self.state_dir, url=url, ocpp=ocpp, evse1=self.evse1,
                                           variables=variables) + self.sections, "harness.toml")  # fmt: skip
         await self._start(open_board(self.config))
         await self.booted_and_reported()

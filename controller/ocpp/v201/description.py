@@ -53,6 +53,7 @@ class EvseDescription:
     connectors: tuple[ConnectorDescription, ...] = (ConnectorDescription(),)
     temperature_sensor: bool = False
     bay_sensor: bool = False
+    phase_switch: bool = False  # 3 -> 1 phase (energy management's phase switch)
 
 
 @dataclass(frozen=True)

@@ -222,9 +222,10 @@ class ChargingStation(LinkControls):
         self.transactions.token_answered = self.authorizer.answered
         self.metering = Metering(station, self.transactions, self.link, self.registration.accepted, clock,
                                  lambda: meter_settings(self.model.value))  # fmt: skip
+        switchable = frozenset(n for n, e in enumerate(description.evses, 1) if e.phase_switch)
         self.smart_charging = SmartCharging(station, limits, self.model, self.link,
-                                            description.capacities.charging_profiles,
-                                            self.external.entries)  # fmt: skip
+                                            description.capacities.charging_profiles, self.external.entries,
+                                            switchable)  # fmt: skip
         self.smart_charging.attach()
         self.remote_control = RemoteControl(station, self.configuration, self.registration.accepted,
                                             self.smart_charging.remote_start_profile)  # fmt: skip

@@ -48,7 +48,8 @@ def describe(config: Config, board: Board) -> StationDescription:
         plug = ConnectorDescription("sType2", fixed_cable=False, lock=hw.lock is not None) if socket else \
             ConnectorDescription("cType2", fixed_cable=True, lock=False)  # fmt: skip
         evses.append(EvseDescription(phases=connector.phases, max_current_a=connector.max_current_a,
-                                     connectors=(plug,), temperature_sensor=hw.temperature is not None))  # fmt: skip
+                                     connectors=(plug,), temperature_sensor=hw.temperature is not None,
+                                     phase_switch=hw.phase_switch is not None))  # fmt: skip
     ocpp = config.ocpp
     return StationDescription(
         evses=tuple(evses),
@@ -61,6 +62,7 @@ def describe(config: Config, board: Board) -> StationDescription:
         ntp_servers=config.time.servers,
         max_temperature_c=config.loop.max_temperature_c,
         display=_display_size(board),
+        phase_switching=any(e.phase_switch for e in evses),
     )
 
 

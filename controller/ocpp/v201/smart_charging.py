@@ -16,10 +16,12 @@ Rules kept here:
   one chargingSchedule (K01.FR.34: several only with ISO 15118, not spoken here); a TxDefault
   on EVSE 0 beside one of the same stackLevel on an EVSE, or the other way round, with another
   id: DuplicateProfile (K01.FR.52/53); numberPhases below the phases an EVSE has cannot be
-  ensured (the pilot offers current, not phases: K01.FR.43), above them it is imposed as the
-  EVSE's (K01.FR.45), absent it is 3 (K01.FR.49); phaseToUse only with numberPhases 1
-  (K01.FR.19) on an EVSE that is single-phase anyway, phase 1 (K01.FR.46/48: no
-  ACPhaseSwitchingSupported here).
+  ensured (the pilot offers current, not phases: K01.FR.43) unless the EVSE has a phase switch
+  (SmartChargingCtrlr.Phases3to1): numberPhases 1 then switches it to one phase through energy
+  management's switch sequence (controller/energy/site.py), never under load; above them it is
+  imposed as the EVSE's (K01.FR.45), absent it is 3 (K01.FR.49); phaseToUse only with
+  numberPhases 1 (K01.FR.19) on an EVSE that is single-phase anyway or switched to one phase,
+  phase 1 (its L1; K01.FR.46/48: no ACPhaseSwitchingSupported here).
 - A TxDefaultProfile on EVSE 0 applies to every EVSE without copies (K01.FR.14): the engine
   reads it from EVSE 0 for each of them.
 - ClearChargingProfile: by id, or by the criteria (all must match, K10.FR.04); never a
@@ -92,6 +94,7 @@ class Request:
     phases: dict[int, int]  # the phases of each EVSE (id > 0)
     running: dict[int, str]  # EVSE -> the transaction running there
     installed: tuple[InstalledProfile, ...]
+    switchable: frozenset[int] = frozenset()  # EVSEs with a phase switch (3 -> 1)
 
 
 def _exists(r: Request) -> tuple[str, str] | None:
@@ -134,7 +137,8 @@ def _duplicate(r: Request) -> tuple[str, str] | None:
 
 def _phases(r: Request) -> tuple[str, str] | None:
     evses = list(r.phases) if r.evse == 0 else [r.evse]
-    most = max((r.phases[e] for e in evses), default=DEFAULT_PHASES)
+    # What the EVSEs cannot go below: their wired phases, 1 where a phase switch can take them there.
+    most = max((1 if e in r.switchable else r.phases[e] for e in evses), default=DEFAULT_PHASES)
     for period in r.profile.schedule.periods:
         wanted = period.number_phases if period.number_phases is not None else DEFAULT_PHASES
         if wanted < most:
@@ -171,9 +175,10 @@ def _matches(entry: InstalledProfile, evse: int | None, criteria: Payload) -> bo
 
 class SmartCharging:
     def __init__(self, station: Station, limits: ChargingLimits, model: DeviceModel, link: Link, max_entries: int,
-                 external: Callable[[], tuple[InstalledProfile, ...]] = tuple):  # fmt: skip
+                 external: Callable[[], tuple[InstalledProfile, ...]] = tuple,
+                 switchable: frozenset[int] = frozenset()):  # fmt: skip
         self.station, self.limits, self.model, self.link = station, limits, model, link
-        self.max_entries = max_entries
+        self.max_entries, self.switchable = max_entries, switchable
         self.external = external  # local energy management's ChargingStationExternalConstraints (external_limits.py)
 
     def handlers(self) -> dict[str, Callable[[Payload], Awaitable[Payload | Reply]]]:
@@ -222,7 +227,8 @@ class SmartCharging:
         except ProfileFormatError as exc:
             return None, _rejected("InvalidValue", str(exc))
         phases = {v.id: v.phases for v in self.station.views()}
-        request = Request(evse, profile, len(data["chargingSchedule"]), phases, running, self.limits.installed.entries)
+        request = Request(evse, profile, len(data["chargingSchedule"]), phases, running, self.limits.installed.entries,
+                          self.switchable)  # fmt: skip
         for check in CHECKS:
             refused = check(request)
             if refused is not None:
