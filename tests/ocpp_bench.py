@@ -73,10 +73,12 @@ async def until(predicate: Callable[[], bool], within: float = WITHIN) -> None:
 
 
 class Bench:
-    def __init__(self, csms: Csms, tmp_path: Path, connectors: int = 1, keys: str = "", lock: bool = False):
+    def __init__(self, csms: Csms, tmp_path: Path, connectors: int = 1, keys: str = "", lock: bool = False,
+                 sections: str = ""):  # fmt: skip
         """``keys``: extra ``[ocpp.keys]`` lines (that section comes last in CONFIG); ``lock``:
-        sockets with a cable lock."""
+        sockets with a cable lock; ``sections``: more TOML tables (``[grid]``...)."""
         self.csms, self.tmp_path, self.connectors, self.keys = csms, tmp_path, connectors, keys
+        self.sections = sections
         self.connector = CONNECTOR + ("[connector.sim]\nlock = true\n" if lock else "")
         self.daemon: Daemon | None = None
 
@@ -89,6 +91,8 @@ class Bench:
                 connectors="\n".join(self.connector.format(id=i + 1) for i in range(self.connectors)),
             )
             + self.keys
+            + "\n"
+            + self.sections
         )
         config = parse(text, "test")
         self.daemon = Daemon(config, open_board(config))
