@@ -98,6 +98,9 @@ VALID_TOKEN = {"idToken": "04A2B3C4", "type": "ISO14443"}  # <Configured valid_i
 SECOND_TOKEN = {"idToken": "04A2B3C5", "type": "ISO14443"}  # another driver, for a second EVSE
 INVALID_TOKEN = {"idToken": "BADCAFE1", "type": "ISO14443"}
 HEARTBEAT_INTERVAL = 3600  # <Configured heartbeatInterval>: long, so no heartbeat lands in a test by chance
+# No clock-aligned meter values unless a test asks for them: one at a quarter hour would land in
+# whatever test runs then (a TransactionEvent MeterValueClock where a test shows that none came).
+QUIET = {"AlignedDataCtrlr.Interval": 0}
 EV = {"max_current_a": 16.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
 FAULTS = FAULT_KINDS  # every fault the simulated world can inject
 
@@ -274,7 +277,7 @@ class Harness:
     def __init__(self, state_dir: Path, presets: dict[str, Any], security: Secured | None = None, sections: str = "",
                  evse1_sim: str = ""):  # fmt: skip
         self.state_dir = state_dir
-        self.presets = {**BACKOFF_PRESETS, **presets}
+        self.presets = {**BACKOFF_PRESETS, **QUIET, **presets}
         self.sections = sections
         self.evse1 = f"[connector.sim]\n{evse1_sim}\n" if evse1_sim else ""
         self.security = security
