@@ -313,7 +313,7 @@ class Site:
         out = []
         for view in self.station.views():
             phases = self.switches[view.id].phases if view.id in self.switches else view.phases
-            ladder = (view.phases,)
+            ladder: tuple[int, ...] = (view.phases,)
             if view.id in self.switches:  # fewer phases where another source (a CSMS profile) says so
                 allowed = self.station.phases_allowed(view.id, besides=NAME)
                 ladder = (1, 3) if allowed >= 3 else (1,)
