@@ -43,10 +43,10 @@ from controller.core.ledger import Ledger
 from controller.core.station import Station
 from controller.core.vocabulary import RestartKind, StopCause
 from controller.curves import Curves
-from controller.metering import MeterPoller
+from controller.metering import MeterPoller, idle_interval
 from controller.ocpp.frontend import FrontEnd
 from controller.owner_limits import OWNER, OwnerLimits
-from controller.realtime import ConnectorLimits, LoopSettings
+from controller.realtime import ConnectorLimits, ConnectorSnapshot, LoopSettings
 from controller.safety.process import RealtimeProcess, RemoteBoard
 from controller.slow_steps import SlowStepWatch
 from controller.storage import Database
@@ -82,6 +82,10 @@ class Daemon:
     slow_steps: SlowStepWatch | None = None
     _tasks: Tasks = field(init=False)
 
+    def _on_snapshot(self, snap: ConnectorSnapshot) -> None:
+        self.poller.set_idle(snap.connector, snap.idle)
+        self.station.on_snapshot(snap)
+
     async def start(self) -> None:
         cfg = self.config
         if not isinstance(self.board, RemoteBoard):  # a board built here would share the loop's interpreter
@@ -94,7 +98,9 @@ class Daemon:
         self.db = Database(cfg.storage.database)
         self.ledger = Ledger(self.db)
         meters = {c.id: c.meter for c in self.board.connectors}
-        self.poller = MeterPoller(meters, [], cfg.loop.meter_interval_s, deadline_s=max(2.0, cfg.loop.meter_interval_s))
+        interval, deadline = cfg.loop.meter_interval_s, max(2.0, cfg.loop.meter_interval_s)
+        idle = idle_interval(interval, deadline, cfg.loop.meter_timeout_s)
+        self.poller = MeterPoller(meters, [], interval, deadline_s=deadline, idle_interval_s=idle)
         from controller.ocpp import versions
         from controller.ocpp.frontend import FrontEndContext  # the front ends' layer, imported when used
 
@@ -117,7 +123,7 @@ class Daemon:
                 max_temperature_c=cfg.loop.max_temperature_c,
                 realtime_priority=cfg.loop.realtime_priority,
             ),
-            on_change=lambda snap: loop.call_soon_threadsafe(self.station.on_snapshot, snap),
+            on_change=lambda snap: loop.call_soon_threadsafe(self._on_snapshot, snap),
             feed_timeout_s=cfg.loop.feed_timeout_s,
         )
         self.station = Station(cfg, self.board, self.ledger, self.rt, self.clock, restart=self._restart)

@@ -94,6 +94,11 @@ class ConnectorSnapshot:
     faults: frozenset[Fault]
     lock_feedback: bool | None = None  # where the lock says it is (None: no lock, or no feedback)
 
+    @property
+    def idle(self) -> bool:
+        """No EV, and the contactor open by command and by feedback: nothing can draw current."""
+        return self.cp is CpState.A and not self.contactor and not self.contactor_feedback
+
     def material(self) -> tuple[object, ...]:
         """The fields whose change the charging core must hear about."""
         return (self.cp, self.pilot, self.contactor, self.locked, self.lock_feedback, self.faults, self.limit_stale)
@@ -305,7 +310,7 @@ class RealtimeLoop:
         )
         previous = ch.snapshot
         ch.snapshot = snap
-        ch.quiet = snap.cp is CpState.A and not snap.contactor and not feedback
+        ch.quiet = snap.idle
         if self._on_change is not None and (previous is None or self._change(previous) != self._change(snap)):
             try:
                 self._on_change(snap)

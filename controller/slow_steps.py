@@ -2,20 +2,24 @@
 ``threshold_s`` is logged with what it was doing.
 
 Rules kept here:
-- An idle loop pays nothing (no timer wakes it: an idle wallbox's CPU is its owner's power):
-  a daemon thread looks at the loop thread every ``threshold_s / 2``. Waiting for I/O in
-  ``selectors`` it is idle; else it is running a step, and the thread posts a beat
-  (``call_soon_threadsafe``, it runs once the loop is back). When a beat has waited
-  ``threshold_s``, the thread samples what the loop thread is running: the task (name and
-  coroutine), or else the callback the step started in, and the innermost frame (file:line
-  in function). Samples are taken every period while the step lasts.
-- When the loop comes back, one WARNING says how long it was held at least (from the beat's
-  posting to its run) and what it was doing; a step still running after ``STILL_S`` is
-  reported at once as well, so a loop that never comes back is in the log too.
-- Sampling reads the loop thread's frames under the GIL (``sys._current_frames``): no hook
-  into asyncio's internals. A step holding the GIL in one long C call is sampled as soon as
-  that call returns, while the step still runs.
-- ``start()`` on the loop's thread, ``stop()`` from it; ``stop()`` joins the thread.
+- A step is what the loop runs between two waits in its selector. ``start()`` wraps the
+  running loop's selector (asyncio's selector loop, the only one the daemon runs on) so that
+  each return from the wait notes when a step began, and each wait when it ended: two clock
+  reads per step, no timer in the loop.
+- An idle loop wakes nothing (an idle wallbox's CPU is its owner's power): a daemon thread
+  parks while the loop waits and is woken by the next step's start; a step still running
+  ``threshold_s`` after it began is sampled every ``threshold_s / 2`` until it ends: the task
+  (name and coroutine), or else the callback the step started in, and the innermost frame
+  (file:line in function). When the loop wakes more often than that, the thread looks every
+  ``threshold_s / 2`` instead of being woken by each step.
+- When the step ends, one WARNING says how long it held the loop and what it was doing; a
+  step still running after ``STILL_S`` is reported at once as well, so a loop that never
+  comes back is in the log too.
+- Sampling reads the loop thread's frames under the GIL (``sys._current_frames``). A step
+  holding the GIL in one long C call is sampled as soon as that call returns, while the step
+  still runs.
+- ``start()`` on the loop's thread, ``stop()`` from it; ``stop()`` joins the thread and
+  gives the selector back.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -52,64 +57,103 @@ class SlowStepWatch:
         self.loop = loop
         self.threshold_s = threshold_s
         self.period_s = threshold_s / 2
-        self._posted: float | None = None  # when the beat waiting for the loop was posted
-        self._beat: float | None = None  # when it ran
+        # Written by the loop thread only (in its selector), read by the watching thread:
+        self._waiting = False  # the loop waits in its selector
+        self._steps = 0  # steps begun so far: which one runs
+        self._began = time.monotonic()  # when the running step began
+        self._held_until = 0.0  # when the step being sampled ended
+        # Written by the watching thread:
+        self._sampling = -1  # the step whose end the selector notes
+        self._parked = False  # waiting for the next step to begin
+        self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._selector: selectors.BaseSelector | None = None
         self._loop_thread = threading.get_ident()
 
     def start(self) -> None:
         self._loop_thread = threading.get_ident()
+        self._began = time.monotonic()  # the step running now, which calls this
+        # Where asyncio's selector loop waits: a private attribute, but the one place a step ends
+        # and the next begins, and every selector loop since Python 3.4 has it.
+        self._selector = selector = cast(Any, self.loop)._selector
+        wait = selector.select
+
+        def select(timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            if self._sampling == self._steps:
+                self._held_until = time.monotonic()
+            self._waiting = True
+            try:
+                return wait(timeout)
+            finally:
+                self._began = time.monotonic()
+                self._steps += 1
+                self._waiting = False
+                if self._parked:
+                    self._parked = False
+                    self._wake.set()
+
+        cast(Any, selector).select = select
         self._thread = threading.Thread(target=self._watch, name="evsed-slow-steps", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopping = True  # seen within one period
+        self._stopping = True
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
-
-    def _ran(self) -> None:
-        self._beat = time.monotonic()
-
-    def _idle(self) -> bool:
-        """The loop thread waits in ``selectors`` (for I/O or its next timer): no step runs."""
-        frame = sys._current_frames().get(self._loop_thread)
-        return frame is not None and frame.f_code.co_filename == selectors.__file__
+        if self._selector is not None:
+            del self._selector.select  # the class's own again
+            self._selector = None
 
     def _sample(self) -> str:
         frame = sys._current_frames().get(self._loop_thread)
         return describe(frame, asyncio.current_task(self.loop))
 
+    def _park(self) -> None:
+        """Wait until the loop begins its next step (or ``stop()``)."""
+        self._wake.clear()
+        self._parked = True
+        if self._waiting and not self._stopping:
+            self._wake.wait()
+        self._parked = False
+
     def _watch(self) -> None:
+        unparked = float("-inf")
+        while not self._stopping:
+            if self._waiting:
+                if time.monotonic() - unparked < self.period_s:  # the loop wakes often: look, do not park
+                    time.sleep(self.period_s)
+                else:
+                    self._park()
+                    unparked = time.monotonic()
+                continue
+            step, began = self._steps, self._began
+            age = time.monotonic() - began
+            if age < self.threshold_s:
+                time.sleep(self.threshold_s - age)  # then it is slow if it still runs
+                continue
+            self._follow(step, began)
+
+    def _follow(self, step: int, began: float) -> None:
+        """Sample the slow ``step`` until it ends, then report it."""
+        self._sampling = step
         seen: list[str] = []
         told_still = False
-        while True:
-            time.sleep(self.period_s)  # half the cost of an Event wait, twenty times a second
-            if self._stopping:
-                return
-            posted, beat = self._posted, self._beat
-            if posted is not None and beat is not None:  # the loop is back
-                if seen:
-                    log.warning("an asyncio step held the event loop for at least %.0f ms: %s",
-                                (beat - posted) * 1000, "; then ".join(seen))  # fmt: skip
-                self._posted, seen, told_still = None, [], False
-                continue
-            if posted is None:
-                if self._idle():
-                    continue
-                self._posted, self._beat = time.monotonic(), None
-                try:
-                    self.loop.call_soon_threadsafe(self._ran)
-                except RuntimeError:  # the loop is closed
-                    return
-                continue
-            age = time.monotonic() - posted
-            if age < self.threshold_s:
-                continue
+        sampled = time.monotonic()
+        while self._steps == step and not self._waiting and not self._stopping:
             what = self._sample()
             if not seen or seen[-1] != what:
                 seen.append(what)
-            if age > STILL_S and not told_still:
+            sampled = time.monotonic()
+            if sampled - began > STILL_S and not told_still:
                 told_still = True
                 log.warning("an asyncio step has held the event loop for over %.0f ms so far: %s",
-                            age * 1000, what)  # fmt: skip
+                            (sampled - began) * 1000, what)  # fmt: skip
+            time.sleep(self.period_s)
+        self._sampling = -1
+        if not seen:
+            return  # it ended between the look and the first sample: nothing to say what it was
+        held_until = self._held_until if self._held_until > began else sampled
+        log.warning("an asyncio step held the event loop for at least %.0f ms: %s",
+                    (held_until - began) * 1000, "; then ".join(seen))  # fmt: skip

@@ -320,6 +320,24 @@ async def test_meter_offline_suspends_and_the_session_survives(start_daemon) -> 
     assert row["meter_stop_wh"] > before
 
 
+async def test_an_idle_meter_is_read_seldom_and_a_plug_in_has_it_read_at_the_interval(start_daemon) -> None:
+    # meter_timeout_s 300: an idle connector's meter is read every 5 s (metering.idle_interval).
+    run = await start_daemon(FREE_VEND.replace("meter_timeout_s = 1.0", "meter_timeout_s = 300.0"))
+    reads: list[float] = []  # the simulated meter's time of each reading the station got
+
+    def heard(evse: int) -> None:
+        meter = run.station.view(evse).meter
+        if meter is not None and (not reads or meter.at != reads[-1]):
+            reads.append(meter.at)
+
+    run.station.on_readings(heard)
+    await eventually(lambda: reads, what="a reading")
+    await asyncio.sleep(1.0)  # a window in which the idle meter is not read again (at 0.2 s: five times)
+    assert len(reads) == 1, reads
+    run.sim.plug_in(1, **EV)
+    await eventually(lambda: len(reads) >= 8, what="readings every 0.2 s while the EV is plugged in")
+
+
 async def test_rcd_trip_ends_the_session_and_stays_faulted_until_unplug(start_daemon) -> None:
     run = await start_daemon(FREE_VEND)
     await charging(run)

@@ -19,7 +19,7 @@ from conftest import eventually, wait_until
 
 from controller.config import parse
 from controller.realtime import ConnectorControl, ConnectorLimits, ConnectorSnapshot, Limit, LoopSettings
-from controller.safety.process import open_board
+from controller.safety.process import open_board, renewal_due
 from hal.config import ConfigError
 from hal.errors import HardwareError, MeterError
 from hal.types import CpState
@@ -173,3 +173,29 @@ def test_the_process_switches_the_board_off_when_the_daemon_stops_feeding_it(evs
             daemon.proc.send_signal(signal.SIGCONT)
         wait_until(lambda: daemon.api("GET", "/api/status")[1]["realtime_healthy"] is False, 10, "reported")
         assert "no word from the daemon for 3.0 s" in daemon.log()
+
+
+ALLOWED = ConnectorControl(charge_allowed=True, limit=Limit(16.0, 3, 105.0))
+
+
+@pytest.mark.parametrize(
+    ("sent", "control", "due"),
+    [
+        (None, ALLOWED, True),  # the loop has nothing yet
+        (ALLOWED, ALLOWED, False),  # the same again
+        # Renewals (only valid_until later): at 100 s the loop's one lasts 5 s more.
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 3, 106.0)), False),  # 5 s left of the new 6 s
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 3, 111.0)), True),  # 5 s left of the new 11 s
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 3, 104.0)), True),  # shortened: at once
+        # Anything else: at once.
+        (ALLOWED, ConnectorControl(True, Limit(15.0, 3, 106.0)), True),
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 1, 106.0)), True),
+        (ALLOWED, ConnectorControl(False, Limit(16.0, 3, 106.0)), True),
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 3, 106.0), hold_lock=True), True),
+        (ALLOWED, ConnectorControl(True, Limit(16.0, 3, 106.0), lock_attempt=1), True),
+    ],
+)
+def test_a_renewed_control_goes_to_the_loop_at_half_its_lifetime_any_change_at_once(
+    sent: ConnectorControl | None, control: ConnectorControl, due: bool
+) -> None:
+    assert renewal_due(sent, control, now=100.0) is due

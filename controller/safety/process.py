@@ -11,9 +11,12 @@ Rules kept here:
   under their own logger names.
 - ``RealtimeProcess`` has ``RealtimeLoop``'s interface. Controls and readings given before
   ``start`` travel with the start request. Controls and readings are sent from the asyncio
-  event loop, and each one feeds the child's watchdog; when none went for FEED_INTERVAL_S a
-  ``Feed`` goes, also from the event loop: a stuck event loop starves the watchdog as surely
-  as a dead daemon closes its socket.
+  event loop, and each one feeds the child's watchdog; when none went for a third of
+  ``feed_timeout_s`` a ``Feed`` goes, also from the event loop: a stuck event loop starves the
+  watchdog as surely as a dead daemon closes its socket.
+- A control that only moves its limit's ``valid_until`` later (the station renews its
+  controls every second) goes once the one the loop has is past half of the new one's
+  lifetime (``renewal_due``); any other change, a shortened validity included, goes at once.
 - ``healthy()``: the process runs, its last report is younger than REPORT_STALE_S and says
   the loop ticks on time. The daemon feeds systemd's watchdog from its event loop and only
   then: both processes must be well.
@@ -35,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,6 @@ import controller
 from controller.config import Config, connector_slots
 from controller.realtime import ConnectorControl, ConnectorLimits, ConnectorSnapshot, LoopSettings
 from controller.safety.wire import (
-    FEED_INTERVAL_S,
     REPORT_INTERVAL_S,
     BoardShape,
     Channel,
@@ -296,6 +298,15 @@ def _remote_board(child: RealtimeChild, shape: BoardShape) -> RemoteBoard:
     return board
 
 
+def renewal_due(sent: ConnectorControl | None, control: ConnectorControl, now: float) -> bool:
+    """Whether ``control`` must go to a loop that has ``sent`` (see the rules above)."""
+    if sent is None or replace(control, limit=replace(control.limit, valid_until=sent.limit.valid_until)) != sent:
+        return True
+    if control.limit.valid_until <= sent.limit.valid_until:
+        return control.limit.valid_until < sent.limit.valid_until
+    return sent.limit.valid_until - now < (control.limit.valid_until - now) / 2
+
+
 class RealtimeProcess:
     """``RealtimeLoop``'s interface for the loop that runs in the real-time process."""
 
@@ -316,6 +327,8 @@ class RealtimeProcess:
         self._feed_timeout_s = feed_timeout_s
         self._clock = clock
         self._controls: dict[int, ConnectorControl] = {}
+        self._sent_controls: dict[int, ConnectorControl] = {}  # what the loop has
+        self._feed_interval_s = feed_timeout_s / 3
         self._meters: dict[int, MeterReading] = {}
         self._snapshots: dict[int, ConnectorSnapshot] = {}
         self._told: dict[int, tuple[object, ...]] = {}  # material fields of the last snapshot given to on_change
@@ -329,8 +342,9 @@ class RealtimeProcess:
     def set_control(self, connector: int, control: ConnectorControl) -> None:
         self._known(connector)
         self._controls[connector] = control
-        if self._running:
+        if self._running and renewal_due(self._sent_controls.get(connector), control, self._clock()):
             self._send(Control(connector, control))
+            self._sent_controls[connector] = control
 
     def post_meter(self, connector: int, reading: MeterReading | None) -> None:
         """A meter reading (None after a failed read: the loop judges the meter by the last good one's age)."""
@@ -364,6 +378,7 @@ class RealtimeProcess:
             StartLoop(self._connectors, self.settings, self._feed_timeout_s, dict(self._controls), dict(self._meters)),
             timeout=START_TIMEOUT_S,
         )
+        self._sent_controls = dict(self._controls)
         self._running = True
         self._feed(event_loop)
 
@@ -372,9 +387,9 @@ class RealtimeProcess:
         self._sent_at = self._clock()
 
     def _feed(self, event_loop: asyncio.AbstractEventLoop) -> None:
-        if self._clock() - self._sent_at >= FEED_INTERVAL_S:
+        if self._clock() - self._sent_at >= self._feed_interval_s:
             self._send(Feed())
-        self._feeder = event_loop.call_later(FEED_INTERVAL_S, self._feed, event_loop)
+        self._feeder = event_loop.call_later(self._feed_interval_s, self._feed, event_loop)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the loop with every contactor open and every pilot X1 (the board stays open)."""

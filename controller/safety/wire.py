@@ -181,5 +181,4 @@ class LogLine:
 
 
 REPORT_INTERVAL_S = 2.0
-FEED_INTERVAL_S = 1.0
 TOKEN_POLL_S = 0.2  # a card is held up for longer than that

@@ -291,6 +291,8 @@ class ChargingLimits:
 
     def limit(self, connector: int, monotonic_now: float) -> realtime.Limit | None:
         """Station limit source: this connector's profile limit, or None when no profile limits it."""
+        if not self.installed:  # asked every second for every connector: no profile, no work, no wake-up
+            return None
         now = self.now()
         facts = self.facts()
         current = connector_limits(self.installed, facts, now, self.voltage_v)
