@@ -44,11 +44,13 @@ def describe(frame: FrameType | None, task: asyncio.Task[object] | None) -> str:
     """What a loop thread at ``frame`` is doing: task, the step's entry function, innermost frame."""
     if frame is None:
         return "unknown"
-    entry = frame
-    while entry.f_back is not None and entry.f_back.f_code is not _HANDLE_RUN:
-        entry = entry.f_back
+    # The loop thread runs on between our bytecodes: a frame's f_back turns None once it returned,
+    # so each link is read once.
+    entry, back = frame, frame.f_back
+    while back is not None and back.f_code is not _HANDLE_RUN:
+        entry, back = back, back.f_back
     where = f"{'/'.join(Path(frame.f_code.co_filename).parts[-2:])}:{frame.f_lineno} in {frame.f_code.co_name}"
-    step = entry.f_code.co_qualname if entry.f_back is not None else "?"
+    step = entry.f_code.co_qualname if back is not None else "?"
     return f"{f'task {task.get_name()!r} ' if task is not None else ''}{step} at {where}"
 
 
