@@ -4,8 +4,8 @@
 Rules kept here:
 - A step is what the loop runs between two waits in its selector. ``start()`` wraps the
   running loop's selector (asyncio's selector loop, the only one the daemon runs on) so that
-  each return from the wait notes when a step began, and each wait when it ended: two clock
-  reads per step, no timer in the loop.
+  each return from the wait notes when a step began (one clock read per step), and the wait
+  that ends a step being sampled notes when it ended; no timer in the loop.
 - An idle loop wakes nothing (an idle wallbox's CPU is its owner's power): a daemon thread
   parks while the loop waits and is woken by the next step's start; a step still running
   ``threshold_s`` after it began is sampled every ``threshold_s / 2`` until it ends: the task

@@ -1,7 +1,7 @@
 """Footprint: the daemon as a wallbox runs it, measured from the outside through /proc.
 
 Starts the bench CSMS (``python -m sim.csms``) and ``evsed run`` on the simulated board in
-subprocesses: the real daemon with its defaults (5 ms loop, 1 s meter polling, the local API,
+subprocesses: the real daemon with its defaults (5 ms loop, the meter read every 1 s, or 4 s while idle, the local API,
 the OCPP frame and daemon logs), connected over OCPP 1.6 with MeterValueSampleInterval = 10
 and MeterValuesSampledData = Energy.Active.Import.Register,Power.Active.Import (as the energy
 platform in the design notes configures it). Then, for the daemon and every process it started:
