@@ -534,6 +534,11 @@ class Station:
             evse.remote_start = None
             self._tell(EventKind.TRANSACTION_UPDATED, evse, transaction=updated, trigger=EventKind.AUTHORIZED,
                        remote_start=remote)  # fmt: skip
+            if remote is not None and remote.profile is not None:
+                # Told before the loop may charge (the limit in _changed), as at a start: its
+                # charging profile limits the very first offer.
+                self._settle()
+                self._flush()
         self._changed(evse, before)
 
     def _bind_pending(self, evse: Evse, auth: Authorization) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from controller.clock import iso
 from controller.iec61851 import TIMING, duty_for_current
+from controller.realtime import ConnectorControl
 from hal.types import PilotCommand, PilotMode
 from ocpp201.harness import MODULE, SECOND_TOKEN, VALID_TOKEN, Harness
 from ocpp201.states import (
@@ -495,7 +496,9 @@ async def test_TC_K_37_CS(cs: Harness) -> None:
     assert limit_of(cs, EVSE) == 6
 
 
-async def test_a_remote_start_profile_goes_to_the_transaction_the_plug_in_started(cs: Harness) -> None:
+async def test_a_remote_start_profile_goes_to_the_transaction_the_plug_in_started(
+    cs: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """F01.FR.10/13 with TxStartPoint EVConnected: the plug-in started the transaction, the remote
     start authorizes it (Accepted with its transactionId) and its TxProfile is installed on it:
     reported with that transaction and limiting it to 6 A from the first offer on."""
@@ -503,6 +506,11 @@ async def test_a_remote_start_profile_goes_to_the_transaction_the_plug_in_starte
     began = time.monotonic()
     started = await ev_connected_pre_session(cs, EVSE)
     tx = started["transactionInfo"]["transactionId"]
+    # Every control the station hands the real-time loop from now on: none may let the EV charge
+    # above the profile's 6 A, however soon the loop acts on it (the offers below depend on timing).
+    controls: list[tuple[int, ConnectorControl]] = []
+    to_loop = cs.station.rt.set_control
+    monkeypatch.setattr(cs.station.rt, "set_control", lambda cid, c: (controls.append((cid, c)), to_loop(cid, c)))
     sent = profile(146, "TxProfile", [(0, 6)], kind="Relative")
     request = {"idToken": VALID_TOKEN, "remoteStartId": 46, "evseId": EVSE, "chargingProfile": sent}
     answer = await cs.call("RequestStartTransaction", request)
@@ -513,6 +521,8 @@ async def test_a_remote_start_profile_goes_to_the_transaction_the_plug_in_starte
     offers = [cmd.duty_percent for t, cmd in cs.sim.pilot_log(EVSE) if t >= began and cmd.mode is PilotMode.X2]
     assert limit_of(cs, EVSE) == 6 and offers and max(offers) == duty_for_current(6)
     assert cs.station.view(EVSE).transaction.id == tx
+    allowed = [c.limit.amps for cid, c in controls if cid == EVSE and c.charge_allowed]
+    assert allowed and max(allowed) == 6, allowed
 
 
 async def test_a_remote_start_with_a_profile_it_cannot_take_is_rejected(cs: Harness) -> None:
