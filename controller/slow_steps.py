@@ -68,7 +68,7 @@ class SlowStepWatch:
         self._sampling = -1  # the step whose end the selector notes
         self._parked = False  # waiting for the next step to begin
         self._wake = threading.Event()
-        self._stopping = False
+        self._stopped = threading.Event()  # its timed waits end at once on stop(): daemons stop fast
         self._thread: threading.Thread | None = None
         self._selector: selectors.BaseSelector | None = None
         self._loop_thread = threading.get_ident()
@@ -100,7 +100,7 @@ class SlowStepWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
@@ -116,16 +116,16 @@ class SlowStepWatch:
         """Wait until the loop begins its next step (or ``stop()``)."""
         self._wake.clear()
         self._parked = True
-        if self._waiting and not self._stopping:
+        if self._waiting and not self._stopped.is_set():
             self._wake.wait()
         self._parked = False
 
     def _watch(self) -> None:
         unparked = float("-inf")
-        while not self._stopping:
+        while not self._stopped.is_set():
             if self._waiting:
                 if time.monotonic() - unparked < self.period_s:  # the loop wakes often: look, do not park
-                    time.sleep(self.period_s)
+                    self._stopped.wait(self.period_s)
                 else:
                     self._park()
                     unparked = time.monotonic()
@@ -133,7 +133,7 @@ class SlowStepWatch:
             step, began = self._steps, self._began
             age = time.monotonic() - began
             if age < self.threshold_s:
-                time.sleep(self.threshold_s - age)  # then it is slow if it still runs
+                self._stopped.wait(self.threshold_s - age)  # then it is slow if it still runs
                 continue
             self._follow(step, began)
 
@@ -143,7 +143,7 @@ class SlowStepWatch:
         seen: list[str] = []
         told_still = False
         sampled = time.monotonic()
-        while self._steps == step and not self._waiting and not self._stopping:
+        while self._steps == step and not self._waiting and not self._stopped.is_set():
             what = self._sample()
             if not seen or seen[-1] != what:
                 seen.append(what)
@@ -152,7 +152,7 @@ class SlowStepWatch:
                 told_still = True
                 log.warning("an asyncio step has held the event loop for over %.0f ms so far: %s",
                             (sampled - began) * 1000, what)  # fmt: skip
-            time.sleep(self.period_s)
+            self._stopped.wait(self.period_s)
         self._sampling = -1
         if not seen:
             return  # it ended between the look and the first sample: nothing to say what it was
