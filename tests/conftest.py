@@ -58,6 +58,17 @@ id = 1
 phases = 3
 max_current_a = 32.0
 """
+# A grid meter at the house connection: 40 A main fuse, 1 A margin, quick to react (energy management).
+GRID_METER = """
+[grid]
+source = "meter"
+main_fuse_a = 40
+margin_a = 1
+max_age_s = 2
+raise_delay_s = 0.5
+interval_s = 0.2
+[grid.meter]
+"""
 FREE_VEND = BOARD + ONE_CONNECTOR + LOOP + '\n[charging]\nauthorize = "any"\n'
 LOCAL_TOKENS = BOARD + ONE_CONNECTOR + LOOP + '\n[charging]\nauthorize = "local"\ntokens = ["TAG-A", "TAG-B"]\n'
 # bench-2.toml's hardware: a tethered 32 A connector and a 16 A socket with a 20 A cable and a lock.

@@ -7,26 +7,16 @@ the profile's 10 A is back."""
 from __future__ import annotations
 
 from charging_profiles import profile
+from conftest import GRID_METER
 from ocpp_bench import EV, until
 
 from controller.iec61851 import TIMING
-
-GRID = """
-[grid]
-source = "meter"
-main_fuse_a = 40
-margin_a = 1
-max_age_s = 2
-raise_delay_s = 0.5
-interval_s = 0.2
-[grid.meter]
-"""
 
 
 async def test_a_charge_point_max_profile_caps_energy_management_and_a_busy_house_caps_both(csms, tmp_path):
     from ocpp_bench import Bench
 
-    bench = Bench(csms, tmp_path, sections=GRID)
+    bench = Bench(csms, tmp_path, sections=GRID_METER)
     try:
         daemon = await bench.start()
         sim = daemon.board.simulation

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import GRID_METER
 
 from controller.energy.solar import SolarMode
 from controller.iec61851 import TIMING
@@ -28,22 +29,16 @@ from ocpp201.test_k_smart_charging import (
 )
 
 pytestmark = MODULE
-SECTIONS = """
-[grid]
-source = "meter"
-main_fuse_a = 40
-margin_a = 1
-max_age_s = 2
-raise_delay_s = 0.5
-interval_s = 0.2
-[grid.meter]
-
+SECTIONS = (
+    GRID_METER
+    + """
 [solar]
 start_margin_w = 0
 stop_margin_w = 300
 start_delay_s = 0.5
 stop_delay_s = 3
 """
+)
 SIGNIFICANCE = 20  # percent: a grid meter's noise moves no limit this far
 PRESETS = {"SmartChargingCtrlr.LimitChangeSignificance": SIGNIFICANCE}
 QUIET_HOUSE = [2.0, 2.0, 2.0]  # room 37 A: energy management allows what EVSE 1 wants (32 A)
