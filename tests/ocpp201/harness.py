@@ -351,7 +351,7 @@ class Harness:
         await daemon.stopping.wait()
         await daemon.stop()
         if daemon.restart_requested is not None:
-            await self._start(daemon.board.successor())  # the controller restarts, the EVs stay
+            await self._start(_successor(daemon))  # the controller restarts, the EVs stay
             self._restarted.set()
 
     async def power_cycle(self) -> None:
@@ -360,7 +360,7 @@ class Harness:
         old = self.daemon
         self._supervisor.cancel()
         await old.stop()
-        await self._start(old.board.successor())
+        await self._start(_successor(old))
 
     async def restarted(self) -> None:
         """Wait until a reset's restart has brought up a new daemon."""
@@ -618,6 +618,17 @@ class Harness:
         async with asyncio.timeout(WITHIN):
             await self.frontend.journal.wait_empty()
         await self.barrier()
+
+
+def _successor(stopped: Daemon) -> RemoteBoard:
+    """A new board on the stopped daemon's real-time process. The old board's token reader is
+    closed: the worker thread still polling it ends now, not up to TOKEN_WAIT_S later (the
+    module's event loop waits for its worker threads when it closes: 4-5 s a module)."""
+    board = stopped.board
+    assert isinstance(board, RemoteBoard)
+    if board.token_reader is not None:
+        board.token_reader.close()
+    return board.successor()
 
 
 async def _restore_password(cs: Harness) -> None:
