@@ -1,4 +1,5 @@
-"""The ``evsed`` command line, as real subprocesses: ``ctl`` against ``evsed run``, SIGTERM, ``sim``."""
+"""The ``evsed`` command line, as real subprocesses: ``ctl`` against ``evsed run``, SIGTERM (``sim``:
+test_sim_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -111,66 +112,6 @@ def test_ctl_usage_errors_exit_2() -> None:
     assert result.returncode == 2 and "invalid choice: 'fly'" in result.stderr
     result = run_cli("ctl", "fault", "rcd", "maybe")
     assert result.returncode == 2
-
-
-def test_evsed_sim_scenarios_print_one_json_summary() -> None:
-    """``evsed sim --headless --json`` for the basic, faults and two-connectors scenarios, run side
-    by side. Every transaction a scenario started is ended by its end (the summary reads the
-    ledger as soon as the last status is seen: a stop made visible before it was durable showed
-    as an open transaction with 0 Wh)."""
-    procs = {
-        name: subprocess.Popen(
-            [EVSED, "sim", "--scenario", name, "--headless", "--json"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("basic", "faults", "two-connectors")
-    }
-    # The demo as people run it (not a terminal here: plain lines, no control codes).
-    human = subprocess.Popen([EVSED, "sim"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    results = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{out}\n{err}"
-        results[name] = json.loads(out)  # the whole of stdout is one JSON object
-
-    basic = results["basic"]
-    assert (basic["scenario"], basic["ok"], basic["error"]) == ("basic", True, None)
-    [s] = basic["transactions"]
-    assert (s["evse"], s["token"], s["stop_cause"]) == (1, "DEMO-TAG-1", "Local")
-    assert s["energy_wh"] > 0
-    assert abs(s["max_current_a"] - 32.0) <= 0.5
-    assert abs(s["meter_stop_wh"] - s["meter_start_wh"] - s["energy_wh"]) <= 0.11
-    assert basic["faults"] == []
-    # The bench CSMS sampled the session (MeterValueSampleInterval 5 s) and the station told it.
-    assert basic["ocpp"]["received"]["MeterValues"] >= 2, basic["ocpp"]
-
-    faults = results["faults"]
-    assert faults["ok"] is True, faults["error"]
-    assert [f["kind"] for f in faults["faults"]] == ["meter_offline", "overtemp", "rcd", "diode"]
-    assert {f["connector"] for f in faults["faults"]} == {1}
-    first = faults["transactions"][0]
-    assert (first["token"], first["stop_cause"]) == ("DEMO-TAG-1", "GroundFault")  # ended by the RCD trip
-    assert first["energy_wh"] > 0
-
-    two = results["two-connectors"]
-    assert two["ok"] is True, two["error"]
-    assert [(s["evse"], s["token"], s["stop_cause"]) for s in two["transactions"]] == [
-        (1, "DEMO-TAG-1", "EVDisconnected"),
-        (2, "DEMO-TAG-2", "EVDisconnected"),
-    ]
-    assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["transactions"])
-
-    out, err = human.communicate(timeout=60)
-    assert human.returncode == 0, err
-    lines = out.splitlines()
-    assert lines[-2].startswith("scenario basic: done in ") and lines[-1].startswith("  connector 1: DEMO-TAG-1 ")
-    assert any(line.startswith("#1 Charging      C2 offered 32.0 A") for line in out.splitlines()), out
-    assert "connector 1: EV plugged in (32 A x 3 phase(s), 60 kWh battery, 20 % charged)" in err
-    for noise in ("receive message", "send [", "EvParams(", "websockets", "{'", "\033"):
-        assert noise not in out + err, f"{noise!r} reached the user"
 
 
 def test_run_startup_failures_are_one_line_errors(tmp_path) -> None:

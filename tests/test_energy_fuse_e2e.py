@@ -3,15 +3,14 @@
 A house load that jumps by 20 A while two EVs charge: the fuse carries no more than its rating
 within the documented time (the normal path, controller/energy/fuse.py) and stays there; a grid
 meter that goes silent makes the connectors share the fallback current; an overload the trip
-curve gives less time than the 5 s rule pauses the EVs at once; the owner's maximum and pause."""
+curve gives less time than the 5 s rule pauses the EVs at once; the owner's maximum and pause. The
+bench's fuse scenario (`evsed sim --scenario fuse`) is in test_sim_scenarios.py."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
-from conftest import BOARD, eventually, run_cli
+from conftest import BOARD, eventually
 
 from controller.energy.fuse import NORMAL_PATH_S
 
@@ -151,16 +150,3 @@ async def test_the_owners_maximum_and_pause_cap_what_the_fuse_shares(start_daemo
     ]:
         code, answer = await run.post(path, body)
         assert code in (400, 409) and why in answer["error"], (path, answer)
-
-
-async def test_evsed_sim_scenario_fuse():
-    """The bench scenario: the summary shows the grid meter's view; the fuse was over its rating
-    only while the EVs followed (1 s reaction, the 5 s duty rule), and both transactions ended."""
-    proc = await asyncio.to_thread(run_cli, "sim", "--scenario", "fuse", "--headless", "--json", timeout=120.0)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["ok"] and summary["error"] is None
-    energy = summary["energy"]
-    assert energy["fuse_a"] == 35.0 and energy["grid_max_a"] > 35.0  # the jump happened
-    assert 0.0 < energy["over_fuse_s"] <= NORMAL_PATH_S + 1.0
-    assert [t["stop_cause"] for t in summary["transactions"]] == ["Local", "Local"]

@@ -1,0 +1,166 @@
+"""``evsed sim``: the bench's scenarios as real processes, over OCPP 1.6J and 2.0.1, over ws and wss.
+
+Every run of this module is started side by side by one module fixture before its first test;
+each test then waits for the runs it checks. A run lasts as long as its scenario's pace (the
+holds), not as long as its work: one after the other, in three tests of their own, they took a
+minute. Each run writes to files, not pipes: a run whose output nobody reads yet never blocks
+on a full pipe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EVSED, REPO
+
+from controller.energy.fuse import NORMAL_PATH_S
+
+FINISH_S = 120.0  # ten runs side by side on two cores: each scenario's pace, slowed by the others
+
+RUNS: dict[str, tuple[str, ...]] = {
+    "basic": ("--scenario", "basic", "--headless", "--json"),
+    "faults": ("--scenario", "faults", "--headless", "--json"),
+    "two-connectors": ("--scenario", "two-connectors", "--headless", "--json"),
+    "fuse": ("--scenario", "fuse", "--headless", "--json"),
+    "human": (),  # the demo as people run it (not a terminal here: plain lines, no control codes)
+    "tls": ("--tls", "--headless", "--json"),
+    "2.0.1 basic": ("--scenario", "basic", "--ocpp", "2.0.1", "--headless", "--json"),
+    "2.0.1 two-connectors": ("--scenario", "two-connectors", "--ocpp", "2.0.1", "--headless", "--json"),
+    "2.0.1 faults": ("--scenario", "faults", "--ocpp", "2.0.1", "--headless", "--json"),
+    "2.0.1 basic-tls": ("--scenario", "basic", "--tls", "--ocpp", "2.0.1", "--headless", "--json"),
+}
+
+
+@dataclass
+class Run:
+    name: str
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    def finish(self) -> tuple[str, str]:
+        """Its stdout and stderr once it has ended with exit code 0."""
+        code = self.proc.wait(FINISH_S)
+        out, err = self.out.read_text(), self.err.read_text()
+        assert code == 0, f"{self.name}: exit {code}\n{out}\n{err}"
+        return out, err
+
+    def summary(self) -> dict[str, Any]:
+        out, _ = self.finish()
+        summary: dict[str, Any] = json.loads(out)  # the whole of stdout is one JSON object
+        return summary
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    where = tmp_path_factory.mktemp("sim")
+    started: dict[str, Run] = {}
+    for name, args in RUNS.items():
+        out, err = where / f"{name}.out", where / f"{name}.err"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            proc = subprocess.Popen([EVSED, "sim", *args], cwd=REPO, stdout=stdout, stderr=stderr)
+        started[name] = Run(name, proc, out, err)
+    yield started
+    for run in started.values():
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(10)
+
+
+def test_evsed_sim_scenarios_print_one_json_summary(runs: dict[str, Run]) -> None:
+    """``evsed sim --headless --json`` for the basic, faults and two-connectors scenarios, and the
+    human demo. Every transaction a scenario started is ended by its end (the summary reads the
+    ledger as soon as the last status is seen: a stop made visible before it was durable showed
+    as an open transaction with 0 Wh)."""
+    basic = runs["basic"].summary()
+    assert (basic["scenario"], basic["ok"], basic["error"]) == ("basic", True, None)
+    [s] = basic["transactions"]
+    assert (s["evse"], s["token"], s["stop_cause"]) == (1, "DEMO-TAG-1", "Local")
+    assert s["energy_wh"] > 0
+    assert abs(s["max_current_a"] - 32.0) <= 0.5
+    assert abs(s["meter_stop_wh"] - s["meter_start_wh"] - s["energy_wh"]) <= 0.11
+    assert basic["faults"] == []
+    # The bench CSMS sampled the session (MeterValueSampleInterval 5 s) and the station told it.
+    assert basic["ocpp"]["received"]["MeterValues"] >= 2, basic["ocpp"]
+
+    faults = runs["faults"].summary()
+    assert faults["ok"] is True, faults["error"]
+    assert [f["kind"] for f in faults["faults"]] == ["meter_offline", "overtemp", "rcd", "diode"]
+    assert {f["connector"] for f in faults["faults"]} == {1}
+    first = faults["transactions"][0]
+    assert (first["token"], first["stop_cause"]) == ("DEMO-TAG-1", "GroundFault")  # ended by the RCD trip
+    assert first["energy_wh"] > 0
+
+    two = runs["two-connectors"].summary()
+    assert two["ok"] is True, two["error"]
+    assert [(s["evse"], s["token"], s["stop_cause"]) for s in two["transactions"]] == [
+        (1, "DEMO-TAG-1", "EVDisconnected"),
+        (2, "DEMO-TAG-2", "EVDisconnected"),
+    ]
+    assert all(s["energy_wh"] > 0 and s["meter_stop_wh"] is not None for s in two["transactions"])
+
+    out, err = runs["human"].finish()
+    lines = out.splitlines()
+    assert lines[-2].startswith("scenario basic: done in ") and lines[-1].startswith("  connector 1: DEMO-TAG-1 ")
+    assert any(line.startswith("#1 Charging      C2 offered 32.0 A") for line in out.splitlines()), out
+    assert "connector 1: EV plugged in (32 A x 3 phase(s), 60 kWh battery, 20 % charged)" in err
+    for noise in ("receive message", "send [", "EvParams(", "websockets", "{'", "\033"):
+        assert noise not in out + err, f"{noise!r} reached the user"
+
+
+@pytest.mark.slow
+def test_bench_over_tls_with_security_profile_2(runs: dict[str, Run]) -> None:
+    """``evsed sim --tls``: the whole bench over wss with a CA generated for the run."""
+    summary = runs["tls"].summary()
+    assert summary["ok"], summary["error"]
+    ocpp = summary["ocpp"]
+    assert ocpp["security_profiles"] == {"EVSED-BENCH-1": 2}  # Basic auth over TLS, verified by the bench CA
+    assert ocpp["received"]["StartTransaction"] == ocpp["received"]["StopTransaction"] == 1
+    assert ocpp["received"]["SecurityEventNotification"] >= 1  # StartupOfTheDevice, guaranteed delivery
+    assert ocpp["callerrors"] == 0
+
+
+def test_evsed_sim_every_scenario_over_ocpp_2_0_1(runs: dict[str, Run]) -> None:
+    """``evsed sim --ocpp 2.0.1``: every scenario of the bench over OCPP 2.0.1 (and the basic one
+    over wss with security profile 2); the JSON summary as for 1.6, with every transaction complete
+    at the bench CSMS (Started, Ended, no seqNo missing or twice) and the energy it counted equal to
+    the station's ledger."""
+    results = {name.removeprefix("2.0.1 "): runs[name].summary() for name in RUNS if name.startswith("2.0.1 ")}
+    for name, summary in results.items():
+        assert summary["ok"] is True, (name, summary["error"])
+        ocpp = summary["ocpp"]
+        [(station, version)] = ocpp["versions"].items()
+        assert version == "2.0.1", name
+        assert ocpp["received"]["BootNotification"] == 1 and ocpp["callerrors"] == 0, (name, ocpp)
+        at_csms = list(ocpp["transactions"][station].values())
+        assert len(at_csms) == len(summary["transactions"]), name
+        for tx in at_csms:
+            assert tx["complete"] and not tx["gaps"] and not tx["duplicates"], (name, tx)
+        assert sorted(round(t["energy_wh"], 1) for t in at_csms) == sorted(
+            t["energy_wh"] for t in summary["transactions"]
+        ), name
+    [basic] = results["basic"]["ocpp"]["transactions"]["EVSED-BENCH-1"].values()
+    assert basic["id_token"] == {"id_token": "DEMO-TAG-1", "type": "ISO14443"}
+    assert basic["stopped_reason"] == "Local" and basic["charging_state"] in ("EVConnected", "Idle")
+    # the bench CSMS set TxUpdatedInterval to 5 s after the boot: the session shows its meter values
+    periodic = [e for e in basic["events"] if e["trigger_reason"] == "MeterValuePeriodic" and e["meter_value"]]
+    assert periodic, basic["events"]
+    reasons = [t["stopped_reason"] for t in results["faults"]["ocpp"]["transactions"]["EVSED-BENCH-1"].values()]
+    assert reasons[0] == "GroundFault"  # the RCD trip ended the first one
+    assert results["basic-tls"]["ocpp"]["security_profiles"] == {"EVSED-BENCH-1": 2}
+
+
+def test_evsed_sim_scenario_fuse(runs: dict[str, Run]) -> None:
+    """The bench scenario: the summary shows the grid meter's view; the fuse was over its rating
+    only while the EVs followed (1 s reaction, the 5 s duty rule), and both transactions ended."""
+    summary = runs["fuse"].summary()
+    assert summary["ok"] and summary["error"] is None
+    energy = summary["energy"]
+    assert energy["fuse_a"] == 35.0 and energy["grid_max_a"] > 35.0  # the jump happened
+    assert 0.0 < energy["over_fuse_s"] <= NORMAL_PATH_S + 1.0
+    assert [t["stop_cause"] for t in summary["transactions"]] == ["Local", "Local"]
