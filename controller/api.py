@@ -1,10 +1,11 @@
-"""The local HTTP JSON API (aiohttp): status for everyone, bench controls on the simulator.
+"""The local HTTP JSON API: status for everyone, bench controls on the simulator.
 
 Rules kept here:
-- Listens on ``[api] listen`` (loopback by default). With ``[api] password_hash`` every
+- Listens on ``[api] listen`` (loopback by default), served by controller/httpd. With ``[api] password_hash`` every
   request must present the password or a browser session (controller/api_access.py decides);
   without one the API is open and the configuration allows only a loopback address. The web
-  page (controller/web/) is routed on the same app and passes the same decision.
+  page (controller/web/) is routed in the same table and passes the same decision, taken
+  before the route: an unknown path without a credential is a 401, not a 404.
 - ``/api/sim/*`` exist only on a simulated board; elsewhere they are not routed (404).
 - Bad requests get 400 with a message naming what was wrong; nothing a client sends
   can raise out of a handler. Bodies are small (``MAX_BODY``); every error is JSON.
@@ -17,10 +18,8 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from aiohttp import web
 
 from controller import __version__
 from controller.api_access import ANSWERS, SESSION_COOKIE, ApiAccess, Decision, Verdict
@@ -28,6 +27,9 @@ from controller.clock import iso
 from controller.core.events import Event, EventKind
 from controller.core.ledger import Transaction
 from controller.core.vocabulary import Token
+from controller.httpd.messages import HttpError, Key, Request, Response, json_response
+from controller.httpd.routing import Router
+from controller.httpd.server import Server
 from controller.ocpp.frontend import FrontEnd
 from controller.ocpp.versions import status_words
 from controller.realtime import ConnectorSnapshot
@@ -39,10 +41,9 @@ if TYPE_CHECKING:
     from controller.daemon import Daemon
 
 log = logging.getLogger(__name__)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024  # the largest request body accepted; every API body is a few keys
 SWIPE_ANSWER_S = 8.0  # a swipe's answer waits this long for the station (authorization may ask the CSMS)
-ACCESS = web.RequestKey("access", Decision)  # what ApiAccess decided for the request
+ACCESS = Key("access", Decision)  # what ApiAccess decided for the request
 
 
 class BadRequest(Exception):
@@ -146,86 +147,77 @@ class LocalApi:
         self.daemon = daemon
         self.access = ApiAccess(daemon.config.api.password_hash)
         self.sim = daemon.board.simulation
-        self.app = web.Application(middlewares=[self._errors, self._access], client_max_size=MAX_BODY)
-        self.app.add_routes(
-            [
-                web.get("/api/status", self.status),
-                web.get("/api/sessions", self.sessions),
-                web.post("/api/ocpp/disconnect", self.ocpp_disconnect),
-                web.post("/api/ocpp/connect", self.ocpp_connect),
-            ]
-        )
+        self.routes = Router()
+        self.routes.add("GET", "/api/status", self.status)
+        self.routes.add("GET", "/api/sessions", self.sessions)
+        self.routes.add("POST", "/api/ocpp/disconnect", self.ocpp_disconnect)
+        self.routes.add("POST", "/api/ocpp/connect", self.ocpp_connect)
         if daemon.site is not None:
             from controller.energy.api import EnergyApi
 
-            self.app.add_routes(EnergyApi(daemon.site, self._body, self._connector, BadRequest).routes())
+            self.routes.add_all(EnergyApi(daemon.site, self._body, self._connector, BadRequest).routes())
         if self.sim is not None:
-            self.app.add_routes(
-                [
-                    web.post("/api/sim/house", self.sim_house),
-                    web.post("/api/sim/plug-in", self.sim_plug_in),
-                    web.post("/api/sim/unplug", self.sim_unplug),
-                    web.post("/api/sim/swipe", self.sim_swipe),
-                    web.post("/api/sim/ev", self.sim_ev),
-                    web.post("/api/sim/fault", self.sim_fault),
-                ]
-            )
+            self.routes.add("POST", "/api/sim/house", self.sim_house)
+            self.routes.add("POST", "/api/sim/plug-in", self.sim_plug_in)
+            self.routes.add("POST", "/api/sim/unplug", self.sim_unplug)
+            self.routes.add("POST", "/api/sim/swipe", self.sim_swipe)
+            self.routes.add("POST", "/api/sim/ev", self.sim_ev)
+            self.routes.add("POST", "/api/sim/fault", self.sim_fault)
         self.extra_status: list[Callable[[], dict[str, Any]]] = []  # protocol front ends add theirs
         self.public: set[tuple[str, str]] = set()  # (method, path) served without a credential
-        install_page(self)
-        self._runner: web.AppRunner | None = None
+        self.web = install_page(self)
+        self.server = Server(self.handle, MAX_BODY)
         self.port: int | None = None
 
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def handle(self, request: Request) -> Response:
+        """The answer to one request: the access decision, then the route; every error is JSON."""
         try:
+            refused = await self._refused(request)
+            if refused is not None:
+                return refused
+            handler, request.params = self.routes.resolve(request.method, request.raw_path)
             return await handler(request)
         except BadRequest as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except web.HTTPException as exc:
-            if exc.content_type == "application/json":
-                raise
-            text = exc.reason if exc.status != 404 else f"no such endpoint: {request.method} {request.path}"
-            if exc.status == 404 and self.sim is None and request.path.startswith("/api/sim/"):
-                text = "not a simulated board: the /api/sim endpoints exist only on the sim board"
-            allow = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}  # 405 says what is allowed
-            return web.json_response({"error": text}, status=exc.status, headers=allow)
+            return json_response({"error": str(exc)}, status=400)
+        except HttpError as exc:
+            text = exc.text or str(exc)
+            if exc.status == 404 and exc.text is None:
+                text = f"no such endpoint: {request.method} {request.path}"
+                if self.sim is None and request.path.startswith("/api/sim/"):
+                    text = "not a simulated board: the /api/sim endpoints exist only on the sim board"
+            return json_response({"error": text}, status=exc.status, headers=exc.headers)  # 405 says what is allowed
         except Exception as exc:  # an API bug must not take the daemon down
             log.exception("API %s %s failed", request.method, request.path)
-            return web.json_response({"error": f"internal error: {exc}"}, status=500)
+            return json_response({"error": f"internal error: {exc}"}, status=500)
 
-    @web.middleware
-    async def _access(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _refused(self, request: Request) -> Response | None:
+        """None when ApiAccess lets the request go ahead, else its answer."""
         cookie = request.cookies.get(SESSION_COOKIE)
         decision = await self.access.decide(request.method, request.headers, cookie, request.remote)
         request[ACCESS] = decision
         public = (request.method, request.path) in self.public
         if decision.allowed or (public and decision.verdict not in (Verdict.CROSS_SITE, Verdict.FOREIGN_HOST)):
-            return await handler(request)
+            return None
         status, text = ANSWERS[decision.verdict]
         headers = {}
         if status == 401 and request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate":
             headers["WWW-Authenticate"] = 'Basic realm="evsed"'  # not to the page's own requests: no pop-up
         if decision.retry_after_s:
             headers["Retry-After"] = str(math.ceil(decision.retry_after_s))
-        return web.json_response({"error": text}, status=status, headers=headers)
+        return json_response({"error": text}, status=status, headers=headers)
 
     async def start(self, host: str, port: int) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        addresses = self._runner.addresses
-        self.port = addresses[0][1] if addresses else port
+        await self.server.start(host, port)
+        self.port = self.server.port
         log.info("local API on http://%s:%s/api/status", host, self.port)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.web.close()  # ends the live feed's streams first
+        await self.server.stop()
 
     # -- status -----------------------------------------------------------------
-    async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.status_json())
+    async def status(self, request: Request) -> Response:
+        return json_response(self.status_json())
 
     def status_json(self) -> dict[str, Any]:
         d = self.daemon
@@ -241,27 +233,26 @@ class LocalApi:
             body.update(extra())
         return body
 
-    async def sessions(self, request: web.Request) -> web.Response:
+    async def sessions(self, request: Request) -> Response:
         limit = query_int(request.query.get("limit", "50"), "limit", 1, 1000)
-        return web.json_response([transaction_json(tx) for tx in self.daemon.ledger.history(limit)])
+        return json_response([transaction_json(tx) for tx in self.daemon.ledger.history(limit)])
 
     # -- OCPP link --------------------------------------------------------------
     def _ocpp(self) -> FrontEnd:
         if self.daemon.ocpp is None:
-            body = json.dumps({"error": "no [ocpp] url configured"})
-            raise web.HTTPNotFound(text=body, content_type="application/json")
+            raise HttpError(404, "no [ocpp] url configured")
         return self.daemon.ocpp
 
-    async def ocpp_disconnect(self, request: web.Request) -> web.Response:
+    async def ocpp_disconnect(self, request: Request) -> Response:
         await self._ocpp().disconnect()
-        return web.json_response({"ok": True})
+        return json_response({"ok": True})
 
-    async def ocpp_connect(self, request: web.Request) -> web.Response:
+    async def ocpp_connect(self, request: Request) -> Response:
         await self._ocpp().connect()
-        return web.json_response({"ok": True})
+        return json_response({"ok": True})
 
     # -- simulator --------------------------------------------------------------
-    async def _body(self, request: web.Request) -> dict[str, Any]:
+    async def _body(self, request: Request) -> dict[str, Any]:
         return await body_json(request)
 
     def _connector(self, body: dict[str, Any]) -> int:
@@ -272,17 +263,17 @@ class LocalApi:
 
     def _simulation(self) -> Simulation:
         if self.sim is None:  # the /api/sim routes exist only on a simulated board
-            raise web.HTTPNotFound()
+            raise HttpError(404)
         return self.sim
 
-    async def _sim_call(self, fn: Callable[[], None]) -> web.Response:
+    async def _sim_call(self, fn: Callable[[], None]) -> Response:
         try:
             fn()
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
-        return web.json_response({"ok": True})
+        return json_response({"ok": True})
 
-    async def sim_plug_in(self, request: web.Request) -> web.Response:
+    async def sim_plug_in(self, request: Request) -> Response:
         sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         max_current_a, phases = _num(body, "max_current_a", 32.0, 1.0, 80.0), _phases(body)
@@ -291,12 +282,12 @@ class LocalApi:
             lambda: sim.plug_in(cid, max_current_a=max_current_a, phases=phases, battery_kwh=battery_kwh, soc=soc)
         )
 
-    async def sim_unplug(self, request: web.Request) -> web.Response:
+    async def sim_unplug(self, request: Request) -> Response:
         sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         return await self._sim_call(lambda: sim.unplug(cid))
 
-    async def sim_swipe(self, request: web.Request) -> web.Response:
+    async def sim_swipe(self, request: Request) -> Response:
         """The tag at the simulated reader; answers what the station made of it (``outcome``:
         started, waiting, stopped, unlocked, rejected; pending when it took over SWIPE_ANSWER_S)."""
         body = await self._body(request)
@@ -319,9 +310,9 @@ class LocalApi:
             outcome = "pending"
         finally:
             unsubscribe()
-        return web.json_response({"ok": outcome != "rejected", "outcome": outcome})
+        return json_response({"ok": outcome != "rejected", "outcome": outcome})
 
-    async def sim_ev(self, request: web.Request) -> web.Response:
+    async def sim_ev(self, request: Request) -> Response:
         sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         action = body.get("action")
@@ -329,7 +320,7 @@ class LocalApi:
             raise BadRequest('action must be a string: "pause" or "resume"')
         return await self._sim_call(lambda: sim.ev_action(cid, action))
 
-    async def sim_house(self, request: web.Request) -> web.Response:
+    async def sim_house(self, request: Request) -> Response:
         """The house around the simulated board: ``{"load_a": [L1, L2, L3]}``, ``{"solar": {"peak_w": W,
         "day_s": S, "cloudy": bool}}`` (a new solar day starts now), ``{"grid_meter": true|false}``."""
         sim, body = self._simulation(), await self._body(request)
@@ -340,9 +331,9 @@ class LocalApi:
         if solar is not None and (not isinstance(solar, dict) or set(solar) - {"peak_w", "day_s", "cloudy"}):
             raise BadRequest('solar must be {"peak_w": W, "day_s": S, "cloudy": true|false}')
         await self._sim_call(lambda: sim.set_house(body.get("load_a"), solar, body.get("grid_meter")))
-        return web.json_response(sim.house_snapshot())
+        return json_response(sim.house_snapshot())
 
-    async def sim_fault(self, request: web.Request) -> web.Response:
+    async def sim_fault(self, request: Request) -> Response:
         sim, body = self._simulation(), await self._body(request)
         cid = self._connector(body)
         kind, active = body.get("kind"), body.get("active", True)
@@ -353,7 +344,7 @@ class LocalApi:
         return await self._sim_call(lambda: sim.set_fault(cid, kind, active))
 
 
-async def body_json(request: web.Request) -> dict[str, Any]:
+async def body_json(request: Request) -> dict[str, Any]:
     """The request's JSON object, or BadRequest saying why not."""
     try:
         body = await request.json()

@@ -1,4 +1,4 @@
-"""The fan-out to browsers (controller/web/feed.py) over a real aiohttp server and real HTTP clients:
+"""The fan-out to browsers (controller/web/feed.py) over the daemon's HTTP server and real HTTP clients:
 sources run only while someone listens, a newcomer gets the latest of every topic, a burst is
 coalesced to its newest frame, nothing is sent twice, and close() ends every stream."""
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from conftest import eventually
 
+from controller.httpd.routing import Router
+from controller.httpd.server import Server
 from controller.web.feed import Feed, frame
 
 
@@ -37,20 +38,17 @@ class Sources:
 async def served() -> AsyncIterator[tuple[Feed, Sources, str]]:
     sources = Sources()
     feed = sources.feed = Feed(sources.start)
-    app = web.Application()
-    app.router.add_get("/live", feed.stream)
-    app.on_shutdown.append(lambda _app: _close(feed))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield feed, sources, f"http://127.0.0.1:{port}/live"
-    await runner.cleanup()
-
-
-async def _close(feed: Feed) -> None:
+    routes = Router()
+    routes.add("GET", "/live", lambda _request: _stream(feed))
+    server = Server(lambda request: routes.resolve(request.method, request.raw_path)[0](request), 1024)
+    await server.start("127.0.0.1", 0)
+    yield feed, sources, f"http://127.0.0.1:{server.port}/live"
     feed.close()
+    await server.stop()
+
+
+async def _stream(feed: Feed) -> Any:
+    return feed.stream()
 
 
 class Reader:

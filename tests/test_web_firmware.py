@@ -15,7 +15,6 @@ from conftest import EV, LOCAL_TOKENS, eventually
 from controller.core.vocabulary import RestartKind
 from controller.firmware import launcher
 from controller.firmware.update import FirmwareStatus
-from controller.web import WEB
 from controller.web.firmware import UPLOAD_DIR, updater
 from sim.release import Manufacturer, build_wheel
 
@@ -35,7 +34,7 @@ class Box:
 
     @property
     def updater(self) -> Any:
-        return updater(self.run.daemon.api.app[WEB])
+        return updater(self.run.daemon.api.web)
 
     async def upload(self, fields: dict[str, tuple[str, bytes]], headers: dict[str, str] | None = None) -> Any:
         form = aiohttp.FormData()

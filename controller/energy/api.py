@@ -18,14 +18,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
-
 from controller.energy.load import Allocation
 from controller.energy.site import Refused, Site
 from controller.energy.solar import SolarMode
+from controller.httpd.messages import Request, Response, json_response
+from controller.httpd.routing import Route
 from controller.mqtt.topics import parse_allocation
 
-Body = Callable[[web.Request], Awaitable[dict[str, Any]]]
+Body = Callable[[Request], Awaitable[dict[str, Any]]]
 Connector = Callable[[dict[str, Any]], int]
 
 
@@ -36,18 +36,18 @@ class EnergyApi:
         self._connector = connector
         self._bad = bad_request
 
-    def routes(self) -> list[web.RouteDef]:
+    def routes(self) -> list[Route]:
         return [
-            web.get("/api/energy", self.status),
-            web.post("/api/energy/mode", self.mode),
-            web.post("/api/energy/allocation", self.allocation),
-            web.post("/api/grid", self.grid),
+            Route("GET", "/api/energy", self.status),
+            Route("POST", "/api/energy/mode", self.mode),
+            Route("POST", "/api/energy/allocation", self.allocation),
+            Route("POST", "/api/grid", self.grid),
         ]
 
-    async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.site.status_json())
+    async def status(self, request: Request) -> Response:
+        return json_response(self.site.status_json())
 
-    async def mode(self, request: web.Request) -> web.Response:
+    async def mode(self, request: Request) -> Response:
         body = await self._body(request)
         connector = self._connector(body)
         mode = body.get("mode")
@@ -56,20 +56,20 @@ class EnergyApi:
         try:
             await self.site.set_mode(connector, SolarMode(mode))
         except Refused as exc:
-            return web.json_response({"error": str(exc)}, status=409)
-        return web.json_response(self.site.connector_json(self.site.station.view(connector)))
+            return json_response({"error": str(exc)}, status=409)
+        return json_response(self.site.connector_json(self.site.station.view(connector)))
 
-    async def grid(self, request: web.Request) -> web.Response:
+    async def grid(self, request: Request) -> Response:
         body = await self._body(request)
         try:
             reading = self.site.grid_json(body)
         except Refused as exc:
-            return web.json_response({"error": str(exc)}, status=409)
+            return json_response({"error": str(exc)}, status=409)
         except ValueError as exc:
             raise self._bad(str(exc)) from None
-        return web.json_response(reading.as_json(self.site.clock()))
+        return json_response(reading.as_json(self.site.clock()))
 
-    async def allocation(self, request: web.Request) -> web.Response:
+    async def allocation(self, request: Request) -> Response:
         body = await self._body(request)
         connector = self._connector(body)
         fields = {k: v for k, v in body.items() if k != "connector"}
@@ -77,7 +77,7 @@ class EnergyApi:
             allocation: Allocation = parse_allocation("body", json.dumps(fields).encode())
             self.site.allocation(connector, allocation)
         except Refused as exc:
-            return web.json_response({"error": str(exc)}, status=409)
+            return json_response({"error": str(exc)}, status=409)
         except ValueError as exc:
             raise self._bad(str(exc)) from None
-        return web.json_response({"ok": True})
+        return json_response({"ok": True})

@@ -1,4 +1,4 @@
-"""The wallbox's own web page, served by the local API's aiohttp app.
+"""The wallbox's own web page, served by the local API (routed in its table).
 
 Rules kept here:
 - Same listen address and the same password as the API (controller/api_access.py): the page
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from controller.httpd.messages import Key, Request, Response
+from controller.httpd.routing import Handler
 
 if TYPE_CHECKING:
     from controller.api import LocalApi
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # method, path, module under controller.web, function
 ROUTES: tuple[tuple[str, str, str, str], ...] = (
@@ -56,29 +54,29 @@ class Web:
     api: LocalApi
     made: dict[str, Any] = field(default_factory=dict)  # e.g. the live feed, on first use
 
+    async def close(self) -> None:
+        for thing in self.made.values():
+            close = getattr(thing, "close", None)
+            done = close() if close is not None else None
+            if inspect.isawaitable(done):
+                await done
 
-WEB = web.AppKey("web", Web)
+
+WEB = Key("web", Web)  # on every request the page's handlers get
 
 
-def install(api: LocalApi) -> None:
-    api.app[WEB] = Web(api)
+def install(api: LocalApi) -> Web:
+    shared = Web(api)
     for method, path, module, name in ROUTES:
-        api.app.router.add_route(method, path, _lazy(module, name))
+        api.routes.add(method, path, _lazy(shared, module, name))
     api.public |= PUBLIC
-    api.app.on_shutdown.append(_shutdown)
+    return shared
 
 
-def _lazy(module: str, name: str) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
+def _lazy(shared: Web, module: str, name: str) -> Handler:
+    async def handle(request: Request) -> Response:
         handler: Handler = getattr(importlib.import_module(f"controller.web.{module}"), name)
+        request[WEB] = shared
         return await handler(request)
 
     return handle
-
-
-async def _shutdown(app: web.Application) -> None:
-    for thing in app[WEB].made.values():
-        close = getattr(thing, "close", None)
-        done = close() if close is not None else None
-        if inspect.isawaitable(done):
-            await done

@@ -20,14 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from controller import __version__
 from controller.api import BadRequest, body_json
 from controller.core.commands import AvailabilityOutcome, StopOutcome, TokenOutcome
 from controller.core.vocabulary import AvailabilityReason, StopCause, Token, TokenSource, TokenType
 from controller.diagnostics.archive import build_archive, diagnostics_logs, security_logs
 from controller.diagnostics.logs import LogFiles
+from controller.httpd.messages import HttpError, Request, Response, bytes_response, json_response
 from controller.web import WEB
 
 if TYPE_CHECKING:
@@ -48,25 +47,24 @@ AVAILABILITY_ANSWERS: dict[AvailabilityOutcome, tuple[int, str]] = {
 }
 
 
-def _daemon(request: web.Request) -> Daemon:
-    return request.app[WEB].api.daemon
+def _daemon(request: Request) -> Daemon:
+    return request[WEB].api.daemon
 
 
-def _evse(request: web.Request) -> int:
-    text = request.match_info["evse"]
+def _evse(request: Request) -> int:
+    text = request.params["evse"]
     evse_ids = _daemon(request).station.evse_ids
     if not (text.isascii() and text.isdigit() and len(text) < 4 and int(text) in evse_ids):
-        raise web.HTTPNotFound(text=f'{{"error": "no connector {text[:8]!r}: there are {list(evse_ids)}"}}',
-                               content_type="application/json")  # fmt: skip
+        raise HttpError(404, f"no connector {text[:8]!r}: there are {list(evse_ids)}")
     return int(text)
 
 
-def _answer(status: int, words: str, **more: Any) -> web.Response:
+def _answer(status: int, words: str, **more: Any) -> Response:
     body = {"ok": status == 200, "words": words, **more} if status == 200 else {"error": words, **more}
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
-async def start(request: web.Request) -> web.Response:
+async def start(request: Request) -> Response:
     evse_id, body = _evse(request), await body_json(request)
     card = body.get("token")
     if not isinstance(card, str) or not 0 < len(card.strip()) <= MAX_TOKEN_LENGTH or not card.isprintable():
@@ -84,14 +82,14 @@ async def start(request: web.Request) -> web.Response:
     return _answer(status, words, outcome=answer.outcome.value)
 
 
-async def stop(request: web.Request) -> web.Response:
+async def stop(request: Request) -> Response:
     outcome = await _daemon(request).station.stop(_evse(request), StopCause.LOCAL)
     if outcome is StopOutcome.NO_TRANSACTION:
         return _answer(409, "no session runs on this connector")
     return _answer(200, "Stopped.")
 
 
-async def pause(request: web.Request) -> web.Response:
+async def pause(request: Request) -> Response:
     evse_id, body = _evse(request), await body_json(request)
     paused = body.get("paused")
     if not isinstance(paused, bool):
@@ -100,7 +98,7 @@ async def pause(request: web.Request) -> web.Response:
     return _answer(200, "Paused: the car is offered no current." if paused else "Resumed.")
 
 
-async def max_current(request: web.Request) -> web.Response:
+async def max_current(request: Request) -> Response:
     evse_id, body = _evse(request), await body_json(request)
     if "amps" not in body:
         raise BadRequest("amps is required: a number, or null to remove the owner's limit")
@@ -114,7 +112,7 @@ async def max_current(request: web.Request) -> web.Response:
     return _answer(200, "The owner's limit is removed." if amps is None else f"At most {amps:g} A.")
 
 
-async def availability(request: web.Request) -> web.Response:
+async def availability(request: Request) -> Response:
     evse_id, body = _evse(request), await body_json(request)
     operative = body.get("operative")
     if not isinstance(operative, bool):
@@ -124,7 +122,7 @@ async def availability(request: web.Request) -> web.Response:
     return _answer(status, words, outcome=outcome.value)
 
 
-async def reconnect(request: web.Request) -> web.Response:
+async def reconnect(request: Request) -> Response:
     daemon = _daemon(request)
     if daemon.ocpp is None:
         return _answer(404, "no backend is configured ([ocpp] url)")
@@ -132,11 +130,11 @@ async def reconnect(request: web.Request) -> web.Response:
     return _answer(200, "Reconnecting to the backend.")
 
 
-async def diagnostics(request: web.Request) -> web.Response:
+async def diagnostics(request: Request) -> Response:
     daemon = _daemon(request)
     cfg = daemon.config
     state_dir = cfg.storage.state_dir
-    status = request.app[WEB].api.status_json()
+    status = request[WEB].api.status_json()
     logs = diagnostics_logs(LogFiles(state_dir / "logs", cfg.diagnostics.log_max_bytes, cfg.diagnostics.log_backups))
     name = f"diagnostics-{cfg.station.charge_point_id}-{daemon.clock.now():%Y%m%dT%H%M%SZ}.tar.gz"
 
@@ -148,5 +146,4 @@ async def diagnostics(request: web.Request) -> web.Response:
             return path.read_bytes()
 
     data = await asyncio.to_thread(build)
-    return web.Response(body=data, content_type="application/gzip",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return bytes_response(data, "application/gzip", {"Content-Disposition": f'attachment; filename="{name}"'})

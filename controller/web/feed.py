@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from controller.httpd.messages import Response, stream_response
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +65,25 @@ class Feed:
             browser.pending[topic] = encoded
             browser.wake.set()
 
-    async def stream(self, request: web.Request) -> web.StreamResponse:
+    def stream(self) -> Response:
         """The SSE response for one browser, until it leaves or the feed closes."""
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return stream_response(
+            self._frames(), "text/event-stream", {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
-        await response.prepare(request)
+
+    async def _frames(self) -> AsyncIterator[bytes]:
+        """What one browser is sent; the server closes this when the browser leaves."""
         browser = self._join()
         try:
-            await response.write(f"retry: {RETRY_MS}\n\n".encode() + b"".join(self._latest.values()))
+            yield f"retry: {RETRY_MS}\n\n".encode() + b"".join(self._latest.values())
             while not self.closed:
                 await browser.wake.wait()
                 browser.wake.clear()
                 out, browser.pending = b"".join(browser.pending.values()), {}
                 if out:
-                    await response.write(out)
-        except ConnectionResetError:
-            pass  # the browser left
+                    yield out
         finally:
             self._leave(browser)
-        return response
 
     def close(self) -> None:
         self.closed = True

@@ -20,14 +20,14 @@ import shutil
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
-
 from controller import __version__
 from controller.api import BadRequest
 from controller.core.vocabulary import RestartKind
 from controller.firmware.signature import CertificateRejected, check_signing_certificate, load_roots
 from controller.firmware.update import FirmwareStatus
 from controller.firmware.updater import Updater, UpdateRequest
+from controller.httpd.messages import Request, Response, json_response, too_large
+from controller.httpd.multipart import Part, parts
 from controller.web import WEB, Web
 from controller.web.words import FIRMWARE_STEPS
 
@@ -89,9 +89,9 @@ def roots(daemon: Daemon) -> list[x509.Certificate]:
     return [*installed, *load_roots(daemon.config.firmware.manufacturer_roots)]
 
 
-async def _text(part: BodyPartReader, name: str) -> str:
+async def _text(part: Part, name: str) -> str:
     data = b""
-    while chunk := await part.read_chunk(4096):
+    async for chunk in part.chunks():
         data += chunk
         if len(data) > MAX_TEXT:
             raise BadRequest(f"{name} is longer than {MAX_TEXT} bytes")
@@ -101,23 +101,23 @@ async def _text(part: BodyPartReader, name: str) -> str:
         raise BadRequest(f"{name} is not ASCII text") from None
 
 
-async def _save(part: BodyPartReader, path: Path, limit: int) -> int:
+async def _save(part: Part, path: Path, limit: int) -> int:
     size = 0
     with path.open("wb") as out:
-        while chunk := await part.read_chunk(64 * 1024):
+        async for chunk in part.chunks():
             size += len(chunk)
             if size > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                raise too_large(limit)
             out.write(chunk)  # small chunks on the loop: the upload itself is the slow part
     return size
 
 
-async def upload(request: web.Request) -> web.Response:
-    shared = request.app[WEB]
+async def upload(request: Request) -> Response:
+    shared = request[WEB]
     daemon = shared.api.daemon
     target = updater(shared)
     if target.answer() == "Rejected":
-        return web.json_response({"error": f"an update is installing ({target.status.value}): try later"}, status=409)
+        return json_response({"error": f"an update is installing ({target.status.value}): try later"}, status=409)
     folder = daemon.config.storage.state_dir / UPLOAD_DIR
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -125,9 +125,8 @@ async def upload(request: web.Request) -> web.Response:
     fields: dict[str, str] = {}
     size = 0
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
+        async for part in parts(request):
+            if part.headers.get("Content-Type", "").lower().startswith("multipart/"):
                 raise BadRequest("nested multipart bodies are not accepted")
             if part.name == "file":
                 size = await _save(part, path, daemon.config.firmware.max_size_bytes)
@@ -151,4 +150,4 @@ async def upload(request: web.Request) -> web.Response:
     target.start(UpdateRequest(location="upload", retrieve_at=daemon.clock.now(), certificate=certificate,
                                signature=fields["signature"], artifact=path))  # fmt: skip
     words = "Uploaded: the signature and the release are checked, then it installs once charging has ended."
-    return web.json_response({"ok": True, "words": words}, status=202)
+    return json_response({"ok": True, "words": words}, status=202)

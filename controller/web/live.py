@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from controller.api import connector_status_json
 from controller.core.events import Event
 from controller.curves import Sample
 from controller.faults import Fault
+from controller.httpd.messages import Request, Response
 from controller.web import WEB, Web
 from controller.web.feed import Feed
 from controller.web.firmware import progress as firmware_progress
@@ -134,10 +133,10 @@ def _station_summary(shared: Web) -> Callable[[], dict[str, Any]]:
     return summary
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
-    shared = request.app[WEB]
+async def stream(request: Request) -> Response:
+    shared = request[WEB]
     live = shared.made.get("live")
     if live is None:
         daemon = shared.api.daemon
         live = shared.made["live"] = Live(daemon, _station_summary(shared))
-    return await live.feed.stream(request)
+    return live.feed.stream()

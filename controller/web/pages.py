@@ -17,10 +17,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from controller.api import ACCESS, BadRequest, body_json
 from controller.api_access import ANSWERS, SESSION_COOKIE, SESSION_MAX_S
+from controller.httpd.messages import HttpError, Request, Response, file_response, json_response
 from controller.web import WEB
 from controller.web.words import ENERGY_MODES, STOP_CAUSES
 from sim.world import EV_ACTIONS, FAULT_KINDS
@@ -30,30 +29,30 @@ FILES = {p.name: p for p in STATIC.iterdir() if p.is_file()}
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-async def index(request: web.Request) -> web.StreamResponse:
+async def index(request: Request) -> Response:
     page = "index.html" if request[ACCESS].allowed else "login.html"
-    return web.FileResponse(FILES[page], headers=NO_STORE)
+    return file_response(request, FILES[page], NO_STORE)
 
 
-async def static(request: web.Request) -> web.StreamResponse:
-    path = FILES.get(request.match_info["name"])
+async def static(request: Request) -> Response:
+    path = FILES.get(request.params["name"])
     if path is None or path.suffix == ".html":
-        raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        raise HttpError(404)
+    return file_response(request, path, {"Cache-Control": "no-cache"})
 
 
-async def login(request: web.Request) -> web.Response:
+async def login(request: Request) -> Response:
     body = await body_json(request)
     password = body.get("password")
     if not isinstance(password, str) or not password:
         raise BadRequest("password must be a non-empty string")
-    access = request.app[WEB].api.access
+    access = request[WEB].api.access
     decision = await access.login(password, request.remote)
     if decision.session is None:
         status, text = ANSWERS[decision.verdict]
         headers = {"Retry-After": str(math.ceil(decision.retry_after_s))} if decision.retry_after_s else {}
-        return web.json_response({"error": text}, status=status, headers=headers)
-    response = web.json_response({"csrf": decision.session.csrf})
+        return json_response({"error": text}, status=status, headers=headers)
+    response = json_response({"csrf": decision.session.csrf})
     response.set_cookie(
         SESSION_COOKIE,
         decision.session.token,
@@ -66,19 +65,19 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-async def logout(request: web.Request) -> web.Response:
+async def logout(request: Request) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie is not None:
-        request.app[WEB].api.access.logout(cookie)
-    response = web.json_response({"ok": True})
+        request[WEB].api.access.logout(cookie)
+    response = json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-async def session(request: web.Request) -> web.Response:
+async def session(request: Request) -> Response:
     """What the page needs to make requests: its CSRF token (None: no session, none needed)."""
     decision = request[ACCESS]
-    api = request.app[WEB].api
+    api = request[WEB].api
     body: dict[str, Any] = {
         "csrf": decision.session.csrf if decision.session is not None else None,
         "password": not api.access.open,
@@ -86,7 +85,7 @@ async def session(request: web.Request) -> web.Response:
         "stop_words": {cause.value: words for cause, words in STOP_CAUSES.items()},
         "energy": None if api.daemon.site is None else energy_modes(api.daemon.config.grid.source is not None),
     }
-    return web.json_response(body)
+    return json_response(body)
 
 
 def energy_modes(solar: bool) -> dict[str, Any]:

@@ -17,11 +17,10 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from aiohttp import web
-
 from controller.api import BadRequest, query_int
 from controller.core.ledger import Transaction
 from controller.curves import Sample
+from controller.httpd.messages import Request, Response, bytes_response, json_response
 from controller.web import WEB
 from controller.web.words import stop_words
 
@@ -62,21 +61,21 @@ def history_csv(transactions: Iterable[Transaction]) -> str:
     return out.getvalue()
 
 
-async def export(request: web.Request) -> web.Response:
+async def export(request: Request) -> Response:
     limit = query_int(request.query.get("limit", "10000"), "limit", 1, 100000)
-    daemon = request.app[WEB].api.daemon
+    daemon = request[WEB].api.daemon
     rows = await asyncio.to_thread(daemon.ledger.history, limit)  # a big read, off the event loop
     name = f"evsed-{daemon.config.station.charge_point_id}-sessions.csv"
-    return web.Response(
-        text=history_csv(rows),
-        content_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    return bytes_response(
+        history_csv(rows).encode(),
+        "text/csv; charset=utf-8",
+        {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 
-async def curve(request: web.Request) -> web.Response:
-    transaction_id = request.match_info["id"]
+async def curve(request: Request) -> Response:
+    transaction_id = request.params["id"]
     if not (0 < len(transaction_id) <= 64 and transaction_id.isascii() and transaction_id.isprintable()):
         raise BadRequest("a transaction id is 1..64 printable ASCII characters")
-    samples = await request.app[WEB].api.daemon.curves.curve(transaction_id)
-    return web.json_response(curve_json(transaction_id, samples))
+    samples = await request[WEB].api.daemon.curves.curve(transaction_id)
+    return json_response(curve_json(transaction_id, samples))

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from controller import __version__
 from controller.config import effective_toml
 from controller.firmware.slots import SlotRoot
+from controller.httpd.messages import Request, Response, json_response
 from controller.web import WEB, Web
 from controller.web.firmware import progress
 from controller.web.words import SECURITY_PROFILES, link_error_words, link_words
@@ -96,13 +95,13 @@ def meters_json(daemon: Daemon) -> list[dict[str, Any]]:
     return out
 
 
-async def info(request: web.Request) -> web.Response:
-    daemon = request.app[WEB].api.daemon
-    return web.json_response(
+async def info(request: Request) -> Response:
+    daemon = request[WEB].api.daemon
+    return json_response(
         {
             "ocpp": await ocpp_json(daemon),
             "time": time_json(daemon),
-            "firmware": firmware_json(request.app[WEB]),
+            "firmware": firmware_json(request[WEB]),
             "meters": meters_json(daemon),
             "config": effective_toml(daemon.config),
         }
