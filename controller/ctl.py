@@ -13,8 +13,6 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -122,6 +120,9 @@ def http(
     method: str, url: str, body: dict[str, Any] | None = None, password: str | None = None, text: bool = False
 ) -> Any:
     """The JSON answer (``text``: the body as text), or None after printing one line saying why there is none."""
+    import urllib.error  # with urllib.request: http.client and email, which ``evsed run`` (the CLI) never needs
+    import urllib.request
+
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"}
     if password:

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-
 SCHEMES = ("http", "https", "ftp", "ftps")
 CHUNK = 64 * 1024
 TIMEOUT_S = 30.0
@@ -113,6 +111,8 @@ def _too_big(size: int, max_bytes: int) -> TransferError:
 
 
 async def _http_download(loc: Location, dest: Path, have: int, max_bytes: int, ctx: ssl.SSLContext | None) -> int:
+    import aiohttp  # 13 MB of client: loaded when a transfer runs, not by every idle daemon
+
     headers = {"Range": f"bytes={have}-"} if have else {}
     timeout = aiohttp.ClientTimeout(total=None, connect=TIMEOUT_S, sock_read=TIMEOUT_S)
     auth = aiohttp.BasicAuth(loc.user, loc.password or "") if loc.user else None
@@ -231,6 +231,8 @@ async def upload(url: str, source: Path, filename: str, *, method: str = "PUT",
 
 
 async def _http_upload(loc: Location, source: Path, filename: str, method: str, ctx: ssl.SSLContext | None) -> None:
+    import aiohttp  # as in _http_download
+
     timeout = aiohttp.ClientTimeout(total=None, connect=TIMEOUT_S, sock_read=TIMEOUT_S)
     auth = aiohttp.BasicAuth(loc.user, loc.password or "") if loc.user else None
     try:

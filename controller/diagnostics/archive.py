@@ -18,17 +18,19 @@ import json
 import platform
 import re
 import sys
-import tarfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.diagnostics.logs import REDACTED, LogFiles, lines_between
 from controller.transfer import redacted
 from hal.config import format_toml
+
+if TYPE_CHECKING:
+    import tarfile
 
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|authorization_?key|private|credential)", re.IGNORECASE)
 
@@ -65,6 +67,8 @@ def build_archive(dest: Path, *, config: Mapping[str, Any], status: Mapping[str,
         "platform": platform.platform(),
         "window": {"start": start.isoformat() if start else None, "stop": stop.isoformat() if stop else None},
     }
+    import tarfile  # with gzip, bz2, lzma: loaded when an archive is made, not by every running daemon
+
     with tarfile.open(dest, "w:gz") as tar:
         _add(tar, "status.json", json.dumps(status_doc, indent=2, default=str).encode())
         _add(tar, "config.toml", format_toml(redact(config)).encode())
@@ -80,7 +84,7 @@ def build_archive(dest: Path, *, config: Mapping[str, Any], status: Mapping[str,
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
+    info = tar.tarinfo(name)
     info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
     tar.addfile(info, io.BytesIO(data))
 

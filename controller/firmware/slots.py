@@ -22,17 +22,19 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import os
 import shlex
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.firmware import FirmwareConfig, launcher
 from controller.firmware.launcher import CURRENT, Marker, fsync_dir, switch_current, write_marker
-from controller.firmware.release import Release, ReleaseInvalid, read_release, unmet_requirements, unpack
+
+if TYPE_CHECKING:
+    from controller.firmware.release import Release
 
 SLOTS = ("a", "b")
 INSTALLER_TIMEOUT_S = 1800.0
@@ -70,6 +72,9 @@ class SlotRoot:
         return next(self.root / "slots" / s for s in SLOTS if (self.root / "slots" / s).resolve() != active)
 
     def verify(self, artifact: Path, max_unpacked: int) -> Release:
+        # zipfile, email, csv, packaging: loaded when a release comes, not by every running daemon
+        from controller.firmware.release import ReleaseInvalid, read_release, unmet_requirements
+
         try:
             release = read_release(artifact, max_unpacked)
         except ReleaseInvalid as exc:
@@ -102,6 +107,8 @@ class SlotRoot:
         return slot
 
     def _build(self, artifact: Path) -> Path:
+        from controller.firmware.release import ReleaseInvalid, unpack
+
         slot = self.inactive()
         partial = slot.with_name(slot.name + ".partial")
         try:
@@ -124,6 +131,8 @@ class SlotRoot:
 
     def version(self, slot: Path) -> str | None:
         """The evsed release unpacked in ``slot``; None if there is none."""
+        import importlib.metadata
+
         for dist in importlib.metadata.distributions(path=[str(slot / "lib")]):
             if dist.metadata["Name"] == "evsed":
                 return dist.version
