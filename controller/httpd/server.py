@@ -73,18 +73,22 @@ class Server:
         if self._server is None:
             return
         self._server.close()
-        for task in self._connections:
+        for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
 
-    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is None or len(self._connections) >= MAX_CONNECTIONS:
+    def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= MAX_CONNECTIONS:
             writer.write(BUSY)
             writer.close()
             return
+        # A task of our own (not the one asyncio runs a coroutine callback in): stop() cancels it quietly.
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer), name="HTTP connection")
         self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await _Connection(reader, writer, self._handle, self._max_body).serve()
         except (ConnectionError, TimeoutError):
@@ -92,7 +96,6 @@ class Server:
         except Exception:
             log.exception("HTTP connection failed")
         finally:
-            self._connections.discard(task)
             writer.close()
 
 
@@ -116,6 +119,13 @@ class _Connection:
                 return
             if not isinstance(event, h11.Request):
                 return  # the client closed the connection
+            if len(event.target) + sum(len(name) + len(value) for name, value in event.headers) > MAX_HEAD:
+                # h11 bounds a head still arriving; this bounds one that came whole in a single read
+                await self._refuse(431, f"request header fields larger than {MAX_HEAD} bytes")
+                return
+            if not event.target.startswith(b"/"):
+                await self._refuse(400, "bad request: the request target must be a path")
+                return
             if not await self._exchange(event):
                 return
             self.h11.start_next_cycle()
@@ -147,8 +157,6 @@ class _Connection:
 
     def _request(self, head: h11.Request) -> Request:
         target = head.target.decode("ascii")  # h11 lets only visible ASCII through
-        if not target.startswith("/"):
-            raise HttpError(400, "the request target must be a path")
         raw_path, _, query = target.partition("?")
         headers = Headers((name.decode("ascii"), value.decode("latin-1")) for name, value in head.headers)
         return Request(
@@ -162,6 +170,7 @@ class _Connection:
             response = await self.handle(self._request(head))
         except HttpError as exc:  # the handler's layer normally answers these itself
             response = _error(exc.status, str(exc))
+            response.headers += exc.headers.items()
         except Exception as exc:
             log.exception("HTTP handler failed: %s %s", head.method, head.target[:200])
             response = _error(500, f"internal error: {exc}")
