@@ -141,39 +141,3 @@ async def test_update_installs_restarts_reports_installed_then_a_broken_release_
         assert not (root / "update.json").exists()
     finally:
         await daemon.stop()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("version", "request_sent"), [("1.6", "SignedUpdateFirmware"), ("2.0.1", "UpdateFirmware")])
-def test_sim_scenario_firmware_update_reports_the_versions_and_statuses(version, request_sent):
-    import json
-    import subprocess
-
-    evsed = str(Path(sys.executable).with_name("evsed"))
-    result = subprocess.run([evsed, "sim", "--ocpp", version, "--scenario", "firmware-update", "--headless", "--json"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["ok"] is True and summary["firmware"]["from"] == __version__
-    assert summary["firmware"]["to"] == f"{__version__}+bench1"
-    assert summary["firmware"]["statuses"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
-                                               "InstallRebooting", "Installed"]  # fmt: skip
-    assert summary["ocpp"]["versions"] == {"EVSED-BENCH-1": version}
-    assert summary["ocpp"]["sent"] == {request_sent: 1}
-    assert summary["ocpp"]["received"]["BootNotification"] == 2
-
-
-@pytest.mark.slow
-def test_sim_scenario_firmware_update_shows_its_statuses_without_json_and_frames_on_request():
-    import subprocess
-
-    evsed = str(Path(sys.executable).with_name("evsed"))
-    result = subprocess.run([evsed, "sim", "--scenario", "firmware-update", "--frames"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == (
-        f"  firmware {__version__} -> {__version__}+bench1: "
-        "Downloading -> Downloaded -> SignatureVerified -> Installing -> InstallRebooting -> Installed"
-    )
-    frames = [line for line in result.stderr.splitlines() if "receive message [2," in line]
-    assert any('"BootNotification"' in line for line in frames), result.stderr[-2000:]

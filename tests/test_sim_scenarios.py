@@ -1,4 +1,5 @@
-"""``evsed sim``: the bench's scenarios as real processes, over OCPP 1.6J and 2.0.1, over ws and wss.
+"""``evsed sim``: the bench's scenarios as real processes, over OCPP 1.6J and 2.0.1, over ws and wss,
+and the firmware update into a release built from this checkout (sim/firmware_demo.py).
 
 Every run of this module is started side by side by one module fixture before its first test;
 each test then waits for the runs it checks. A run lasts as long as its scenario's pace (the
@@ -18,9 +19,10 @@ from typing import Any
 import pytest
 from conftest import EVSED, REPO
 
+from controller import __version__
 from controller.energy.fuse import NORMAL_PATH_S
 
-FINISH_S = 120.0  # ten runs side by side on two cores: each scenario's pace, slowed by the others
+FINISH_S = 120.0  # thirteen runs side by side on two cores: each scenario's pace, slowed by the others
 
 RUNS: dict[str, tuple[str, ...]] = {
     "basic": ("--scenario", "basic", "--headless", "--json"),
@@ -33,6 +35,9 @@ RUNS: dict[str, tuple[str, ...]] = {
     "2.0.1 two-connectors": ("--scenario", "two-connectors", "--ocpp", "2.0.1", "--headless", "--json"),
     "2.0.1 faults": ("--scenario", "faults", "--ocpp", "2.0.1", "--headless", "--json"),
     "2.0.1 basic-tls": ("--scenario", "basic", "--tls", "--ocpp", "2.0.1", "--headless", "--json"),
+    "firmware 1.6": ("--ocpp", "1.6", "--scenario", "firmware-update", "--headless", "--json"),
+    "firmware 2.0.1": ("--ocpp", "2.0.1", "--scenario", "firmware-update", "--headless", "--json"),
+    "firmware frames": ("--scenario", "firmware-update", "--frames"),
 }
 
 
@@ -131,6 +136,7 @@ def test_evsed_sim_every_scenario_over_ocpp_2_0_1(runs: dict[str, Run]) -> None:
     at the bench CSMS (Started, Ended, no seqNo missing or twice) and the energy it counted equal to
     the station's ledger."""
     results = {name.removeprefix("2.0.1 "): runs[name].summary() for name in RUNS if name.startswith("2.0.1 ")}
+    assert set(results) == {"basic", "two-connectors", "faults", "basic-tls"}
     for name, summary in results.items():
         assert summary["ok"] is True, (name, summary["error"])
         ocpp = summary["ocpp"]
@@ -164,3 +170,31 @@ def test_evsed_sim_scenario_fuse(runs: dict[str, Run]) -> None:
     assert energy["fuse_a"] == 35.0 and energy["grid_max_a"] > 35.0  # the jump happened
     assert 0.0 < energy["over_fuse_s"] <= NORMAL_PATH_S + 1.0
     assert [t["stop_cause"] for t in summary["transactions"]] == ["Local", "Local"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("version", "request_sent"), [("1.6", "SignedUpdateFirmware"), ("2.0.1", "UpdateFirmware")])
+def test_sim_scenario_firmware_update_reports_the_versions_and_statuses(
+    runs: dict[str, Run], version: str, request_sent: str
+) -> None:
+    summary = runs[f"firmware {version}"].summary()
+    assert summary["ok"] is True and summary["firmware"]["from"] == __version__
+    assert summary["firmware"]["to"] == f"{__version__}+bench1"
+    assert summary["firmware"]["statuses"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                               "InstallRebooting", "Installed"]  # fmt: skip
+    assert summary["ocpp"]["versions"] == {"EVSED-BENCH-1": version}
+    assert summary["ocpp"]["sent"] == {request_sent: 1}
+    assert summary["ocpp"]["received"]["BootNotification"] == 2
+
+
+@pytest.mark.slow
+def test_sim_scenario_firmware_update_shows_its_statuses_without_json_and_frames_on_request(
+    runs: dict[str, Run],
+) -> None:
+    out, err = runs["firmware frames"].finish()
+    assert out.splitlines()[-1] == (
+        f"  firmware {__version__} -> {__version__}+bench1: "
+        "Downloading -> Downloaded -> SignatureVerified -> Installing -> InstallRebooting -> Installed"
+    )
+    frames = [line for line in err.splitlines() if "receive message [2," in line]
+    assert any('"BootNotification"' in line for line in frames), err[-2000:]
