@@ -7,7 +7,7 @@
 - ``eventually(pred)`` polls a condition every 20 ms until it holds or a timeout passes:
   the only way these tests wait (never a bare sleep).
 - ``evsed_process(config_path)`` runs ``evsed run`` in a real subprocess, for the CLI,
-  SIGTERM and kill -9 tests.
+  SIGTERM and kill -9 tests; ``SimRun.start`` runs ``evsed sim`` in the background.
 
 Simulated EVs follow the pilot after ``ev_reaction_s``; the configs here use 0.2 s and a
 fast meter so a whole plug-in/charge/stop sequence takes well under a second.
@@ -359,6 +359,45 @@ def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
         if p.proc.poll() is None:
             p.proc.kill()
             p.proc.wait(10)
+
+
+SIM_FINISH_S = 120.0  # a scenario's pace, slowed by whatever else runs beside it on two cores
+
+
+@dataclass
+class SimRun:
+    """``evsed sim *args`` started in the background: a scenario lasts as long as its holds, not as
+    long as its work, so tests start runs early and read them later. The output goes to files, not
+    pipes: a run whose output nobody reads yet never blocks on a full pipe."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    @classmethod
+    def start(cls, name: str, args: tuple[str, ...], where: Path) -> SimRun:
+        out, err = where / f"{name}.out", where / f"{name}.err"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            proc = subprocess.Popen([EVSED, "sim", *args], cwd=REPO, stdout=stdout, stderr=stderr)
+        return cls(name, proc, out, err)
+
+    def finish(self) -> tuple[str, str]:
+        """Its stdout and stderr once it has ended with exit code 0."""
+        code = self.proc.wait(SIM_FINISH_S)
+        out, err = self.out.read_text(), self.err.read_text()
+        assert code == 0, f"{self.name}: exit {code}\n{out}\n{err}"
+        return out, err
+
+    def summary(self) -> dict[str, Any]:
+        out, _ = self.finish()
+        summary: dict[str, Any] = json.loads(out)  # the whole of stdout is one JSON object
+        return summary
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 @pytest.fixture

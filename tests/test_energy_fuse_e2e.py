@@ -3,14 +3,17 @@
 A house load that jumps by 20 A while two EVs charge: the fuse carries no more than its rating
 within the documented time (the normal path, controller/energy/fuse.py) and stays there; a grid
 meter that goes silent makes the connectors share the fallback current; an overload the trip
-curve gives less time than the 5 s rule pauses the EVs at once; the owner's maximum and pause. The
-bench's fuse scenario (`evsed sim --scenario fuse`) is in test_sim_scenarios.py."""
+curve gives less time than the 5 s rule pauses the EVs at once; the owner's maximum and pause; the
+bench's fuse scenario (``evsed sim --scenario fuse``), started as the module starts: its half a
+minute of holds passes while the tests before it run."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
-from conftest import BOARD, eventually
+import pytest
+from conftest import BOARD, SimRun, eventually
 
 from controller.energy.fuse import NORMAL_PATH_S
 
@@ -48,6 +51,13 @@ interval_s = 0.2
 )
 EV = {"max_current_a": 32.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
 DETECTION_S = 0.2 + 0.2  # grid meter interval + connector meter interval
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuse_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimRun]:
+    run = SimRun.start("fuse", ("--scenario", "fuse", "--headless", "--json"), tmp_path_factory.mktemp("sim"))
+    yield run
+    run.kill()
 
 
 def grid_a(run) -> float:
@@ -150,3 +160,14 @@ async def test_the_owners_maximum_and_pause_cap_what_the_fuse_shares(start_daemo
     ]:
         code, answer = await run.post(path, body)
         assert code in (400, 409) and why in answer["error"], (path, answer)
+
+
+def test_evsed_sim_scenario_fuse(fuse_scenario: SimRun) -> None:
+    """The bench scenario: the summary shows the grid meter's view; the fuse was over its rating
+    only while the EVs followed (1 s reaction, the 5 s duty rule), and both transactions ended."""
+    summary = fuse_scenario.summary()
+    assert summary["ok"] and summary["error"] is None
+    energy = summary["energy"]
+    assert energy["fuse_a"] == 35.0 and energy["grid_max_a"] > 35.0  # the jump happened
+    assert 0.0 < energy["over_fuse_s"] <= NORMAL_PATH_S + 1.0
+    assert [t["stop_cause"] for t in summary["transactions"]] == ["Local", "Local"]

@@ -2,33 +2,24 @@
 and the firmware update into a release built from this checkout (sim/firmware_demo.py).
 
 Every run of this module is started side by side by one module fixture before its first test;
-each test then waits for the runs it checks. A run lasts as long as its scenario's pace (the
-holds), not as long as its work: one after the other, in three tests of their own, they took a
-minute. Each run writes to files, not pipes: a run whose output nobody reads yet never blocks
-on a full pipe."""
+each test then waits for the runs it checks (conftest.SimRun). A run lasts as long as its
+scenario's pace (the holds), not as long as its work: one after the other, in tests of their
+own, they took well over a minute. The fuse scenario runs beside the tests of
+test_energy_fuse_e2e.py."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import EVSED, REPO
+from conftest import SimRun
 
 from controller import __version__
-from controller.energy.fuse import NORMAL_PATH_S
-
-FINISH_S = 120.0  # thirteen runs side by side on two cores: each scenario's pace, slowed by the others
 
 RUNS: dict[str, tuple[str, ...]] = {
     "basic": ("--scenario", "basic", "--headless", "--json"),
     "faults": ("--scenario", "faults", "--headless", "--json"),
     "two-connectors": ("--scenario", "two-connectors", "--headless", "--json"),
-    "fuse": ("--scenario", "fuse", "--headless", "--json"),
     "human": (),  # the demo as people run it (not a terminal here: plain lines, no control codes)
     "tls": ("--tls", "--headless", "--json"),
     "2.0.1 basic": ("--scenario", "basic", "--ocpp", "2.0.1", "--headless", "--json"),
@@ -41,43 +32,16 @@ RUNS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class Run:
-    name: str
-    proc: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    def finish(self) -> tuple[str, str]:
-        """Its stdout and stderr once it has ended with exit code 0."""
-        code = self.proc.wait(FINISH_S)
-        out, err = self.out.read_text(), self.err.read_text()
-        assert code == 0, f"{self.name}: exit {code}\n{out}\n{err}"
-        return out, err
-
-    def summary(self) -> dict[str, Any]:
-        out, _ = self.finish()
-        summary: dict[str, Any] = json.loads(out)  # the whole of stdout is one JSON object
-        return summary
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SimRun]]:
     where = tmp_path_factory.mktemp("sim")
-    started: dict[str, Run] = {}
-    for name, args in RUNS.items():
-        out, err = where / f"{name}.out", where / f"{name}.err"
-        with open(out, "wb") as stdout, open(err, "wb") as stderr:
-            proc = subprocess.Popen([EVSED, "sim", *args], cwd=REPO, stdout=stdout, stderr=stderr)
-        started[name] = Run(name, proc, out, err)
+    started = {name: SimRun.start(name, args, where) for name, args in RUNS.items()}
     yield started
     for run in started.values():
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait(10)
+        run.kill()
 
 
-def test_evsed_sim_scenarios_print_one_json_summary(runs: dict[str, Run]) -> None:
+def test_evsed_sim_scenarios_print_one_json_summary(runs: dict[str, SimRun]) -> None:
     """``evsed sim --headless --json`` for the basic, faults and two-connectors scenarios, and the
     human demo. Every transaction a scenario started is ended by its end (the summary reads the
     ledger as soon as the last status is seen: a stop made visible before it was durable showed
@@ -119,7 +83,7 @@ def test_evsed_sim_scenarios_print_one_json_summary(runs: dict[str, Run]) -> Non
 
 
 @pytest.mark.slow
-def test_bench_over_tls_with_security_profile_2(runs: dict[str, Run]) -> None:
+def test_bench_over_tls_with_security_profile_2(runs: dict[str, SimRun]) -> None:
     """``evsed sim --tls``: the whole bench over wss with a CA generated for the run."""
     summary = runs["tls"].summary()
     assert summary["ok"], summary["error"]
@@ -130,7 +94,7 @@ def test_bench_over_tls_with_security_profile_2(runs: dict[str, Run]) -> None:
     assert ocpp["callerrors"] == 0
 
 
-def test_evsed_sim_every_scenario_over_ocpp_2_0_1(runs: dict[str, Run]) -> None:
+def test_evsed_sim_every_scenario_over_ocpp_2_0_1(runs: dict[str, SimRun]) -> None:
     """``evsed sim --ocpp 2.0.1``: every scenario of the bench over OCPP 2.0.1 (and the basic one
     over wss with security profile 2); the JSON summary as for 1.6, with every transaction complete
     at the bench CSMS (Started, Ended, no seqNo missing or twice) and the energy it counted equal to
@@ -161,21 +125,10 @@ def test_evsed_sim_every_scenario_over_ocpp_2_0_1(runs: dict[str, Run]) -> None:
     assert results["basic-tls"]["ocpp"]["security_profiles"] == {"EVSED-BENCH-1": 2}
 
 
-def test_evsed_sim_scenario_fuse(runs: dict[str, Run]) -> None:
-    """The bench scenario: the summary shows the grid meter's view; the fuse was over its rating
-    only while the EVs followed (1 s reaction, the 5 s duty rule), and both transactions ended."""
-    summary = runs["fuse"].summary()
-    assert summary["ok"] and summary["error"] is None
-    energy = summary["energy"]
-    assert energy["fuse_a"] == 35.0 and energy["grid_max_a"] > 35.0  # the jump happened
-    assert 0.0 < energy["over_fuse_s"] <= NORMAL_PATH_S + 1.0
-    assert [t["stop_cause"] for t in summary["transactions"]] == ["Local", "Local"]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("version", "request_sent"), [("1.6", "SignedUpdateFirmware"), ("2.0.1", "UpdateFirmware")])
 def test_sim_scenario_firmware_update_reports_the_versions_and_statuses(
-    runs: dict[str, Run], version: str, request_sent: str
+    runs: dict[str, SimRun], version: str, request_sent: str
 ) -> None:
     summary = runs[f"firmware {version}"].summary()
     assert summary["ok"] is True and summary["firmware"]["from"] == __version__
@@ -189,7 +142,7 @@ def test_sim_scenario_firmware_update_reports_the_versions_and_statuses(
 
 @pytest.mark.slow
 def test_sim_scenario_firmware_update_shows_its_statuses_without_json_and_frames_on_request(
-    runs: dict[str, Run],
+    runs: dict[str, SimRun],
 ) -> None:
     out, err = runs["firmware frames"].finish()
     assert out.splitlines()[-1] == (
