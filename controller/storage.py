@@ -3,8 +3,9 @@
 Rules kept here:
 - WAL journal with ``synchronous=FULL``: a commit that returned is on disk, so a power
   cut (kill -9) after it loses nothing; one before it leaves the previous state.
-- A commit may be made ``durable=False`` (the OCPP journal's confirmations: a message the CSMS
-  answered leaves the queue): it is written to the WAL without waiting for the disk. A kill -9
+- A commit may be made ``durable=False`` (the OCPP journal's confirmations, and a periodic meter
+  sample that goes out at once: controller/ocpp/journal.py): it is written to the WAL without
+  waiting for the disk. A kill -9
   cannot undo it (its pages are in the kernel's cache); a power cut can undo it, and the other
   commits after the last durable one, never anything before: the WAL is a sequence, and the
   next durable commit's fsync carries every frame before it. Such a commit saves the fsync
@@ -43,6 +44,7 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evsed-db")
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
+        self.durable_commits = 0  # commits that waited for the disk: what wears an SD card most
         self._executor.submit(self._open).result()
         self.migrate(
             "0000_migrations",
@@ -78,6 +80,7 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.durable_commits += durable
             return result
         finally:
             if not durable:
@@ -87,10 +90,10 @@ class Database:
         """Run ``fn(conn)`` in one transaction on the database thread (``durable=False``: see above)."""
         return await asyncio.wrap_future(self._executor.submit(self._transaction, fn, durable))
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> asyncio.Future[T]:
         """The same, handed to the database thread now (in call order), awaited later or never: for
         event listeners, which must not await and whose writes must keep the events' order."""
-        return asyncio.wrap_future(self._executor.submit(self._transaction, fn))
+        return asyncio.wrap_future(self._executor.submit(self._transaction, fn, durable))
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """The same, blocking: for startup, shutdown, tests, and the OCPP journal's confirmation

@@ -223,6 +223,32 @@ async def test_waits_for_the_ready_gate(station, csms):
         delivery.cancel()
 
 
+async def test_a_periodic_sample_with_nothing_ahead_of_it_is_the_only_message_committed_without_an_fsync(station):
+    db, link, journal = station
+
+    async def durable_commits(action: str, periodic_sample: bool) -> int:
+        before = db.durable_commits
+        await journal.enqueue(
+            action, meter(0) if action == "MeterValues" else start(0), periodic_sample=periodic_sample
+        )
+        return db.durable_commits - before
+
+    # Nothing delivered yet: the sample would wait, so it is durable.
+    assert await durable_commits("MeterValues", periodic_sample=True) == 1
+    link.start()
+    delivery = asyncio.create_task(journal.deliver(link))
+    try:
+        await drained(journal)
+        assert await durable_commits("MeterValues", periodic_sample=True) == 0  # goes out at once
+        await drained(journal)
+        assert await durable_commits("MeterValues", periodic_sample=False) == 1  # a triggered one
+        await drained(journal)
+    finally:
+        delivery.cancel()
+    assert await durable_commits("StartTransaction", periodic_sample=False) == 1
+    assert await durable_commits("MeterValues", periodic_sample=True) == 1  # waits behind the Start
+
+
 CHILD = r"""
 import asyncio, sys
 from controller.ocpp.journal import Journal

@@ -15,6 +15,13 @@ Rules kept here (OCPP 1.6 edition 2 section 3.7 + errata 3.18; OCPP-J errata 3.1
   (the next message queued, at the latest) can, and the message then goes once more with its
   id after the restart: a duplicate the CSMS can recognise, never a loss. One fsync per
   message instead of two.
+- A periodic meter sample (1.6 MeterValues of Sample.Periodic / Sample.Clock, 2.0.1
+  TransactionEvent of MeterValuePeriodic / MeterValueClock) that finds nothing queued ahead of
+  it is committed without an fsync as well (``fsync_needed``): it is sent at once, so a power
+  cut can lose that one sample and nothing else, and only until the next durable commit (at the
+  latest the next sample, which then waits behind it) carries it to the disk. A kill -9 loses
+  nothing. A charging hour at a 10 s interval then costs no fsync at all: each fsync cleaned the
+  WAL's and the logs' last pages, and every next write dirtied a whole 4 KB page again.
 - What a transmission that was not confirmed leads to is a table (``NEXT``), per kind of
   outcome and per message class:
   - not connected / connection lost: not delivered; the same message (same id) goes again
@@ -338,6 +345,7 @@ class Journal:
         tx_key: str | None = None,
         also: Callable[[sqlite3.Connection], T] | None = None,
         stamp: Stamp | None = None,
+        periodic_sample: bool = False,
     ) -> tuple[int, T | None]:
         """Commit the message (and ``also(conn)``, atomically) before returning; then deliver."""
 
@@ -345,9 +353,14 @@ class Journal:
             extra = also(conn) if also is not None else None
             return enqueue_in(conn, action, payload, tx_key, stamp=stamp, ids=self.ids), extra
 
-        result = await self.db.run(write)
+        result = await self.db.run(write, durable=self.fsync_needed(periodic_sample))
         self.notify()
         return result
+
+    def fsync_needed(self, periodic_sample: bool) -> bool:
+        """Whether a message queued now is committed durably: all but a periodic sample that finds
+        nothing ahead of it (see the rules above). Ask when handing the write to the database."""
+        return not (periodic_sample and self._empty.is_set())
 
     async def pending(self) -> list[Entry]:
         rows = await self.db.run(

@@ -152,7 +152,8 @@ class Transactions:
         measurands = self.keys.members("MeterValuesAlignedData" if clock else "MeterValuesSampledData")
         timestamp = timestamp or iso(self.now())
         stop_measurands = self.keys.members("StopTxnAlignedData" if clock else "StopTxnSampledData")
-        if context in ("Sample.Periodic", "Sample.Clock") and stop_measurands and tx.id in self._stop_data:
+        periodic = context in ("Sample.Periodic", "Sample.Clock")
+        if periodic and stop_measurands and tx.id in self._stop_data:
             extra = sampled_values(stop_measurands, view.meter, view.snapshot, context)
             if extra:
                 self._stop_data[tx.id].append(meter_value(timestamp, extra))
@@ -160,7 +161,7 @@ class Transactions:
         if not samples:
             return False
         payload = {"connectorId": tx.evse, "transactionId": -1, "meterValue": [meter_value(timestamp, samples)]}
-        await self.journal.enqueue("MeterValues", payload, tx.id)
+        await self.journal.enqueue("MeterValues", payload, tx.id, periodic_sample=periodic)
         return True
 
     # ---- confirmations ------------------------------------------------------------------

@@ -74,6 +74,8 @@ Payload = dict[str, Any]
 ENERGY = "Energy.Active.Import.Register"
 PLUGGED_IN = ChargingStateEnum.ev_connected.value  # the chargingState a plug-in reports
 ACTIONS = frozenset({ACTION})
+# Updated events that only carry a sample: committed without an fsync when nothing waits (journal.py)
+PERIODIC_SAMPLES = frozenset({TriggerReason.meter_value_periodic, TriggerReason.meter_value_clock})
 _OLD_SEQUENCES = "CREATE TABLE ocpp201_tx_seq (transaction_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL)"
 SEQUENCES_TO_JOURNAL = """
 INSERT OR IGNORE INTO ocpp_sequence (tx_key, next) SELECT transaction_id, next_seq FROM ocpp201_tx_seq;
@@ -144,7 +146,8 @@ class Transactions:
             if sequence_open(conn, tx.id):  # else its Ended is queued already
                 self._queue(conn, tx, payload)
 
-        self.db.submit(write).add_done_callback(_log_failure)
+        durable = self.journal.fsync_needed(trigger in PERIODIC_SAMPLES)
+        self.db.submit(write, durable=durable).add_done_callback(_log_failure)
 
     def end_sample(self, transaction_id: str, value: Payload) -> None:
         """Keep ``value`` for the Ended event of the transaction (asyncio thread)."""
