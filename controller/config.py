@@ -61,7 +61,7 @@ class LoopConfig:
     meter_timeout_s: float = 10.0
     max_temperature_c: float = 80.0
     realtime_priority: int = 0
-    idle_period_ms: float = 50.0  # while no EV is plugged in and every contactor is open
+    idle_period_ms: float = 75.0  # while no EV is plugged in and every contactor is open
     feed_timeout_s: float = 5.0  # the real-time process makes everything safe when the daemon is silent this long
 
     @staticmethod
@@ -69,7 +69,7 @@ class LoopConfig:
         period_ms = s.get_float("period_ms", 5.0, minval=1.0, maxval=50.0)
         return LoopConfig(
             period_ms=period_ms,
-            idle_period_ms=s.get_float("idle_period_ms", max(50.0, period_ms), minval=period_ms, maxval=80.0),
+            idle_period_ms=s.get_float("idle_period_ms", max(75.0, period_ms), minval=period_ms, maxval=80.0),
             feed_timeout_s=s.get_float("feed_timeout_s", 5.0, minval=3.0, maxval=60.0),
             meter_interval_s=s.get_float("meter_interval_s", 1.0, minval=0.1, maxval=60.0),
             meter_timeout_s=s.get_float("meter_timeout_s", 10.0, minval=1.0, maxval=300.0),

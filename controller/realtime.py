@@ -61,7 +61,7 @@ class ConnectorControl:
 @dataclass(frozen=True)
 class LoopSettings:
     period_s: float = 0.005
-    idle_period_s: float = 0.05  # while nothing is energized
+    idle_period_s: float = 0.075  # while nothing is energized
     quiet_full_s: float = 0.5  # a quiet connector's full tick (faults, commands) at least this often
     safe_current_a: float = 6.0  # used while the limit is stale; < 6 A pauses
     meter_timeout_s: float = 10.0  # no good reading for this long: METER_OFFLINE
