@@ -150,6 +150,7 @@ async def test_slow_clients_are_closed_on_time(served, monkeypatch) -> None:
     _, port = served
     monkeypatch.setattr(httpd, "HEAD_TIMEOUT_S", 0.3)
     monkeypatch.setattr(httpd, "BODY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(httpd, "KEEPALIVE_S", 0.6)
     reader, writer = await _open(port)
     writer.write(b"GET /echo/x HTTP/1.1\r\nHo")  # and nothing more
     assert await asyncio.wait_for(reader.read(), 5) == b"", "a head that never ends"
@@ -160,6 +161,9 @@ async def test_slow_clients_are_closed_on_time(served, monkeypatch) -> None:
     reader, writer = await _open(port)
     writer.write(b"GET /echo/x HTTP/1.1\r\nHost: h\r\n\r\n")
     assert (await _answer(reader))[0] == 200
+    await asyncio.sleep(0.4)  # idle longer than a head may take, shorter than keep-alive allows
+    writer.write(b"GET /echo/y HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert (await _answer(reader))[0] == 200, "kept alive past HEAD_TIMEOUT_S"
     assert await asyncio.wait_for(reader.read(), 5) == b"", "an idle keep-alive connection"
 
 
@@ -172,6 +176,12 @@ async def test_a_stream_is_closed_when_its_client_leaves(served) -> None:
     assert b"data: 1" in await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
     writer.close()
     await asyncio.wait_for(app.stream_closed.wait(), 5)  # no write needed to notice
+    app.stream_closed.clear()
+    reader, writer = await _open(port)
+    writer.write(b"HEAD /stream HTTP/1.1\r\nHost: h\r\n\r\n")
+    head = await asyncio.wait_for(reader.read(), 5)
+    assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n"), "a head, no body, then closed"
+    assert not app.stream_closed.is_set(), "the stream never started"
 
 
 async def test_connections_past_the_bound_get_503(served, monkeypatch) -> None:

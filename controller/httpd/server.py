@@ -3,11 +3,13 @@
 Rules kept here:
 - One task per connection; its requests are answered in order (keep-alive). At most
   ``MAX_CONNECTIONS`` at once: the next is answered 503 and closed.
-- A request head is at most ``MAX_HEAD`` bytes (431) and must be complete within
-  ``HEAD_TIMEOUT_S`` of the connection opening or of the previous answer: a silent or
-  trickling client, or an idle keep-alive connection, is closed then. Each piece of a body
-  must come within ``BODY_TIMEOUT_S`` (408); an answer the client does not take within
-  ``WRITE_TIMEOUT_S`` ends the connection. A slow client holds one bounded buffer, never the loop.
+- A request head is at most ``MAX_HEAD`` bytes (431). The first must be complete within
+  ``HEAD_TIMEOUT_S`` of the connection opening; a later one must begin within ``KEEPALIVE_S``
+  of the previous answer (an idle keep-alive connection closes then; browsers and clients
+  retry a request that meets a closed idle connection) and be complete ``HEAD_TIMEOUT_S``
+  after its first byte. Each piece of a body must come within ``BODY_TIMEOUT_S`` (408); an
+  answer the client does not take within ``WRITE_TIMEOUT_S`` ends the connection. A slow or
+  silent client holds one bounded buffer and one of the connections, never the loop.
 - Malformed HTTP gets its 4xx (h11's hint) as JSON and the connection closes; an exception out
   of the handler is a 500; nothing a client sends ends the server.
 - A request whose body the handler left unread ends its connection after the answer; the rest
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 64
 MAX_HEAD = 16 * 1024
 HEAD_TIMEOUT_S = 15.0
+KEEPALIVE_S = 60.0
 BODY_TIMEOUT_S = 30.0
 WRITE_TIMEOUT_S = 30.0
 LINGER_S = 2.0
@@ -110,10 +113,15 @@ class _Connection:
         self.secure = writer.get_extra_info("sslcontext") is not None
 
     async def serve(self) -> None:
+        idle_s = HEAD_TIMEOUT_S  # a new connection comes to send a request
         while True:
             try:
-                async with asyncio.timeout(HEAD_TIMEOUT_S):
-                    event = await self._next_event()
+                event = self.h11.next_event()  # a pipelined request may be buffered already
+                if event is h11.NEED_DATA:
+                    async with asyncio.timeout(idle_s):
+                        self.h11.receive_data(await self.reader.read(READ_SIZE))
+                    async with asyncio.timeout(HEAD_TIMEOUT_S):
+                        event = await self._next_event()
             except h11.RemoteProtocolError as exc:
                 await self._refuse(exc.error_status_hint, f"bad request: {exc}")
                 return
@@ -129,6 +137,7 @@ class _Connection:
             if not await self._exchange(event):
                 return
             self.h11.start_next_cycle()
+            idle_s = KEEPALIVE_S
 
     async def _next_event(self) -> h11.Event | type[h11.PAUSED] | type[h11.NEED_DATA]:  # never NEED_DATA
         while (event := self.h11.next_event()) is h11.NEED_DATA:
@@ -190,9 +199,12 @@ class _Connection:
         if isinstance(body, bytes) and response.status not in (204, 304):
             headers.append((b"Content-Length", str(len(body)).encode()))
         self._write(h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status)))
-        if not isinstance(body, bytes):
+        if not isinstance(body, bytes) and method != b"HEAD":
             await self._stream(body)
             return
+        if not isinstance(body, bytes):  # HEAD of a stream: its head is the answer
+            await _close(body)
+            body = b""
         if body and method != b"HEAD":
             self._write(h11.Data(data=body))
         self._write(h11.EndOfMessage())
@@ -225,9 +237,7 @@ class _Connection:
             for task in (pumping, leaving):
                 task.cancel()
             await asyncio.gather(pumping, leaving, return_exceptions=True)
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _close(chunks)
         if (
             not pumping.cancelled()
             and (exc := pumping.exception())
@@ -262,6 +272,12 @@ class _Connection:
     async def _drain(self) -> None:
         async with asyncio.timeout(WRITE_TIMEOUT_S):
             await self.writer.drain()
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)  # an async generator's: its finally runs now
+    if aclose is not None:
+        await aclose()
 
 
 def _reason(status: int) -> bytes:
