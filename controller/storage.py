@@ -44,7 +44,7 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evsed-db")
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
-        self.durable_commits = 0  # commits that waited for the disk: what wears an SD card most
+        self.durable_commits = 0  # commits that wrote and waited for the disk: what wears an SD card most
         self._executor.submit(self._open).result()
         self.migrate(
             "0000_migrations",
@@ -73,6 +73,7 @@ class Database:
         if not durable:
             conn.execute("PRAGMA synchronous=NORMAL")  # per connection; no I/O
         try:
+            changes = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn)
@@ -80,7 +81,7 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            self.durable_commits += durable
+            self.durable_commits += durable and conn.total_changes != changes  # a read makes no fsync
             return result
         finally:
             if not durable:

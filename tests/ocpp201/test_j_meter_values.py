@@ -208,6 +208,25 @@ async def test_TC_J_09_CS(cs: Harness) -> None:
     no_ev_location(periodic)
 
 
+async def test_periodic_updated_events_while_online_are_written_without_an_fsync(cs: Harness) -> None:
+    """evsed's own rule (journal.py): a MeterValuePeriodic event that finds nothing queued goes out
+    at once and is committed without waiting for the disk; were each one fsynced, the database's
+    durable commits would grow by one per event."""
+    await cs.set_variables({"SampledDataCtrlr.TxUpdatedInterval": INTERVAL})
+    await energy_transfer_started_from_idle(cs)
+    tx = await transaction_id(cs)
+
+    def periodic() -> int:
+        return len(cs.calls("TransactionEvent", 0, lambda q: q["triggerReason"] == "MeterValuePeriodic"
+                            and q["transactionInfo"]["transactionId"] == tx))  # fmt: skip
+
+    await cs.expect("TransactionEvent", lambda p: periodic() >= 1)
+    db = cs.frontend.journal.db
+    events, durable = periodic(), db.durable_commits
+    await cs.expect("TransactionEvent", lambda p: periodic() >= events + 4)
+    assert db.durable_commits - durable < periodic() - events
+
+
 async def test_TC_J_10_CS(cs: Harness) -> None:
     """Sampled Meter Values - EventType Ended: TxEndedMeasurands every TxEndedInterval from the start
     (Sample.Periodic) and at the end (Transaction.End), all in the Ended event; the register
