@@ -21,11 +21,13 @@ import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -88,6 +90,22 @@ lock = true
 )
 
 EV = {"max_current_a": 32.0, "phases": 3, "battery_kwh": 60.0, "soc": 0.2}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runtime_directory() -> Iterator[None]:
+    """The daemons' log stage (controller/diagnostics/stage.py) in one tmpfs directory of this
+    run, as systemd's RuntimeDirectory: what a daemon killed with SIGKILL leaves goes with it."""
+    if not Path("/dev/shm").is_dir():
+        yield  # no tmpfs: the daemons write their logs to storage at once
+        return
+    path = tempfile.mkdtemp(prefix="evsed-tests-", dir="/dev/shm")
+    os.environ["RUNTIME_DIRECTORY"] = path
+    try:
+        yield
+    finally:
+        del os.environ["RUNTIME_DIRECTORY"]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 async def eventually(pred: Callable[[], Any], within: float = 10.0, what: str | None = None) -> Any:
@@ -194,6 +212,15 @@ def read_transactions(db_path: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute("SELECT * FROM transactions ORDER BY rowid")]
     finally:
         conn.close()
+
+
+def read_log(logs: Path, name: str) -> str:
+    """A log file of the running daemon as every reader reads it: the staged lines flushed to
+    storage first (controller/diagnostics/logs.py; the local API's download does the same)."""
+    from controller.diagnostics.logs import LogFiles
+
+    LogFiles(logs, max_bytes=1, backups=1).flush()
+    return (logs / name).read_text()
 
 
 def with_runtime_sections(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from conftest import read_log
 from ocpp_bench import CONFIG, CONNECTOR, EV, MEASURANDS, WITHIN, until, v16_status
 
 from controller.config import load_board, parse
@@ -136,8 +137,8 @@ async def test_configuration_keys_in_any_letter_case(bench, tmp_path):
     assert await bench.call("ChangeConfiguration", {"key": "securityprofile", "value": "1"}) == {"status": "Accepted"}
     await bench.wait(lambda c: c.connections > connections and c.received["BootNotification"] >= 1)
     assert daemon.ocpp.security.profile == 1
-    assert "authorizationkey" in (tmp_path / "logs" / "ocpp.log").read_text()
-    assert secret not in (tmp_path / "logs" / "ocpp.log").read_text()
+    assert "authorizationkey" in read_log(tmp_path / "logs", "ocpp.log")
+    assert secret not in read_log(tmp_path / "logs", "ocpp.log")
 
 
 async def test_remote_start_authorizes_then_remote_stop(bench):

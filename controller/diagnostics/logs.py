@@ -13,11 +13,21 @@ Rules kept here:
   longer than ``FRAME_LOG_CHARS`` is written as its head and its length (a URL cut off in its
   credentials loses them too), and redaction takes time linear in what it reads: one hostile
   frame costs the loop no more than a few milliseconds here.
-- ``stop()`` detaches and closes every handler; the daemon's other logging is untouched.
+- Lines are staged in RAM that outlives the process (tmpfs: stage.py) and reach storage in few
+  large appends, at most ``STAGE_AGE_S`` (5 minutes) late: a kill -9 loses no line, a power
+  cut may lose the staged ones. Where no private tmpfs directory is to be had, the lines go
+  straight to storage, with one warning. ``security.log`` (controller/ocpp/security_log.py)
+  is not kept here and not staged.
+- Whoever reads the files calls ``flush()`` first, on this object or on any ``LogFiles`` of
+  the same directory (the local API's download makes its own): it moves the stage of the one
+  that runs in this process, so the reader sees every line up to now.
+- ``stop()`` moves the stage, detaches and closes every handler; the daemon's other logging is
+  untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -25,14 +35,17 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from controller.clock import parse_time
+from controller.diagnostics.stage import StagedHandler, StageRefused, stage_dir
 
 SECRET_KEYS = frozenset({"authorizationkey", "basicauthpassword"})  # casefolded: 1.6 keys, 2.0.1 variables
 REDACTED = "***"
 FRAME_LOGGER = "evsed.ocpp.frames"
 FRAME_LOG_CHARS = 8192
+
+log = logging.getLogger(__name__)
 
 
 class Frame(Protocol):
@@ -125,11 +138,14 @@ def lines_between(lines: Iterable[str], start: datetime | None, stop: datetime |
 
 
 class LogFiles:
+    running: ClassVar[dict[Path, LogFiles]] = {}  # started and not stopped, by resolved directory
+
     def __init__(self, directory: Path, max_bytes: int, backups: int):
         self.directory = directory
         self.max_bytes, self.backups = max_bytes, backups
         self._daemon: logging.Handler | None = None
         self._frames: logging.Handler | None = None
+        self._stage: Path | None = None
         self._frame_log = logging.getLogger(FRAME_LOGGER)
 
     @property
@@ -141,13 +157,22 @@ class LogFiles:
         return self.directory / "ocpp.log"
 
     def _handler(self, path: Path, fmt: str) -> logging.Handler:
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=self.max_bytes, backupCount=self.backups,
-                                                       encoding="utf-8")  # fmt: skip
+        handler: logging.Handler
+        if self._stage is not None:
+            handler = StagedHandler(self._stage / path.name, path, self.max_bytes, self.backups)
+        else:
+            handler = logging.handlers.RotatingFileHandler(path, maxBytes=self.max_bytes, backupCount=self.backups,
+                                                           encoding="utf-8")  # fmt: skip
         handler.setFormatter(_UtcFormatter(fmt))
         return handler
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        refused = None
+        try:
+            self._stage = stage_dir(self.directory)
+        except StageRefused as exc:
+            refused = exc
         self._daemon = self._handler(self.daemon_log, "%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._daemon.addFilter(lambda record: record.name != FRAME_LOGGER)
         logging.getLogger().addHandler(self._daemon)
@@ -155,22 +180,33 @@ class LogFiles:
         self._frame_log.addHandler(self._frames)
         self._frame_log.setLevel(logging.INFO)
         self._frame_log.propagate = False  # frames go to ocpp.log only, not to the journal
+        LogFiles.running[self.directory.resolve()] = self
+        if refused is not None:
+            log.warning("log lines are written to storage at once, not staged in RAM: %s", refused)
 
     def frame(self, frame: Frame) -> None:
         """``Link.frame_log``: one line per frame."""
         self._frame_log.info("%s %s", frame.direction, frame_line(frame.text))
 
     def stop(self) -> None:
+        if LogFiles.running.get(self.directory.resolve()) is self:
+            del LogFiles.running[self.directory.resolve()]
         if self._daemon is not None:
             logging.getLogger().removeHandler(self._daemon)
             self._daemon.close()
         if self._frames is not None:
             self._frame_log.removeHandler(self._frames)
             self._frames.close()
-        self._daemon = self._frames = None
+        if self._stage is not None:
+            with contextlib.suppress(OSError):  # empty unless storage refused lines: they wait there
+                self._stage.rmdir()
+        self._daemon = self._frames = self._stage = None
 
     def flush(self) -> None:
-        for handler in (self._daemon, self._frames):
+        """Every line logged so far is in the files on storage (the running ``LogFiles`` of this
+        directory, which may be another object)."""
+        files = LogFiles.running.get(self.directory.resolve(), self)
+        for handler in (files._daemon, files._frames):
             if handler is not None:
                 handler.flush()
 
