@@ -22,7 +22,9 @@ Rules kept here (OCPP-J 1.6 section 4 + its errata; OCPP 2.0.1 part 4 section 4)
 - Unknown action -> NotImplemented; known action the station does not handle -> NotSupported
   (the spec's meaning; the ``ocpp`` package has these swapped). Both are decided before the
   schema is looked at.
-- Schema violations map from the jsonschema keyword: required/minItems/maxItems ->
+- Payloads are checked by ``controller.ocpp.schema`` (the JSON Schema subset the OCPP schemas
+  use, with jsonschema's meaning; the violation reported is the one its best_match picks).
+  Schema violations map from the keyword: required/minItems/maxItems ->
   occurrence, type/format -> type, enum/length/pattern/range/multipleOf -> property,
   anything structural (additionalProperties...) -> formation/format violation.
 - ``format: date-time`` is checked with the station's one timestamp rule (``clock.parse_time``:
@@ -30,7 +32,8 @@ Rules kept here (OCPP-J 1.6 section 4 + its errata; OCPP 2.0.1 part 4 section 4)
   request alike. Responses to our CALLs are read without format checks (field CSMSs send
   naive times; their readers take them as UTC).
 - Validators are built once per (version, action, direction) and run synchronously.
-  ``multipleOf`` is checked in decimal so that 21.4 is a multiple of 0.1.
+  ``multipleOf`` is checked in decimal so that 21.4 is a multiple of 0.1, exactly however large
+  the number (a limit of 1e30 or Infinity is judged, never an exception).
 - Our own outgoing payloads are validated too: an invalid one is a bug in evsed and raises
   ``PayloadInvalid`` instead of reaching the wire.
 """
@@ -41,19 +44,17 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Container, Iterator
+from collections.abc import Container
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import ocpp
-from jsonschema.exceptions import ValidationError
 
 from controller.clock import is_date_time
+from controller.ocpp.schema import Validator, best, compile_schema
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ DIALECTS: dict[str, Dialect] = {
     ),
 }
 
-# jsonschema keyword -> which of the dialect's codes (attribute name or literal code).
+# schema keyword -> which of the dialect's codes (attribute name or literal code).
 _KEYWORD_CODES = {
     "required": "occurrence_violation",
     "minItems": "occurrence_violation",
@@ -213,20 +214,6 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
 
 
-def _multiple_of(validator: Any, step: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "number"):
-        return
-    # repr() gives the shortest decimal that round-trips, i.e. what the sender wrote.
-    if Decimal(repr(instance)) % Decimal(repr(step)) != 0:
-        yield ValidationError(f"{instance!r} is not a multiple of {step}")
-
-
-@cache
-def _validator_class(schema_uri: str) -> Any:
-    base = jsonschema.validators.validator_for({"$schema": schema_uri}, default=jsonschema.Draft4Validator)
-    return jsonschema.validators.extend(base, {"multipleOf": _multiple_of})
-
-
 _SCHEMA_ROOT = Path(ocpp.__file__).parent
 
 
@@ -235,16 +222,14 @@ def _schema_names(schema_dir: str) -> frozenset[str]:
     return frozenset(p.stem for p in (_SCHEMA_ROOT / schema_dir / "schemas").glob("*.json"))
 
 
-_FORMATS = jsonschema.FormatChecker(formats=())
-_FORMATS.checks("date-time")(is_date_time)
+_FORMATS = {"date-time": is_date_time}
 
 
 @cache
-def _validator(schema_dir: str, schema_name: str, formats: bool) -> Any:
+def _validator(schema_dir: str, schema_name: str, formats: bool) -> Validator:
     path = _SCHEMA_ROOT / schema_dir / "schemas" / f"{schema_name}.json"
     schema = json.loads(path.read_text(encoding="utf-8-sig"))  # 2.0.1 schemas start with a BOM
-    cls = _validator_class(schema.get("$schema", ""))
-    return cls(schema, format_checker=_FORMATS if formats else None)
+    return compile_schema(schema, _FORMATS if formats else None)
 
 
 def _dumps(frame: list[Any]) -> str:
@@ -271,14 +256,12 @@ class Rpc:
     def validate(self, action: str, payload: Any, *, response: bool = False, formats: bool = True) -> Violation | None:
         """Check a request (or response) payload of ``action`` against its schema; ``formats``
         False skips the format checks (for the CSMS's responses)."""
-        validator = _validator(self.dialect.schema_dir, self._schema_name(action, response), formats)
-        error = next(validator.iter_errors(payload), None)
+        error = best(_validator(self.dialect.schema_dir, self._schema_name(action, response), formats)(payload))
         if error is None:
             return None
-        error = jsonschema.exceptions.best_match([error, *validator.iter_errors(payload)])
-        code = _KEYWORD_CODES.get(str(error.validator), "format_violation")
+        code = _KEYWORD_CODES.get(error.keyword, "format_violation")
         code = getattr(self.dialect, code, code)
-        where = "/".join(str(p) for p in error.absolute_path) or "payload"
+        where = "/".join(str(p) for p in error.path) or "payload"
         return Violation(code, f"{where}: {error.message}"[:MAX_DESCRIPTION])
 
     # ---- parsing ------------------------------------------------------------------------
