@@ -4,9 +4,11 @@ GetConfiguration / ChangeConfiguration over a real websocket from the bench CSMS
 import asyncio
 
 import pytest
+from ocpp.v16.enums import Measurand, Phase
 
 from controller.ocpp.link import Link, Refuse
 from controller.ocpp.rpc import Rpc
+from controller.ocpp.v16 import keys
 from controller.ocpp.v16.configuration import Configuration
 from controller.ocpp.v16.keys import BY_NAME, KEYS, BadValue, parse, render
 from controller.storage import Database
@@ -184,3 +186,8 @@ async def test_over_the_wire_from_the_bench_csms(db):
     finally:
         await link.close()
         await csms.stop()
+
+
+def test_measurands_and_phases_are_the_specs():
+    assert tuple(m.value for m in Measurand) == keys.MEASURANDS  # same order: error messages list them
+    assert {p.value for p in Phase} == keys.PHASES

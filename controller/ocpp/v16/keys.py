@@ -29,8 +29,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ocpp.v16.enums import Measurand, Phase
-
 Kind = Literal["bool", "int", "csl", "string"]
 Access = Literal["R", "RW", "W"]
 Value = bool | int | str | tuple[str, ...]
@@ -55,17 +53,25 @@ class Key:
     only_raise: bool = False
 
 
+# 7.31 Measurand and 7.34 Phase (written here: importing the ocpp package's enums loads its
+# ChargePoint, message classes and jsonschema into the daemon).
+MEASURANDS = ("Current.Export", "Current.Import", "Current.Offered", "Energy.Active.Export.Register",
+              "Energy.Active.Import.Register", "Energy.Reactive.Export.Register", "Energy.Reactive.Import.Register",
+              "Energy.Active.Export.Interval", "Energy.Active.Import.Interval", "Energy.Reactive.Export.Interval",
+              "Energy.Reactive.Import.Interval", "Frequency", "Power.Active.Export", "Power.Active.Import",
+              "Power.Factor", "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "RPM", "SoC",
+              "Temperature", "Voltage")  # fmt: skip
+PHASES = frozenset({"L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1"})
 PHASE_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 FEATURE_PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "SmartCharging",
                     "RemoteTrigger")  # fmt: skip
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "measurands": tuple(m.value for m in Measurand),
+    "measurands": MEASURANDS,
     "profiles": FEATURE_PROFILES,
     "rate_units": ("Current", "Power"),
     "phase_rotations": PHASE_ROTATIONS,
 }
-_PHASES = frozenset(p.value for p in Phase)
 
 # fmt: off
 KEYS: tuple[Key, ...] = (
@@ -144,7 +150,7 @@ def _csl_member_ok(member: str, allowed: Collection[str], choices: str) -> bool:
         if member in allowed:
             return True
         base, _, phase = member.rpartition(".")
-        return base in allowed and phase in _PHASES
+        return base in allowed and phase in PHASES
     if choices == "phase_rotations":
         connector, _, rotation = member.partition(".")
         return connector.isdigit() and rotation in allowed
