@@ -171,13 +171,15 @@ class SimDisplay:
 
 
 class SimTokenReader:
-    """Hands out the id tags ``World.swipe`` queued, oldest first."""
+    """Hands out the id tags ``World.swipe`` queued, oldest first. Like a serial RFID reader
+    (which sends a card's id when one is held up), ``poll`` waits up to ``read_timeout_s`` for one."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, read_timeout_s: float = 1.0) -> None:
         self._world = world
+        self.read_timeout_s = read_timeout_s
 
     def poll(self) -> str | None:
-        return self._world.next_token()
+        return self._world.next_token(self.read_timeout_s)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -125,6 +125,7 @@ class World:
             cid: _Connector(cid, phases, ENERGY_START_WH_PER_CONNECTOR * cid) for cid, phases in wiring.items()
         }
         self._tokens: deque[str] = deque(maxlen=TOKEN_QUEUE_SIZE)
+        self._swiped = threading.Condition(self._lock)
         self._house = House(voltage_v=voltage_v)
         self._grid_online = True
         self._display: tuple[str, ...] = ()
@@ -267,8 +268,10 @@ class World:
         with self._lock:
             return OVERTEMP_C if "overtemp" in self._at(cid).faults else NORMAL_TEMPERATURE_C
 
-    def next_token(self) -> str | None:
-        with self._lock:
+    def next_token(self, wait_s: float = 0.0) -> str | None:
+        """The oldest id tag swiped and not handed out yet; waits up to ``wait_s`` for one."""
+        with self._swiped:
+            self._swiped.wait_for(lambda: self._tokens, wait_s)
             return self._tokens.popleft() if self._tokens else None
 
     # -- bench side (hal.board.Simulation) ------------------------------------
@@ -312,6 +315,7 @@ class World:
             raise ValueError(f"id_tag = {id_tag!r}: expected a string of 1..{MAX_ID_TAG_LENGTH} characters")
         with self._lock:
             self._tokens.append(id_tag)
+            self._swiped.notify_all()
 
     def ev_action(self, connector: int, action: str) -> None:
         with self._lock:

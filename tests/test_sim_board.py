@@ -23,7 +23,7 @@ from hal.interfaces import (
     TokenReader,
 )
 from hal.types import CpState, PilotCommand
-from sim.board import build_board
+from sim.board import SimTokenReader, build_board
 from sim.world import FAULT_KINDS, World
 
 DUTY_16A = 16.0 / 0.6
@@ -337,10 +337,25 @@ def test_logs_are_bounded() -> None:
 def test_token_reader_hands_out_swipes_in_order() -> None:
     b, world, _ = make_board()
     reader = b.token_reader
-    assert reader is not None and reader.poll() is None
+    assert isinstance(reader, SimTokenReader)
+    reader.read_timeout_s = 0.0
+    assert reader.poll() is None
     world.swipe("AA11")
     world.swipe("BB22")
     assert [reader.poll(), reader.poll(), reader.poll()] == ["AA11", "BB22", None]
+
+
+def test_token_reader_waits_for_a_card_like_a_serial_reader() -> None:
+    b, world, _ = make_board()
+    reader = b.token_reader
+    assert isinstance(reader, SimTokenReader)
+    reader.read_timeout_s = 30.0
+    swiping = threading.Timer(0.05, world.swipe, ("CC33",))  # the card arrives while the poll waits
+    swiping.start()
+    try:
+        assert reader.poll() == "CC33"
+    finally:
+        swiping.join()
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ Rules kept here:
   that one sender thread drains; that thread also sends a ``Report`` every REPORT_INTERVAL_S.
 - Device calls run on a thread pool: a meter read hanging on a dead bus delays neither the
   loop nor the other calls. A failure goes back as the exception the device raised.
-- The token reader is polled here every TOKEN_POLL_S and each tag is pushed to the daemon,
-  so the daemon does not cross the socket ten times a second to hear nothing.
+- The token reader is polled here at most every TOKEN_POLL_S (at once again after a poll that
+  waited that long for a card itself) and each tag is pushed to the daemon, so the daemon
+  does not cross the socket ten times a second to hear nothing.
 - SIGINT and SIGTERM are ignored: a Ctrl-C reaches the whole process group and systemd
   signals the whole unit, while the daemon decides when this process closes the board; if
   the daemon dies instead, the watchdog above acts.
@@ -228,6 +229,7 @@ class Child:
     def _poll_tokens(self, board: Board) -> None:
         reader, failing = board.token_reader, False
         while reader is not None and self.board is board:
+            asked = time.monotonic()
             try:
                 tag = reader.poll()
                 failing = False
@@ -237,8 +239,8 @@ class Child:
                 tag, failing = None, True
             if tag:
                 self.outbox.put(Token(tag))
-            else:
-                time.sleep(TOKEN_POLL_S)
+            else:  # a reader that waited for a card itself is asked again at once
+                time.sleep(max(0.0, asked + TOKEN_POLL_S - time.monotonic()))
 
     # -- the sender thread -------------------------------------------------------------------
     def _send_forever(self) -> None:
