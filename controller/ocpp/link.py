@@ -24,7 +24,9 @@ Rules kept here:
   every ``ping_interval`` s (0 = off); no pong within ``ping_timeout`` means a half-open
   connection: the socket is aborted at once (no closing handshake can cross a dead path), so
   it is noticed within ping interval + ping timeout. ``drop(reason)`` does the same for a
-  caller that got no answer (the journal after a CALL timeout).
+  caller that got no answer (the journal after a CALL timeout). A closing handshake lasts at
+  most ``ping_timeout`` too. The websocket itself is controller/ocpp/websocket.py; its errors
+  (``WebSocketError``) count as a failed attempt or a lost connection, like OSError.
 - While the registration is refused, incoming CALLs are dropped unanswered (``silent``, 1.6
   section 4.2) or answered with the CALLERROR ``refuse_with`` (2.0.1 B03.FR.08: SecurityError).
 - ``state`` and ``last_error`` are observable for the local API; ``connected`` is an Event;
@@ -60,12 +62,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import websockets
-import websockets.asyncio.client
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
-
 from controller.ocpp.rpc import Call, CallError, CallResult, Ignored, PayloadInvalid, Reject, Rpc
+from controller.ocpp.websocket import ConnectionClosed, WebSocket, WebSocketError, connect
 from controller.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -164,10 +162,9 @@ class Link:
         backoff_cap: float = 300.0,
         additional_headers: Callable[[], Mapping[str, str]] | None = None,
         ssl: ssl_module.SSLContext | Callable[[], ssl_module.SSLContext | None] | None = None,
-        compression: str | None = None,
         on_connected: Callable[[], Awaitable[None]] | None = None,
         frame_log: Callable[[Frame], None] | None = None,
-        on_open: Callable[[ClientConnection], None] | None = None,
+        on_open: Callable[[WebSocket], None] | None = None,
         on_failure: Callable[[BaseException], str | None] | None = None,
         backoff: Callable[[int, float], float] | None = None,
     ):
@@ -181,7 +178,6 @@ class Link:
         # A callable so the security profile can change credentials between connections.
         self.additional_headers = additional_headers
         self.ssl = ssl
-        self.compression = compression
         self.on_connected = on_connected
         self.on_disconnected: Callable[[], object] | None = None  # after each connection ended
         self.frame_log = frame_log
@@ -199,7 +195,7 @@ class Link:
         self._handlers: dict[str, Handler] = {}
         self._wanted = asyncio.Event()
         self._kick = asyncio.Event()
-        self._ws: ClientConnection | None = None
+        self._ws: WebSocket | None = None
         self._call_lock = asyncio.Lock()
         self._pending: _Pending | None = None
         self._tasks = Tasks("ocpp link")
@@ -280,13 +276,9 @@ class Link:
         if self._ws is not None:
             await self._close(self._ws)
 
-    async def _close(self, ws: ClientConnection) -> None:
-        """The closing handshake, bounded: on a stalled connection even sending it can block."""
-        try:
-            async with asyncio.timeout(self.ping_timeout):
-                await ws.close()
-        except TimeoutError:
-            ws.transport.abort()
+    async def _close(self, ws: WebSocket) -> None:
+        """The closing handshake, bounded (``ping_timeout``): on a stalled connection even sending it can block."""
+        await ws.close()
 
     async def close(self) -> None:
         await self.disconnect()
@@ -324,7 +316,7 @@ class Link:
                     await self._close(ws)
             except asyncio.CancelledError:
                 raise
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException, ConnectionError) as exc:
+            except (OSError, TimeoutError, WebSocketError, ConnectionError) as exc:
                 judged = self.on_failure(exc) if self.on_failure is not None else None
                 self.last_error = self._drop_reason or judged or f"{type(exc).__name__}: {exc}"
                 log.warning("OCPP connection to %s failed: %s", self.url, self.last_error)
@@ -351,21 +343,18 @@ class Link:
                 async with asyncio.timeout(delay):
                     await self._kick.wait()
 
-    def _open(self) -> websockets.asyncio.client.connect:
-        return connect(
+    async def _open(self) -> WebSocket:
+        return await connect(
             self.url,
-            subprotocols=[Subprotocol(self.rpc.dialect.subprotocol)],
-            additional_headers=dict(self.additional_headers()) if self.additional_headers else None,
+            subprotocols=[self.rpc.dialect.subprotocol],
+            headers=self.additional_headers() if self.additional_headers else None,
             ssl=self.ssl() if callable(self.ssl) else self.ssl,
-            compression=self.compression,
-            ping_interval=None,  # our own keepalive: it aborts a dead connection at once
             close_timeout=self.ping_timeout,
             # Room to read an oversized frame so it can be answered rather than the socket torn down.
             max_size=self.rpc.max_frame_bytes * 4,
-            proxy=None,
         )
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(self, ws: WebSocket) -> None:
         inbox: asyncio.Queue[Call] = asyncio.Queue()
         worker = asyncio.create_task(self._answer_calls(ws, inbox), name="ocpp-incoming")
         keepalive = asyncio.create_task(self._keepalive(ws), name="ocpp-keepalive")
@@ -393,17 +382,17 @@ class Link:
             if self.on_disconnected is not None:
                 self.on_disconnected()
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
+    async def _keepalive(self, ws: WebSocket) -> None:
         """Ping every ``ping_interval``; no pong within ``ping_timeout``: the path is dead."""
         while self.ping_interval > 0:
             await asyncio.sleep(self.ping_interval)
             try:
                 async with asyncio.timeout(self.ping_timeout):
-                    await (await ws.ping())
+                    await ws.ping()
             except TimeoutError:
                 self.drop(f"ping timeout: no pong within {self.ping_timeout:g} s (half-open connection)")
                 return
-            except websockets.exceptions.ConnectionClosed:
+            except ConnectionClosed:
                 return
 
     # ---- incoming -----------------------------------------------------------------------
@@ -414,7 +403,7 @@ class Link:
             return fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    async def _dispatch(self, ws: ClientConnection, frame: str | bytes, inbox: asyncio.Queue[Call]) -> None:
+    async def _dispatch(self, ws: WebSocket, frame: str | bytes, inbox: asyncio.Queue[Call]) -> None:
         message = await self._offload(len(frame), self.rpc.parse, frame, self._handlers)
         if isinstance(message, Ignored):
             log.warning("frame %s from CSMS ignored: %s", message.unique_id, message.description)
@@ -462,7 +451,7 @@ class Link:
                 return
         pending.future.set_result(payload)
 
-    async def _answer_calls(self, ws: ClientConnection, inbox: asyncio.Queue[Call]) -> None:
+    async def _answer_calls(self, ws: WebSocket, inbox: asyncio.Queue[Call]) -> None:
         while True:
             call = await inbox.get()
             after: FollowUp | None = None
@@ -484,7 +473,7 @@ class Link:
                 frame = self.rpc.error(call.unique_id, "InternalError", f"{call.action}: {reason}")
             try:
                 await self._send(ws, frame)
-            except websockets.exceptions.ConnectionClosed:
+            except ConnectionClosed:
                 return
             if after is not None:
                 self.spawn(after(), f"ocpp-after-{call.action}")
@@ -513,7 +502,7 @@ class Link:
             try:
                 try:
                     await self._send(ws, frame)
-                except websockets.exceptions.ConnectionClosed as exc:
+                except ConnectionClosed as exc:
                     raise ConnectionLost(str(exc)) from exc
                 async with asyncio.timeout(self.call_timeout if timeout is None else timeout):
                     return await future
@@ -526,7 +515,7 @@ class Link:
                 elif not future.cancelled():
                     future.exception()  # read: the connection may have failed it while we were sending
 
-    async def _send(self, ws: ClientConnection, text: str) -> None:
+    async def _send(self, ws: WebSocket, text: str) -> None:
         self._log("out", text)
         await ws.send(text)
 

@@ -58,10 +58,10 @@ from controller.tasks import Tasks
 
 if TYPE_CHECKING:
     from cryptography import x509
-    from websockets.asyncio.client import ClientConnection
 
     from controller.clock import WallClock
     from controller.ocpp.frontend import TimeSource
+    from controller.ocpp.websocket import WebSocket
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class ConnectionSecurity:
         except (OSError, ValueError) as exc:
             raise ConnectionError(f"TLS set-up failed: {exc}") from exc
 
-    def opened(self, ws: ClientConnection) -> None:
+    def opened(self, ws: WebSocket) -> None:
         """The websocket is open: check it. Raises ConnectionError (only) to refuse it."""
         try:
             self._check(ws)
@@ -187,7 +187,7 @@ class ConnectionSecurity:
             raise ConnectionError(f"connection check failed: {exc}") from exc
         self._reported.clear()
 
-    def _check(self, ws: ClientConnection) -> None:
+    def _check(self, ws: WebSocket) -> None:
         ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
         if ssl_object is None or self.trust.insecure:
             return

@@ -37,7 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import websockets
+from controller.ocpp.websocket import HandshakeClosed, HandshakeRefused
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -159,16 +159,13 @@ def classify(exc: BaseException, presented_certificate: bool = False) -> Failure
         return Failure(str(exc), TlsEvent.INVALID_CSMS_CERTIFICATE)
     if isinstance(exc, CertificateDatesRejected):
         return Failure(str(exc), TlsEvent.INVALID_CSMS_CERTIFICATE, dates_only=True)
-    if isinstance(exc, websockets.exceptions.InvalidStatus):
-        code = exc.response.status_code
+    if isinstance(exc, HandshakeRefused):
+        code = exc.status_code
         if code in (401, 403):
             return Failure(f"HTTP {code}: the CSMS refused our credentials (Basic auth / client certificate)",
                            TlsEvent.CREDENTIALS_REFUSED, credentials_refused=True)  # fmt: skip
         return Failure(f"HTTP {code}: the CSMS refused the websocket upgrade")
-    closed_early = isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(
-        exc.__cause__, EOFError | ConnectionResetError
-    )
-    if presented_certificate and closed_early:
+    if presented_certificate and isinstance(exc, HandshakeClosed):
         return Failure("the CSMS closed the connection after the TLS handshake: it refused our client certificate",
                            TlsEvent.CREDENTIALS_REFUSED, credentials_refused=True)  # fmt: skip
     if isinstance(exc, ssl.SSLError):

@@ -204,7 +204,7 @@ LINK_ERRORS: tuple[tuple[str, str], ...] = (
     ("HTTP 401", "The backend refused the station's password (AuthorizationKey)."),
     ("HTTP 403", "The backend refused this station."),
     ("HTTP 404", "The backend does not know this address: check [ocpp] url and the charge point id."),
-    ("InvalidStatus", "The backend answered the connection with an HTTP error."),
+    ("refused the websocket upgrade", "The backend answered the connection with an HTTP error."),
     ("gaierror", "The backend's host name cannot be resolved (DNS, or no network)."),
     ("Name or service not known", "The backend's host name cannot be resolved (DNS, or no network)."),
     ("Connect call failed", "Nothing answers at the backend's address (connection refused)."),

@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from websockets.asyncio.client import ClientConnection
-
 from controller.clock import WallClock, iso
 from controller.ocpp.certificates import CertificateError, CertificateStore, Kind
 from controller.ocpp.frontend import TimeSource
@@ -48,6 +46,7 @@ from controller.ocpp.security_log import SecurityLog
 from controller.ocpp.security_profile import ConnectionSecurity, Trust, missing, trial_failed
 from controller.ocpp.tls import TlsEvent
 from controller.ocpp.v16.configuration import Configuration
+from controller.ocpp.websocket import WebSocket
 from controller.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -208,7 +207,7 @@ class Security:
     def ssl_context(self) -> ssl.SSLContext | None:
         return self.connection.ssl_context(self.link.url, self.profile)
 
-    def opened(self, ws: ClientConnection) -> None:
+    def opened(self, ws: WebSocket) -> None:
         """Link hook: the websocket is open. Raises ConnectionError (only) to refuse it."""
         self.connection.opened(ws)
         if self._upgrade_from is not None:

@@ -43,11 +43,10 @@ from controller.ocpp.v201.values import BadValue, Value
 from controller.storage import Database
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
-
     from controller.ocpp.certificates import CertificateStore
     from controller.ocpp.v201.configuration import Configuration
     from controller.ocpp.v201.device_model import Write
+    from controller.ocpp.websocket import WebSocket
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +201,7 @@ class Connectivity:
         self.link.url = profile.url.rstrip("/") + "/" + self.identity
         self.link.call_timeout = float(profile.message_timeout_s)
 
-    def opened(self, ws: ClientConnection) -> None:
+    def opened(self, ws: WebSocket) -> None:
         """The websocket is open: TLS checks, then what the slot's success settles."""
         self.connection.opened(ws)
         slot, profile = self.slot if self.slot is not None else 1, self.profile
