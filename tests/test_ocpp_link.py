@@ -291,7 +291,7 @@ async def test_reconnects_after_the_csms_drops_and_greets_again(csms):
 
 async def test_disconnect_stays_down_until_connect(csms, link):
     await link.disconnect()
-    assert not link.connected.is_set()
+    assert not link.connected.is_set() and link.state == LinkState.DISCONNECTED  # down once it returns
     with pytest.raises(NotConnected):
         await link.call("Heartbeat", {})
     async with asyncio.timeout(5):

@@ -238,13 +238,16 @@ class Link:
         self._kick.set()
 
     async def disconnect(self) -> None:
-        """Close the connection and stay offline until ``connect()``."""
+        """Close the connection and stay offline until ``connect()``; returns once the connection
+        task has left the connection (the state then tells it, e.g. to the local API)."""
         self._wanted.clear()
         self._kick.set()
         if self._ws is None:
             self._set_state(LinkState.DISCONNECTED)
-        else:
-            await self._close_after_call()
+            return
+        await self._close_after_call()
+        while self.state == LinkState.CONNECTED:
+            await self._state_changed.wait()
 
     async def reconnect(self) -> None:
         """Drop the connection and open a new one at once (new credentials or profile)."""
