@@ -14,7 +14,8 @@ platform in the design notes configures it). Then, for the daemon and every proc
   per transaction message the CSMS received in the window, and what the logs grew by (on
   storage plus staged; the rest of the writes is SQLite: database and WAL).
 
-The daemon runs as the systemd unit runs it, with ``RUNTIME_DIRECTORY`` (a temporary directory
+The daemon runs as the systemd unit runs it: with the unit's ``Environment=`` (glibc's malloc
+tunable) and with ``RUNTIME_DIRECTORY`` (a temporary directory
 in /dev/shm here, /run/evsed on a wallbox): its log lines are staged there
 (controller/diagnostics/stage.py) and appended to ``<state_dir>/logs`` in large pieces, at the
 latest 5 minutes after they were logged. The stage is tmpfs, RAM: ``write_bytes`` does not count
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -61,6 +63,17 @@ MeterValueSampleInterval = 10
 MeterValuesSampledData = "Energy.Active.Import.Register,Power.Active.Import"
 """
 TRANSACTION_ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction")
+
+
+def unit_environment(unit: Path = ROOT / "systemd" / "evsed.service") -> dict[str, str]:
+    """The variables the unit's ``Environment=`` lines give the daemon."""
+    found: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = assignment.partition("=")
+                found[name] = value
+    return found
 
 
 def free_port() -> int:
@@ -200,7 +213,7 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
         state_dir, runtime = Path(tmp), Path(run)
         cfg = state_dir / "evsed.toml"
         cfg.write_text(CONFIG.format(state_dir=state_dir, port=port, csms_port=csms_port))
-        env = {**os.environ, "RUNTIME_DIRECTORY": run}  # as systemd's RuntimeDirectory=evsed
+        env = {**os.environ, **unit_environment(), "RUNTIME_DIRECTORY": run}  # as systemd's RuntimeDirectory=evsed
         with process([sys.executable, "-m", "controller.cli", "run", "--config", str(cfg)], env=env) as daemon:
             pid = daemon.pid
             until("OCPP accepted", lambda: http(port, "/api/status")["ocpp"]["registration"] == "Accepted")
