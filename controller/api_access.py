@@ -42,7 +42,6 @@ import hmac
 import ipaddress
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -278,6 +277,8 @@ class ApiAccess:
         if not decision.allowed:
             return decision
         now = self.clock()
+        import secrets  # here: only a login needs it (with random: about 0.4 MB an idle daemon spares)
+
         session = BrowserSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
         self._sessions = {k: s for k, s in self._sessions.items() if not s.expired(now)}
         while len(self._sessions) >= MAX_SESSIONS:

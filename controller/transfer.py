@@ -20,12 +20,15 @@ Rules kept here (OCPP 1.6 chapter 8; security whitepaper L01/N01):
 from __future__ import annotations
 
 import asyncio
-import ftplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    import ftplib
 
 SCHEMES = ("http", "https", "ftp", "ftps")
 CHUNK = 64 * 1024
@@ -163,6 +166,8 @@ def _without_userinfo(url: str) -> str:
 
 
 def _ftp_open(loc: Location, ctx: ssl.SSLContext | None) -> ftplib.FTP:
+    import ftplib  # here and below: loaded when an FTP transfer runs, not by every idle daemon
+
     ftp: ftplib.FTP
     if loc.scheme == "ftps":
         ftp = ftplib.FTP_TLS(context=ctx or ssl.create_default_context(), timeout=TIMEOUT_S)
@@ -177,6 +182,8 @@ def _ftp_open(loc: Location, ctx: ssl.SSLContext | None) -> ftplib.FTP:
 
 
 def _ftp_errors(loc: Location, what: str, work: Callable[[], int]) -> int:
+    import ftplib
+
     try:
         return work()
     except ftplib.error_perm as exc:
@@ -188,6 +195,8 @@ def _ftp_errors(loc: Location, what: str, work: Callable[[], int]) -> int:
 
 
 def _ftp_download(loc: Location, dest: Path, have: int, max_bytes: int, ctx: ssl.SSLContext | None) -> int:
+    import ftplib
+
     def work() -> int:
         with _ftp_open(loc, ctx) as ftp:
             ftp.voidcmd("TYPE I")

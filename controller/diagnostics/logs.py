@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import logging.handlers
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -161,6 +160,8 @@ class LogFiles:
         if self._stage is not None:
             handler = StagedHandler(self._stage / path.name, path, self.max_bytes, self.backups)
         else:
+            import logging.handlers  # here: only when no stage could be had
+
             handler = logging.handlers.RotatingFileHandler(path, maxBytes=self.max_bytes, backupCount=self.backups,
                                                            encoding="utf-8")  # fmt: skip
         handler.setFormatter(_UtcFormatter(fmt))

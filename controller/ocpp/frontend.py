@@ -22,17 +22,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.clock import WallClock
 from controller.config import Config
 from controller.core.ledger import Ledger
 from controller.core.station import Station
-from controller.display.screen import Screen
 from controller.firmware.updater import Updater
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Link
 from controller.storage import Database
+
+if TYPE_CHECKING:
+    from controller.display.screen import Screen  # loaded only by a box with a display
 
 
 class TimeSource(Protocol):

@@ -55,7 +55,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import random
 import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -334,6 +333,8 @@ class Link:
                 self._at_once = False
                 continue
             self._set_state(LinkState.WAITING)
+            import random  # here: only a reconnection draws (with hashlib and bisect: an idle daemon spares them)
+
             rand = random.random()
             if self.backoff is not None:
                 delay = self.backoff(attempt, rand)

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 Path = tuple[str | int, ...]
 
@@ -82,6 +83,10 @@ ANNOTATIONS = frozenset({"$schema", "$id", "id", "title", "description", "commen
 
 def _as_fraction(number: int | float) -> Fraction | None:
     """The number as written, exactly; None for infinities and NaN."""
+    # Here, not at the top: only a schema with multipleOf needs them (0.5 MB an idle daemon spares).
+    from decimal import Decimal
+    from fractions import Fraction
+
     if isinstance(number, int):
         return Fraction(number)
     written = Decimal(repr(number))
