@@ -201,10 +201,12 @@ def test_same_verdict_as_jsonschema(version, name, data):
 
 def test_the_generated_payloads_reach_every_verdict():
     """The generator makes valid payloads and every kind of violation, so the comparison above
-    compares something (a generator that only made garbage would pass it too)."""
+    compares something (a generator that only made garbage would pass it too). The draws are
+    fixed (derandomize): a check of what 400 random draws happen to reach would fail now and then."""
     codes: set[str | None] = set()
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=400, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(data=st.data())
     def collect(data: st.DataObject) -> None:
         version, name = data.draw(st.sampled_from(SCHEMAS))
