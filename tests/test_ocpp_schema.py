@@ -4,8 +4,6 @@ message, what fails the compile, and which violation ``best`` reports."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -254,15 +252,3 @@ def test_huge_and_infinite_numbers_are_judged_not_raised():
     for limit in ("Infinity", "-Infinity", "1e400", "NaN"):
         rejected = Rpc("1.6").parse(charging_profile_frame(limit), {"SetChargingProfile"})
         assert isinstance(rejected, Reject) and rejected.code == "PropertyConstraintViolation", limit
-
-
-def test_the_daemon_loads_neither_jsonschema_nor_the_ocpp_message_classes():
-    """jsonschema with referencing, rpds and attrs cost the daemon 6 MB; the ocpp package's
-    version packages (``ocpp.v16``) load them with its ChargePoint and message dataclasses."""
-    code = (
-        "import sys, controller.cli, controller.daemon, controller.ocpp.v16.frontend\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'jsonschema', 'referencing', 'rpds', 'attrs', 'attr'} or m.startswith('ocpp.')))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "[]"

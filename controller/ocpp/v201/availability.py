@@ -35,14 +35,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import ConnectorStatusEnumType as ConnectorStatus
-
 from controller.clock import iso
 from controller.core.events import Event
 from controller.core.view import EvseView, StationView
 from controller.faults import Fault
 from controller.ocpp.link import CallFailed, Link
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.enums import ConnectorStatusEnumType as ConnectorStatus
 from controller.ocpp.v201.monitors import Monitor
 from controller.ocpp.v201.notify_event import EventNotification, Events, VariableEvent
 from controller.ocpp.v201.reported import Change, Reported

@@ -20,13 +20,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import ChangeAvailabilityStatusEnumType as ChangeAvailabilityStatus
-from ocpp.v201.enums import OperationalStatusEnumType as OperationalStatus
-
 from controller.core.commands import AvailabilityOutcome
 from controller.core.vocabulary import AvailabilityReason
 from controller.ocpp.link import Reply
 from controller.ocpp.v201.availability import StatusReports
+from controller.ocpp.v201.enums import ChangeAvailabilityStatusEnumType as ChangeAvailabilityStatus
+from controller.ocpp.v201.enums import OperationalStatusEnumType as OperationalStatus
 
 if TYPE_CHECKING:
     from controller.core.station import Station

@@ -22,10 +22,9 @@ part 2 appendix 3.1, part 5 section 5, errata 2025-09 which wins):
 
 from __future__ import annotations
 
-from ocpp.v201.enums import DataEnumType, MessageFormatEnumType, MessagePriorityEnumType, MonitorBaseEnumType
-
 from controller.core.vocabulary import TxPoint
 from controller.ocpp.v201.description import StationDescription
+from controller.ocpp.v201.enums import DataEnumType, MessageFormatEnumType, MessagePriorityEnumType, MonitorBaseEnumType
 from controller.ocpp.v201.variables import (
     Attribute,
     Feature,

@@ -26,14 +26,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import CustomerInformationStatusEnumType as Status
-
 from controller.authorization.cache import AuthCache
 from controller.authorization.rules import TokenInfo
 from controller.clock import iso
 from controller.core.ledger import Ledger, Transaction
 from controller.core.vocabulary import Token
 from controller.ocpp.link import CallFailed, Link, Reply
+from controller.ocpp.v201.enums import CustomerInformationStatusEnumType as Status
 from controller.ocpp.v201.tokens import token_of
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ocpp.v201.enums import DataTransferStatusEnumType as DataTransferStatus
+from controller.ocpp.v201.enums import DataTransferStatusEnumType as DataTransferStatus
 
 log = logging.getLogger(__name__)
 

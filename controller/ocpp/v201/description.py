@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocpp.v201.enums import ConnectorEnumType, MeasurandEnumType
+from controller.ocpp.v201.enums import ConnectorEnumType, MeasurandEnumType
 
 CONNECTOR_TYPES = tuple(c.value for c in ConnectorEnumType)
 MEASURANDS = tuple(m.value for m in MeasurandEnumType)

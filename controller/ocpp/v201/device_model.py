@@ -28,8 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from ocpp.v201.enums import AttributeEnumType
-
+from controller.ocpp.v201.enums import AttributeEnumType
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.values import BadValue, Value, parse, render
 from controller.ocpp.v201.variables import Actual, Variable, WriteOnly

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cryptography import x509
-from ocpp.v201.enums import BootReasonEnumType as BootReason
-
 from controller.clock import WallClock
 from controller.firmware import FirmwareConfig
 from controller.firmware.signature import load_roots
@@ -42,6 +40,7 @@ from controller.firmware.updater import SecurityEvent, Updater, UpdateRequest
 from controller.ocpp.file_requests import firmware_status, firmware_update, triggered_firmware_status, update_answer
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link, Reply
+from controller.ocpp.v201.enums import BootReasonEnumType as BootReason
 from controller.ocpp.v201.registration import BootReasons
 from controller.ocpp.v201.reset import drain
 

@@ -31,14 +31,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import ReadingContextEnumType as Context
-from ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
-
 from controller.aligned import next_aligned
 from controller.clock import WallClock
 from controller.core.events import Event, EventKind
 from controller.core.view import EvseView
 from controller.ocpp.link import CallFailed, Link
+from controller.ocpp.v201.enums import ReadingContextEnumType as Context
+from controller.ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
 from controller.ocpp.v201.meter_values import MeterSettings, meter_value
 from controller.ocpp.v201.transactions import Transactions
 from controller.tasks import Tasks

@@ -20,8 +20,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ocpp.v201.enums import MonitorEnumType
-
+from controller.ocpp.v201.enums import MonitorEnumType
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.monitors import FIRST_CUSTOM_ID, Kind, Monitor
 from controller.storage import Database

@@ -37,13 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import EventNotificationEnumType as EventNotification
-from ocpp.v201.enums import EventTriggerEnumType as EventTrigger
-from ocpp.v201.enums import MonitorEnumType
-
 from controller.core.events import Event
 from controller.ocpp.link import CallFailed, Link, Refuse, Reply
 from controller.ocpp.v201.device_model import DeviceModel, Write
+from controller.ocpp.v201.enums import EventNotificationEnumType as EventNotification
+from controller.ocpp.v201.enums import EventTriggerEnumType as EventTrigger
+from controller.ocpp.v201.enums import MonitorEnumType
 from controller.ocpp.v201.framing import Refusal, check_request, status_info
 from controller.ocpp.v201.monitor_store import MonitorStore
 from controller.ocpp.v201.monitors import (

@@ -33,9 +33,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ocpp.v201.enums import DataEnumType, MonitorEnumType
-from ocpp.v201.enums import EventNotificationEnumType as EventNotification
-
+from controller.ocpp.v201.enums import DataEnumType, MonitorEnumType
+from controller.ocpp.v201.enums import EventNotificationEnumType as EventNotification
 from controller.ocpp.v201.reports import matches
 from controller.ocpp.v201.values import Value
 from controller.ocpp.v201.variables import Variable

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.v201.enums import EventNotificationEnumType as EventNotification
-from ocpp.v201.enums import EventTriggerEnumType as EventTrigger
-
 from controller.clock import iso
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import CallFailed, Link
+from controller.ocpp.v201.enums import EventNotificationEnumType as EventNotification
+from controller.ocpp.v201.enums import EventTriggerEnumType as EventTrigger
 from controller.ocpp.v201.variables import Variable
 from controller.storage import Database
 

@@ -18,10 +18,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ocpp.v201.enums import AttributeEnumType
-
 from controller.clock import iso
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.enums import AttributeEnumType
 from controller.ocpp.v201.framing import encoded_size, frame_bytes
 from controller.ocpp.v201.variables import Variable
 

@@ -15,9 +15,8 @@ appendix 3.2, B07.FR.08):
 
 from __future__ import annotations
 
-from ocpp.v201.enums import AttributeEnumType, DataEnumType
-
 from controller.ocpp.v201.description import DisplaySize, EvseDescription, StationDescription
+from controller.ocpp.v201.enums import AttributeEnumType, DataEnumType
 from controller.ocpp.v201.variables import (
     Attribute,
     ComponentId,

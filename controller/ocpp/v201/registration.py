@@ -34,13 +34,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ocpp.v201.enums import BootReasonEnumType as BootReason
-from ocpp.v201.enums import RegistrationStatusEnumType as RegistrationStatus
-
 from controller.clock import WallClock, parse_time
 from controller.ocpp.heartbeat import Heartbeat
 from controller.ocpp.link import CallFailed, Link
 from controller.ocpp.v201.configuration import Configuration
+from controller.ocpp.v201.enums import BootReasonEnumType as BootReason
+from controller.ocpp.v201.enums import RegistrationStatusEnumType as RegistrationStatus
 from controller.storage import Database
 
 log = logging.getLogger(__name__)

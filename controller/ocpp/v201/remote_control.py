@@ -23,12 +23,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import RequestStartStopStatusEnumType as StartStopStatus
-
 from controller.core.commands import RemoteStartOutcome
 from controller.core.vocabulary import Token, TokenType
 from controller.ocpp.link import Reply
 from controller.ocpp.v201.configuration import Configuration
+from controller.ocpp.v201.enums import RequestStartStopStatusEnumType as StartStopStatus
 
 if TYPE_CHECKING:
     from controller.core.station import Station

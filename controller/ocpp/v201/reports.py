@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.v201.enums import (
+from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.enums import (
     AttributeEnumType,
     ComponentCriterionEnumType,
     GenericDeviceModelStatusEnumType,
     ReportBaseEnumType,
 )
-
-from controller.ocpp.v201.device_model import DeviceModel
 from controller.ocpp.v201.framing import check_request, status_info
 from controller.ocpp.v201.notify_report import report_entry, split
 from controller.ocpp.v201.variables import Actual, ComponentId, Variable

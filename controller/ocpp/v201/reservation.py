@@ -32,16 +32,15 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import CancelReservationStatusEnumType as CancelStatus
-from ocpp.v201.enums import ReservationUpdateStatusEnumType as UpdateStatus
-from ocpp.v201.enums import ReserveNowStatusEnumType as ReserveStatus
-
 from controller.clock import parse_time
 from controller.core.events import Event, EventKind
 from controller.core.reservations import ANY_EVSE, Reservation
 from controller.core.vocabulary import ReservationEnd
 from controller.ocpp.journal import Journal, enqueue_in
 from controller.ocpp.v201.device_model import DeviceModel
+from controller.ocpp.v201.enums import CancelReservationStatusEnumType as CancelStatus
+from controller.ocpp.v201.enums import ReservationUpdateStatusEnumType as UpdateStatus
+from controller.ocpp.v201.enums import ReserveNowStatusEnumType as ReserveStatus
 from controller.ocpp.v201.tokens import token_of
 
 if TYPE_CHECKING:

@@ -23,13 +23,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import BootReasonEnumType as BootReason
-from ocpp.v201.enums import ResetEnumType, ResetStatusEnumType
-
 from controller.core.commands import ResetOutcome, ResetWhen
 from controller.core.vocabulary import RestartKind, StopCause
 from controller.ocpp.journal import Journal
 from controller.ocpp.link import Reply
+from controller.ocpp.v201.enums import BootReasonEnumType as BootReason
+from controller.ocpp.v201.enums import ResetEnumType, ResetStatusEnumType
 from controller.ocpp.v201.registration import BootReasons
 
 if TYPE_CHECKING:

@@ -20,9 +20,8 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ocpp.v201.enums import AttributeEnumType
-
 from controller.ocpp.v201.device_model import Slot, Write
+from controller.ocpp.v201.enums import AttributeEnumType
 from controller.ocpp.v201.inventory import Inventory
 from controller.ocpp.v201.variables import WriteOnly
 from controller.secret_files import read_secret, write_secret

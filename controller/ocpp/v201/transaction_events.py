@@ -24,13 +24,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ocpp.v201.enums import ChargingStateEnumType as ChargingStateEnum
-from ocpp.v201.enums import ReasonEnumType
-from ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
-
 from controller.clock import iso
 from controller.core.ledger import Transaction
 from controller.core.vocabulary import StopCause, Token, TxPoint
+from controller.ocpp.v201.enums import ChargingStateEnumType as ChargingStateEnum
+from controller.ocpp.v201.enums import ReasonEnumType
+from controller.ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
 
 Payload = dict[str, Any]
 ACTION = "TransactionEvent"

@@ -43,15 +43,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import ChargingStateEnumType as ChargingStateEnum
-from ocpp.v201.enums import ReadingContextEnumType as Context
-from ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
-
 from controller.core.events import Event, EventKind
 from controller.core.ledger import Change, Transaction
 from controller.core.vocabulary import StopCause, TokenSource, TxPoint
 from controller.ocpp.journal import Entry, Journal, Stamp, enqueue_in, sequence_open
 from controller.ocpp.link import Link, Reply
+from controller.ocpp.v201.enums import ChargingStateEnumType as ChargingStateEnum
+from controller.ocpp.v201.enums import ReadingContextEnumType as Context
+from controller.ocpp.v201.enums import TriggerReasonEnumType as TriggerReason
 from controller.ocpp.v201.meter_values import MeterSettings, meter_value
 from controller.ocpp.v201.transaction_events import (
     ACTION,

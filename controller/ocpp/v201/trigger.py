@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ocpp.v201.enums import MessageTriggerEnumType as MessageTrigger
-from ocpp.v201.enums import TriggerMessageStatusEnumType as TriggerStatus
-
 from controller.ocpp.link import Reply
+from controller.ocpp.v201.enums import MessageTriggerEnumType as MessageTrigger
+from controller.ocpp.v201.enums import TriggerMessageStatusEnumType as TriggerStatus
 
 Payload = dict[str, Any]
 FollowUp = Callable[[], Awaitable[None]]

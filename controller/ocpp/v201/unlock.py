@@ -18,9 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ocpp.v201.enums import UnlockStatusEnumType as UnlockStatus
-
 from controller.core.commands import UnlockOutcome
+from controller.ocpp.v201.enums import UnlockStatusEnumType as UnlockStatus
 
 if TYPE_CHECKING:
     from controller.core.station import Station

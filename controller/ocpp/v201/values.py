@@ -25,9 +25,8 @@ import re
 from datetime import datetime
 from decimal import Decimal
 
-from ocpp.v201.enums import DataEnumType
-
 from controller.clock import iso, parse_time
+from controller.ocpp.v201.enums import DataEnumType
 from controller.ocpp.v201.variables import Variable
 
 Value = bool | int | float | str | datetime | tuple[str, ...]

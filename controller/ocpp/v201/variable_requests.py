@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.v201.enums import AttributeEnumType, GetVariableStatusEnumType, SetVariableStatusEnumType
-
 from controller.ocpp.v201.device_model import DeviceModel, Write
+from controller.ocpp.v201.enums import AttributeEnumType, GetVariableStatusEnumType, SetVariableStatusEnumType
 from controller.ocpp.v201.framing import check_request, status_info
 from controller.ocpp.v201.values import BadValue
 from controller.ocpp.v201.variables import ComponentId, Variable, VariableId, WriteOnly

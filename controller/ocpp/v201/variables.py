@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ocpp.v201.enums import AttributeEnumType, DataEnumType, MutabilityEnumType
+from controller.ocpp.v201.enums import AttributeEnumType, DataEnumType, MutabilityEnumType
 
 Actual = AttributeEnumType.actual
 ReadOnly = MutabilityEnumType.read_only
