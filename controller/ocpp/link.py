@@ -273,14 +273,10 @@ class Link:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(CLOSE_WAIT_S, self.call_timeout)), self._call_lock:
                 if self._ws is not None:
-                    await self._close(self._ws)
+                    await self._ws.close()
                 return
         if self._ws is not None:
-            await self._close(self._ws)
-
-    async def _close(self, ws: WebSocket) -> None:
-        """The closing handshake, bounded (``ping_timeout``): on a stalled connection even sending it can block."""
-        await ws.close()
+            await self._ws.close()
 
     async def close(self) -> None:
         await self.disconnect()
@@ -315,7 +311,7 @@ class Link:
                     closed_by_csms = self._wanted.is_set() and not self._at_once
                     self.last_error = "closed by CSMS" if closed_by_csms else self._drop_reason or ""
                 finally:
-                    await self._close(ws)
+                    await ws.close()
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, WebSocketError, ConnectionError) as exc:
@@ -353,7 +349,7 @@ class Link:
             subprotocols=[self.rpc.dialect.subprotocol],
             headers=self.additional_headers() if self.additional_headers else None,
             ssl=self.ssl() if callable(self.ssl) else self.ssl,
-            close_timeout=self.ping_timeout,
+            close_timeout=self.ping_timeout,  # the closing handshake: a stalled connection cannot hold us
             # Room to read an oversized frame so it can be answered rather than the socket torn down.
             max_size=self.rpc.max_frame_bytes * 4,
         )
