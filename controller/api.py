@@ -34,7 +34,7 @@ from controller.ocpp.frontend import FrontEnd
 from controller.ocpp.versions import status_words
 from controller.realtime import ConnectorSnapshot
 from controller.web import install as install_page
-from hal.board import Simulation
+from hal.interfaces import Simulation
 from hal.types import PilotMode
 
 if TYPE_CHECKING:

@@ -31,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from controller import iec61851
 from controller.faults import Fault
@@ -39,8 +38,13 @@ from hal.board import ConnectorHardware
 from hal.errors import CableError, HardwareError
 from hal.types import CpState, MeterReading, PilotCommand, PilotMode
 
+TYPE_CHECKING = False  # typing: controller/safety/child.py says why
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    Reading = TypeVar("Reading")
+
 log = logging.getLogger(__name__)
-Reading = TypeVar("Reading")
 
 
 @dataclass(frozen=True)

@@ -24,23 +24,39 @@ import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from hal.config import ConfigError, ConfigSection
-from hal.interfaces import (
-    CableSense,
-    ConnectorLock,
-    Contactor,
-    Device,
-    Display,
-    Meter,
-    PhaseSwitch,
-    Pilot,
-    ResidualCurrentMonitor,
-    StatusIndicator,
-    TemperatureSensor,
-    TokenReader,
-)
+
+TYPE_CHECKING = False  # typing: controller/safety/child.py says why
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from hal.interfaces import (
+        CableSense,
+        ConnectorLock,
+        Contactor,
+        Device,
+        Display,
+        Meter,
+        PhaseSwitch,
+        Pilot,
+        ResidualCurrentMonitor,
+        Simulation,
+        StatusIndicator,
+        TemperatureSensor,
+        TokenReader,
+    )
+
+    class BoardBuilder(Protocol):
+        def __call__(
+            self,
+            section: ConfigSection,
+            slots: Sequence[ConnectorSlot],
+            *,
+            grid_meter: ConfigSection | None = None,
+            dry_run: bool = False,
+        ) -> Board: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -86,32 +102,6 @@ class ConnectorHardware:
         ]
 
 
-class Simulation(Protocol):
-    """What a bench can do to the world around a simulated board (``/api/sim/*``)."""
-
-    def plug_in(self, connector: int, max_current_a: float, phases: int, battery_kwh: float, soc: float) -> None: ...
-
-    def unplug(self, connector: int) -> None: ...
-
-    def swipe(self, id_tag: str) -> None: ...
-
-    def ev_action(self, connector: int, action: str) -> None: ...
-
-    def set_fault(self, connector: int, kind: str, active: bool) -> None: ...
-
-    def snapshot(self, connector: int) -> dict[str, object]: ...
-
-    def set_house(
-        self, load_a: object = None, solar: dict[str, object] | None = None, grid_meter: object = None
-    ) -> None: ...
-
-    def house_snapshot(self) -> dict[str, object]: ...
-
-    def display_text(self) -> list[str]:
-        """What the box's display shows now ([] without one)."""
-        ...
-
-
 @dataclass
 class Board:
     kind: str
@@ -150,17 +140,6 @@ class Board:
                 close()
             except Exception:  # close must never raise: log and go on to the next output
                 log.exception("closing %r failed", close)
-
-
-class BoardBuilder(Protocol):
-    def __call__(
-        self,
-        section: ConfigSection,
-        slots: Sequence[ConnectorSlot],
-        *,
-        grid_meter: ConfigSection | None = None,
-        dry_run: bool = False,
-    ) -> Board: ...
 
 
 # name -> "module:function". Adding a board is one line here plus its module.

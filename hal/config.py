@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing: controller/safety/child.py says why
+if TYPE_CHECKING:
+    from typing import Any
 
 REQUIRED: Any = object()
 REDACTED = "***"

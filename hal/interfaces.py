@@ -164,3 +164,29 @@ class Display(Protocol):
 
     def close(self) -> None:
         """Blank it (and switch its backlight off)."""
+
+
+class Simulation(Protocol):
+    """What a bench can do to the world around a simulated board (``/api/sim/*``)."""
+
+    def plug_in(self, connector: int, max_current_a: float, phases: int, battery_kwh: float, soc: float) -> None: ...
+
+    def unplug(self, connector: int) -> None: ...
+
+    def swipe(self, id_tag: str) -> None: ...
+
+    def ev_action(self, connector: int, action: str) -> None: ...
+
+    def set_fault(self, connector: int, kind: str, active: bool) -> None: ...
+
+    def snapshot(self, connector: int) -> dict[str, object]: ...
+
+    def set_house(
+        self, load_a: object = None, solar: dict[str, object] | None = None, grid_meter: object = None
+    ) -> None: ...
+
+    def house_snapshot(self) -> dict[str, object]: ...
+
+    def display_text(self) -> list[str]:
+        """What the box's display shows now ([] without one)."""
+        ...

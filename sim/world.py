@@ -7,7 +7,7 @@ Rules kept here:
   integration is lazy and piecewise exact (see ``sim.ev``).
 - Device-facing methods (``drive_*``, ``sense_*``, ``read_meter``...) are cheap and never
   raise except as the HAL allows (``MeterError``). Bench-facing methods (the
-  ``hal.board.Simulation`` protocol) raise ``ValueError`` with the allowed values for
+  ``hal.interfaces.Simulation`` protocol) raise ``ValueError`` with the allowed values for
   any bad argument and change nothing when they do.
 - The physics, not the controller, decides what flows: contacts are closed when
   commanded and not stuck open, or when welded (a weld holds them closed whatever the
@@ -103,7 +103,7 @@ class _Connector:
 
 
 class World:
-    """Implements ``hal.board.Simulation`` and the physics behind the ``sim.board`` devices."""
+    """Implements ``hal.interfaces.Simulation`` and the physics behind the ``sim.board`` devices."""
 
     def __init__(
         self,
@@ -274,7 +274,7 @@ class World:
             self._swiped.wait_for(lambda: self._tokens, wait_s)
             return self._tokens.popleft() if self._tokens else None
 
-    # -- bench side (hal.board.Simulation) ------------------------------------
+    # -- bench side (hal.interfaces.Simulation) ------------------------------------
     def plug_in(
         self,
         connector: int,

@@ -19,12 +19,15 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from controller.realtime import ConnectorControl, ConnectorLimits, ConnectorSnapshot, LoopSettings
 from hal.board import ConnectorSlot
 from hal.config import ConfigSection
 from hal.types import MeterReading
+
+TYPE_CHECKING = False  # typing: controller/safety/child.py says why
+if TYPE_CHECKING:
+    from typing import Any
 
 _LENGTH = struct.Struct(">I")
 
