@@ -359,11 +359,17 @@ class EvsedProcess:
 @pytest.fixture
 def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
     """``evsed_process(toml, state_dir=None, port=None, api="")``: ``evsed run`` in a subprocess, API up
-    (``api``: more [api] lines; with a password_hash, pass ``password`` too so readiness can be seen)."""
+    (``api``: more [api] lines; with a password_hash, pass ``password`` too so readiness can be seen;
+    ``env``: its whole environment instead of this one's)."""
     procs: list[EvsedProcess] = []
 
     def start(
-        toml: str, state_dir: Path | None = None, port: int | None = None, api: str = "", password: str | None = None
+        toml: str,
+        state_dir: Path | None = None,
+        port: int | None = None,
+        api: str = "",
+        password: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> EvsedProcess:
         state_dir = state_dir or tmp_path / "state"
         # Port 0: the daemon binds a free port itself. A port picked here and bound by the daemon
@@ -374,7 +380,12 @@ def evsed_process(tmp_path: Path) -> Iterator[Callable[..., EvsedProcess]]:
         log_path = tmp_path / f"evsed-{len(procs)}.log"
         with open(log_path, "w") as log_file:
             proc = subprocess.Popen(
-                [EVSED, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO
+                [EVSED, "run", "--config", str(cfg)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=REPO,
+                env=env,
             )
         p = EvsedProcess(proc, port, state_dir, log_path, password)
         procs.append(p)
