@@ -209,6 +209,10 @@ def warm_up(env: dict[str, str], csms_port: int) -> None:
             until("Charging (warm-up)", lambda: http(port, "/api/status")["connectors"][0]["status"] == "Charging")
 
 
+def meter_values(csms_http: int) -> int:
+    return int(http(csms_http, "/csms/summary")["received"].get("MeterValues", 0))
+
+
 def transaction_messages(csms_http: int) -> int:
     received = http(csms_http, "/csms/summary")["received"]
     return sum(received.get(action, 0) for action in TRANSACTION_ACTIONS)
@@ -257,9 +261,10 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
             idle_cpu, idle_written = window(pid, idle_s)
             idle_memory = memory(pid)
 
+            sampled = meter_values(csms_http)  # the warm-up's session may have sent some
             http(port, "/api/sim/plug-in", {"connector": 1, "max_current_a": 32, "phases": 3})
             until("Charging", lambda: http(port, "/api/status")["connectors"][0]["status"] == "Charging")
-            until("the first MeterValues", lambda: http(csms_http, "/csms/summary")["received"].get("MeterValues"))
+            until("the first MeterValues", lambda: meter_values(csms_http) > sampled)
             messages, logs = transaction_messages(csms_http), log_sizes(state_dir, runtime)
             charging_cpu, charging_written = window(pid, charging_s)
             messages = transaction_messages(csms_http) - messages
