@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from conftest import eventually, wait_until
 
 from controller.config import parse
 from controller.realtime import ConnectorControl, ConnectorLimits, ConnectorSnapshot, Limit, LoopSettings
-from controller.safety.process import PACKAGE_ROOT, open_board, renewal_due
+from controller.safety.process import child_interpreter, open_board, renewal_due
 from hal.config import ConfigError
 from hal.errors import HardwareError, MeterError
 from hal.types import CpState
@@ -69,9 +68,8 @@ def test_device_calls_and_their_errors_cross_to_the_process() -> None:
 def test_the_process_on_a_simulated_board_does_not_load_typing() -> None:
     """Started as open_board starts it (``-S``, the daemon's path): typing would cost it 0.6 MB."""
     code = "import sys, controller.safety.child, sim.board\nprint([m for m in sys.modules if m.startswith('typing')])"
-    path = os.pathsep.join([PACKAGE_ROOT, *(p for p in sys.path if p)])
-    env = {**os.environ, "PYTHONPATH": path}
-    loaded = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
+    interpreter, env = child_interpreter()
+    loaded = subprocess.run([*interpreter, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
 
 

@@ -78,18 +78,24 @@ START_TIMEOUT_S = 30.0  # a Pi opening a Modbus board after a cold boot
 PACKAGE_ROOT = str(Path(controller.__file__).resolve().parent.parent)  # where controller/, hal/... live
 
 
+def child_interpreter() -> tuple[list[str], dict[str, str]]:
+    """The interpreter the real-time process runs in and its environment: ``-S`` and the daemon's
+    import path as it stands instead of site's start-up work (.pth files and their imports), which
+    costs the process about 1 MB of its own."""
+    path = os.pathsep.join([PACKAGE_ROOT, *(p for p in sys.path if p)])
+    return [sys.executable, "-S"], {**os.environ, "PYTHONPATH": path}
+
+
 class RealtimeChild:
     """The running real-time process and the socket to it."""
 
     def __init__(self) -> None:
         mine, theirs = socket.socketpair()
-        # -S: the daemon's import path as it stands instead of site's start-up work (.pth files and
-        # their imports), which costs the process about 1 MB of its own.
-        path = os.pathsep.join([PACKAGE_ROOT, *(p for p in sys.path if p)])
+        interpreter, env = child_interpreter()
         self.process = subprocess.Popen(
-            [sys.executable, "-S", "-m", "controller.safety.child", str(theirs.fileno())],
+            [*interpreter, "-m", "controller.safety.child", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
-            env={**os.environ, "PYTHONPATH": path},
+            env=env,
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
