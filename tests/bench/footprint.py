@@ -209,13 +209,10 @@ def warm_up(env: dict[str, str], csms_port: int) -> None:
             until("Charging (warm-up)", lambda: http(port, "/api/status")["connectors"][0]["status"] == "Charging")
 
 
-def meter_values(csms_http: int) -> int:
-    return int(http(csms_http, "/csms/summary")["received"].get("MeterValues", 0))
-
-
-def transaction_messages(csms_http: int) -> int:
-    received = http(csms_http, "/csms/summary")["received"]
-    return sum(received.get(action, 0) for action in TRANSACTION_ACTIONS)
+def received(csms_http: int, actions: tuple[str, ...] = TRANSACTION_ACTIONS) -> int:
+    """How many messages of ``actions`` the bench CSMS has received."""
+    counts = http(csms_http, "/csms/summary")["received"]
+    return sum(int(counts.get(action, 0)) for action in actions)
 
 
 def log_sizes(state_dir: Path, runtime: Path) -> dict[str, int]:
@@ -261,13 +258,13 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
             idle_cpu, idle_written = window(pid, idle_s)
             idle_memory = memory(pid)
 
-            sampled = meter_values(csms_http)  # the warm-up's session may have sent some
+            sampled = received(csms_http, ("MeterValues",))  # the warm-up's session may have sent some
             http(port, "/api/sim/plug-in", {"connector": 1, "max_current_a": 32, "phases": 3})
             until("Charging", lambda: http(port, "/api/status")["connectors"][0]["status"] == "Charging")
-            until("the first MeterValues", lambda: meter_values(csms_http) > sampled)
-            messages, logs = transaction_messages(csms_http), log_sizes(state_dir, runtime)
+            until("the first MeterValues", lambda: received(csms_http, ("MeterValues",)) > sampled)
+            messages, logs = received(csms_http), log_sizes(state_dir, runtime)
             charging_cpu, charging_written = window(pid, charging_s)
-            messages = transaction_messages(csms_http) - messages
+            messages = received(csms_http) - messages
             grown = {name: size - logs.get(name, 0) for name, size in log_sizes(state_dir, runtime).items()}
             charging_memory = memory(pid)
             status = http(port, "/api/status")
