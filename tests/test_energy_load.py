@@ -175,6 +175,31 @@ def test_a_lack_of_room_only_computed_must_hold_before_it_lowers_a_limit():
     assert d.limits == {"1": 10.5, "2": 10.5}
 
 
+def test_a_lower_share_right_after_a_limit_change_does_not_lower_a_waiting_raise():
+    """Right after a change the EVs follow it and the meters disagree for a moment: a lower share
+    computed then is not a load, and a waiting raise does not take it (that made every raise a
+    staircase of raise_delay_s steps); the same share computed when nothing changed is one."""
+
+    def run(dip_at: float) -> float:
+        state, d = decide(grid(24, 24, 24), [ev("1", 0.0)], now=0.0)
+        assert d.limits["1"] == 6.0  # house 24 A: room 6
+        state, d = decide(grid(10, 10, 10), [ev("1", 6.0)], state, now=4.0)
+        assert d.limits["1"] == 6.0  # house 4 A: 26 possible, the raise waits
+        # connector 2 starts: its share at once (a change), 13 A each is the new fair share
+        state, d = decide(grid(10, 10, 10), [ev("1", 6.0), ev("2", 0.0, since=5.0)], state, now=5.0)
+        assert d.limits == {"1": 6.0, "2": 13.0}
+        for t in (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0):
+            # at dip_at connector 2's meter lags its EV (3 A shown, 13 flowing): 8 A each computed
+            two = 3.0 if t == dip_at else 13.0
+            state, d = decide(grid(23, 23, 23), [ev("1", 6.0), ev("2", two, since=5.0, offered=13.0)], state, now=t)
+            assert d.limits == {"1": 6.0, "2": 13.0}  # the dip is not measured over: 2 keeps 13
+        state, d = decide(grid(23, 23, 23), [ev("1", 6.0), ev("2", 13.0, since=5.0)], state, now=14.0)
+        return d.limits["1"]
+
+    assert run(dip_at=6.0) == 13.0  # 1 s after connector 2's change: the meters, not a load
+    assert run(dip_at=9.0) == 8.0  # 4 s after it (confirm_s 3): a load that came and went
+
+
 def test_a_load_that_comes_and_goes_does_not_make_the_current_hunt():
     state = LoadState()
     limits = []

@@ -17,7 +17,11 @@ Rules kept here:
   EV ramps, a member box's state on its way), must hold for ``confirm_s`` first: acting on it at
   once would make the currents hunt. A connector that already holds a limit goes up only after a
   higher share has been possible for ``raise_delay_s``, and then to the lowest share seen
-  meanwhile, so a load that comes and goes does not make the current hunt either. A connector
+  meanwhile, so a load that comes and goes does not make the current hunt either. Seen counts
+  only a share that could have lowered a limit by itself: measured over, or computed when no
+  limit had changed for ``confirm_s``. Right after a change the EVs are still following it and
+  the meters disagree for a moment; taking that for a load made every raise a staircase, each
+  step another ``raise_delay_s`` (two boxes took 13 s instead of 3 to share a freed fuse). A connector
   that starts wanting power gets its share at once. A raise never hands out what another
   connector on the phase still holds (its lower share waiting for ``confirm_s``): it stops at
   what is left and goes on once that is freed.
@@ -77,13 +81,14 @@ class Held:
     amps: float
     wanting: bool
     higher_since: float | None = None  # since when a higher share has been possible
-    higher_floor: float = 0.0  # the lowest such share since then
+    higher_floor: float = math.inf  # the lowest such share seen since then (see the module's rules)
     lower_since: float | None = None  # since when a lower share has been computed (nothing measured over)
 
 
 @dataclass(frozen=True)
 class LoadState:
     held: Mapping[str, Held] = field(default_factory=dict)
+    changed_at: float = -math.inf  # the last step that changed a connector's limit
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,11 @@ def room_for_connectors(
     return tuple(rules.main_fuse_a - rules.margin_a - other[p] for p in range(PHASES))
 
 
-def _hold(rules: FuseRules, before: Held | None, target: float, c: ConnectorDemand, over: bool, now: float) -> Held:
-    """``over``: the reading shows a phase of ``c`` above fuse minus margin (or it is stale)."""
+def _hold(
+    rules: FuseRules, before: Held | None, target: float, c: ConnectorDemand, over: bool, settled: bool, now: float
+) -> Held:
+    """``over``: the reading shows a phase of ``c`` above fuse minus margin (or it is stale);
+    ``settled``: no limit changed for ``confirm_s``."""
     wanting = c.wants_a > 0
     if before is None or not before.wanting or not wanting or target == before.amps:
         return Held(target, wanting)
@@ -158,11 +166,11 @@ def _hold(rules: FuseRules, before: Held | None, target: float, c: ConnectorDema
         return (
             Held(target, wanting) if now - since >= rules.confirm_s else Held(before.amps, wanting, lower_since=since)
         )
+    floor = min(before.higher_floor, target if over or settled else math.inf)
     if before.higher_since is None:
-        return Held(before.amps, wanting, now, target)
-    floor = min(before.higher_floor, target)
+        return Held(before.amps, wanting, now, floor)
     if now - before.higher_since >= rules.raise_delay_s:
-        return Held(floor, wanting)
+        return Held(min(floor, target), wanting)
     return Held(before.amps, wanting, before.higher_since, floor)
 
 
@@ -203,12 +211,17 @@ def step(
     targets = share(room, connectors)
     held: dict[str, Held] = {}
     limit = rules.main_fuse_a - rules.margin_a
+    settled = now - state.changed_at >= rules.confirm_s
     for c in connectors:
         over = grid is None or stale or any(grid.current_a[p] > limit for p in c.phases)
-        h = _hold(rules, state.held.get(c.key), targets[c.key], c, over, now)
+        h = _hold(rules, state.held.get(c.key), targets[c.key], c, over, settled, now)
         if urgent and h.amps < c.offered_a:
             h = Held(0.0, h.wanting)  # pausing is immediate; a lower duty may wait 5 s
         held[c.key] = h
     _raise_within_room(room, connectors, state.held, held, now - rules.raise_delay_s)
-    decision = LoadDecision({k: h.amps for k, h in held.items()}, stale, room, factor, urgent)
-    return LoadState(held), decision
+    limits = {k: h.amps for k, h in held.items()}
+    changed = any(limits.get(k, 0.0) != h.amps for k, h in state.held.items()) or any(
+        k not in state.held and a > 0.0 for k, a in limits.items()
+    )
+    decision = LoadDecision(limits, stale, room, factor, urgent)
+    return LoadState(held, now if changed else state.changed_at), decision
