@@ -220,8 +220,7 @@ def step(
         held[c.key] = h
     _raise_within_room(room, connectors, state.held, held, now - rules.raise_delay_s)
     limits = {k: h.amps for k, h in held.items()}
-    changed = any(limits.get(k, 0.0) != h.amps for k, h in state.held.items()) or any(
-        k not in state.held and a > 0.0 for k, a in limits.items()
-    )
+    before = {k: h.amps for k, h in state.held.items()}
+    changed = any(limits.get(k, 0.0) != before.get(k, 0.0) for k in limits.keys() | before.keys())
     decision = LoadDecision(limits, stale, room, factor, urgent)
     return LoadState(held, now if changed else state.changed_at), decision
