@@ -114,6 +114,25 @@ async def test_the_loop_runs_there_reports_snapshots_and_its_logs_reach_ours(cap
         board.close()
 
 
+async def test_the_process_is_fed_by_the_controls_set_and_else_by_a_timer() -> None:
+    """Its watchdog (1 s here) hears the daemon's loop whether or not the station sets controls."""
+    board = open_board(parse(SIM, "sim.toml"))
+    rt = board.realtime([(1, ConnectorLimits(32.0))], LoopSettings(), feed_timeout_s=1.0)
+    control = ConnectorControl(True, Limit(32.0, 3, float("inf")))  # renewals of it never cross
+    try:
+        rt.set_control(1, control)
+        rt.start()
+        await asyncio.sleep(2.5)  # a window of time with no control set, not a synchronisation
+        assert board.child.alive and rt.healthy(), "the feed timer did not keep the process fed"
+        for _ in range(25):  # the station's cadence, faster: each call pushes the timer back
+            rt.set_control(1, control)
+            await asyncio.sleep(0.1)
+        assert board.child.alive and rt.healthy(), "the controls set did not keep the process fed"
+    finally:
+        rt.stop()
+        board.close()
+
+
 # ---- the watchdog of the process, seen on an EVSE-DIN board over Modbus TCP ------------------------
 
 

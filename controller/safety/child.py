@@ -243,10 +243,11 @@ class Child:
                 if not failing:
                     log.warning("token reader: %s", exc)
                 tag, failing = None, True
+            rest = asked + TOKEN_POLL_S - time.monotonic()
             if tag:
                 self.outbox.put(Token(tag))
-            else:  # a reader that waited for a card itself is asked again at once
-                time.sleep(max(0.0, asked + TOKEN_POLL_S - time.monotonic()))
+            elif rest > 0:  # a reader that waited for a card itself is asked again at once
+                time.sleep(rest)  # (not with a sleep(0): that too is a wake-up)
 
     # -- the sender thread -------------------------------------------------------------------
     def _send_forever(self) -> None:

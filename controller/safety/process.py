@@ -13,7 +13,9 @@ Rules kept here:
   ``start`` travel with the start request. Controls and readings are sent from the asyncio
   event loop, and each one feeds the child's watchdog; when none went for a third of
   ``feed_timeout_s`` a ``Feed`` goes, also from the event loop: a stuck event loop starves the
-  watchdog as surely as a dead daemon closes its socket.
+  watchdog as surely as a dead daemon closes its socket. The station sets its controls every
+  second, so ``set_control`` sends that ``Feed`` when one is due and pushes the feed timer back:
+  the timer fires only when nobody sets controls (an idle event loop no longer wakes for it).
 - A control that only moves its limit's ``valid_until`` later (the station renews its
   controls every second) goes once the one the loop has is past half of the new one's
   lifetime (``renewal_due``); any other change, a shortened validity included, goes at once.
@@ -342,6 +344,7 @@ class RealtimeProcess:
         self._report: Report | None = None
         self._report_at = float("-inf")
         self._running = False
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._feeder: asyncio.TimerHandle | None = None
         self._sent_at = float("-inf")  # the last message that fed the child's watchdog
 
@@ -349,9 +352,12 @@ class RealtimeProcess:
     def set_control(self, connector: int, control: ConnectorControl) -> None:
         self._known(connector)
         self._controls[connector] = control
-        if self._running and renewal_due(self._sent_controls.get(connector), control, self._clock()):
+        if not self._running:
+            return
+        if renewal_due(self._sent_controls.get(connector), control, self._clock()):
             self._send(Control(connector, control))
             self._sent_controls[connector] = control
+        self._feed()
 
     def post_meter(self, connector: int, reading: MeterReading | None) -> None:
         """A meter reading (None after a failed read: the loop judges the meter by the last good one's age)."""
@@ -387,16 +393,21 @@ class RealtimeProcess:
         )
         self._sent_controls = dict(self._controls)
         self._running = True
-        self._feed(event_loop)
+        self._event_loop = event_loop
+        self._feed()
 
     def _send(self, message: Control | MeterPost | Feed) -> None:
         self._child.send(message)
         self._sent_at = self._clock()
 
-    def _feed(self, event_loop: asyncio.AbstractEventLoop) -> None:
+    def _feed(self) -> None:
+        """On the event loop: a ``Feed`` if due, and the timer that calls this again pushed back."""
         if self._clock() - self._sent_at >= self._feed_interval_s:
             self._send(Feed())
-        self._feeder = event_loop.call_later(self._feed_interval_s, self._feed, event_loop)
+        if self._feeder is not None:
+            self._feeder.cancel()  # a cancelled timer wakes nothing: the loop drops it unseen
+        assert self._event_loop is not None
+        self._feeder = self._event_loop.call_later(self._feed_interval_s, self._feed)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the loop with every contactor open and every pilot X1 (the board stays open)."""
