@@ -6,7 +6,7 @@ the OCPP frame and daemon logs), connected over OCPP 1.6 with MeterValueSampleIn
 and MeterValuesSampledData = Energy.Active.Import.Register,Power.Active.Import (as the energy
 platform in the design notes configures it). Then, for the daemon and every process it started:
 
-- idle (connected, no EV): CPU (threads that end within a window are not counted), RSS,
+- idle (connected, no EV): CPU and wake-ups (threads that end within a window are not counted), RSS,
   PSS (the fair share when several processes share pages), resident (the daemon's RSS plus
   the private pages of the processes it started),
   bytes written to storage (``write_bytes`` of /proc/PID/io, counted when a page is dirtied);
@@ -24,7 +24,8 @@ it (nothing of it reaches storage), only the appends to the log files. A window 
 those 5 minutes may hold one append of the logs or none: average runs, or charge 300 s or more.
 
 Run: python tests/bench/footprint.py [--idle-seconds 60] [--charging-seconds 120]
-Last line: {"rss_mb":..,"pss_mb":..,"idle_cpu_percent":..,"charging_cpu_percent":..,"write_mb_per_charging_hour":..,...}
+Last line: {"rss_mb":..,"pss_mb":..,"idle_cpu_percent":..,"idle_wakeups_per_second":..,
+            "charging_cpu_percent":..,"write_mb_per_charging_hour":..,...}
 """
 
 from __future__ import annotations
@@ -96,11 +97,16 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """Time on a CPU of every thread of ``pid``, from the scheduler (exact, where /proc/PID/stat
-    samples at the clock tick and misjudges a process that wakes 20 times a second)."""
-    threads = Path(f"/proc/{pid}/task").iterdir()
-    return sum(int((t / "schedstat").read_text().split()[0]) for t in threads) / 1e9
+def scheduled(pid: int) -> tuple[float, int]:
+    """(seconds on a CPU, times put on a CPU) of every thread of ``pid``, from the scheduler
+    (exact, where /proc/PID/stat samples at the clock tick and misjudges a process that wakes 20
+    times a second). Each time a thread is put on a CPU is a wake-up: what one costs is the
+    machine's (a VM's timer and cold caches), how many there are is the daemon's."""
+    on_cpu_ns, runs = 0, 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        ns, _, slices = (int(field) for field in (task / "schedstat").read_text().split())
+        on_cpu_ns, runs = on_cpu_ns + ns, runs + slices
+    return on_cpu_ns / 1e9, runs
 
 
 def status_kb(pid: int, field: str, file: str = "status") -> int:
@@ -121,9 +127,9 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def totals(root: int) -> dict[int, tuple[float, int]]:
-    """pid -> (CPU seconds, bytes written) for the process tree."""
-    return {p: (cpu_seconds(p), write_bytes(p)) for p in tree(root)}
+def totals(root: int) -> dict[int, tuple[float, int, int]]:
+    """pid -> (CPU seconds, wake-ups, bytes written) for the process tree."""
+    return {p: (*scheduled(p), write_bytes(p)) for p in tree(root)}
 
 
 def private_kb(pid: int) -> int:
@@ -223,13 +229,16 @@ def log_sizes(state_dir: Path, runtime: Path) -> dict[str, int]:
     return dict(sorted(sizes.items()))
 
 
-def window(pid: int, seconds: float) -> tuple[list[float], int]:
-    """(CPU % of one core per process, bytes written by all) of the process tree over ``seconds``."""
+def window(pid: int, seconds: float) -> tuple[list[float], list[float], int]:
+    """(CPU % of one core per process, wake-ups a second per process, bytes written by all) of
+    the process tree over ``seconds``."""
     before, t0 = totals(pid), time.monotonic()
     time.sleep(seconds)  # measuring a time window, not synchronising
     after, elapsed = totals(pid), time.monotonic() - t0
-    cpu = [100 * (after[p][0] - before.get(p, (0.0, 0))[0]) / elapsed for p in after]
-    return cpu, sum(after[p][1] - before.get(p, (0.0, 0))[1] for p in after)
+    grown = {p: [now - then for now, then in zip(after[p], before.get(p, (0.0, 0, 0)), strict=True)] for p in after}
+    cpu = [100 * g[0] / elapsed for g in grown.values()]
+    wakeups = [g[1] / elapsed for g in grown.values()]
+    return cpu, wakeups, int(sum(g[2] for g in grown.values()))
 
 
 def rounded(values: list[float]) -> list[float]:
@@ -255,7 +264,7 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
             pid = daemon.pid
             until("OCPP accepted", lambda: http(port, "/api/status")["ocpp"]["registration"] == "Accepted")
             time.sleep(5)  # start-up work (boot, status notifications, first writes) settles
-            idle_cpu, idle_written = window(pid, idle_s)
+            idle_cpu, idle_wakeups, idle_written = window(pid, idle_s)
             idle_memory = memory(pid)
 
             sampled = received(csms_http, ("MeterValues",))  # the warm-up's session may have sent some
@@ -263,7 +272,7 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
             until("Charging", lambda: http(port, "/api/status")["connectors"][0]["status"] == "Charging")
             until("the first MeterValues", lambda: received(csms_http, ("MeterValues",)) > sampled)
             messages, logs = received(csms_http), log_sizes(state_dir, runtime)
-            charging_cpu, charging_written = window(pid, charging_s)
+            charging_cpu, _, charging_written = window(pid, charging_s)
             messages = received(csms_http) - messages
             grown = {name: size - logs.get(name, 0) for name, size in log_sizes(state_dir, runtime).items()}
             charging_memory = memory(pid)
@@ -277,6 +286,7 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
         "rss_charging_mb": charging_memory["rss_mb"],
         "processes": len(idle_memory["rss_per_process_mb"]),
         "idle_cpu_percent": round(sum(idle_cpu), 2),
+        "idle_wakeups_per_second": round(sum(idle_wakeups), 1),
         "charging_cpu_percent": round(sum(charging_cpu), 2),
         "idle_write_kb_per_hour": round(idle_written * 3600 / idle_s / 1024, 1),
         "write_mb_per_charging_hour": round(per_hour / 2**20, 2),
@@ -286,7 +296,10 @@ def main(idle_s: float, charging_s: float) -> dict[str, Any]:
     }
     idle_m, charging_m = idle_memory, charging_memory
     print(f"evsed run on the sim board, OCPP 1.6 to the bench CSMS, one CPU = 100 %, {result['processes']} processes")
-    print(f"  idle {idle_s:.0f} s: CPU {result['idle_cpu_percent']} % {rounded(idle_cpu)}, {idle_m['threads']} threads")
+    print(
+        f"  idle {idle_s:.0f} s: CPU {result['idle_cpu_percent']} % {rounded(idle_cpu)}, {idle_m['threads']} threads, "
+        f"{result['idle_wakeups_per_second']} wake-ups a second {[round(w, 1) for w in idle_wakeups]}"
+    )
     print(
         f"    RSS {idle_m['rss_mb']} MB {idle_m['rss_per_process_mb']}, PSS {idle_m['pss_mb']} MB, "
         f"resident {idle_m['resident_mb']} MB; written {result['idle_write_kb_per_hour']} KB/h"
