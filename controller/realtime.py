@@ -12,13 +12,16 @@ Rules kept here:
 - A device that raises is a fault of that device, never the end of the loop. Its failure is
   logged once, and again if it fails after having worked in between.
 - While nothing is energized (no EV on any connector, every contactor open by command and
-  by feedback) the loop ticks at ``idle_period_s`` and a quiet connector's tick reads only its
-  pilot, as long as it reads "no EV" and no new control arrived: a plug-in and a new control
-  are still acted on within ``idle_period_s``, the other inputs (faults, temperature) every
-  ``quiet_full_s``. From the first tick that sees an EV or a closed contactor on, every
-  input every ``period_s``.
-- ``healthy()`` is true only while ticks keep coming on time; the daemon feeds the
-  systemd watchdog from it. ``stop()`` leaves every contactor open and every pilot X1.
+  by feedback) the loop is quiet: a quiet connector's tick reads only its pilot, as long as
+  it reads "no EV" and no new control arrived, and reads every input at least every
+  ``quiet_full_s`` (faults, temperature, a pilot that went silent). Between ticks it waits
+  for a pilot to tell of a change (``hal.interfaces.Pilot.watch``) or for a new control,
+  and acts on either at once; with a pilot that can only be polled it ticks every
+  ``idle_period_s`` instead. From the first tick that sees an EV or a closed contactor on,
+  every input every ``period_s``.
+- ``healthy()`` is true only while ticks keep coming on time (when the last one said the
+  next is due, give or take the watchdog's margin); the daemon feeds the systemd watchdog
+  from it. ``stop()`` leaves every contactor open and every pilot X1.
 - ``time.monotonic()`` everywhere: wall-clock jumps (NTP) cannot stretch a timer.
 """
 
@@ -148,8 +151,12 @@ class RealtimeLoop:
         now = clock()
         self._channels = {hw.id: _Channel(hw, limits, meter_ok_at=now) for hw, limits in connectors}
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a pilot's change, a new control or stop() ends a quiet wait
+        self._pilots_tell = all([hw.pilot.watch(self._wake.set) for hw, _ in connectors])  # every one asked
+        self._waits = False  # the last tick was quiet and the pilots tell: wait for _wake, not the clock
         self._thread: threading.Thread | None = None
         self._last_tick = now
+        self._due = now  # when the next tick should start
         self._error: BaseException | None = None
         self.tick_intervals: deque[float] = deque(maxlen=20_000)  # seconds between tick starts
         self._warned: set[tuple[str, int]] = set()  # (device, connector) failed and not worked since
@@ -157,6 +164,7 @@ class RealtimeLoop:
     # -- inputs from the asyncio side ------------------------------------------
     def set_control(self, connector: int, control: ConnectorControl) -> None:
         self._channels[connector].control = control
+        self._wake.set()
 
     def post_meter(self, connector: int, reading: MeterReading | None) -> None:
         """A meter reading (or None after a failed read) from the meter poller."""
@@ -171,7 +179,7 @@ class RealtimeLoop:
 
     def healthy(self) -> bool:
         alive = self._thread is not None and self._thread.is_alive() and self._error is None
-        return alive and self._clock() - self._last_tick < max(0.5, 20 * self.settings.period_s)
+        return alive and self._clock() - self._due < max(0.5, 20 * self.settings.period_s)
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
@@ -180,6 +188,7 @@ class RealtimeLoop:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         for ch in self._channels.values():
@@ -205,10 +214,15 @@ class RealtimeLoop:
                 start = clock()
                 self.tick_intervals.append(start - self._last_tick)
                 self._last_tick = start
+                self._wake.clear()  # what happens from here on ends the wait below
                 period = self.tick(start)
                 end = clock()
-                next_at = max(next_at + period, end)
-                time.sleep(next_at - end)  # half the cost of an Event wait; stop() waits one period at most
+                next_at = self._due = max(next_at + period, end)
+                if self._waits:
+                    self._wake.wait(next_at - end)
+                    next_at = clock()
+                else:
+                    time.sleep(next_at - end)  # half the cost of an Event wait; stop() waits one period at most
         except BaseException as exc:  # the loop must not die silently: unhealthy -> watchdog
             self._error = exc
             log.critical("real-time loop crashed", exc_info=True)
@@ -216,14 +230,25 @@ class RealtimeLoop:
                 self._safe(ch)
 
     def tick(self, now: float) -> float:
-        """One pass over every connector at ``now``; returns the seconds until the next one."""
+        """One pass over every connector at ``now``; returns the seconds until the next one (when
+        ``waits``: at most that long, a pilot's change or a new control ends the wait)."""
         settings, quiet = self.settings, True
         for ch in self._channels.values():
             slow = ch.quiet and ch.control is ch.full_control and now - ch.full_at < settings.quiet_full_s
             if not (slow and self._no_ev(ch)):
                 self._tick(ch, now)
             quiet = quiet and ch.quiet
-        return settings.idle_period_s if quiet else settings.period_s
+        self._waits = quiet and self._pilots_tell
+        if not quiet:
+            return settings.period_s
+        if not self._pilots_tell:
+            return settings.idle_period_s
+        return max(0.0, min(ch.full_at for ch in self._channels.values()) + settings.quiet_full_s - now)
+
+    @property
+    def waits(self) -> bool:
+        """The last tick was quiet and every pilot tells of its changes."""
+        return self._waits
 
     # -- one connector, one tick ------------------------------------------------
     def _no_ev(self, ch: _Channel) -> bool:

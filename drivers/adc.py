@@ -216,13 +216,15 @@ class Sample(Generic[T]):
 
 
 class Probe(Generic[T]):
-    """One measurement the poller repeats; ``latest`` is replaced atomically."""
+    """One measurement the poller repeats; ``latest`` is replaced atomically, then ``on_sample``
+    (if set) is called with the value on the poller's thread."""
 
     def __init__(self, name: str, measure: Callable[[], T]):
         self.name = name
         self.measure = measure
         self.latest: Sample[T] | None = None
         self.failing = False
+        self.on_sample: Callable[[T], None] | None = None
 
     def fresh(self, max_age_s: float, now: float) -> Sample[T] | None:
         sample = self.latest
@@ -262,6 +264,8 @@ class AdcPoller:
                 log.info("%s: %s works again", self._name, probe.name)
             probe.failing = False
             probe.latest = Sample(value, time.monotonic())
+            if probe.on_sample is not None:
+                probe.on_sample(value)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -19,6 +19,7 @@ Rules kept here:
   latest commands, then reads 1000..1007 in one request. ``Pilot``/``Contactor`` calls
   from the real-time thread only swap a value or look at the latest sample.
 - A sample older than ``max_age_s`` reads as state E: the controller faults safely.
+- A new vehicle state is told to the pilot's ``watch`` callback once it is in the sample.
 - Command mapping (``board_setpoint``, pure): X2 -> the duty's current (IEC 61851
   formula inverted, rounded down, never more than asked) and charging on; X1 and F ->
   "turn off charging now" (the board has no -12 V output on demand: F is reported to
@@ -145,6 +146,7 @@ class EvseDinLink:
         self._pilot = PilotCommand.x1()
         self._contactor_closed = False
         self.status: BoardStatus | None = None
+        self.vehicle_changed: Callable[[], None] | None = None  # called once a new vehicle state is in status
         self._written: Setpoint | None = None
         self._failing = False
         self._stop = threading.Event()
@@ -183,9 +185,12 @@ class EvseDinLink:
         self._written = want
         regs = self._device.read_holding_registers(REG_FIRST, REG_COUNT)
         status = BoardStatus.from_registers(regs, self._clock())
-        if self.status is None:
+        before = self.status
+        if before is None:
             log.info("%s: EVSE board firmware %d", self._device.describe(), status.firmware)
         self.status = status
+        if (before is None or before.vehicle != status.vehicle) and self.vehicle_changed is not None:
+            self.vehicle_changed()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -232,6 +237,10 @@ class EvseDinPilot:
         if status is None:
             return PilotReading(CpState.E, 0.0, None, time.monotonic())
         return status.pilot_reading()
+
+    def watch(self, changed: Callable[[], None]) -> bool:
+        self.link.vehicle_changed = changed
+        return True
 
     def close(self) -> None:
         self.link.close()

@@ -19,7 +19,9 @@ Rules kept here:
   band, or a sample older than ``max_age_s``, is reported as E: the controller treats
   it as a fault and opens the contactor, which is the safe reading of "unknown".
 - ``command`` writes sysfs directly (microseconds); ``read`` only looks at the latest
-  sample. Neither touches the ADC: the poller thread does (drivers.adc).
+  sample. Neither touches the ADC: the poller thread does (drivers.adc), and tells the
+  ``watch`` callback of a sample whose state differs from the one before, once ``read``
+  returns it.
 """
 
 from __future__ import annotations
@@ -96,7 +98,10 @@ class PwmPilot:
         self._clock = clock
         self._mode = PilotMode.X1
         self._pwm.set_high_fraction(1.0)
+        self._changed: Callable[[], None] | None = None
+        self._state: CpState | None = None  # of the latest sample
         self.probe: Probe[CpLevels] = poller.add("control pilot", self._measure)
+        self.probe.on_sample = self._sampled
 
     def command(self, cmd: PilotCommand) -> None:
         fraction = MODE_FRACTION[cmd.mode]
@@ -112,6 +117,17 @@ class PwmPilot:
         lows = highs if self._negative_channel is None else self._burst(self._adc, self._negative_channel)
         oscillating = mode_before is PilotMode.X2 and self._mode is PilotMode.X2
         return CpLevels(max(highs), min(lows) if oscillating else None)
+
+    def _sampled(self, levels: CpLevels) -> None:
+        state = classify(levels.positive_v)
+        if state is not self._state:
+            self._state = state
+            if self._changed is not None:
+                self._changed()
+
+    def watch(self, changed: Callable[[], None]) -> bool:
+        self._changed = changed
+        return True
 
     def read(self) -> PilotReading:
         now = self._clock()

@@ -17,7 +17,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from hal.types import DisplaySize, Indication, MeterReading, PilotCommand, PilotReading, SelfTestResult
@@ -38,6 +38,11 @@ class Pilot(Protocol):
 
     def read(self) -> PilotReading:
         """Sample the line: state from the positive level, and the negative level."""
+
+    def watch(self, changed: Callable[[], None]) -> bool:
+        """Call ``changed()`` (from any thread; it returns at once) whenever the state ``read``
+        gives may have changed, and return True; False for a pilot that can only be polled. The
+        controller waits for this while nothing is energized instead of reading the line."""
 
     def close(self) -> None: ...
 

@@ -41,6 +41,10 @@ class SimPilot:
     def read(self) -> PilotReading:
         return self._world.sense_pilot(self._id)
 
+    def watch(self, changed: Callable[[], None]) -> bool:
+        self._world.watch_pilot(self._id, changed)
+        return True
+
     def close(self) -> None:
         self._world.drive_pilot(self._id, PilotCommand.x1())
 

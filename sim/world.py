@@ -16,7 +16,8 @@ Rules kept here:
   must open the contactor itself - that is what the safety benchmarks time.
 - Every change of the contactor command, the pilot command, the EV's CP state and
   every fault edge is logged with its clock time in bounded deques (gpiozero MockPin
-  style); repeats of the same command are not changes.
+  style); repeats of the same command are not changes. A change of the EV's CP state also
+  calls the connector pilot's watcher (``hal.interfaces.Pilot.watch``), under the lock.
 - The energy register starts at ``1000 Wh * connector id`` (a used meter) and only grows.
 - The house (sim/house.py) shares the grid connection with the connectors: the grid meter
   reads the house's loads minus its solar production plus every EV's current, per phase,
@@ -90,6 +91,12 @@ class _Connector:
     cp_log: deque[tuple[float, CpState]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
     fault_log: deque[tuple[float, str, bool]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
     phase_log: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
+    cp_watcher: Callable[[], None] | None = None
+
+    def cp_changed(self, t: float, state: CpState) -> None:
+        self.cp_log.append((t, state))
+        if self.cp_watcher is not None:
+            self.cp_watcher()
 
     @property
     def contacts_closed(self) -> bool:
@@ -174,6 +181,10 @@ class World:
                 # lets the negative half follow the positive level.
                 negative = positive if c.ev is not None and "diode" in c.faults else NEGATIVE_LEVEL_V
             return PilotReading(state, positive, negative, self._now)
+
+    def watch_pilot(self, cid: int, changed: Callable[[], None]) -> None:
+        with self._lock:
+            self._connectors[cid].cp_watcher = changed
 
     def drive_contactor(self, cid: int, closed: bool) -> None:
         with self._lock:
@@ -296,8 +307,8 @@ class World:
                 reaction_s=self.ev_reaction_s if reaction_s is None else reaction_s,
                 needs_ventilation=needs_ventilation,
             )
-            c.ev = Ev(params, soc, self._now, on_cp_change=lambda t, s: c.cp_log.append((t, s)))
-            c.cp_log.append((self._now, c.ev.cp_state))
+            c.ev = Ev(params, soc, self._now, on_cp_change=c.cp_changed)
+            c.cp_changed(self._now, c.ev.cp_state)
             c.ev.see_pilot(c.pilot)
             log.info("connector %d: EV plugged in (%s, %.0f %% charged)", connector, params, soc * 100)
 
@@ -307,7 +318,7 @@ class World:
             if c.ev is None:
                 raise ValueError(f"connector {connector}: no EV is plugged in")
             c.ev = None
-            c.cp_log.append((self._now, CpState.A))
+            c.cp_changed(self._now, CpState.A)
             log.info("connector %d: EV unplugged", connector)
 
     def swipe(self, id_tag: str) -> None:

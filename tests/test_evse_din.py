@@ -103,6 +103,24 @@ def test_a_silent_board_reads_as_state_e_and_recovers():
             board.close()
 
 
+def test_the_pilot_watcher_hears_of_each_new_vehicle_state_once_read_returns_it():
+    din = EmulatedEvseDin(unit=1, vehicle=1)
+    with EmulatedBus([din, EmulatedMeter("sdm120", unit=2)]) as bus:
+        board = board_over(bus)
+        pilot = board.connector(1).pilot
+        told: list[CpState] = []
+        try:
+            wait_until(lambda: pilot.read().state is CpState.A)
+            assert pilot.watch(lambda: told.append(pilot.read().state)) is True
+            din.vehicle = 2
+            wait_until(lambda: len(told) == 1)
+            din.vehicle = 3
+            wait_until(lambda: len(told) == 2)
+            assert told == [CpState.B, CpState.C]  # and not once per poll
+        finally:
+            board.close()
+
+
 def test_emulator_refuses_what_the_board_refuses():
     din = EmulatedEvseDin(unit=1)
     with EmulatedBus([din]) as bus:

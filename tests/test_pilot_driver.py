@@ -108,6 +108,21 @@ def test_no_sample_or_a_stale_one_reads_as_state_e(sysfs):
     poller.close()
 
 
+def test_the_watcher_hears_of_a_new_state_once_read_returns_it(sysfs):
+    pilot, poller, circuit = spi_pilot(sysfs)
+    told: list[CpState] = []
+    assert pilot.watch(lambda: told.append(pilot.read().state)) is True
+    poller.poll_once()
+    poller.poll_once()  # A again: nothing new to tell
+    circuit.ev_v = 9.0
+    poller.poll_once()
+    poller.poll_once()
+    circuit.shorted = True
+    poller.poll_once()
+    assert told == [CpState.A, CpState.B, CpState.E]
+    poller.close()
+
+
 def test_ads1115_with_peak_hold_channels(sysfs):
     bus = FakeAds1115Bus(volts={0: 9.0 / 8 + 1.65, 1: -12.0 / 8 + 1.65, 2: 0, 3: 0})
     poller = AdcPoller(Ads1115(bus), "cp")
