@@ -61,7 +61,7 @@ class LoopConfig:
     meter_timeout_s: float = 10.0
     max_temperature_c: float = 80.0
     realtime_priority: int = 0
-    idle_period_ms: float = 75.0  # while no EV is plugged in and every contactor is open
+    idle_period_ms: float = 75.0  # no EV, every contactor open, a pilot that cannot tell of changes
     feed_timeout_s: float = 5.0  # the real-time process makes everything safe when the daemon is silent this long
 
     @staticmethod

@@ -68,7 +68,7 @@ class ConnectorControl:
 @dataclass(frozen=True)
 class LoopSettings:
     period_s: float = 0.005
-    idle_period_s: float = 0.075  # while nothing is energized
+    idle_period_s: float = 0.075  # while nothing is energized and a pilot can only be polled
     quiet_full_s: float = 0.5  # a quiet connector's full tick (faults, commands) at least this often
     safe_current_a: float = 6.0  # used while the limit is stale; < 6 A pauses
     meter_timeout_s: float = 10.0  # no good reading for this long: METER_OFFLINE
@@ -243,7 +243,7 @@ class RealtimeLoop:
             return settings.period_s
         if not self._pilots_tell:
             return settings.idle_period_s
-        return max(0.0, min(ch.full_at for ch in self._channels.values()) + settings.quiet_full_s - now)
+        return max(0.0, min((ch.full_at for ch in self._channels.values()), default=now) + settings.quiet_full_s - now)
 
     @property
     def waits(self) -> bool:
