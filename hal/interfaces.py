@@ -5,11 +5,11 @@ Rules kept here:
   the controller decides (EVerest's board-support idea).
 - Every method is synchronous and bounded in time. ``Pilot``, ``Contactor``,
   ``ResidualCurrentMonitor``, ``ConnectorLock``, ``CableSense`` and
-  ``TemperatureSensor`` are called from the real-time thread only and must return
-  within a few milliseconds. ``Meter.read``, ``TokenReader.poll`` and ``Display.show`` are
-  called from a worker thread and may block up to their configured timeout (a display: its
-  bus transfer); they never touch the real-time thread's devices except through a lock the
-  driver owns.
+  ``TemperatureSensor`` are called from the real-time thread only (``Pilot.watch``: once,
+  where the real-time loop is built) and must return within a few milliseconds.
+  ``Meter.read``, ``TokenReader.poll`` and ``Display.show`` are called from a worker thread
+  and may block up to their configured timeout (a display: its bus transfer); they never
+  touch the real-time thread's devices except through a lock the driver owns.
 - Errors are ``hal.errors.HardwareError`` subclasses, never bare exceptions.
 - ``close()`` must leave the output in its safe state (contactor open, PWM at X1 or
   off) and must not raise.
