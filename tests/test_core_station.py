@@ -97,6 +97,8 @@ async def test_authorized_start_before_the_ev_and_a_remote_stop_that_waits_for_t
     assert run.transaction().id == tx.id
     assert await run.station.remote_stop(tx.id) == StopOutcome.STOPPED
     await eventually(lambda: not run.sim.snapshot(1)["contactor"]["closed"], what="energy stopped")
+    # The station hears of it in a snapshot from the real-time process, after the simulated world.
+    await eventually(lambda: not run.station.view(1).snapshot.contactor, what="the station saw it")  # type: ignore[union-attr]
     assert run.transaction().id == tx.id  # still open
     assert run.station.view(1).charging_state is ChargingState.EV_CONNECTED  # nobody authorized now
     updated = [e for e in run.events if e.kind is K.TRANSACTION_UPDATED and e.trigger is K.DEAUTHORIZED]
