@@ -11,23 +11,32 @@ Rules kept here:
   power last pauses (0 A) and the room is shared again among the others.
 - A grid reading older than ``max_age_s`` (or none at all) is not believed: the connectors
   share ``fallback_a`` per phase instead, whatever the house does.
-- A lower share applies at once when the grid reading shows a phase the connector uses above
-  ``main_fuse_a - margin_a``, when the reading is stale, or when the connector itself wants less.
-  A lack of room that is only computed, not measured (one meter lagging behind another while an
-  EV ramps, a member box's state on its way), must hold for ``confirm_s`` first: acting on it at
-  once would make the currents hunt. A connector that already holds a limit goes up only after a
-  higher share has been possible for ``raise_delay_s``, and then to the lowest share seen
-  meanwhile, so a load that comes and goes does not make the current hunt either. Seen counts
-  only a share that could have lowered a limit by itself: measured over, or computed when no
-  limit had changed for ``confirm_s``. Right after a change the EVs are still following it and
-  the meters disagree for a moment; taking that for a load made every raise a staircase, each
-  step another ``raise_delay_s`` (two boxes took 13 s instead of 3 to share a freed fuse). A connector
-  that starts wanting power gets its share at once. A raise never hands out what another
-  connector on the phase still holds (its lower share waiting for ``confirm_s``): it stops at
-  what is left and goes on once that is freed.
+- The grid meter and a connector's meter are read at different instants, and right after an EV
+  starts, resumes or follows a new offer one of them still shows the old current. Trusting the
+  connector's meter there made the currents hunt (pause, 9 A, pause; 9 A, 32 A, 9 A), so each
+  decision counts a connector's current the way that errs on its own safe side:
+  - A lower share applies at once when the reading is stale, or when the connector itself wants
+    less. When the grid reading shows a phase the connector uses above ``main_fuse_a - margin_a``,
+    what applies at once is the share that reading proves: each connector counted at the most it
+    may have drawn when the grid was read (its meter, its offer, and the offer before one fell,
+    until a grid reading taken after its meter showed it at the new offer, ``confirm_s`` at most).
+  - Any lack of room beyond that is only computed from the meters, not measured (a meter lagging
+    while an EV ramps, a member box's state on its way, an EV drawing less than offered): it must
+    hold for ``confirm_s`` first.
+  - A higher share counts each connector at most at its offer: a meter still showing the current
+    before a fall does not make room.
+- A connector that already holds a limit goes up only after a higher share has been possible
+  for ``raise_delay_s``, and then to the lowest share seen meanwhile, so a load that comes and
+  goes does not make the current hunt either. Seen counts only a share that could have lowered a
+  limit by itself: measured over, or computed when no limit had changed for ``confirm_s``. Right
+  after a change the EVs are still following it and the meters disagree for a moment; taking
+  that for a load made every raise a staircase, each step another ``raise_delay_s`` (two boxes
+  took 13 s instead of 3 to share a freed fuse). A connector that starts wanting power gets its
+  share at once. A raise never hands out what another connector on the phase still holds (its
+  lower share waiting for ``confirm_s``): it stops at what is left and goes on once that is freed.
 - When the fuse carries so much that the trip curve (controller/energy/fuse.py) leaves less
-  time than the normal path of a lower duty (the 5 s rule plus the EV following), every
-  connector whose limit falls is paused instead: switching the PWM off is immediate. It comes
+  time than the normal path of a lower duty (``confirm_s``, the 5 s rule and the EV following),
+  every connector whose share falls is paused instead: switching the PWM off is immediate. It comes
   back after ``raise_delay_s`` like any other increase.
 - Limits are rounded down to 0.1 A: no duty change for noise.
 """
@@ -36,13 +45,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.energy.fuse import TripCurve, needs_pause
 from controller.energy.grid import PHASES, GridReading
 from controller.iec61851 import MIN_CURRENT_A
 
 STEP_A = 0.1
+FOLLOWED_A = 1.0  # an EV's meter this close to its offer shows it follows it (EVs draw a little less)
 
 
 @dataclass(frozen=True)
@@ -61,10 +71,11 @@ class FuseRules:
 class ConnectorDemand:
     key: str
     phases: tuple[int, ...]  # grid phases it draws on (0 = L1), in the order of drawn_a
-    drawn_a: tuple[float, ...]  # what its meter shows per phase now
+    drawn_a: tuple[float, ...]  # what its meter showed per phase when last read
     wants_a: float  # the most it could take now; 0 = it wants nothing (no session, paused)
     offered_a: float  # what its pilot offers now
     since: float  # when it started wanting power (the later one pauses first)
+    drawn_at: float = -math.inf  # when its meter was read (unknown: see Offer)
 
 
 @dataclass(frozen=True)
@@ -86,9 +97,26 @@ class Held:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """What a connector's pilot offered at the last step, and the most its EV may still draw."""
+
+    amps: float
+    peak_a: float = 0.0  # the offer before it fell: the EV may still draw it, but not ...
+    until: float = -math.inf  # ... after ``confirm_s`` ...
+    fell_at: float = -math.inf
+    followed_at: float = math.inf  # ... nor in a grid reading taken after its meter showed it at the new offer
+
+    def most(self, now: float, grid_at: float) -> float:
+        """The most its EV may have drawn when the grid meter was read at ``grid_at``."""
+        following = now < self.until and grid_at < self.followed_at
+        return max(self.amps, self.peak_a) if following else self.amps
+
+
+@dataclass(frozen=True)
 class LoadState:
     held: Mapping[str, Held] = field(default_factory=dict)
     changed_at: float = -math.inf  # the last step that changed a connector's limit
+    offers: Mapping[str, Offer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,33 +168,48 @@ def share(room: Sequence[float], connectors: Sequence[ConnectorDemand]) -> dict[
 
 
 def room_for_connectors(
-    rules: FuseRules, grid: GridReading, connectors: Sequence[ConnectorDemand]
+    rules: FuseRules,
+    grid: GridReading,
+    connectors: Sequence[ConnectorDemand],
+    least: Mapping[str, float] | None = None,
+    at_most: bool = False,
 ) -> tuple[float, ...]:
-    """Per phase: what the connectors may draw together without exceeding fuse minus margin."""
+    """Per phase: what the connectors may draw together without exceeding fuse minus margin.
+    Each connector counted as drawn what its meter shows, but at least ``least[key]``, or at most
+    its offer (``at_most``; see the module's rules)."""
     drawn = [0.0] * PHASES
     for c in connectors:
+        at_least = least.get(c.key, 0.0) if least is not None else 0.0
         for phase, amps in zip(c.phases, c.drawn_a, strict=False):
-            drawn[phase] += max(0.0, amps)
+            drawn[phase] += max(0.0, min(amps, c.offered_a) if at_most else amps, at_least)
     other = [grid.current_a[p] - drawn[p] for p in range(PHASES)]
     return tuple(rules.main_fuse_a - rules.margin_a - other[p] for p in range(PHASES))
 
 
 def _hold(
-    rules: FuseRules, before: Held | None, target: float, c: ConnectorDemand, over: bool, settled: bool, now: float
+    rules: FuseRules,
+    before: Held | None,
+    target: float,
+    c: ConnectorDemand,
+    proven: float | None,
+    settled: bool,
+    now: float,
 ) -> Held:
-    """``over``: the reading shows a phase of ``c`` above fuse minus margin (or it is stale);
-    ``settled``: no limit changed for ``confirm_s``."""
+    """``proven``: the share the reading proves when it shows a phase of ``c`` above fuse minus
+    margin (the target itself when the reading is stale), else None; ``settled``: no limit
+    changed for ``confirm_s``."""
     wanting = c.wants_a > 0
     if before is None or not before.wanting or not wanting or target == before.amps:
         return Held(target, wanting)
     if target < before.amps:
-        if over or c.wants_a < before.amps:
+        if c.wants_a < before.amps:
+            return Held(target, wanting)
+        at_once = before.amps if proven is None else min(before.amps, max(target, proven))
+        if at_once == target:
             return Held(target, wanting)
         since = before.lower_since if before.lower_since is not None else now
-        return (
-            Held(target, wanting) if now - since >= rules.confirm_s else Held(before.amps, wanting, lower_since=since)
-        )
-    floor = min(before.higher_floor, target if over or settled else math.inf)
+        return Held(target, wanting) if now - since >= rules.confirm_s else Held(at_once, wanting, lower_since=since)
+    floor = min(before.higher_floor, target if proven is not None or settled else math.inf)
     if before.higher_since is None:
         return Held(before.amps, wanting, now, floor)
     if now - before.higher_since >= rules.raise_delay_s:
@@ -196,26 +239,59 @@ def _raise_within_room(
             held[c.key] = Held(amps, h.wanting, higher_since=delay_passed, higher_floor=h.amps)
 
 
+def _no_raise_beyond(up: Mapping[str, float], targets: dict[str, float], held: Mapping[str, Held]) -> dict[str, float]:
+    """A share above what a connector holds (or a starter's) is at most ``up``'s."""
+    for key, target in targets.items():
+        before = held[key].amps if key in held and held[key].wanting else 0.0
+        if target > before:
+            targets[key] = max(before, min(target, up[key]))
+    return targets
+
+
+def _offers(
+    rules: FuseRules, state: LoadState, connectors: Sequence[ConnectorDemand], grid_at: float, now: float
+) -> dict[str, Offer]:
+    offers = {}
+    for c in connectors:
+        last = state.offers.get(c.key)
+        if last is None:
+            offer = Offer(c.offered_a)
+        elif c.offered_a < last.amps:
+            offer = Offer(c.offered_a, last.most(now, grid_at), now + rules.confirm_s, now)
+        else:
+            offer = replace(last, amps=c.offered_a)
+        if c.drawn_at >= offer.fell_at and all(abs(a - offer.amps) <= FOLLOWED_A for a in c.drawn_a):
+            offer = replace(offer, followed_at=min(offer.followed_at, c.drawn_at))
+        offers[c.key] = offer
+    return offers
+
+
 def step(
     rules: FuseRules, state: LoadState, grid: GridReading | None, connectors: Sequence[ConnectorDemand], now: float
 ) -> tuple[LoadState, LoadDecision]:
     stale = grid is None or not grid.fresh(now, rules.max_age_s)
+    offers = _offers(rules, state, connectors, -math.inf if grid is None else grid.at, now)
     if grid is None or stale:
         room: tuple[float, ...] = (rules.fallback_a,) * PHASES
+        proven = targets = share(room, connectors)
         factor = None
         urgent = False
     else:
         room = room_for_connectors(rules, grid, connectors)
+        targets = _no_raise_beyond(share(room_for_connectors(rules, grid, connectors, at_most=True), connectors),
+                                   share(room, connectors), state.held)  # fmt: skip
+        most = {k: o.most(now, grid.at) for k, o in offers.items()}
+        proven = share(room_for_connectors(rules, grid, connectors, most), connectors)
         factor = max(abs(a) for a in grid.current_a) / rules.main_fuse_a
-        urgent = needs_pause(rules.curve, factor, rules.detection_s + max(0.0, now - grid.at))
-    targets = share(room, connectors)
+        detection = rules.detection_s + max(0.0, now - grid.at) + rules.confirm_s
+        urgent = needs_pause(rules.curve, factor, detection)
     held: dict[str, Held] = {}
     limit = rules.main_fuse_a - rules.margin_a
     settled = now - state.changed_at >= rules.confirm_s
     for c in connectors:
         over = grid is None or stale or any(grid.current_a[p] > limit for p in c.phases)
-        h = _hold(rules, state.held.get(c.key), targets[c.key], c, over, settled, now)
-        if urgent and h.amps < c.offered_a:
+        h = _hold(rules, state.held.get(c.key), targets[c.key], c, proven[c.key] if over else None, settled, now)
+        if urgent and min(h.amps, targets[c.key]) < c.offered_a:
             h = Held(0.0, h.wanting)  # pausing is immediate; a lower duty may wait 5 s
         held[c.key] = h
     _raise_within_room(room, connectors, state.held, held, now - rules.raise_delay_s)
@@ -223,4 +299,4 @@ def step(
     before = {k: h.amps for k, h in state.held.items()}
     changed = any(limits.get(k, 0.0) != before.get(k, 0.0) for k in limits.keys() | before.keys())
     decision = LoadDecision(limits, stale, room, factor, urgent)
-    return LoadState(held, now if changed else state.changed_at), decision
+    return LoadState(held, now if changed else state.changed_at, offers), decision

@@ -86,6 +86,7 @@ class Participant:
     evse: int | None
     grid_phases: tuple[int, ...]  # the house phases it draws on now
     drawn_a: tuple[float, ...]  # per grid phase, same order
+    drawn_at: float  # when its meter was read (-inf: not known)
     wants_a: float  # before the solar target
     offered_a: float
     power_w: float
@@ -132,6 +133,7 @@ def local_participant(
         evse=view.id,
         grid_phases=rotation[:phases],
         drawn_a=tuple(max(0.0, a) for a in currents[:phases]),
+        drawn_at=meter.at if meter is not None else -math.inf,
         wants_a=wants,
         offered_a=view.snapshot.offered_a if view.snapshot is not None else 0.0,
         power_w=meter.power_w if meter is not None else 0.0,
@@ -167,6 +169,7 @@ def remote_participant(member: str, connector: int, body: object) -> Participant
         evse=None,
         grid_phases=tuple(grid_phases),
         drawn_a=tuple(max(0.0, float(a)) for a in current[:n]),
+        drawn_at=-math.inf,  # read on another box's clock
         wants_a=_number(body, "wants_a"),
         offered_a=_number(body, "offered_a"),
         power_w=_number(body, "power_w"),
@@ -388,7 +391,7 @@ class Site:
                 held_off.add(p.key)
                 wants = 0.0
             since = self._since.setdefault(p.key, now) if wants > 0 else self._since.pop(p.key, now)
-            demands.append(ConnectorDemand(p.key, p.grid_phases, p.drawn_a, wants, p.offered_a, since))
+            demands.append(ConnectorDemand(p.key, p.grid_phases, p.drawn_a, wants, p.offered_a, since, p.drawn_at))
         limits = self._limits(demands, now)
         for key in held_off:
             limits[key] = 0.0
