@@ -200,6 +200,41 @@ def test_measured_over_lowers_at_once_only_what_the_reading_proves_whichever_met
     assert d.limits["1"] == 8.0
 
 
+def test_an_ev_drawing_more_than_its_new_offer_is_counted_at_its_meter_until_it_followed():
+    """An EV charging at 19.1 A of its 32 (its own limit). The house grows to 33 A: 18.9 at once,
+    6 once that held for confirm_s. When the offer falls to 6 the EV still draws 19.1, more than
+    the 18.9 offered before; a grid reading from before it followed shows 19.1 A of EV, and
+    counting only 18.9 would leave 5.8 A: a pause with 6 A of room."""
+    rules = FuseRules(main_fuse_a=40.0, margin_a=1.0, max_age_s=2.0, raise_delay_s=0.5)
+    state, d = decide(grid(2, 2, 2), [ev("1", 0.0)], now=0.0, rules=rules)
+    assert d.limits["1"] == 32.0
+    state, d = decide(grid(52.1, 52.1, 52.1, at=1.2), [ev("1", 19.1, offered=32.0, drawn_at=1.1)], state, 1.2, rules)
+    assert d.limits["1"] == pytest.approx(18.9)  # the EV may have drawn its 32 A: 18.9 proven, 6 computed
+    for t in (1.4, 2.4, 3.4, 4.2):  # the grid reading always shows the EV at its 19.1 A
+        state, d = decide(grid(52.1, 52.1, 52.1, at=t), [ev("1", 19.1, offered=18.9, drawn_at=t)], state, t, rules)
+    assert d.limits["1"] == 6.0
+    state, d = decide(grid(52.1, 52.1, 52.1, at=4.2), [ev("1", 19.1, offered=6.0, drawn_at=4.3)], state, 4.4, rules)
+    assert d.limits["1"] == 6.0
+    state, d = decide(grid(52.1, 52.1, 52.1, at=4.2), [ev("1", 6.0, drawn_at=4.45)], state, 4.5, rules)
+    assert d.limits["1"] == 6.0  # the reading is from before it followed: the EV counted at 19.1
+    state, d = decide(grid(39, 39, 39, at=4.6), [ev("1", 6.0, drawn_at=4.45)], state, 4.6, rules)
+    assert d.limits["1"] == 6.0
+
+
+def test_after_confirm_s_a_computed_lack_applies_only_as_far_as_it_held_all_along():
+    """A computed lack of 2 A holds for 3 s; in its last moment a meter lag makes it look like
+    10 A. What applies is the 2 A that held all along."""
+    state, d = decide(grid(2, 2, 2), [ev("1", 0.0)], now=0.0)
+    assert d.limits["1"] == 28.0
+    for t in (2.0, 3.0, 4.0):  # house 4 A, the EV drawing 10 of its 28: room 26, only computed
+        state, d = decide(grid(14, 14, 14), [ev("1", 10.0, offered=28.0)], state, now=t)
+        assert d.limits["1"] == 28.0
+    state, d = decide(grid(14, 14, 14), [ev("1", 2.0, offered=28.0)], state, now=5.0)  # its meter lags
+    assert d.limits["1"] == 26.0
+    state, d = decide(grid(14, 14, 14), [ev("1", 10.0, offered=26.0)], state, now=5.2)
+    assert d.limits["1"] == 26.0
+
+
 def test_a_meter_still_showing_the_current_before_a_fall_does_not_raise_the_limit():
     """The EV follows 25 -> 10 A; its meter (read every second) still shows 25: counted as drawing
     25, the house would seem to leave room for 25 again, and the limit went back up, over the
@@ -371,16 +406,16 @@ def test_closed_loop_the_fuse_holds_once_the_evs_followed(house_steps, n_evs):
 @given(
     st.floats(0.0, 0.2), st.floats(0.0, 1.0), st.sampled_from([0.2, 1.0]), st.floats(0.05, 1.0),
     st.lists(st.tuples(st.floats(0.5, 10.0), st.sampled_from([2.0, 10.0, 25.0, 30.0, 31.0, 33.0])), max_size=4),
-    st.booleans(),
+    st.booleans(), st.sampled_from([32.0, 19.1]),
 )  # fmt: skip
-@example(0.027, 0.169, 0.2, 0.05, [(0.81, 30.0)], False)  # the hunt seen in a suite run: pause, 9 A, pause
+@example(0.027, 0.169, 0.2, 0.05, [(0.81, 30.0)], False, 32.0)  # the hunt seen in a suite run: pause, 9 A, pause
 def test_closed_loop_meters_read_apart_never_pause_an_ev_the_fuse_has_room_for(
-    grid_phase, meter_phase, meter_s, reaction, house_steps, timed
+    grid_phase, meter_phase, meter_s, reaction, house_steps, timed, ev_max
 ):
     """The harness's grid (40 A, 1 A margin, 0.5 s raise delay): the grid meter read every 0.2 s,
     the EV's meter every ``meter_s`` at its own instants (its read time known to the engine, or not:
-    a member box's), the EV following its pilot ``reaction`` s late, a house load stepping. The EV
-    is never paused while the house leaves it 6 A."""
+    a member box's), the EV following its pilot ``reaction`` s late up to ``ev_max``, a house load
+    stepping. The EV is never paused while the house leaves it 6 A."""
     rules = FuseRules(main_fuse_a=40.0, margin_a=1.0, max_age_s=2.0, raise_delay_s=0.5)
     steps = sorted(house_steps)
     state, offers, shown, shown_at, reading = LoadState(), [(0.0, 0.0)], 0.0, -math.inf, None
@@ -392,7 +427,7 @@ def test_closed_loop_meters_read_apart_never_pause_an_ev_the_fuse_has_room_for(
     for tick in range(1, 14 * 50):
         t = tick * 0.02
         house = at(t, steps, 2.0)
-        drawn = at(t - reaction, offers, 0.0)
+        drawn = min(at(t - reaction, offers, 0.0), ev_max)
         if t >= next_grid:
             next_grid += 0.2
             reading = grid(*(house + drawn,) * 3, at=t)

@@ -22,7 +22,7 @@ Rules kept here:
     until a grid reading taken after its meter showed it at the new offer, ``confirm_s`` at most).
   - Any lack of room beyond that is only computed from the meters, not measured (a meter lagging
     while an EV ramps, a member box's state on its way, an EV drawing less than offered): it must
-    hold for ``confirm_s`` first.
+    hold for ``confirm_s`` first, and what applies then is the least lack seen all that time.
   - A higher share counts each connector at most at its offer: a meter still showing the current
     before a fall does not make room.
 - A connector that already holds a limit goes up only after a higher share has been possible
@@ -52,7 +52,7 @@ from controller.energy.grid import PHASES, GridReading
 from controller.iec61851 import MIN_CURRENT_A
 
 STEP_A = 0.1
-FOLLOWED_A = 1.0  # an EV's meter this close to its offer shows it follows it (EVs draw a little less)
+FOLLOWED_A = 1.0  # an EV's meter this little below its offer (EVs draw a little less) shows it follows it
 
 
 @dataclass(frozen=True)
@@ -94,17 +94,20 @@ class Held:
     higher_since: float | None = None  # since when a higher share has been possible
     higher_floor: float = math.inf  # the lowest such share seen since then (see the module's rules)
     lower_since: float | None = None  # since when a lower share has been computed (nothing measured over)
+    lower_ceiling: float = 0.0  # the highest such share seen since then: the lack that held all along
 
 
 @dataclass(frozen=True)
 class Offer:
-    """What a connector's pilot offered at the last step, and the most its EV may still draw."""
+    """What a connector's pilot offered at the last step, and the most its EV may still draw.
+    After the offer fell, the EV may still draw the offer before (or more, if its meter showed
+    more since) until its meter showed it at or just below the new offer, ``confirm_s`` at most."""
 
     amps: float
-    peak_a: float = 0.0  # the offer before it fell: the EV may still draw it, but not ...
-    until: float = -math.inf  # ... after ``confirm_s`` ...
+    peak_a: float = 0.0
+    until: float = -math.inf
     fell_at: float = -math.inf
-    followed_at: float = math.inf  # ... nor in a grid reading taken after its meter showed it at the new offer
+    followed_at: float = math.inf  # when its meter showed it followed (grid readings after it know)
 
     def most(self, now: float, grid_at: float) -> float:
         """The most its EV may have drawn when the grid meter was read at ``grid_at``."""
@@ -207,8 +210,12 @@ def _hold(
         at_once = before.amps if proven is None else min(before.amps, max(target, proven))
         if at_once == target:
             return Held(target, wanting)
-        since = before.lower_since if before.lower_since is not None else now
-        return Held(target, wanting) if now - since >= rules.confirm_s else Held(at_once, wanting, lower_since=since)
+        if before.lower_since is None:
+            return Held(at_once, wanting, lower_since=now, lower_ceiling=target)
+        ceiling = max(before.lower_ceiling, target)
+        if now - before.lower_since >= rules.confirm_s:
+            return Held(min(ceiling, at_once), wanting)
+        return Held(at_once, wanting, lower_since=before.lower_since, lower_ceiling=ceiling)
     floor = min(before.higher_floor, target if proven is not None or settled else math.inf)
     if before.higher_since is None:
         return Held(before.amps, wanting, now, floor)
@@ -260,7 +267,9 @@ def _offers(
             offer = Offer(c.offered_a, last.most(now, grid_at), now + rules.confirm_s, now)
         else:
             offer = replace(last, amps=c.offered_a)
-        if c.drawn_at >= offer.fell_at and all(abs(a - offer.amps) <= FOLLOWED_A for a in c.drawn_a):
+        if now < offer.until and offer.followed_at == math.inf:  # an EV below its offer may draw more
+            offer = replace(offer, peak_a=max(offer.peak_a, *c.drawn_a))
+        if c.drawn_at >= offer.fell_at and all(offer.amps - FOLLOWED_A <= a <= offer.amps for a in c.drawn_a):
             offer = replace(offer, followed_at=min(offer.followed_at, c.drawn_at))
         offers[c.key] = offer
     return offers
