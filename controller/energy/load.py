@@ -18,8 +18,9 @@ Rules kept here:
   - A lower share applies at once when the reading is stale, or when the connector itself wants
     less. When the grid reading shows a phase the connector uses above ``main_fuse_a - margin_a``,
     what applies at once is the share that reading proves: each connector counted at the most it
-    may have drawn when the grid was read (its meter, its offer, and the offer before one fell,
-    until a grid reading taken after its meter showed it at the new offer, ``confirm_s`` at most).
+    may have drawn when the grid was read (its meter, its offer, and the offer before one fell or
+    more as its meter showed, until a grid reading taken after its meter showed it at the new
+    offer, ``confirm_s`` at most).
   - Any lack of room beyond that is only computed from the meters, not measured (a meter lagging
     while an EV ramps, a member box's state on its way, an EV drawing less than offered): it must
     hold for ``confirm_s`` first, and what applies then is the least lack seen all that time.
@@ -268,7 +269,7 @@ def _offers(
         else:
             offer = replace(last, amps=c.offered_a)
         if now < offer.until and offer.followed_at == math.inf:  # an EV below its offer may draw more
-            offer = replace(offer, peak_a=max(offer.peak_a, *c.drawn_a))
+            offer = replace(offer, peak_a=max((offer.peak_a, *c.drawn_a)))
         if c.drawn_at >= offer.fell_at and all(offer.amps - FOLLOWED_A <= a <= offer.amps for a in c.drawn_a):
             offer = replace(offer, followed_at=min(offer.followed_at, c.drawn_at))
         offers[c.key] = offer
